@@ -1,0 +1,55 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+
+namespace Rnn;
+
+/// <summary>
+/// Argument checks shared by every public entry point. Each failure names the argument,
+/// the expected value and the actual one, so a caller can fix the call without a debugger.
+/// </summary>
+public static class Guard
+{
+    /// <summary>Throws unless <paramref name="actual"/> equals <paramref name="expected"/>.</summary>
+    public static void Length(int actual, int expected, string shape,
+        [CallerArgumentExpression(nameof(actual))] string? name = null)
+    {
+        if (actual != expected)
+            throw new ArgumentException(
+                $"{Clean(name)}: expected {expected} elements for shape {shape}, got {actual}.", Clean(name));
+    }
+
+    /// <summary>Throws unless <paramref name="value"/> is at least <paramref name="min"/>.</summary>
+    public static void AtLeast(int value, int min, [CallerArgumentExpression(nameof(value))] string? name = null)
+    {
+        if (value < min)
+            throw new ArgumentOutOfRangeException(Clean(name), value, $"{Clean(name)}: expected >= {min}, got {value}.");
+    }
+
+    /// <summary>Throws when any element is NaN or infinite, naming the first bad index.</summary>
+    public static void Finite<T>(ReadOnlySpan<T> x, [CallerArgumentExpression(nameof(x))] string? name = null)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        for (int i = 0; i < x.Length; i++)
+            if (!T.IsFinite(x[i]))
+                throw new ArgumentException(
+                    $"{Clean(name)}: expected finite values, got {x[i]} at flat index {i}.", Clean(name));
+    }
+
+    /// <summary>Throws unless every element of a mask is exactly 0 or 1. An empty mask means "no mask".</summary>
+    public static void Mask<T>(ReadOnlySpan<T> mask, int batch, int seqLen,
+        [CallerArgumentExpression(nameof(mask))] string? name = null)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (mask.IsEmpty) return;
+        if (mask.Length != batch * seqLen)
+            throw new ArgumentException(
+                $"{Clean(name)}: expected shape (batch={batch}, seq_len={seqLen}) = {batch * seqLen} elements, got {mask.Length}.",
+                Clean(name));
+        for (int i = 0; i < mask.Length; i++)
+            if (mask[i] != T.Zero && mask[i] != T.One)
+                throw new ArgumentException(
+                    $"{Clean(name)}: expected 0 or 1, got {mask[i]} at (b={i / seqLen}, t={i % seqLen}).", Clean(name));
+    }
+
+    internal static string Clean(string? name) => name ?? "argument";
+}

@@ -1,0 +1,96 @@
+using System.Buffers;
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace Rnn.Kernels;
+
+/// <summary>
+/// C = alpha·op(A)·op(B) + beta·C over row-major spans. op(A) is (m, k), op(B) is (k, n), C is (m, n).
+/// With transA, A is stored (k, m); with transB, B is stored (n, k).
+/// </summary>
+public static partial class Gemm
+{
+    /// <summary>The fast path. See the class summary for shapes.</summary>
+    public static void Multiply<T>(Span<T> c, ReadOnlySpan<T> a, ReadOnlySpan<T> b,
+        bool transA, bool transB, T alpha, T beta, int m, int n, int k)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        Check(c, a, b, m, n, k);
+        if (m == 0 || n == 0) return;
+        if (beta == T.Zero) c[..(m * n)].Clear();
+        else if (beta != T.One) Vec.Scale(c[..(m * n)], beta);
+        if (k == 0 || alpha == T.Zero) return;
+
+        // Make op(A) row-major (m, k) and op(B) row-major (k, n), packing transposed operands.
+        T[]? packA = null, packB = null;
+        ReadOnlySpan<T> aa = a, bb = b;
+        if (transA) { packA = ArrayPool<T>.Shared.Rent(m * k); Transpose(packA, a, k, m); aa = packA.AsSpan(0, m * k); }
+        if (transB) { packB = ArrayPool<T>.Shared.Rent(k * n); Transpose(packB, b, n, k); bb = packB.AsSpan(0, k * n); }
+        try { RowMajorAxpy(c, aa, bb, alpha, m, n, k); }
+        finally
+        {
+            if (packA != null) ArrayPool<T>.Shared.Return(packA);
+            if (packB != null) ArrayPool<T>.Shared.Return(packB);
+        }
+    }
+
+    /// <summary>Scalar reference: the plain triple loop, accumulated in T, k innermost.</summary>
+    public static void MultiplyReference<T>(Span<T> c, ReadOnlySpan<T> a, ReadOnlySpan<T> b,
+        bool transA, bool transB, T alpha, T beta, int m, int n, int k)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        Check(c, a, b, m, n, k);
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < n; j++)
+            {
+                T s = T.Zero;
+                for (int p = 0; p < k; p++)
+                    s += (transA ? a[p * m + i] : a[i * k + p]) * (transB ? b[j * k + p] : b[p * n + j]);
+                c[i * n + j] = alpha * s + (beta == T.Zero ? T.Zero : beta * c[i * n + j]);
+            }
+    }
+
+    private static void Check<T>(Span<T> c, ReadOnlySpan<T> a, ReadOnlySpan<T> b, int m, int n, int k)
+    {
+        if (m < 0 || n < 0 || k < 0)
+            throw new ArgumentOutOfRangeException(nameof(m), $"Gemm sizes: expected m, n, k >= 0, got ({m}, {n}, {k}).");
+        if (c.Length < m * n) throw new ArgumentException($"c: expected at least m*n = {m * n} elements, got {c.Length}.", nameof(c));
+        if (a.Length < m * k) throw new ArgumentException($"a: expected at least m*k = {m * k} elements, got {a.Length}.", nameof(a));
+        if (b.Length < k * n) throw new ArgumentException($"b: expected at least k*n = {k * n} elements, got {b.Length}.", nameof(b));
+    }
+
+    /// <summary>dst (cols, rows) = srcᵀ where src is (rows, cols).</summary>
+    internal static void Transpose<T>(Span<T> dst, ReadOnlySpan<T> src, int rows, int cols)
+    {
+        for (int r = 0; r < rows; r++)
+            for (int col = 0; col < cols; col++)
+                dst[col * rows + r] = src[r * cols + col];
+    }
+
+    // C[i,:] += alpha·A[i,p]·B[p,:], vectorised over n.
+    private static void RowMajorAxpy<T>(Span<T> c, ReadOnlySpan<T> a, ReadOnlySpan<T> b, T alpha, int m, int n, int k)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ref T rc = ref MemoryMarshal.GetReference(c);
+        ref T rb = ref MemoryMarshal.GetReference(b);
+        int w = Vector<T>.Count;
+        for (int i = 0; i < m; i++)
+        {
+            ref T ci = ref Unsafe.Add(ref rc, i * n);
+            for (int p = 0; p < k; p++)
+            {
+                T s = alpha * a[i * k + p];
+                var vs = new Vector<T>(s);
+                ref T bp = ref Unsafe.Add(ref rb, p * n);
+                int j = 0;
+                for (; j <= n - w; j += w)
+                {
+                    var acc = Vector.LoadUnsafe(ref ci, (nuint)j);
+                    (acc + vs * Vector.LoadUnsafe(ref bp, (nuint)j)).StoreUnsafe(ref ci, (nuint)j);
+                }
+                for (; j < n; j++) Unsafe.Add(ref ci, j) += s * Unsafe.Add(ref bp, j);
+            }
+        }
+    }
+}

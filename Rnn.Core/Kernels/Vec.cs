@@ -1,0 +1,123 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace Rnn.Kernels;
+
+/// <summary>
+/// Elementwise vector helpers over spans (axpy, scale, add, clip, sums). Vectorised with
+/// <see cref="Vector{T}"/> so one body serves float and double; each has a scalar reference.
+/// Reductions run in a fixed order (never realigned), so results are deterministic.
+/// </summary>
+public static class Vec
+{
+    /// <summary>y += a·x.</summary>
+    public static void Axpy<T>(Span<T> y, T a, ReadOnlySpan<T> x) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        Same(y.Length, x.Length);
+        ref T ry = ref MemoryMarshal.GetReference(y);
+        ref T rx = ref MemoryMarshal.GetReference(x);
+        int i = 0, w = Vector<T>.Count;
+        var va = new Vector<T>(a);
+        for (; i <= y.Length - w; i += w)
+            (Vector.LoadUnsafe(ref ry, (nuint)i) + va * Vector.LoadUnsafe(ref rx, (nuint)i)).StoreUnsafe(ref ry, (nuint)i);
+        for (; i < y.Length; i++) Unsafe.Add(ref ry, i) += a * Unsafe.Add(ref rx, i);
+    }
+
+    /// <summary>Scalar reference for <see cref="Axpy{T}"/>.</summary>
+    public static void AxpyReference<T>(Span<T> y, T a, ReadOnlySpan<T> x) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        Same(y.Length, x.Length);
+        for (int i = 0; i < y.Length; i++) y[i] += a * x[i];
+    }
+
+    /// <summary>y += x.</summary>
+    public static void Add<T>(Span<T> y, ReadOnlySpan<T> x) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        Same(y.Length, x.Length);
+        ref T ry = ref MemoryMarshal.GetReference(y);
+        ref T rx = ref MemoryMarshal.GetReference(x);
+        int i = 0, w = Vector<T>.Count;
+        for (; i <= y.Length - w; i += w)
+            (Vector.LoadUnsafe(ref ry, (nuint)i) + Vector.LoadUnsafe(ref rx, (nuint)i)).StoreUnsafe(ref ry, (nuint)i);
+        for (; i < y.Length; i++) Unsafe.Add(ref ry, i) += Unsafe.Add(ref rx, i);
+    }
+
+    /// <summary>Scalar reference for <see cref="Add{T}"/>.</summary>
+    public static void AddReference<T>(Span<T> y, ReadOnlySpan<T> x) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        Same(y.Length, x.Length);
+        for (int i = 0; i < y.Length; i++) y[i] += x[i];
+    }
+
+    /// <summary>y *= a.</summary>
+    public static void Scale<T>(Span<T> y, T a) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ref T ry = ref MemoryMarshal.GetReference(y);
+        int i = 0, w = Vector<T>.Count;
+        var va = new Vector<T>(a);
+        for (; i <= y.Length - w; i += w) (Vector.LoadUnsafe(ref ry, (nuint)i) * va).StoreUnsafe(ref ry, (nuint)i);
+        for (; i < y.Length; i++) Unsafe.Add(ref ry, i) *= a;
+    }
+
+    /// <summary>Scalar reference for <see cref="Scale{T}"/>.</summary>
+    public static void ScaleReference<T>(Span<T> y, T a) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        for (int i = 0; i < y.Length; i++) y[i] *= a;
+    }
+
+    /// <summary>Clamps every element to [-limit, limit] in place (NaN stays NaN).</summary>
+    public static void Clip<T>(Span<T> y, T limit) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ref T ry = ref MemoryMarshal.GetReference(y);
+        int i = 0, w = Vector<T>.Count;
+        var hi = new Vector<T>(limit);
+        var lo = -hi;
+        for (; i <= y.Length - w; i += w)
+        {
+            var v = Vector.LoadUnsafe(ref ry, (nuint)i);
+            // ConditionalSelect keeps NaN lanes (both comparisons false).
+            v = Vector.ConditionalSelect(Vector.GreaterThan(v, hi), hi, v);
+            v = Vector.ConditionalSelect(Vector.LessThan(v, lo), lo, v);
+            v.StoreUnsafe(ref ry, (nuint)i);
+        }
+        for (; i < y.Length; i++) Unsafe.Add(ref ry, i) = ClipOne(Unsafe.Add(ref ry, i), limit);
+    }
+
+    /// <summary>Scalar reference for <see cref="Clip{T}"/>.</summary>
+    public static void ClipReference<T>(Span<T> y, T limit) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        for (int i = 0; i < y.Length; i++) y[i] = ClipOne(y[i], limit);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static T ClipOne<T>(T v, T limit) where T : unmanaged, IFloatingPointIeee754<T>
+        => v > limit ? limit : v < -limit ? -limit : v;
+
+    /// <summary>Σ x², accumulated in double in index order (deterministic).</summary>
+    public static double SumSquares<T>(ReadOnlySpan<T> x) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        double s = 0;
+        for (int i = 0; i < x.Length; i++) { double v = double.CreateTruncating(x[i]); s += v * v; }
+        return s;
+    }
+
+    /// <summary>dst[r, :] += src over rows: column sums of a (rows, cols) matrix added into dst (cols).</summary>
+    public static void AddColumnSums<T>(Span<T> dst, ReadOnlySpan<T> src, int rows, int cols) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        Same(dst.Length, cols);
+        for (int r = 0; r < rows; r++) Add(dst, src.Slice(r * cols, cols));
+    }
+
+    /// <summary>Each row of a (rows, cols) matrix y set to <paramref name="row"/> (a bias broadcast).</summary>
+    public static void BroadcastRows<T>(Span<T> y, ReadOnlySpan<T> row, int rows, int cols) where T : unmanaged
+    {
+        Same(row.Length, cols);
+        for (int r = 0; r < rows; r++) row.CopyTo(y.Slice(r * cols, cols));
+    }
+
+    private static void Same(int a, int b)
+    {
+        if (a != b) throw new ArgumentException($"length mismatch: expected {a}, got {b}.");
+    }
+}

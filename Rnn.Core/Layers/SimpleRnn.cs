@@ -1,0 +1,249 @@
+using System.Numerics;
+using Rnn.Init;
+using Rnn.Kernels;
+using Rnn.Tape;
+
+namespace Rnn.Layers;
+
+/// <summary>Options of <see cref="SimpleRnn{T}"/>; the defaults are Lasagne's RecurrentLayer.</summary>
+public sealed record SimpleRnnOptions
+{
+    /// <summary>f in h_t = f(x_t·W_ihᵀ + h_{t−1}·W_hhᵀ + b). Tanh or Relu.</summary>
+    public Activation Activation { get; init; } = Activation.Tanh;
+    /// <summary>Scan from the last step to the first (the output stays aligned with the input's time axis).</summary>
+    public bool Backwards { get; init; }
+    /// <summary>Return every step, (batch, seq, H); otherwise only the last scanned step, (batch, H).</summary>
+    public bool ReturnSequences { get; init; } = true;
+    /// <summary>Where h_{−1} comes from.</summary>
+    public InitialState InitialState { get; init; } = InitialState.Zero;
+    /// <summary>
+    /// Lasagne's grad_clipping: the gradient flowing into the pre-activation at each step is clipped
+    /// elementwise to [−c, c] (not norm clipping). 0 turns it off.
+    /// </summary>
+    public double GradClipping { get; init; }
+    /// <summary>
+    /// Truncated BPTT, Theano's truncate_gradient / Lasagne's gradient_steps: the reverse pass runs over
+    /// the last k scanned steps only. −1 (default) = full BPTT.
+    /// </summary>
+    public int GradientSteps { get; init; } = -1;
+    /// <summary>Adds PyTorch's second bias <c>bias_hh_l0</c> (Lasagne and Keras have one bias).</summary>
+    public bool TwoBiases { get; init; }
+}
+
+/// <summary>
+/// Vanilla recurrent layer: h_t = f(x_t·W_ihᵀ + h_{t−1}·W_hhᵀ + b), with Lasagne's RecurrentLayer semantics.
+/// Input x is (batch, seq, I), batch-major; mask is (batch, seq) of 0/1, a masked step keeping h_{t−1}.
+/// Parameters use PyTorch's names and layout: weight_ih_l0 (H, I), weight_hh_l0 (H, H), bias_ih_l0 (H),
+/// optionally bias_hh_l0 (H) and h0 (H).
+/// </summary>
+public sealed class SimpleRnn<T> : Layer<T>, IDisposable where T : unmanaged, IFloatingPointIeee754<T>
+{
+    /// <summary>Input features I.</summary>
+    public int InputSize { get; }
+    /// <summary>Hidden units H.</summary>
+    public int HiddenSize { get; }
+    /// <summary>The options this layer was built with.</summary>
+    public SimpleRnnOptions Options { get; }
+
+    /// <summary>(H, I).</summary>
+    public Parameter<T> WeightIh { get; }
+    /// <summary>(H, H).</summary>
+    public Parameter<T> WeightHh { get; }
+    /// <summary>(H).</summary>
+    public Parameter<T> BiasIh { get; }
+    /// <summary>(H), only with <see cref="SimpleRnnOptions.TwoBiases"/>.</summary>
+    public Parameter<T>? BiasHh { get; }
+    /// <summary>(H), only with <see cref="InitialState.Learned"/>.</summary>
+    public Parameter<T>? H0 { get; }
+
+    private readonly Tape<T> _tape = new();
+    private Slot _xs, _m, _h, _dpre, _carry, _dxs, _bias; // see Forward for shapes
+    private bool _hasMask;
+
+    /// <summary>
+    /// Creates the layer. Weights start as Lasagne's HeUniform (U(±√(3/fan_in)), fan_in = I for W_ih and H for W_hh);
+    /// biases and h0 start at zero. Re-initialise <see cref="Parameter{T}.Value"/> for other schemes.
+    /// </summary>
+    public SimpleRnn(int inputSize, int hiddenSize, Rng rng, SimpleRnnOptions? options = null, string suffix = "_l0")
+    {
+        Guard.AtLeast(inputSize, 1);
+        Guard.AtLeast(hiddenSize, 1);
+        Options = options ?? new SimpleRnnOptions();
+        if (Options.Activation is not (Activation.Tanh or Activation.Relu))
+            throw new ArgumentException($"options.Activation: expected Tanh or Relu, got {Options.Activation}.", nameof(options));
+        if (Options.GradientSteps == 0 || Options.GradientSteps < -1)
+            throw new ArgumentException($"options.GradientSteps: expected -1 or >= 1, got {Options.GradientSteps}.", nameof(options));
+        InputSize = inputSize; HiddenSize = hiddenSize;
+        WeightIh = Add(new Parameter<T>("weight_ih" + suffix, [hiddenSize, inputSize]));
+        WeightHh = Add(new Parameter<T>("weight_hh" + suffix, [hiddenSize, hiddenSize]));
+        BiasIh = Add(new Parameter<T>("bias_ih" + suffix, [hiddenSize]));
+        if (Options.TwoBiases) BiasHh = Add(new Parameter<T>("bias_hh" + suffix, [hiddenSize]));
+        if (Options.InitialState == InitialState.Learned) H0 = Add(new Parameter<T>("h0" + suffix, [hiddenSize]));
+        Initializers.HeUniform<T>(WeightIh.Value, rng, inputSize);
+        Initializers.HeUniform<T>(WeightHh.Value, rng, hiddenSize);
+    }
+
+    /// <summary>Output elements per sequence: seq·H with ReturnSequences, else H.</summary>
+    public int OutputLength(int seqLen) => Options.ReturnSequences ? seqLen * HiddenSize : HiddenSize;
+
+    /// <summary>
+    /// Runs the layer over a batch and records the tape for <see cref="Backward"/>.
+    /// y: (batch, seq, H) or (batch, H), overwritten. x: (batch, seq, I). mask: (batch, seq) of 0/1, or empty.
+    /// h0: (batch, H) when InitialState is Given, else empty.
+    /// </summary>
+    public void Forward(Span<T> y, ReadOnlySpan<T> x, ReadOnlySpan<T> mask, ReadOnlySpan<T> h0, int batch, int seqLen)
+    {
+        int B = batch, S = seqLen, I = InputSize, H = HiddenSize;
+        Guard.AtLeast(batch, 1); Guard.AtLeast(seqLen, 1);
+        Guard.Length(x.Length, B * S * I, $"(batch={B}, seq={S}, features={I})");
+        Guard.Length(y.Length, B * OutputLength(S), Options.ReturnSequences ? $"(batch={B}, seq={S}, H={H})" : $"(batch={B}, H={H})");
+        Guard.Mask(mask, B, S);
+        if (Options.InitialState == InitialState.Given) Guard.Length(h0.Length, B * H, $"(batch={B}, H={H})");
+        else if (!h0.IsEmpty) throw new ArgumentException($"h0: expected empty with InitialState.{Options.InitialState}, got {h0.Length} elements.", nameof(h0));
+        Guard.Finite(x);
+
+        if (_tape.Begin(B, S))
+        {
+            _xs = _tape.Add("xs", S, B * I);       // (S, B, I) input in scan order
+            _m = _tape.Add("m", S, B);             // (S, B) mask in scan order
+            _h = _tape.Add("h", S + 1, B * H);     // (S+1, B, H) h[0] = h_{-1}, h[s+1] = state after scan step s
+            _dpre = _tape.Add("dpre", S, B * H);   // (S, B, H) gradient at the pre-activation
+            _carry = _tape.Add("carry", 2, B * H); // (2, B, H) dh flowing to the previous step
+            _dxs = _tape.Add("dxs", S, B * I);     // (S, B, I) dx in scan order
+            _bias = _tape.Add("bias", 1, H);       // (H) summed biases
+            _tape.Commit();
+        }
+        _hasMask = !mask.IsEmpty;
+
+        // Time-major, scan-ordered copies, so each step is contiguous and the input GEMM is one call.
+        for (int s = 0; s < S; s++)
+        {
+            int t = Options.Backwards ? S - 1 - s : s;
+            var xs = _tape.Step(_xs, s);
+            for (int b = 0; b < B; b++) x.Slice((b * S + t) * I, I).CopyTo(xs.Slice(b * I, I));
+            if (_hasMask) { var ms = _tape.Step(_m, s); for (int b = 0; b < B; b++) ms[b] = mask[b * S + t]; }
+        }
+
+        var bias = _tape[_bias];
+        WeightBiasSum(bias);
+        var hAll = _tape.Steps(_h, 1, S); // (S, B, H) pre-activations, then states
+        Vec.BroadcastRows<T>(hAll, bias, S * B, H);
+        Gemm.Multiply(hAll, _tape[_xs], WeightIh.Value, false, true, T.One, T.One, S * B, H, I);
+
+        var hInit = _tape.Step(_h, 0);
+        switch (Options.InitialState)
+        {
+            case InitialState.Given: h0.CopyTo(hInit); break;
+            case InitialState.Learned: Vec.BroadcastRows<T>(hInit, H0!.Value, B, H); break;
+            default: hInit.Clear(); break;
+        }
+
+        for (int s = 0; s < S; s++)
+        {
+            var hPrev = _tape.Step(_h, s);
+            var hCur = _tape.Step(_h, s + 1);
+            Gemm.Multiply(hCur, hPrev, WeightHh.Value, false, true, T.One, T.One, B, H, H);
+            Activations.Forward(hCur, hCur, Options.Activation);
+            if (_hasMask)
+            {
+                var ms = _tape.Step(_m, s);
+                for (int b = 0; b < B; b++)
+                    if (ms[b] == T.Zero) hPrev.Slice(b * H, H).CopyTo(hCur.Slice(b * H, H));
+            }
+        }
+
+        if (Options.ReturnSequences)
+        {
+            for (int s = 0; s < S; s++)
+            {
+                int t = Options.Backwards ? S - 1 - s : s;
+                var hs = _tape.Step(_h, s + 1);
+                for (int b = 0; b < B; b++) hs.Slice(b * H, H).CopyTo(y.Slice((b * S + t) * H, H));
+            }
+        }
+        else _tape.Step(_h, S).CopyTo(y);
+    }
+
+    /// <summary>
+    /// Backpropagates through time from the last recorded Forward. dy has y's shape. Accumulates into every
+    /// parameter gradient, into dx (batch, seq, I) if not empty, and into dh0 (batch, H) if not empty
+    /// (InitialState.Given only).
+    /// </summary>
+    public void Backward(Span<T> dx, Span<T> dh0, ReadOnlySpan<T> dy, int batch, int seqLen)
+    {
+        int B = batch, S = seqLen, I = InputSize, H = HiddenSize;
+        if (_tape.Batch != B || _tape.SeqLen != S)
+            throw new InvalidOperationException($"Backward: expected the shape of the last Forward (batch={_tape.Batch}, seq={_tape.SeqLen}), got (batch={B}, seq={S}).");
+        Guard.Length(dy.Length, B * OutputLength(S), Options.ReturnSequences ? $"(batch={B}, seq={S}, H={H})" : $"(batch={B}, H={H})");
+        if (!dx.IsEmpty) Guard.Length(dx.Length, B * S * I, $"(batch={B}, seq={S}, features={I})");
+        if (!dh0.IsEmpty) Guard.Length(dh0.Length, B * H, $"(batch={B}, H={H})");
+
+        int steps = Options.GradientSteps > 0 ? Math.Min(Options.GradientSteps, S) : S;
+        int sStop = S - steps;
+        var carry = _tape.Step(_carry, 0);
+        var next = _tape.Step(_carry, 1);
+        carry.Clear();
+        T clip = T.CreateTruncating(Options.GradClipping);
+
+        for (int s = S - 1; s >= sStop; s--)
+        {
+            int t = Options.Backwards ? S - 1 - s : s;
+            // dh = carry + dy at this step.
+            if (Options.ReturnSequences)
+                for (int b = 0; b < B; b++) Vec.Add(carry.Slice(b * H, H), dy.Slice((b * S + t) * H, H));
+            else if (s == S - 1) Vec.Add(carry, dy);
+
+            var dpre = _tape.Step(_dpre, s);
+            Activations.Backward(dpre, _tape.Step(_h, s + 1), carry, Options.Activation);
+            if (clip > T.Zero) Vec.Clip(dpre, clip);
+
+            // Masked rows: no gradient to the cell, dh passes straight to h_{t-1}.
+            if (_hasMask)
+            {
+                var ms = _tape.Step(_m, s);
+                for (int b = 0; b < B; b++)
+                {
+                    if (ms[b] == T.Zero) { dpre.Slice(b * H, H).Clear(); carry.Slice(b * H, H).CopyTo(next.Slice(b * H, H)); }
+                    else next.Slice(b * H, H).Clear();
+                }
+                Gemm.Multiply(next, dpre, WeightHh.Value, false, false, T.One, T.One, B, H, H);
+            }
+            else Gemm.Multiply(next, dpre, WeightHh.Value, false, false, T.One, T.Zero, B, H, H);
+            var tmp = carry; carry = next; next = tmp;
+        }
+
+        // Whatever reached h_{-1} (never, under truncation).
+        if (sStop == 0)
+        {
+            if (!dh0.IsEmpty) Vec.Add(dh0, carry);
+            if (H0 != null) Vec.AddColumnSums<T>(H0.Grad, carry, B, H);
+        }
+
+        // Hoisted weight gradients: one GEMM each over all kept steps.
+        int rows = steps * B;
+        var dpreAll = _tape.Steps(_dpre, sStop, steps);   // (steps·B, H)
+        Gemm.Multiply(WeightHh.Grad, dpreAll, _tape.Steps(_h, sStop, steps), true, false, T.One, T.One, H, H, rows);
+        Gemm.Multiply(WeightIh.Grad, dpreAll, _tape.Steps(_xs, sStop, steps), true, false, T.One, T.One, H, I, rows);
+        Vec.AddColumnSums<T>(BiasIh.Grad, dpreAll, rows, H);
+        if (BiasHh != null) Vec.AddColumnSums<T>(BiasHh.Grad, dpreAll, rows, H);
+
+        if (dx.IsEmpty) return;
+        var dxs = _tape.Steps(_dxs, sStop, steps);
+        Gemm.Multiply(dxs, dpreAll, WeightIh.Value, false, false, T.One, T.Zero, rows, I, H);
+        for (int s = sStop; s < S; s++)
+        {
+            int t = Options.Backwards ? S - 1 - s : s;
+            var d = _tape.Step(_dxs, s);
+            for (int b = 0; b < B; b++) Vec.Add(dx.Slice((b * S + t) * I, I), d.Slice(b * I, I));
+        }
+    }
+
+    private void WeightBiasSum(Span<T> bias)
+    {
+        BiasIh.Value.CopyTo(bias);
+        if (BiasHh != null) Vec.Add(bias, BiasHh.Value);
+    }
+
+    /// <summary>Returns the tape's memory to the pool.</summary>
+    public void Dispose() => _tape.Dispose();
+}

@@ -1,0 +1,38 @@
+using System.Numerics;
+
+namespace Rnn.Optimizers;
+
+/// <summary>
+/// Adagrad with Lasagne's rule: accu += g²; p −= lr·g/√(accu + ε), ε = 1e-6 by default
+/// (min-char-rnn uses p −= lr·g/√(accu + 1e-8): pass epsilon 1e-8 and <c>epsilonInsideSqrt: false</c>).
+/// Row-sparse parameters update touched rows only, which is exact for Adagrad (a zero gradient leaves accu and p unchanged).
+/// </summary>
+public sealed class Adagrad<T> : Optimizer<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    private readonly T[][] _accu;
+    /// <summary>ε.</summary>
+    public double Epsilon { get; }
+    /// <summary>True: √(accu + ε) (Lasagne). False: √accu + ε (min-char-rnn, PyTorch).</summary>
+    public bool EpsilonInsideSqrt { get; }
+
+    /// <summary>Creates the optimizer.</summary>
+    public Adagrad(IEnumerable<Parameter<T>> parameters, double learningRate, double epsilon = 1e-6, bool epsilonInsideSqrt = true)
+        : base(parameters, learningRate)
+    {
+        Epsilon = epsilon; EpsilonInsideSqrt = epsilonInsideSqrt;
+        _accu = NewState();
+    }
+
+    /// <inheritdoc/>
+    protected override void Update(int index, Parameter<T> p, int offset, int count, T gradScale)
+    {
+        T lr = T.CreateTruncating(LearningRate), eps = T.CreateTruncating(Epsilon);
+        var w = p.Value.AsSpan(offset, count); var g = p.Grad.AsSpan(offset, count); var a = _accu[index].AsSpan(offset, count);
+        for (int i = 0; i < count; i++)
+        {
+            T gi = gradScale * g[i];
+            a[i] += gi * gi;
+            w[i] -= lr * gi / (EpsilonInsideSqrt ? T.Sqrt(a[i] + eps) : T.Sqrt(a[i]) + eps);
+        }
+    }
+}

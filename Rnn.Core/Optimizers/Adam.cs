@@ -1,0 +1,50 @@
+using System.Numerics;
+
+namespace Rnn.Optimizers;
+
+/// <summary>
+/// Adam (Kingma &amp; Ba) with Keras's defaults: lr 1e-3, β1 0.9, β2 0.999, ε 1e-7 (PyTorch uses ε 1e-8: pass it).
+/// m = β1·m + (1−β1)·g; v = β2·v + (1−β2)·g²; p −= lr·m̂/(√v̂ + ε), with bias corrections from the global step.
+/// Row-sparse parameters are updated lazily, like PyTorch's SparseAdam / TF's LazyAdam: only the rows
+/// touched this step have their moments decayed and their values moved.
+/// </summary>
+public sealed class Adam<T> : Optimizer<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    private readonly T[][] _m, _v;
+    /// <summary>β1.</summary>
+    public double Beta1 { get; }
+    /// <summary>β2.</summary>
+    public double Beta2 { get; }
+    /// <summary>ε.</summary>
+    public double Epsilon { get; }
+
+    /// <summary>Creates the optimizer.</summary>
+    public Adam(IEnumerable<Parameter<T>> parameters, double learningRate = 1e-3, double beta1 = 0.9, double beta2 = 0.999, double epsilon = 1e-7)
+        : base(parameters, learningRate)
+    {
+        Beta1 = beta1; Beta2 = beta2; Epsilon = epsilon;
+        _m = NewState(); _v = NewState();
+    }
+
+    /// <inheritdoc/>
+    protected override void Update(int index, Parameter<T> p, int offset, int count, T gradScale)
+    {
+        double t = StepCount;
+        T b1 = T.CreateTruncating(Beta1), b2 = T.CreateTruncating(Beta2);
+        T c1 = T.One - b1, c2 = T.One - b2;
+        // lr_t = lr·√(1−β2^t)/(1−β1^t), ε scaled the same way as PyTorch's √v̂ + ε form.
+        double bc1 = 1 - Math.Pow(Beta1, t), bc2 = 1 - Math.Pow(Beta2, t);
+        T stepSize = T.CreateTruncating(LearningRate / bc1);
+        T invSqrtBc2 = T.CreateTruncating(1 / Math.Sqrt(bc2));
+        T eps = T.CreateTruncating(Epsilon);
+        var w = p.Value.AsSpan(offset, count); var g = p.Grad.AsSpan(offset, count);
+        var m = _m[index].AsSpan(offset, count); var v = _v[index].AsSpan(offset, count);
+        for (int i = 0; i < count; i++)
+        {
+            T gi = gradScale * g[i];
+            m[i] = b1 * m[i] + c1 * gi;
+            v[i] = b2 * v[i] + c2 * gi * gi;
+            w[i] -= stepSize * m[i] / (T.Sqrt(v[i]) * invSqrtBc2 + eps);
+        }
+    }
+}

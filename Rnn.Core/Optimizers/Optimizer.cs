@@ -1,0 +1,69 @@
+using System.Numerics;
+
+namespace Rnn.Optimizers;
+
+/// <summary>
+/// Base of the optimizers. An optimizer is built over a fixed parameter registry and allocates its
+/// state once, so <see cref="Step"/> allocates nothing. Row-sparse parameters (an embedding) are updated
+/// only on the rows that received gradient; see each optimizer for what that means for its state.
+/// </summary>
+public abstract class Optimizer<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    /// <summary>The parameters updated by <see cref="Step"/>.</summary>
+    public IReadOnlyList<Parameter<T>> Parameters { get; }
+
+    /// <summary>Learning rate.</summary>
+    public double LearningRate { get; set; }
+
+    /// <summary>
+    /// If positive, gradients are rescaled before each step so that their global L2 norm is at most this
+    /// (PyTorch's clip_grad_norm_). 0 disables it.
+    /// </summary>
+    public double MaxGradNorm { get; set; }
+
+    /// <summary>Global gradient norm measured by the last <see cref="Step"/> (before clipping).</summary>
+    public double LastGradNorm { get; private set; }
+
+    /// <summary>Steps taken.</summary>
+    public long StepCount { get; private set; }
+
+    /// <summary>Builds the optimizer over a parameter list.</summary>
+    protected Optimizer(IEnumerable<Parameter<T>> parameters, double learningRate)
+    {
+        Parameters = parameters.ToArray();
+        if (!(learningRate > 0) || !double.IsFinite(learningRate))
+            throw new ArgumentOutOfRangeException(nameof(learningRate), learningRate, $"learningRate: expected a finite value > 0, got {learningRate}.");
+        LearningRate = learningRate;
+    }
+
+    /// <summary>Applies one update from the accumulated gradients (it does not clear them).</summary>
+    public void Step()
+    {
+        StepCount++;
+        double scale = 1;
+        LastGradNorm = GradClip.GlobalNorm(Parameters);
+        if (MaxGradNorm > 0 && LastGradNorm > MaxGradNorm) scale = MaxGradNorm / (LastGradNorm + 1e-6);
+        for (int i = 0; i < Parameters.Count; i++)
+        {
+            var p = Parameters[i];
+            if (p.TouchedRows is null) Update(i, p, 0, p.Length, T.CreateTruncating(scale));
+            else
+            {
+                int row = p.Length / p.Shape[0];
+                foreach (int r in p.TouchedRows.Rows) Update(i, p, r * row, row, T.CreateTruncating(scale));
+            }
+        }
+    }
+
+    /// <summary>Clears every gradient.</summary>
+    public void ZeroGrad() { foreach (var p in Parameters) p.ZeroGrad(); }
+
+    /// <summary>
+    /// Updates elements [offset, offset+count) of parameter <paramref name="index"/>, with the gradient
+    /// multiplied by <paramref name="gradScale"/> (global-norm clipping).
+    /// </summary>
+    protected abstract void Update(int index, Parameter<T> p, int offset, int count, T gradScale);
+
+    /// <summary>Allocates one zeroed state array per parameter.</summary>
+    protected T[][] NewState() => Parameters.Select(p => new T[p.Length]).ToArray();
+}

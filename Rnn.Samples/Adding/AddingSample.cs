@@ -1,0 +1,102 @@
+using System.Globalization;
+using Rnn.Init;
+using Rnn.Optimizers;
+using Rnn.Samples.Common;
+
+namespace Rnn.Samples.Adding;
+
+/// <summary>The `adding` sample: Lasagne's examples/recurrent.py, faithful by default.</summary>
+public static class AddingSample
+{
+    /// <summary>Entry point; returns the exit code.</summary>
+    public static int Run(string[] args)
+    {
+        var cli = new Cli("adding",
+            "Lasagne's recurrent.py adding task: two SimpleRnn(100, tanh) layers (forward and backwards,\n" +
+            "grad clipping 100, final step only) -> concat -> Dense(1, tanh), MSE, on sequences of 50..54 steps.")
+            .Common(epochs: 10, lr: 0.001)
+            .Option("optimizer", "NAME", "adagrad | adam | rmsprop | sgd", "adagrad")
+            .Option("batches", "N", "batches per epoch (Lasagne's EPOCH_SIZE)", "100")
+            .Option("batch", "N", "sequences per batch (N_BATCH)", "100")
+            .Option("hidden", "N", "hidden units per direction (N_HIDDEN)", "100")
+            .Option("grad-clip", "X", "Lasagne grad_clipping on each step's pre-activation gradient; 0 = off", "100")
+            .Option("clip-norm", "X", "global gradient-norm clipping before each update; 0 = off", "0")
+            .Option("min-length", "N", "shortest sequence (MIN_LENGTH)", "50")
+            .Option("max-length", "N", "sequence buffer length; lengths are drawn below it (MAX_LENGTH)", "55");
+        if (!cli.Parse(args)) return 0;
+
+        int epochs = cli.Int("epochs", 1, 1_000_000);
+        double lr = cli.Double("lr", 1e-12, 10);
+        ulong seed = cli.ULong("seed");
+        int threads = cli.Int("threads", 1, 256);
+        string optName = cli.Choice("optimizer", "adagrad", "adam", "rmsprop", "sgd");
+        int batches = cli.Int("batches", 1, 1_000_000);
+        int batch = cli.Int("batch", 1, 100_000);
+        int hidden = cli.Int("hidden", 1, 100_000);
+        double gradClip = cli.Double("grad-clip", 0, 1e30);
+        double clipNorm = cli.Double("clip-norm", 0, 1e30);
+        int minLen = cli.Int("min-length", 2, 1_000_000);
+        int maxLen = cli.Int("max-length", minLen + 1, 1_000_000);
+        string? reportPath = cli.Get("report");
+        bool quiet = cli.Has("quiet");
+        Engine.Threads = threads;
+
+        var rng = new Rng(seed);
+        using var model = new AddingModel<float>(rng, hidden, gradClip);
+        Optimizer<float> opt = optName switch
+        {
+            "adam" => new Adam<float>(model.Parameters, lr),
+            "rmsprop" => new RmsProp<float>(model.Parameters, lr),
+            "sgd" => new Sgd<float>(model.Parameters, lr),
+            _ => new Adagrad<float>(model.Parameters, lr),
+        };
+        opt.MaxGradNorm = clipNorm;
+
+        var report = new Report("adding")
+            .Config("epochs", epochs).Config("lr", lr).Config("seed", seed).Config("threads", threads)
+            .Config("optimizer", optName).Config("batches_per_epoch", batches).Config("batch", batch)
+            .Config("hidden", hidden).Config("grad_clip", gradClip).Config("clip_norm", clipNorm)
+            .Config("min_length", minLen).Config("max_length", maxLen);
+
+        var x = new float[batch * maxLen * 2]; var y = new float[batch]; var mask = new float[batch * maxLen];
+        var xv = new float[batch * maxLen * 2]; var yv = new float[batch]; var mv = new float[batch * maxLen];
+        AddingData.Generate<float>(xv, yv, mv, rng, batch, minLen, maxLen); // the fixed validation batch, drawn first
+
+        Console.WriteLine($"adding: {optName} lr {lr.ToString(CultureInfo.InvariantCulture)}, {epochs} epochs x {batches} batches of {batch}, hidden {hidden}, seed {seed}, threads {threads}");
+        var progress = new Progress(quiet);
+        var total = System.Diagnostics.Stopwatch.StartNew();
+        using var cancel = new CancelFlag();
+        for (int epoch = 1; epoch <= epochs && !cancel.Requested; epoch++)
+        {
+            progress.StartEpoch();
+            double running = 0;
+            int done = 0;
+            for (int i = 1; i <= batches && !cancel.Requested; i++)
+            {
+                AddingData.Generate<float>(x, y, mask, rng, batch, minLen, maxLen);
+                opt.ZeroGrad();
+                float loss = model.Loss(x, mask, y, batch, maxLen);
+                model.Backward(default, y, batch, maxLen);
+                opt.Step();
+                running = i == 1 ? loss : 0.98 * running + 0.02 * loss;
+                done = i;
+                progress.Update(epoch, epochs, i, batches, i * batch, running);
+            }
+            if (done < batches) break;
+            double seconds = progress.Seconds;
+            float cost = model.Loss(xv, mv, yv, batch, maxLen);
+            var pred = model.Predictions;
+            int ok = 0;
+            for (int n = 0; n < batch; n++) if (Math.Abs(pred[n] - yv[n]) < 0.04) ok++;
+            double acc = (double)ok / batch;
+            Console.WriteLine($"Epoch {epoch} validation cost = {cost.ToString("G6", CultureInfo.InvariantCulture)}  (|err|<0.04: {acc:P0}, {seconds:F2}s)");
+            report.Epoch(("epoch", epoch), ("validation_cost", cost), ("within_0.04", acc), ("train_loss_ema", running), ("seconds", seconds));
+            if (reportPath != null) report.Save(reportPath);
+        }
+        if (cancel.Requested) Console.WriteLine("interrupted: stopped after the current batch.");
+        report.Summary("total_seconds", total.Elapsed.TotalSeconds);
+        report.Summary("interrupted", cancel.Requested);
+        if (reportPath != null) report.Save(reportPath);
+        return 0;
+    }
+}

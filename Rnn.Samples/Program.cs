@@ -1,0 +1,33 @@
+using Rnn.Samples.Adding;
+using Rnn.Samples.Common;
+
+namespace Rnn.Samples;
+
+/// <summary>Dispatches to a sample by name.</summary>
+public static class Program
+{
+    private static readonly (string Name, string Summary, Func<string[], int> Run)[] Samples =
+    [
+        ("adding", "Lasagne's adding task with a bidirectional vanilla RNN (the main job)", AddingSample.Run),
+    ];
+
+    /// <summary>Entry point.</summary>
+    public static int Main(string[] args)
+    {
+        if (args.Length == 0 || args[0] is "--help" or "-h" or "help")
+        {
+            Console.WriteLine("usage: Rnn.Samples <sample> [options]   (Rnn.Samples <sample> --help for its options)");
+            Console.WriteLine();
+            foreach (var s in Samples) Console.WriteLine($"  {s.Name,-10} {s.Summary}");
+            return args.Length == 0 ? 2 : 0;
+        }
+        var sample = Samples.FirstOrDefault(s => s.Name == args[0]);
+        if (sample.Name is null)
+        {
+            Console.Error.WriteLine($"unknown sample '{args[0]}'; expected one of: {string.Join(", ", Samples.Select(s => s.Name))}.");
+            return 2;
+        }
+        try { return sample.Run(args[1..]); }
+        catch (UsageException e) { Console.Error.WriteLine(e.Message); return 2; }
+    }
+}
