@@ -36,7 +36,7 @@ public sealed record SimpleRnnOptions
 /// Parameters use PyTorch's names and layout: weight_ih_l0 (H, I), weight_hh_l0 (H, H), bias_ih_l0 (H),
 /// optionally bias_hh_l0 (H) and h0 (H).
 /// </summary>
-public sealed class SimpleRnn<T> : Layer<T>, IDisposable where T : unmanaged, IFloatingPointIeee754<T>
+public sealed class SimpleRnn<T> : Layer<T>, IRecurrentLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     /// <summary>Input features I.</summary>
     public int InputSize { get; }
@@ -82,6 +82,18 @@ public sealed class SimpleRnn<T> : Layer<T>, IDisposable where T : unmanaged, IF
         Initializers.HeUniform<T>(WeightIh.Value, rng, inputSize);
         Initializers.HeUniform<T>(WeightHh.Value, rng, hiddenSize);
     }
+
+    /// <inheritdoc/>
+    public bool Backwards => Options.Backwards;
+    /// <inheritdoc/>
+    public bool ReturnSequences => Options.ReturnSequences;
+
+    /// <inheritdoc/>
+    void IRecurrentLayer<T>.Forward(Span<T> y, ReadOnlySpan<T> x, ReadOnlySpan<T> mask, int batch, int seqLen)
+        => Forward(y, x, mask, default, batch, seqLen);
+    /// <inheritdoc/>
+    void IRecurrentLayer<T>.Backward(Span<T> dx, ReadOnlySpan<T> dy, int batch, int seqLen)
+        => Backward(dx, default, dy, batch, seqLen);
 
     /// <summary>Output elements per sequence: seq·H with ReturnSequences, else H.</summary>
     public int OutputLength(int seqLen) => Options.ReturnSequences ? seqLen * HiddenSize : HiddenSize;
