@@ -14,8 +14,12 @@ public static class Guard
         [CallerArgumentExpression(nameof(actual))] string? name = null)
     {
         if (actual != expected)
-            throw new ArgumentException(
-                $"{Clean(name)}: expected {expected} elements for shape {shape}, got {actual}.", Clean(name));
+        {
+            // Called as Guard.Length(x.Length, ...): report the argument "x".
+            string arg = Clean(name);
+            if (arg.EndsWith(".Length", StringComparison.Ordinal)) arg = arg[..^7];
+            throw new ArgumentException($"{arg}: expected {expected} elements for shape {shape}, got {actual}.", arg);
+        }
     }
 
     /// <summary>Throws unless <paramref name="value"/> is at least <paramref name="min"/>.</summary>
