@@ -38,6 +38,7 @@ public static class AddingSample
         int minLen = cli.Int("min-length", 2, 1_000_000);
         int maxLen = cli.Int("max-length", minLen + 1, 1_000_000);
         string? reportPath = cli.Get("report");
+        string? plotPath = cli.Get("plot");
         bool quiet = cli.Has("quiet");
         Engine.Threads = threads;
 
@@ -97,6 +98,10 @@ public static class AddingSample
         report.Summary("total_seconds", total.Elapsed.TotalSeconds);
         report.Summary("interrupted", cancel.Requested);
         if (reportPath != null) report.Save(reportPath);
+        var series = Plot.SeriesOf(report, "validation_cost", "train_loss_ema", "within_0.04");
+        if (plotPath != null)
+            Plot.Svg(plotPath, $"adding: {optName} lr {lr.ToString(CultureInfo.InvariantCulture)}, hidden {hidden}, batch {batch}, seed {seed}", series, "MSE");
+        if (report.Epochs.Count > 1) Console.WriteLine(Plot.Terminal("validation cost", series[0].Values));
         return 0;
     }
 }

@@ -33,6 +33,7 @@ public sealed class Cli
           .Option("seed", "N", "random seed; the same seed reproduces the run", seed.ToString(CultureInfo.InvariantCulture))
           .Option("threads", "N", "kernel threads", "1")
           .Option("report", "FILE", "write a JSON record of the configuration and per-epoch metrics")
+          .Option("plot", "FILE.svg", "write an SVG chart of the per-epoch metrics")
           .Flag("quiet", "no progress line");
 
     /// <summary>Help text.</summary>
