@@ -2,9 +2,17 @@ using BenchmarkDotNet.Running;
 
 namespace Rnn.Bench;
 
-/// <summary>BenchmarkDotNet entry point: `dotnet run -c Release --project Rnn.Bench -- --filter '*'`.</summary>
+/// <summary>
+/// Entry point. `workloads [--threads N] [--only a,b] [--quick]` prints the standard workloads as JSON lines;
+/// anything else goes to BenchmarkDotNet, e.g. `--filter '*'`.
+/// </summary>
 public static class Program
 {
     /// <summary>Entry point.</summary>
-    public static void Main(string[] args) => BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+    public static int Main(string[] args)
+    {
+        if (args.Length > 0 && args[0] == "workloads") return Workloads.Run(args[1..]);
+        BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+        return 0;
+    }
 }
