@@ -21,6 +21,7 @@ public static class AddingSample
             .Option("hidden", "N", "hidden units per direction (N_HIDDEN)", "100")
             .Option("grad-clip", "X", "Lasagne grad_clipping on each step's pre-activation gradient; 0 = off", "100")
             .Option("clip-norm", "X", "global gradient-norm clipping before each update; 0 = off", "0")
+            .Option("lr-decay", "X", "multiply the learning rate by X after each epoch (1 = constant)", "1")
             .Option("min-length", "N", "shortest sequence (MIN_LENGTH)", "50")
             .Option("max-length", "N", "sequence buffer length; lengths are drawn below it (MAX_LENGTH)", "55");
         if (!cli.Parse(args)) return 0;
@@ -35,6 +36,7 @@ public static class AddingSample
         int hidden = cli.Int("hidden", 1, 100_000);
         double gradClip = cli.Double("grad-clip", 0, 1e30);
         double clipNorm = cli.Double("clip-norm", 0, 1e30);
+        double lrDecay = cli.Double("lr-decay", 1e-6, 1);
         int minLen = cli.Int("min-length", 2, 1_000_000);
         int maxLen = cli.Int("max-length", minLen + 1, 1_000_000);
         string? reportPath = cli.Get("report");
@@ -56,7 +58,7 @@ public static class AddingSample
         var report = new Report("adding")
             .Config("epochs", epochs).Config("lr", lr).Config("seed", seed).Config("threads", threads)
             .Config("optimizer", optName).Config("batches_per_epoch", batches).Config("batch", batch)
-            .Config("hidden", hidden).Config("grad_clip", gradClip).Config("clip_norm", clipNorm)
+            .Config("hidden", hidden).Config("grad_clip", gradClip).Config("clip_norm", clipNorm).Config("lr_decay", lrDecay)
             .Config("min_length", minLen).Config("max_length", maxLen);
 
         var x = new float[batch * maxLen * 2]; var y = new float[batch]; var mask = new float[batch * maxLen];
@@ -91,7 +93,8 @@ public static class AddingSample
             for (int n = 0; n < batch; n++) if (Math.Abs(pred[n] - yv[n]) < 0.04) ok++;
             double acc = (double)ok / batch;
             Console.WriteLine($"Epoch {epoch} validation cost = {cost.ToString("G6", CultureInfo.InvariantCulture)}  (|err|<0.04: {acc:P0}, {seconds:F2}s)");
-            report.Epoch(("epoch", epoch), ("validation_cost", cost), ("within_0.04", acc), ("train_loss_ema", running), ("seconds", seconds));
+            report.Epoch(("epoch", epoch), ("validation_cost", cost), ("within_0.04", acc), ("train_loss_ema", running), ("lr", opt.LearningRate), ("seconds", seconds));
+            opt.LearningRate *= lrDecay;
             if (reportPath != null) report.Save(reportPath);
         }
         if (cancel.Requested) Console.WriteLine("interrupted: stopped after the current batch.");
