@@ -1,0 +1,167 @@
+using System.Text.Json;
+
+namespace Rnn.Data;
+
+/// <summary>
+/// Turns review text into token ids the way Keras's <c>imdb.load_data</c> data was made:
+/// <list type="number">
+/// <item>ASCII letters are lowercased, other characters kept as they are;</item>
+/// <item>each of <see cref="Filters"/> (Keras's Tokenizer filters, TAB and LF included) becomes a space;</item>
+/// <item>the text is split on spaces, empty pieces dropped;</item>
+/// <item>a word of frequency rank r (1 = most frequent) gets id r + 3 (index_from = 3); the sequence starts
+/// with 1 (start_char); unknown words, and every id ≥ <see cref="NumWords"/> (load_data's num_words), become 2 (oov_char).</item>
+/// </list>
+/// Steps 1 and 3 are what reproduce Keras's <c>imdb_word_index.json</c> exactly: tokenised this way, the 25,000
+/// training reviews have 88,584 distinct words, precisely the index's keys (it holds "Ángela" and "think\x85",
+/// so the original lowercased bytes, not Unicode, and split on spaces only). Python 3's str.lower() with a
+/// whitespace split gives 88,075 words, 27 of them missing from the index.
+/// </summary>
+public sealed class ImdbTokenizer
+{
+    /// <summary>Keras's Tokenizer filters: these characters, TAB and LF each become a space.</summary>
+    public const string Filters = "!\"#$%&()*+,-./:;<=>?@[\\]^_`{|}~\t\n";
+    /// <summary>Id that starts every sequence (Keras start_char).</summary>
+    public const int StartChar = 1;
+    /// <summary>Id of out-of-vocabulary words (Keras oov_char).</summary>
+    public const int OovChar = 2;
+    /// <summary>Offset from a word's rank to its id (Keras index_from).</summary>
+    public const int IndexFrom = 3;
+
+    private static readonly bool[] IsFilter = BuildFilter();
+    private readonly Dictionary<string, int> _ranks;
+    private readonly Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> _lookup;
+
+    /// <summary>Ids ≥ this become <see cref="OovChar"/> (Keras num_words); int.MaxValue keeps every word.</summary>
+    public int NumWords { get; }
+
+    /// <summary>word → rank, 1-based (the Keras word index). Owned by the tokenizer; do not modify.</summary>
+    public IReadOnlyDictionary<string, int> WordIndex => _ranks;
+
+    private ImdbTokenizer(Dictionary<string, int> ranks, int? numWords)
+    {
+        if (numWords is { } nw) Guard.AtLeast(nw, IndexFrom);
+        _ranks = ranks;
+        _lookup = ranks.GetAlternateLookup<ReadOnlySpan<char>>();
+        NumWords = numWords ?? int.MaxValue;
+    }
+
+    /// <summary>Reads a Keras <c>imdb_word_index.json</c> (an object word → rank, 1-based).</summary>
+    public static ImdbTokenizer FromWordIndexFile(string path, int? numWords = 20000)
+    {
+        try { return FromWordIndexJson(File.ReadAllBytes(path), numWords); }
+        catch (InvalidDataException e) { throw new InvalidDataException($"{path}: {e.Message}", e); }
+    }
+
+    /// <summary>Parses a word index from UTF-8 JSON with <see cref="Utf8JsonReader"/> (no reflection, NativeAOT-safe).</summary>
+    public static ImdbTokenizer FromWordIndexJson(ReadOnlySpan<byte> utf8Json, int? numWords = 20000)
+    {
+        var ranks = new Dictionary<string, int>();
+        var r = new Utf8JsonReader(utf8Json);
+        try
+        {
+            if (!r.Read() || r.TokenType != JsonTokenType.StartObject)
+                throw new InvalidDataException($"expected a JSON object word → rank, got {r.TokenType} at byte {r.TokenStartIndex}.");
+            while (r.Read() && r.TokenType != JsonTokenType.EndObject)
+            {
+                string word = r.GetString()!; // a property name: the reader guarantees it inside an object
+                long at = r.TokenStartIndex;
+                if (!r.Read() || r.TokenType != JsonTokenType.Number || !r.TryGetInt32(out int rank) || rank < 1)
+                    throw new InvalidDataException($"word \"{word}\" at byte {at}: expected an integer rank >= 1, got {r.TokenType}.");
+                if (!ranks.TryAdd(word, rank))
+                    throw new InvalidDataException($"word \"{word}\" at byte {at}: listed twice.");
+            }
+        }
+        catch (JsonException e) { throw new InvalidDataException($"malformed JSON: {e.Message}", e); }
+        return new ImdbTokenizer(ranks, numWords);
+    }
+
+    /// <summary>
+    /// Ranks words by frequency over the given TRAINING texts only (as Keras's index was built), most frequent
+    /// = 1. Ties are broken by first occurrence in the texts, in the order given — what Keras's Tokenizer
+    /// does (a stable sort of an insertion-ordered count). Keras's own index breaks ties in an order that
+    /// cannot be recovered, so ranks match it only between different counts.
+    /// </summary>
+    public static ImdbTokenizer FromTexts(IEnumerable<string> trainTexts, int? numWords = 20000)
+    {
+        var index = new Dictionary<string, int>(); // word → first-occurrence order
+        var counts = new List<long>();
+        var lookup = index.GetAlternateLookup<ReadOnlySpan<char>>();
+        char[] buf = new char[256];
+        foreach (var text in trainTexts)
+            ForEachWord(text, ref buf, w =>
+            {
+                if (lookup.TryGetValue(w, out int k)) counts[k]++;
+                else { lookup[w] = counts.Count; counts.Add(1); }
+            });
+        var words = new string[index.Count];
+        foreach (var (w, k) in index) words[k] = w;
+        var order = Enumerable.Range(0, words.Length).ToArray();
+        // Count descending, then first occurrence ascending: a total order, so the sort's stability is moot.
+        Array.Sort(order, (a, b) => counts[a] != counts[b] ? counts[b].CompareTo(counts[a]) : a.CompareTo(b));
+        var ranks = new Dictionary<string, int>(words.Length);
+        for (int i = 0; i < order.Length; i++) ranks[words[order[i]]] = i + 1;
+        return new ImdbTokenizer(ranks, numWords);
+    }
+
+    /// <summary>The words of a text after lowercasing, filtering and splitting (Keras text_to_word_sequence).</summary>
+    public static List<string> Words(string text)
+    {
+        var words = new List<string>();
+        char[] buf = new char[256];
+        ForEachWord(text, ref buf, w => words.Add(w.ToString()));
+        return words;
+    }
+
+    /// <summary>Ids of a text: [1, id(w1), id(w2), ...], a new array owned by the caller.</summary>
+    public int[] Encode(string text)
+    {
+        var ids = new List<int> { StartChar };
+        char[] buf = new char[256];
+        ForEachWord(text, ref buf, w => ids.Add(Id(w)));
+        return ids.ToArray();
+    }
+
+    /// <summary>Encodes every text; one array per text.</summary>
+    public int[][] EncodeAll(IReadOnlyList<string> texts)
+    {
+        var x = new int[texts.Count][];
+        for (int i = 0; i < x.Length; i++) x[i] = Encode(texts[i]);
+        return x;
+    }
+
+    /// <summary>Id of one already-normalised word: rank + 3, or 2 when unknown or ≥ <see cref="NumWords"/>.</summary>
+    public int Id(ReadOnlySpan<char> word)
+    {
+        if (!_lookup.TryGetValue(word, out int rank)) return OovChar;
+        long id = (long)rank + IndexFrom;
+        return id < NumWords ? (int)id : OovChar;
+    }
+
+    private delegate void WordAction(ReadOnlySpan<char> word);
+
+    /// <summary>Calls <paramref name="onWord"/> with each normalised word, in order, from a reusable buffer.</summary>
+    private static void ForEachWord(string text, ref char[] buf, WordAction onWord)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        int len = 0;
+        foreach (char ch in text)
+        {
+            char c = ch < 128 ? (IsFilter[ch] ? ' ' : (char)(ch is >= 'A' and <= 'Z' ? ch + 32 : ch)) : ch;
+            if (c == ' ')
+            {
+                if (len > 0) { onWord(buf.AsSpan(0, len)); len = 0; }
+                continue;
+            }
+            if (len == buf.Length) Array.Resize(ref buf, buf.Length * 2);
+            buf[len++] = c;
+        }
+        if (len > 0) onWord(buf.AsSpan(0, len));
+    }
+
+    private static bool[] BuildFilter()
+    {
+        var f = new bool[128];
+        foreach (char c in Filters) f[c] = true;
+        return f;
+    }
+}

@@ -1,0 +1,106 @@
+using System.Numerics;
+using Rnn.Init;
+using Rnn.Kernels;
+using Rnn.Tape;
+
+namespace Rnn.Layers;
+
+/// <summary>
+/// Lookup table: token ids (batch, seq) → vectors (batch, seq, dim), Keras's Embedding / PyTorch's
+/// nn.Embedding. Parameter <c>weight</c> (vocab, dim) is row-sparse: Backward scatter-adds into the rows of
+/// the tokens seen in Forward and marks them in <see cref="Parameter{T}.TouchedRows"/>, so no dense
+/// vocab×dim gradient is ever walked, and optimizers update only those rows. What that means per optimizer:
+/// SGD without momentum and Adagrad give exactly the dense update (an untouched row has zero gradient, and
+/// their dense step for it is zero too); Adam, RMSprop and SGD with momentum are lazy (PyTorch's SparseAdam,
+/// TF's LazyAdam): only touched rows have their moments decayed and their values moved, so a row keeps its
+/// state unchanged while it is unused, unlike dense Adam, which would keep moving it on stale momentum.
+/// </summary>
+public sealed class Embedding<T> : Layer<T>, IDisposable where T : unmanaged, IFloatingPointIeee754<T>
+{
+    /// <summary>Number of token ids, valid ids are 0..vocab−1.</summary>
+    public int VocabSize { get; }
+    /// <summary>Vector length per token.</summary>
+    public int Dim { get; }
+    /// <summary>Keras's mask_zero: id 0 is padding, and <see cref="ComputeMask"/> marks it 0.</summary>
+    public bool MaskZero { get; }
+    /// <summary>(vocab, dim), row-sparse.</summary>
+    public Parameter<T> Weight { get; }
+
+    // Only the ids are recorded for Backward: the rows to scatter into. The table itself is never copied.
+    private readonly Tape<int> _tape = new();
+    private Slot _tokens;
+
+    /// <summary>Creates the table, initialised U(±0.05) (Keras's "uniform" embeddings_initializer).</summary>
+    public Embedding(int vocab, int dim, Rng rng, bool maskZero = false, string name = "")
+    {
+        Guard.AtLeast(vocab, 1); Guard.AtLeast(dim, 1);
+        VocabSize = vocab; Dim = dim; MaskZero = maskZero;
+        Weight = Add(new Parameter<T>((name.Length == 0 ? "" : name + ".") + "weight", [vocab, dim], rowSparse: true));
+        Initializers.Uniform<T>(Weight.Value, rng, -0.05, 0.05);
+    }
+
+    /// <summary>
+    /// y (batch, seq, dim) = weight[tokens (batch, seq)], overwritten. Every id is checked before anything is
+    /// written; the ids are recorded for <see cref="Backward"/>.
+    /// </summary>
+    public void Forward(Span<T> y, ReadOnlySpan<int> tokens, int batch, int seqLen)
+    {
+        Guard.AtLeast(batch, 1); Guard.AtLeast(seqLen, 1);
+        int n = batch * seqLen, D = Dim;
+        Guard.Length(tokens.Length, n, $"(batch={batch}, seq={seqLen})");
+        Guard.Length(y.Length, n * D, $"(batch={batch}, seq={seqLen}, dim={D})");
+        CheckIds(tokens, seqLen);
+        if (_tape.Begin(batch, seqLen))
+        {
+            _tokens = _tape.Add("tokens", 1, n); // (B, S) ids of the last Forward
+            _tape.Commit();
+        }
+        tokens.CopyTo(_tape[_tokens]);
+        var w = Weight.Value.AsSpan();
+        for (int i = 0; i < n; i++) w.Slice(tokens[i] * D, D).CopyTo(y.Slice(i * D, D));
+    }
+
+    /// <summary>
+    /// Accumulates dy (batch, seq, dim) into the weight-gradient rows of the ids of the last Forward and marks
+    /// those rows touched. A repeated id accumulates once per occurrence. There is no input gradient (ids).
+    /// </summary>
+    public void Backward(ReadOnlySpan<T> dy, int batch, int seqLen)
+    {
+        if (_tape.Batch != batch || _tape.SeqLen != seqLen)
+            throw new InvalidOperationException($"Backward: expected (batch={_tape.Batch}, seq={_tape.SeqLen}) from the last Forward, got (batch={batch}, seq={seqLen}).");
+        int n = batch * seqLen, D = Dim;
+        Guard.Length(dy.Length, n * D, $"(batch={batch}, seq={seqLen}, dim={D})");
+        var ids = _tape[_tokens];
+        var g = Weight.Grad.AsSpan();
+        var touched = Weight.TouchedRows!;
+        for (int i = 0; i < n; i++)
+        {
+            int id = ids[i];
+            Vec.Add<T>(g.Slice(id * D, D), dy.Slice(i * D, D));
+            touched.Add(id);
+        }
+    }
+
+    /// <summary>
+    /// Fills mask (batch, seq) with 1 for real tokens and 0 for id 0 (padding), the mask Keras derives with
+    /// mask_zero=True. Requires <see cref="MaskZero"/>.
+    /// </summary>
+    public void ComputeMask(Span<T> mask, ReadOnlySpan<int> tokens, int batch, int seqLen)
+    {
+        if (!MaskZero) throw new InvalidOperationException("ComputeMask: this Embedding was created with maskZero=false, so id 0 is a real token.");
+        Guard.Length(tokens.Length, batch * seqLen, $"(batch={batch}, seq={seqLen})");
+        Guard.Length(mask.Length, batch * seqLen, $"(batch={batch}, seq={seqLen})");
+        for (int i = 0; i < tokens.Length; i++) mask[i] = tokens[i] == 0 ? T.Zero : T.One;
+    }
+
+    private void CheckIds(ReadOnlySpan<int> tokens, int seqLen)
+    {
+        for (int i = 0; i < tokens.Length; i++)
+            if ((uint)tokens[i] >= (uint)VocabSize)
+                throw new ArgumentOutOfRangeException(nameof(tokens), tokens[i],
+                    $"tokens: expected ids in [0, {VocabSize}), got {tokens[i]} at (b={i / seqLen}, t={i % seqLen}).");
+    }
+
+    /// <summary>Returns the tape's memory to the pool.</summary>
+    public void Dispose() => _tape.Dispose();
+}
