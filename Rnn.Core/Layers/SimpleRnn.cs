@@ -250,6 +250,40 @@ public sealed class SimpleRnn<T> : Layer<T>, IRecurrentLayer<T> where T : unmana
         }
     }
 
+    /// <inheritdoc/>
+    public int StateSize => HiddenSize;
+    /// <inheritdoc/>
+    public int StepScratchSize => HiddenSize;
+
+    /// <summary>
+    /// One inference step for streaming callers, reading only the weights (thread-safe, allocation-free):
+    /// state (batch, H) holds h_{t−1} on entry and h_t on exit; x is (batch, I); scratch has
+    /// <see cref="StepScratchSize"/>·batch elements. A fresh state is zeros (or h0 when learned).
+    /// </summary>
+    public void Step(Span<T> state, ReadOnlySpan<T> x, Span<T> scratch, int batch)
+    {
+        int H = HiddenSize;
+        Guard.Length(state.Length, batch * H, $"(batch={batch}, H={H})");
+        Guard.Length(x.Length, batch * InputSize, $"(batch={batch}, features={InputSize})");
+        var pre = scratch[..(batch * H)]; // (B, H)
+        for (int b = 0; b < batch; b++)
+        {
+            var row = pre.Slice(b * H, H);
+            BiasIh.Value.CopyTo(row);
+            if (BiasHh != null) Vec.Add(row, BiasHh.Value);
+        }
+        Gemm.Multiply(pre, x, WeightIh.Value, false, true, T.One, T.One, batch, H, InputSize);
+        Gemm.Multiply(pre, state, WeightHh.Value, false, true, T.One, T.One, batch, H, H);
+        Activations.Forward(state, pre, Options.Activation);
+    }
+
+    /// <summary>Writes the initial state for <see cref="Step"/>: zeros, or the learned h0 broadcast.</summary>
+    public void InitState(Span<T> state, int batch)
+    {
+        if (H0 != null) Vec.BroadcastRows<T>(state, H0.Value, batch, HiddenSize);
+        else state.Clear();
+    }
+
     private void WeightBiasSum(Span<T> bias)
     {
         BiasIh.Value.CopyTo(bias);
