@@ -17,6 +17,7 @@ public static class Engine
             if (value < 1 || value > Environment.ProcessorCount * 4)
                 throw new ArgumentOutOfRangeException(nameof(value), value,
                     $"Threads: expected 1..{Environment.ProcessorCount * 4}, got {value}.");
+            Kernels.WorkerPool.Resize(value);
             _threads = value;
         }
     }

@@ -9,15 +9,28 @@ namespace Rnn.Kernels;
 /// C = alpha·op(A)·op(B) + beta·C over row-major spans. op(A) is (m, k), op(B) is (k, n), C is (m, n).
 /// With transA, A is stored (k, m); with transB, B is stored (n, k).
 /// </summary>
-public static partial class Gemm
+public static unsafe partial class Gemm
 {
-    /// <summary>The fast path. See the class summary for shapes.</summary>
+    /// <summary>
+    /// The fast path. See the class summary for shapes. float runs the packed, cache- and register-blocked
+    /// kernels (<see cref="Dispatch.KernelPath"/> says which ISA), split over <see cref="Engine.Threads"/>
+    /// by output blocks, so the result is bit-identical for any thread count; double runs a plain vectorised
+    /// loop (it serves gradient checks). Allocates nothing in steady state (pack buffers come from ArrayPool).
+    /// beta = 0 overwrites C without reading it (NaN garbage in C is ignored).
+    /// </summary>
     public static void Multiply<T>(Span<T> c, ReadOnlySpan<T> a, ReadOnlySpan<T> b,
         bool transA, bool transB, T alpha, T beta, int m, int n, int k)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         Check(c, a, b, m, n, k);
         if (m == 0 || n == 0) return;
+        if (typeof(T) == typeof(float))
+        {
+            fixed (T* pc = c, pa = a, pb = b)
+                MultiplyFloat((float*)pc, (float*)pa, (float*)pb, transA, transB,
+                    float.CreateTruncating(alpha), float.CreateTruncating(beta), m, n, k);
+            return;
+        }
         if (beta == T.Zero) c[..(m * n)].Clear();
         else if (beta != T.One) Vec.Scale(c[..(m * n)], beta);
         if (k == 0 || alpha == T.Zero) return;

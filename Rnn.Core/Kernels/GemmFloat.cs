@@ -1,0 +1,245 @@
+using System.Buffers;
+using System.Numerics;
+using System.Runtime.CompilerServices;
+
+namespace Rnn.Kernels;
+
+// The float fast path: BLIS-style loops jc (NC columns) → pc (KC of the reduction) → pack B → ic (MC rows)
+// → pack A → jr (NR) → ir (MR) → micro-kernel. Each C element is summed in the same order (k blocks in
+// order, p in order inside a block, one lane each) whatever tile or thread computes it, so splitting the
+// OUTPUT between threads gives bit-identical results. k is never split.
+public static unsafe partial class Gemm
+{
+    // Cache blocking. KC·NR floats of B stay in L1 (32 KB here), MC·KC of A in L2, KC·NC of B in L3.
+    private const int KC = 256;
+    private const int NC = 4096;
+
+    // Below this many flops (2·m·n·k) one thread is faster than waking a second (measured, see SgemmBench).
+    internal const double ParallelMinFlops = 1 << 20;
+
+    // With few rows, B is used by few A panels, so copying it costs more than strided reads save.
+    internal static int DirectBMaxRows => Dispatch.Isa switch { 3 => 48, 2 => 24, _ => 0 };
+
+    /// <summary>Everything one GEMM call needs; lives on the caller's stack while the pool runs chunks.</summary>
+    private struct Job
+    {
+        public float* A, B, C;
+        public int M, N, K;
+        public bool TA, TB, DirectB, SplitN;
+        public float Alpha, Beta;
+        public int Chunks, Unit;
+        public bool Gemv;
+    }
+
+    private static void MultiplyFloat(float* c, float* a, float* b, bool ta, bool tb, float alpha, float beta, int m, int n, int k)
+    {
+        if (k == 0 || alpha == 0f)
+        {
+            // Nothing to add: C = beta·C (beta = 0 clears, ignoring whatever C held).
+            var cs = new Span<float>(c, m * n);
+            if (beta == 0f) cs.Clear();
+            else if (beta != 1f) Vec.Scale(cs, beta);
+            return;
+        }
+        var g = new Job
+        {
+            A = a, B = b, C = c, M = m, N = n, K = k, TA = ta, TB = tb, Alpha = alpha, Beta = beta,
+            Gemv = m == 1 || n == 1,
+        };
+        g.DirectB = !tb && m <= DirectBMaxRows;
+        // Split the longer output side, in whole micro-tiles (or whole vectors for GEMV).
+        g.SplitN = n >= m;
+        int mr = MicroRows, nr = MicroCols;
+        g.Unit = g.Gemv ? 32 : g.SplitN ? nr : mr;
+        int units = ((g.SplitN ? n : m) + g.Unit - 1) / g.Unit;
+        int threads = WorkerPool.Size;
+        g.Chunks = 2.0 * m * n * k < ParallelMinFlops ? 1 : Math.Min(threads, units);
+        if (g.Chunks <= 1) RunChunk(&g, 0);
+        else WorkerPool.Run(&RunChunk, &g, g.Chunks);
+    }
+
+    /// <summary>Rows of the micro-tile on this machine.</summary>
+    internal static int MicroRows => Dispatch.Isa switch { 3 => Kernel512.MR, 2 => Kernel256.MR, 1 => Kernel128.MR, _ => KernelScalar.MR };
+
+    /// <summary>Columns of the micro-tile on this machine.</summary>
+    internal static int MicroCols => Dispatch.Isa switch { 3 => Kernel512.NR, 2 => Kernel256.NR, 1 => Kernel128.NR, _ => KernelScalar.NR };
+
+    private static void RunChunk(void* state, int chunk)
+    {
+        ref Job g = ref Unsafe.AsRef<Job>(state);
+        int total = g.SplitN ? g.N : g.M;
+        int units = (total + g.Unit - 1) / g.Unit;
+        int u0 = (int)((long)units * chunk / g.Chunks), u1 = (int)((long)units * (chunk + 1) / g.Chunks);
+        int lo = u0 * g.Unit, hi = Math.Min(total, u1 * g.Unit);
+        if (lo >= hi) return;
+        int i0 = 0, i1 = g.M, j0 = 0, j1 = g.N;
+        if (g.SplitN) { j0 = lo; j1 = hi; } else { i0 = lo; i1 = hi; }
+        if (g.Gemv) { Gemv(ref g, i0, i1, j0, j1); return; }
+        switch (Dispatch.Isa)
+        {
+            case 3: Blocked<Kernel512>(ref g, i0, i1, j0, j1, 144); break;
+            case 2: Blocked<Kernel256>(ref g, i0, i1, j0, j1, 96); break;
+            case 1: Blocked<Kernel128>(ref g, i0, i1, j0, j1, 96); break;
+            default: Blocked<KernelScalar>(ref g, i0, i1, j0, j1, 64); break;
+        }
+    }
+
+    /// <summary>C[i0..i1, j0..j1] of the job, through the packed micro-kernel TK.</summary>
+    private static void Blocked<TK>(ref Job g, int i0, int i1, int j0, int j1, int mcBlock) where TK : struct, IMicroKernel
+    {
+        int mr = TK.MR, nr = TK.NR;
+        int n = g.N, k = g.K;
+        int kBlocks = (k + KC - 1) / KC;
+        int kcMax = (k + kBlocks - 1) / kBlocks;      // balanced k blocks: a function of k alone
+        int mcMax = Math.Min(mcBlock, RoundUp(i1 - i0, mr));
+        int ncMax = Math.Min(NC, RoundUp(j1 - j0, nr));
+        int lenA = kcMax * mcMax, lenB = kcMax * (g.DirectB ? nr : ncMax);
+        float[] ra = ArrayPool<float>.Shared.Rent(lenA + lenB + 16);
+        float* tile = stackalloc float[mr * nr];
+        try
+        {
+            fixed (float* buf = ra)
+            {
+                float* bufA = Align64(buf), bufB = bufA + lenA;
+                for (int jc = j0; jc < j1; jc += ncMax)
+                {
+                    int nc = Math.Min(ncMax, j1 - jc);
+                    int ncFull = g.DirectB ? nc - nc % nr : nc; // direct: full panels are read in place
+                    for (int pc = 0; pc < k; pc += kcMax)
+                    {
+                        int kc = Math.Min(kcMax, k - pc);
+                        float beta = pc == 0 ? g.Beta : 1f;
+                        if (!g.DirectB) PackB(bufB, ref g, pc, kc, jc, nc, nr);
+                        else if (ncFull < nc) PackB(bufB, ref g, pc, kc, jc + ncFull, nc - ncFull, nr);
+                        for (int ic = i0; ic < i1; ic += mcMax)
+                        {
+                            int mc = Math.Min(mcMax, i1 - ic);
+                            PackA(bufA, ref g, ic, mc, pc, kc, mr);
+                            for (int jr = 0; jr < nc; jr += nr)
+                            {
+                                int cols = Math.Min(nr, nc - jr);
+                                float* pb; nint sb;
+                                if (!g.DirectB) { pb = bufB + (nint)jr * kc; sb = nr; }
+                                else if (jr < ncFull) { pb = g.B + (nint)pc * n + jc + jr; sb = n; }
+                                else { pb = bufB; sb = nr; }
+                                for (int ir = 0; ir < mc; ir += mr)
+                                {
+                                    int rows = Math.Min(mr, mc - ir);
+                                    float* pa = bufA + (nint)ir * kc;
+                                    float* cp = g.C + (nint)(ic + ir) * n + jc + jr;
+                                    if (rows == mr && cols == nr) TK.Run(kc, pa, pb, sb, cp, n, g.Alpha, beta);
+                                    else
+                                    {
+                                        // Edge tile: run the same kernel on a scratch tile, copy the valid part.
+                                        if (beta != 0f) CopyTile(tile, nr, cp, n, rows, cols);
+                                        TK.Run(kc, pa, pb, sb, tile, nr, g.Alpha, beta);
+                                        CopyTile(cp, n, tile, nr, rows, cols);
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        finally { ArrayPool<float>.Shared.Return(ra); }
+    }
+
+    private static int RoundUp(int x, int to) => (x + to - 1) / to * to;
+
+    private static float* Align64(float* p) => (float*)(((nint)p + 63) & ~(nint)63);
+
+    private static void CopyTile(float* dst, nint ldd, float* src, nint lds, int rows, int cols)
+    {
+        for (int i = 0; i < rows; i++)
+            new ReadOnlySpan<float>(src + i * lds, cols).CopyTo(new Span<float>(dst + i * ldd, cols));
+    }
+
+    /// <summary>
+    /// op(A)[ic..ic+mc, pc..pc+kc] into MR-row panels: panel r holds, for each p, MR consecutive floats
+    /// (rows past the edge are zero). (mc/MR panels, kc, MR)
+    /// </summary>
+    private static void PackA(float* dst, ref Job g, int ic, int mc, int pc, int kc, int mr)
+    {
+        int m = g.M, k = g.K;
+        for (int ir = 0; ir < mc; ir += mr)
+        {
+            int rows = Math.Min(mr, mc - ir);
+            float* d = dst + (nint)ir * kc;
+            if (g.TA)
+            {
+                // A stored (k, m): row p of the panel is contiguous in A.
+                float* s = g.A + (nint)pc * m + ic + ir;
+                for (int p = 0; p < kc; p++, s += m, d += mr)
+                {
+                    new ReadOnlySpan<float>(s, rows).CopyTo(new Span<float>(d, rows));
+                    for (int i = rows; i < mr; i++) d[i] = 0f;
+                }
+            }
+            else
+            {
+                // A stored (m, k): read each row sequentially, write with stride MR.
+                for (int i = 0; i < rows; i++)
+                {
+                    float* s = g.A + (nint)(ic + ir + i) * k + pc;
+                    float* di = d + i;
+                    int p = 0;
+                    for (; p + 4 <= kc; p += 4)
+                    {
+                        di[(p + 0) * mr] = s[p + 0]; di[(p + 1) * mr] = s[p + 1];
+                        di[(p + 2) * mr] = s[p + 2]; di[(p + 3) * mr] = s[p + 3];
+                    }
+                    for (; p < kc; p++) di[p * mr] = s[p];
+                }
+                for (int i = rows; i < mr; i++)
+                    for (int p = 0; p < kc; p++) d[p * mr + i] = 0f;
+            }
+        }
+    }
+
+    /// <summary>
+    /// op(B)[pc..pc+kc, jc..jc+nc] into NR-column panels: panel holds, for each p, NR consecutive floats
+    /// (columns past the edge are zero). (nc/NR panels, kc, NR)
+    /// </summary>
+    private static void PackB(float* dst, ref Job g, int pc, int kc, int jc, int nc, int nr)
+    {
+        int n = g.N, k = g.K;
+        for (int jr = 0; jr < nc; jr += nr)
+        {
+            int cols = Math.Min(nr, nc - jr);
+            float* d = dst + (nint)jr * kc;
+            if (!g.TB)
+            {
+                // B stored (k, n): row p of the panel is contiguous in B.
+                float* s = g.B + (nint)pc * n + jc + jr;
+                if (cols == nr)
+                    for (int p = 0; p < kc; p++, s += n, d += nr) new ReadOnlySpan<float>(s, nr).CopyTo(new Span<float>(d, nr));
+                else
+                    for (int p = 0; p < kc; p++, s += n, d += nr)
+                    {
+                        new ReadOnlySpan<float>(s, cols).CopyTo(new Span<float>(d, cols));
+                        for (int j = cols; j < nr; j++) d[j] = 0f;
+                    }
+            }
+            else
+            {
+                // B stored (n, k): column j of the panel is row j of B.
+                if (cols == nr && nr % 8 == 0 && kc % 8 == 0 && Transpose8.IsSupported) { Transpose8.Pack(d, g.B + (nint)(jc + jr) * k + pc, k, kc, nr); continue; }
+                for (int j = 0; j < cols; j++)
+                {
+                    float* s = g.B + (nint)(jc + jr + j) * k + pc;
+                    float* dj = d + j;
+                    int p = 0;
+                    for (; p + 4 <= kc; p += 4)
+                    {
+                        dj[(p + 0) * nr] = s[p + 0]; dj[(p + 1) * nr] = s[p + 1];
+                        dj[(p + 2) * nr] = s[p + 2]; dj[(p + 3) * nr] = s[p + 3];
+                    }
+                    for (; p < kc; p++) dj[p * nr] = s[p];
+                }
+                for (int j = cols; j < nr; j++)
+                    for (int p = 0; p < kc; p++) d[p * nr + j] = 0f;
+            }
+        }
+    }
+}

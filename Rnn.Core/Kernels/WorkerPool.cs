@@ -1,0 +1,143 @@
+using System.Diagnostics;
+
+namespace Rnn.Kernels;
+
+/// <summary>
+/// A small persistent pool of kernel threads, sized by <see cref="Engine.Threads"/> (the caller is one of
+/// the participants, so Threads = N keeps N − 1 workers). A dispatch hands chunk i to participant i
+/// (static assignment: chunk 0 runs on the caller), so no chunk depends on scheduling. Workers spin
+/// briefly after a job (RNN time loops dispatch every few microseconds), then block on a monitor.
+/// A dispatch allocates nothing: the job is a function pointer and a pointer to the caller's state.
+/// </summary>
+internal static unsafe class WorkerPool
+{
+    // How long an idle worker spins before blocking: covers the gap between the GEMMs of consecutive time steps.
+    private static readonly long SpinTicks = Stopwatch.Frequency / 20_000; // 50 µs
+
+    private sealed class Worker
+    {
+        public int Index;            // participant index (1..Size-1)
+        public int Ack;              // last generation this worker finished
+        public int Sleeping;         // 1 while blocked in Monitor.Wait
+        public readonly object Gate = new();
+        public Thread Thread = null!;
+    }
+
+    private static Worker[] s_workers = [];
+    private static int s_busy;       // 1 while a dispatch (or resize) owns the pool
+    private static int s_gen;        // bumped once per dispatch
+    private static bool s_stop;
+    private static delegate* managed<void*, int, void> s_fn;
+    private static void* s_state;
+    private static int s_count;
+    private static Exception? s_error;
+
+    /// <summary>Dispatches that actually ran on workers (tests use it to prove the parallel path ran).</summary>
+    internal static long Dispatches;
+
+    /// <summary>Participants in a dispatch: the caller plus the workers.</summary>
+    public static int Size => s_workers.Length + 1;
+
+    /// <summary>Stops the current workers and starts <paramref name="threads"/> − 1 new ones.</summary>
+    public static void Resize(int threads)
+    {
+        Acquire();
+        try
+        {
+            if (threads - 1 == s_workers.Length) return;
+            var old = s_workers;
+            if (old.Length > 0)
+            {
+                Volatile.Write(ref s_stop, true);
+                Interlocked.Increment(ref s_gen);
+                foreach (var w in old) lock (w.Gate) Monitor.Pulse(w.Gate);
+                foreach (var w in old) w.Thread.Join();
+                s_stop = false;
+            }
+            var ws = new Worker[threads - 1];
+            int gen = Volatile.Read(ref s_gen);
+            for (int i = 0; i < ws.Length; i++)
+            {
+                var w = new Worker { Index = i + 1, Ack = gen };
+                w.Thread = new Thread(Loop) { IsBackground = true, Name = $"Rnn kernel {i + 1}" };
+                ws[i] = w;
+                w.Thread.Start(w);
+            }
+            s_workers = ws;
+        }
+        finally { Volatile.Write(ref s_busy, 0); }
+    }
+
+    /// <summary>
+    /// Runs fn(state, i) for i in [0, count), chunk i on participant i; returns when all are done.
+    /// count may not exceed <see cref="Size"/>. If the pool is busy (another thread is dispatching, or a
+    /// chunk dispatches again), the chunks run on the caller, one after another: the results are the same.
+    /// </summary>
+    public static void Run(delegate* managed<void*, int, void> fn, void* state, int count)
+    {
+        if (count <= 1 || count > Size || Interlocked.CompareExchange(ref s_busy, 1, 0) != 0)
+        {
+            for (int i = 0; i < count; i++) fn(state, i);
+            return;
+        }
+        try
+        {
+            var ws = s_workers;
+            Dispatches++;
+            s_fn = fn; s_state = state; s_count = count; s_error = null;
+            int gen = Interlocked.Increment(ref s_gen); // full fence: the job is visible before the generation
+            foreach (var w in ws)
+                if (Volatile.Read(ref w.Sleeping) != 0) lock (w.Gate) Monitor.Pulse(w.Gate);
+
+            fn(state, 0);
+
+            // Wait for every worker (also those without a chunk) so none still reads the job afterwards.
+            foreach (var w in ws)
+            {
+                var sw = new SpinWait();
+                while (Volatile.Read(ref w.Ack) != gen) sw.SpinOnce(sleep1Threshold: -1);
+            }
+            if (s_error is { } e) throw new AggregateException("A kernel chunk failed.", e);
+        }
+        finally
+        {
+            s_fn = null; s_state = null;
+            Volatile.Write(ref s_busy, 0);
+        }
+    }
+
+    private static void Acquire()
+    {
+        var sw = new SpinWait();
+        while (Interlocked.CompareExchange(ref s_busy, 1, 0) != 0) sw.SpinOnce();
+    }
+
+    private static void Loop(object? o)
+    {
+        var w = (Worker)o!;
+        int seen = w.Ack;
+        while (true)
+        {
+            long start = Stopwatch.GetTimestamp();
+            while (Volatile.Read(ref s_gen) == seen)
+            {
+                if (Stopwatch.GetTimestamp() - start < SpinTicks) { Thread.SpinWait(16); continue; }
+                lock (w.Gate)
+                {
+                    Volatile.Write(ref w.Sleeping, 1);
+                    Interlocked.MemoryBarrier(); // pairs with the dispatcher's Increment: one of us sees the other
+                    while (Volatile.Read(ref s_gen) == seen) Monitor.Wait(w.Gate);
+                    Volatile.Write(ref w.Sleeping, 0);
+                }
+            }
+            seen = Volatile.Read(ref s_gen);
+            if (Volatile.Read(ref s_stop)) return;
+            if (w.Index < s_count)
+            {
+                try { s_fn(s_state, w.Index); }
+                catch (Exception e) { s_error ??= e; }
+            }
+            Volatile.Write(ref w.Ack, seen);
+        }
+    }
+}
