@@ -12,10 +12,14 @@ public sealed class Rng
     private bool _hasSpare;
 
     /// <summary>Creates a generator from a seed.</summary>
-    public Rng(ulong seed)
+    public Rng(ulong seed) => Reset(seed);
+
+    /// <summary>Restarts the sequence as if newly created from <paramref name="seed"/>.</summary>
+    public void Reset(ulong seed)
     {
         ulong x = seed;
         _s0 = SplitMix(ref x); _s1 = SplitMix(ref x); _s2 = SplitMix(ref x); _s3 = SplitMix(ref x);
+        _hasSpare = false;
     }
 
     private static ulong SplitMix(ref ulong x)
