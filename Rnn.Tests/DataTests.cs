@@ -2,6 +2,7 @@ using System.IO.Compression;
 using System.Text;
 using Rnn.Data;
 using Rnn.Init;
+using Rnn.Samples.Imdb;
 
 namespace Rnn.Tests;
 
@@ -201,6 +202,88 @@ public class DataTests
             var e = Assert.Throws<FileNotFoundException>(() => ImdbReader.Load(dir));
             Assert.Contains("train.tsv", e.Message);
             Assert.Throws<DirectoryNotFoundException>(() => ImdbReader.Load(Path.Combine(dir, "nope")));
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+
+    // ---- the IMDB sample's data ----
+
+    [Fact]
+    public void SyntheticImdbHasImdbShapedStatistics()
+    {
+        var (train, test) = SyntheticImdb.Generate(7, 4000, 1000);
+        Assert.Equal(4000, train.Count); Assert.Equal(1000, test.Count);
+        Assert.Equal(2000, train.Y.Count(y => y == 1)); // exactly balanced, like the real split
+        Assert.Equal(500, test.Y.Count(y => y == 1));
+        var lens = train.X.Select(x => x.Length).Order().ToArray();
+        Assert.InRange(lens[lens.Length / 2], 160, 195);        // real: median 178
+        Assert.InRange(lens.Average(), 200, 270);                // real: mean 239
+        Assert.InRange(lens.Count(l => l > 500) / 4000.0, 0.04, 0.15); // long tail (real: 8%)
+        Assert.True(lens[0] >= 10 && lens[^1] <= 2500, $"lengths {lens[0]}..{lens[^1]}");
+        Assert.All(train.X, x => Assert.Equal(ImdbTokenizer.StartChar, x[0]));
+        Assert.All(train.X, x => Assert.All(x.AsSpan(1).ToArray(), id => Assert.InRange(id, 2, SyntheticImdb.VocabSize - 1)));
+        long words = train.X.Sum(x => x.Length - 1L), oov = train.X.Sum(x => x.Count(id => id == ImdbTokenizer.OovChar));
+        Assert.InRange(oov / (double)words, 0.02, 0.035);        // real with num_words=20000: 2.8%
+    }
+
+    [Fact]
+    public void SyntheticImdbIsDeterministicBySeed()
+    {
+        var a = SyntheticImdb.Generate(11, 300, 100);
+        var b = SyntheticImdb.Generate(11, 300, 100);
+        var c = SyntheticImdb.Generate(12, 300, 100);
+        Assert.Equal(a.Train.Y, b.Train.Y); Assert.Equal(a.Test.Y, b.Test.Y);
+        for (int i = 0; i < 300; i++) Assert.Equal(a.Train.X[i], b.Train.X[i]);
+        for (int i = 0; i < 100; i++) Assert.Equal(a.Test.X[i], b.Test.X[i]);
+        Assert.NotEqual(a.Train.X[0], c.Train.X[0]);
+        Assert.NotEqual(a.Train.Y, c.Train.Y);
+    }
+
+    [Fact]
+    public void BagOfWordsStaysClearlyBelowTheOrderAwareRule()
+    {
+        var (train, test) = SyntheticImdb.Generate(3, 6000, 3000);
+        double rule = SyntheticImdb.RuleAccuracy(test, ImdbData.MaxLen);
+        var bow = BagOfWords.Evaluate(train, test, ImdbData.MaxLen);
+        // An order-blind reading of the same lexicon: count positive minus negative words, ignoring negators.
+        var pos = SyntheticImdb.Positive.ToHashSet(); var neg = SyntheticImdb.Negative.ToHashSet();
+        int blind = 0;
+        for (int i = 0; i < test.Count; i++)
+        {
+            int s = 0;
+            foreach (int id in ImdbData.Window(test.X[i], ImdbData.MaxLen)) s += pos.Contains(id) ? 1 : neg.Contains(id) ? -1 : 0;
+            if ((s >= 0 ? 1 : 0) == test.Y[i]) blind++;
+        }
+        double blindAcc = blind / (double)test.Count;
+        Assert.True(rule >= 0.90, $"order-aware rule {rule:P2}");
+        Assert.True(bow.Test <= 0.80 && bow.Test <= rule - 0.12, $"bag of words {bow.Test:P2} vs rule {rule:P2}");
+        Assert.True(bow.Test >= 0.60, $"bag of words {bow.Test:P2}: the words must still carry some signal");
+        Assert.True(blindAcc <= rule - 0.12, $"order-blind lexicon {blindAcc:P2} vs rule {rule:P2}");
+    }
+
+    [Fact]
+    public void RealReviewGlueEncodesWithTheWordIndexAndPadsPrePre()
+    {
+        string dir = TempDir();
+        try
+        {
+            File.WriteAllText(Path.Combine(dir, "train.tsv"), TrainTsv);
+            File.WriteAllText(Path.Combine(dir, "test.tsv"), TestTsv);
+            File.WriteAllBytes(Path.Combine(dir, "imdb_word_index.json"),
+                Encoding.UTF8.GetBytes("{\"dull\": 1, \"avoid\": 2, \"great\": 3, \"film\": 4, \"br\": 5, \"it\": 6}"));
+            var (train, test) = ImdbData.LoadReal(dir, numWords: 9);
+            Assert.Equal(new[] { 1, 4, 8, 5 }, train.X[0]);            // dull br avoid
+            Assert.Equal(new[] { 1, 6, 7, 2, 2, 2 }, train.X[1]);      // great film with(oov) a(oov) tab(oov)
+            Assert.Equal(new[] { 1, 2, 2 }, test.X[0]);                 // loved(oov) it(6+3 = 9 ≥ num_words)
+            Assert.Equal(new[] { 0, 1 }, train.Y);
+            var (tokens, labels) = ImdbData.Pack(train, maxlen: 5);
+            Assert.Equal(new[] { 0, 1, 4, 8, 5, /**/ 6, 7, 2, 2, 2 }, tokens); // pre-padding, pre-truncating
+            Assert.Equal(new[] { 0f, 1f }, labels);
+            // Without the index file, ranks come from the training texts (all counts 1: first occurrence decides).
+            File.Delete(Path.Combine(dir, "imdb_word_index.json"));
+            var (t2, _) = ImdbData.LoadReal(dir, numWords: 20000);
+            Assert.Equal(new[] { 1, 4, 5, 6 }, t2.X[0]);
+            Assert.Equal(new[] { 1, 7, 8, 9, 10, 11 }, t2.X[1]);
         }
         finally { Directory.Delete(dir, true); }
     }
