@@ -63,8 +63,10 @@ public static class ImdbData
 /// Each phrase's effective polarity agrees with the label with probability 0.8 (0.95 when intensified).</item>
 /// </list>
 /// Because negation is the only thing that separates "good" from "not good", a bag of words sees each phrase
-/// agree with the label with probability about 0.6, while a reader of the order sees 0.8 to 0.95.
+/// agree with the label with probability 0.65 (0.725 intensified), while a reader of the order sees 0.8 (0.95).
 /// <see cref="RuleScore"/> is the Bayes-optimal rule for this model; a unigram bag of words stays clearly below it.
+/// Measured on the default 25,000/25,000 split, last 100 ids: rule ≈ 92.8%, <see cref="BagOfWords"/> ≈ 72%,
+/// the order-blind lexicon count (±1 per word, negators ignored) ≈ 74%; on whole reviews the rule reaches ≈ 96.5%.
 /// </summary>
 public static class SyntheticImdb
 {
