@@ -103,6 +103,26 @@ public sealed class ImdbTokenizer
         return new ImdbTokenizer(ranks, numWords);
     }
 
+    /// <summary>A tokenizer from words listed in rank order (the first has rank 1), e.g. as saved by <see cref="RankedWords"/>.</summary>
+    public static ImdbTokenizer FromRankedWords(IEnumerable<string> words, int? numWords = 20000)
+    {
+        var ranks = new Dictionary<string, int>();
+        foreach (var w in words)
+            if (!ranks.TryAdd(w, ranks.Count + 1))
+                throw new InvalidDataException($"words: \"{w}\" listed twice (at ranks {ranks[w]} and {ranks.Count + 1}).");
+        return new ImdbTokenizer(ranks, numWords);
+    }
+
+    /// <summary>The words that get their own id (rank + 3 &lt; NumWords), in rank order: enough to rebuild this tokenizer.</summary>
+    public string[] RankedWords()
+    {
+        int keep = (int)Math.Min((long)NumWords - IndexFrom, int.MaxValue);
+        var list = new string[Math.Min(keep, _ranks.Count)];
+        foreach (var (w, r) in _ranks) if (r - 1 < list.Length) list[r - 1] = w;
+        if (list.Any(w => w is null)) throw new InvalidOperationException("RankedWords: the word index has gaps in its ranks below NumWords.");
+        return list;
+    }
+
     /// <summary>The words of a text after lowercasing, filtering and splitting (Keras text_to_word_sequence).</summary>
     public static List<string> Words(string text)
     {

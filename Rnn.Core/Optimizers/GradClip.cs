@@ -29,7 +29,12 @@ public static class GradClip
         if (n > maxNorm)
         {
             T k = T.CreateTruncating(maxNorm / (n + 1e-6));
-            foreach (var p in parameters) Vec.Scale<T>(p.Grad, k);
+            foreach (var p in parameters)
+            {
+                if (p.TouchedRows is null) { Vec.Scale<T>(p.Grad, k); continue; }
+                int row = p.Length / p.Shape[0]; // only touched rows are non-zero
+                foreach (int r in p.TouchedRows.Rows) Vec.Scale<T>(p.Grad.AsSpan(r * row, row), k);
+            }
         }
         return n;
     }
