@@ -9,6 +9,17 @@ namespace Rnn;
 /// </summary>
 public static class Guard
 {
+    /// <summary>
+    /// Throws unless <paramref name="actual"/> equals <paramref name="expected"/>. The shape text is an interpolated
+    /// string that is only formatted when the check fails, so a passing check allocates nothing.
+    /// </summary>
+    public static void Length(int actual, int expected,
+        [InterpolatedStringHandlerArgument(nameof(actual), nameof(expected))] ref ShapeText shape,
+        [CallerArgumentExpression(nameof(actual))] string? name = null)
+    {
+        if (actual != expected) Length(actual, expected, shape.ToStringAndClear(), name);
+    }
+
     /// <summary>Throws unless <paramref name="actual"/> equals <paramref name="expected"/>.</summary>
     public static void Length(int actual, int expected, string shape,
         [CallerArgumentExpression(nameof(actual))] string? name = null)
@@ -56,4 +67,27 @@ public static class Guard
     }
 
     internal static string Clean(string? name) => name ?? "argument";
+}
+
+/// <summary>The shape text of <see cref="Guard.Length(int, int, ref ShapeText, string?)"/>: formatted only on failure.</summary>
+[InterpolatedStringHandler]
+public ref struct ShapeText
+{
+    private DefaultInterpolatedStringHandler _inner;
+
+    /// <summary>Called by the compiler; formatting is skipped when the lengths agree.</summary>
+    public ShapeText(int literalLength, int formattedCount, int actual, int expected, out bool shouldAppend)
+    {
+        shouldAppend = actual != expected;
+        _inner = shouldAppend ? new DefaultInterpolatedStringHandler(literalLength, formattedCount) : default;
+    }
+
+    /// <summary>Appends literal text.</summary>
+    public void AppendLiteral(string value) => _inner.AppendLiteral(value);
+
+    /// <summary>Appends a value.</summary>
+    public void AppendFormatted<TValue>(TValue value) => _inner.AppendFormatted(value);
+
+    /// <summary>The text.</summary>
+    public string ToStringAndClear() => _inner.ToStringAndClear();
 }

@@ -107,6 +107,17 @@ public sealed class Bidirectional<T> : IRecurrentLayer<T> where T : unmanaged, I
         BackwardsLayer.Backward(dx, dyb, batch, seqLen);
     }
 
+    /// <summary>Not streamable: the backward direction needs the whole sequence first.</summary>
+    public int StateSize => 0;
+    /// <summary>Not streamable.</summary>
+    public int StepScratchSize => 0;
+    /// <summary>Throws <see cref="NotSupportedException"/>: a bidirectional layer cannot run one step at a time.</summary>
+    public void InitState(Span<T> state, int batch) => throw NotStreamable();
+    /// <summary>Throws <see cref="NotSupportedException"/>: a bidirectional layer cannot run one step at a time.</summary>
+    public void Step(Span<T> state, ReadOnlySpan<T> x, Span<T> scratch, int batch) => throw NotStreamable();
+    private static NotSupportedException NotStreamable()
+        => new("Bidirectional: streaming Step is not possible, the backward direction reads the sequence from its end; use Forward on whole sequences.");
+
     /// <inheritdoc/>
     public void ZeroGrad() { Forwards.ZeroGrad(); BackwardsLayer.ZeroGrad(); }
 

@@ -58,6 +58,16 @@ public sealed class Dense<T> : Layer<T>, IDisposable where T : unmanaged, IFloat
         y.CopyTo(_tape[_y]);
     }
 
+    /// <summary>y (n, out) = f(x (n, in)·Wᵀ + b) for inference: reads only the weights (thread-safe, records nothing).</summary>
+    public void Infer(Span<T> y, ReadOnlySpan<T> x, int n)
+    {
+        Guard.Length(x.Length, n * InputSize, $"(n={n}, in={InputSize})");
+        Guard.Length(y.Length, n * OutputSize, $"(n={n}, out={OutputSize})");
+        Vec.BroadcastRows<T>(y, Bias.Value, n, OutputSize);
+        Gemm.Multiply(y, x, Weight.Value, false, true, T.One, T.One, n, OutputSize, InputSize);
+        Activations.Forward(y, y, Activation);
+    }
+
     /// <summary>Accumulates into weight/bias gradients and into dx (n, in) when not empty; dy is (n, out).</summary>
     public void Backward(Span<T> dx, ReadOnlySpan<T> dy, int n)
     {

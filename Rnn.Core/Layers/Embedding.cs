@@ -61,6 +61,19 @@ public sealed class Embedding<T> : Layer<T>, IDisposable where T : unmanaged, IF
     }
 
     /// <summary>
+    /// y (n, dim) = weight[tokens (n)] for inference: reads only the table (thread-safe, records nothing).
+    /// Ids outside [0, vocab) throw, naming the position.
+    /// </summary>
+    public void Lookup(Span<T> y, ReadOnlySpan<int> tokens)
+    {
+        int n = tokens.Length, D = Dim;
+        Guard.Length(y.Length, n * D, $"(n={n}, dim={D})");
+        CheckIds(tokens, Math.Max(n, 1));
+        var w = Weight.Value.AsSpan();
+        for (int i = 0; i < n; i++) w.Slice(tokens[i] * D, D).CopyTo(y.Slice(i * D, D));
+    }
+
+    /// <summary>
     /// Accumulates dy (batch, seq, dim) into the weight-gradient rows of the ids of the last Forward and marks
     /// those rows touched. A repeated id accumulates once per occurrence. There is no input gradient (ids).
     /// </summary>

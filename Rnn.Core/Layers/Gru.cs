@@ -356,6 +356,57 @@ public sealed class Gru<T> : Layer<T>, IRecurrentLayer<T> where T : unmanaged, I
         _masksDrawn = true;
     }
 
+    /// <summary>State elements per row for <see cref="Step"/>: h, H.</summary>
+    public int StateSize => HiddenSize;
+    /// <summary>Scratch elements per row for <see cref="Step"/>: 6H (reset-after) or 7H (reset-before).</summary>
+    public int StepScratchSize => Options.ResetAfter ? 6 * HiddenSize : 7 * HiddenSize;
+
+    /// <summary>Writes a fresh streaming state (batch, H): zeros, or the learned h0.</summary>
+    public void InitState(Span<T> state, int batch)
+    {
+        Guard.Length(state.Length, batch * HiddenSize, $"(batch={batch}, H={HiddenSize})");
+        if (H0 != null) Vec.BroadcastRows<T>(state, H0.Value, batch, HiddenSize);
+        else state.Clear();
+    }
+
+    /// <summary>
+    /// One inference step for streaming callers, reading only the weights (thread-safe, allocation-free; dropout off):
+    /// state h (batch, H) in and out, x (batch, I), scratch (batch·<see cref="StepScratchSize"/>). Same cell kernels as Forward.
+    /// </summary>
+    public void Step(Span<T> state, ReadOnlySpan<T> x, Span<T> scratch, int batch)
+    {
+        int H = HiddenSize, G = 3 * H;
+        Guard.Length(state.Length, batch * H, $"(batch={batch}, H={H})");
+        Guard.Length(x.Length, batch * InputSize, $"(batch={batch}, features={InputSize})");
+        Guard.Length(scratch.Length, batch * StepScratchSize, $"(batch={batch}, {StepScratchSize})");
+        bool after = Options.ResetAfter;
+        var gx = scratch[..(batch * G)]; // (B, 3H)
+        for (int b = 0; b < batch; b++)
+        {
+            var row = gx.Slice(b * G, G);
+            BiasIh.Value.CopyTo(row);
+            if (BiasHh != null) Vec.Add(after ? row[..(2 * H)] : row, after ? BiasHh.Value.AsSpan(0, 2 * H) : BiasHh.Value);
+        }
+        Gemm.Multiply(gx, x, WeightIh.Value, false, true, T.One, T.One, batch, G, InputSize);
+        var whh = WeightHh.Value.AsSpan();
+        if (after)
+        {
+            var gh = scratch.Slice(batch * G, batch * G); // (B, 3H)
+            Gemm.Multiply(gh, state, whh, false, true, T.One, T.Zero, batch, G, H);
+            GruCell.Forward(state, gx, gh, state, BiasHh != null ? BiasHh.Value.AsSpan(2 * H, H) : default, default, batch, H);
+        }
+        else
+        {
+            var ghrz = scratch.Slice(batch * G, batch * 2 * H);          // (B, 2H)
+            var ghn = scratch.Slice(batch * 5 * H, batch * H);           // (B, H)
+            var rh = scratch.Slice(batch * 6 * H, batch * H);            // (B, H)
+            Gemm.Multiply(ghrz, state, whh[..(2 * H * H)], false, true, T.One, T.Zero, batch, 2 * H, H);
+            GruCell.ForwardGates(rh, gx, ghrz, state, batch, H);
+            Gemm.Multiply(ghn, rh, whh[(2 * H * H)..], false, true, T.One, T.Zero, batch, H, H);
+            GruCell.ForwardCandidate(state, gx, ghn, state, default, batch, H);
+        }
+    }
+
     /// <summary>Returns the tape's memory to the pool.</summary>
     public void Dispose() => _tape.Dispose();
 }

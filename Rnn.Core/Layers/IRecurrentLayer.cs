@@ -29,4 +29,16 @@ public interface IRecurrentLayer<T> : IDisposable where T : unmanaged, IFloating
     void Backward(Span<T> dx, ReadOnlySpan<T> dy, int batch, int seqLen);
     /// <summary>Clears the parameter gradients.</summary>
     void ZeroGrad();
+    /// <summary>Streaming state elements per batch row (H, or 2H for the LSTM's h and c).</summary>
+    int StateSize { get; }
+    /// <summary>Scratch elements per batch row that <see cref="Step"/> needs.</summary>
+    int StepScratchSize { get; }
+    /// <summary>Writes the state at t = −1 (batch, StateSize): zeros, or a learned initial state.</summary>
+    void InitState(Span<T> state, int batch);
+    /// <summary>
+    /// One inference step from the weights alone: state (batch, StateSize) in and out, x (batch, I), scratch
+    /// (batch·StepScratchSize). Never touches the tape, so one layer can serve many threads, each with its own state.
+    /// The hidden output h is the first batch·H elements of the state.
+    /// </summary>
+    void Step(Span<T> state, ReadOnlySpan<T> x, Span<T> scratch, int batch);
 }

@@ -325,6 +325,45 @@ public sealed class Lstm<T> : Layer<T>, IRecurrentLayer<T> where T : unmanaged, 
 
     private static InvalidOperationException NoForward() => new("FinalH/FinalC: no Forward has run yet.");
 
+    /// <summary>State elements per row for <see cref="Step"/>: h and c, 2H.</summary>
+    public int StateSize => 2 * HiddenSize;
+    /// <summary>Scratch elements per row for <see cref="Step"/>: gates (4H) and tanh(c) (H).</summary>
+    public int StepScratchSize => 5 * HiddenSize;
+
+    /// <summary>Writes a fresh streaming state (batch, 2H) = [h (batch, H) | c (batch, H)]: zeros, or the learned h0, c0.</summary>
+    public void InitState(Span<T> state, int batch)
+    {
+        int H = HiddenSize;
+        Guard.Length(state.Length, batch * 2 * H, $"(batch={batch}, 2H={2 * H})");
+        if (H0 != null) { Vec.BroadcastRows<T>(state[..(batch * H)], H0.Value, batch, H); Vec.BroadcastRows<T>(state[(batch * H)..], C0!.Value, batch, H); }
+        else state.Clear();
+    }
+
+    /// <summary>
+    /// One inference step for streaming callers, reading only the weights (thread-safe, allocation-free; dropout off):
+    /// state [h | c] (batch, 2H) in and out, x (batch, I), scratch (batch·<see cref="StepScratchSize"/>).
+    /// Same cell kernel as Forward.
+    /// </summary>
+    public void Step(Span<T> state, ReadOnlySpan<T> x, Span<T> scratch, int batch)
+    {
+        int H = HiddenSize, G = 4 * H;
+        Guard.Length(state.Length, batch * 2 * H, $"(batch={batch}, 2H={2 * H})");
+        Guard.Length(x.Length, batch * InputSize, $"(batch={batch}, features={InputSize})");
+        Guard.Length(scratch.Length, batch * StepScratchSize, $"(batch={batch}, {StepScratchSize})");
+        var gates = scratch[..(batch * G)];              // (B, 4H)
+        var tc = scratch.Slice(batch * G, batch * H);     // (B, H)
+        var h = state[..(batch * H)]; var c = state[(batch * H)..];
+        for (int b = 0; b < batch; b++)
+        {
+            var row = gates.Slice(b * G, G);
+            BiasIh.Value.CopyTo(row);
+            if (BiasHh != null) Vec.Add(row, BiasHh.Value);
+        }
+        Gemm.Multiply(gates, x, WeightIh.Value, false, true, T.One, T.One, batch, G, InputSize);
+        Gemm.Multiply(gates, h, WeightHh.Value, false, true, T.One, T.One, batch, G, H);
+        LstmCell.Forward(h, c, tc, gates, h, c, default, batch, H);
+    }
+
     /// <summary>Returns the tape's memory to the pool.</summary>
     public void Dispose() => _tape.Dispose();
 }
