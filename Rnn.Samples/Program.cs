@@ -1,5 +1,6 @@
 using Rnn.Samples.Adding;
 using Rnn.Samples.Common;
+using Rnn.Samples.Classify;
 using Rnn.Samples.Imdb;
 
 namespace Rnn.Samples;
@@ -11,6 +12,7 @@ public static class Program
     [
         ("adding", "Lasagne's adding task with a bidirectional vanilla RNN (the main job)", AddingSample.Run),
         ("imdb", "Keras's imdb_lstm.py sentiment LSTM, on generated or real reviews", ImdbSample.Run),
+        ("classify", "classify review text with a model saved by `imdb --save`", ClassifySample.Run),
         ("info", "kernel path, threads, JIT or NativeAOT, .NET version, processors, OS", Info.Run),
     ];
 
