@@ -1,0 +1,214 @@
+using System.Numerics;
+using Rnn.Init;
+using Rnn.Kernels;
+using Rnn.IO;
+using Rnn.Layers;
+using Xunit.Abstractions;
+
+namespace Rnn.Tests;
+
+/// <summary>
+/// Our layers against PyTorch, through the importer: the fixtures in Rnn.Tests/Fixtures were written by
+/// tools/make_fixtures.py (torch 1.13, float64) and hold a module's state_dict, its inputs, outputs, final states,
+/// a loss and every gradient. Each case runs in double and in float32 and compares every element with
+/// |ours − torch| ≤ rel·|torch| + abs: double rel 1e-10, abs 1e-12; float32 rel 1e-5, abs 1e-6.
+/// The weights and inputs are exactly representable in float32 (the script rounds them), so the float32 run
+/// sees the same numbers and only its arithmetic differs.
+/// </summary>
+public class InteropTests(ITestOutputHelper output)
+{
+    internal const double RelF64 = 1e-10, AbsF64 = 1e-12, RelF32 = 1e-5, AbsF32 = 1e-6;
+
+    internal static string Fixture(string name)
+    {
+        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d != null; d = d.Parent)
+        {
+            var p = Path.Combine(d.FullName, "Rnn.Tests", "Fixtures", name);
+            if (File.Exists(p)) return p;
+        }
+        throw new FileNotFoundException($"fixture {name}: expected Rnn.Tests/Fixtures/{name} above {AppContext.BaseDirectory}; run tools/make_fixtures.py.");
+    }
+
+    /// <summary>Compares tensors of one precision against a fixture and records the largest errors.</summary>
+    internal sealed class Checker<T>(SafeTensorsFile file, ITestOutputHelper log, string label) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        private readonly double _rel = typeof(T) == typeof(float) ? RelF32 : RelF64;
+        private readonly double _abs = typeof(T) == typeof(float) ? AbsF32 : AbsF64;
+        private readonly HashSet<string> _seen = new(StringComparer.Ordinal);
+        public double ForwardErr, BackwardErr; // largest |a − b| / (|b| + abs/rel): 1 would be the tolerance
+
+        public T[] Get(string name) => file.GetDouble(name).Select(T.CreateTruncating).ToArray();
+
+        /// <summary>Element-wise check of ours against the fixture tensor (optionally only where keep is true).</summary>
+        public void Check(string name, ReadOnlySpan<T> ours, bool backward, Func<int, bool>? keep = null)
+        {
+            var want = file.GetDouble(name);
+            Assert.True(want.Length == ours.Length, $"{label} {name}: expected {want.Length} elements, ours has {ours.Length}.");
+            double worst = 0;
+            int compared = 0;
+            for (int i = 0; i < want.Length; i++)
+            {
+                if (keep != null && !keep(i)) continue;
+                double a = double.CreateTruncating(ours[i]), b = want[i];
+                double err = Math.Abs(a - b), tol = _rel * Math.Abs(b) + _abs;
+                Assert.True(err <= tol, $"{label} {name}[{i}]: ours {a:R}, torch {b:R}, |diff| {err:E3} > tolerance {tol:E3}.");
+                worst = Math.Max(worst, err / (Math.Abs(b) + _abs / _rel));
+                compared++;
+            }
+            Assert.True(compared > 0, $"{label} {name}: nothing compared.");
+            _seen.Add(name);
+            if (backward) BackwardErr = Math.Max(BackwardErr, worst); else ForwardErr = Math.Max(ForwardErr, worst);
+        }
+
+        public void CheckScalar(string name, double ours) => Check(name, [T.CreateTruncating(ours)], false);
+
+        /// <summary>Every gradient in the file was compared; logs the largest relative errors.</summary>
+        public void Done()
+        {
+            var missing = file.Names.Where(n => n.StartsWith("grad.", StringComparison.Ordinal) && !_seen.Contains(n)).ToList();
+            Assert.True(missing.Count == 0, $"{label}: gradients not compared: {string.Join(", ", missing)}.");
+            log.WriteLine($"{label} {typeof(T).Name}: max rel error forward {ForwardErr:E2}, backward {BackwardErr:E2} ({_seen.Count} tensors)");
+        }
+    }
+
+    internal static string StatePrefix<T>() => typeof(T) == typeof(float) ? "state32." : "state.";
+
+    private static double Dot<T>(ReadOnlySpan<T> a, ReadOnlySpan<T> w) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        double s = 0;
+        for (int i = 0; i < a.Length; i++) s += double.CreateTruncating(a[i]) * double.CreateTruncating(w[i]);
+        return s;
+    }
+
+    // ---------- (a) nn.RNN, tanh and relu ----------
+
+    private void RnnCase<T>(string fixture, Activation act) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        using var f = SafeTensors.Load(Fixture(fixture));
+        var c = new Checker<T>(f, output, fixture);
+        var xs = f.Info("x").Shape; int B = (int)xs[0], S = (int)xs[1], I = (int)xs[2];
+        int H = (int)f.Info("state.weight_hh_l0").Shape[1];
+        using var rnn = new SimpleRnn<T>(I, H, new Rng(1), new SimpleRnnOptions { Activation = act, TwoBiases = true });
+        PyTorchImport.LoadRecurrent(f, rnn, StatePrefix<T>());
+
+        var x = c.Get("x");
+        var y = new T[B * S * H];
+        rnn.Forward(y, x, default, default, B, S);
+        c.Check("out", y, false);
+        var hn = new T[B * H]; // h_n (1, B, H) = the output at the last step
+        for (int b = 0; b < B; b++) y.AsSpan((b * S + S - 1) * H, H).CopyTo(hn.AsSpan(b * H));
+        c.Check("h_n", hn, false);
+
+        var wOut = c.Get("loss.w_out"); var wH = c.Get("loss.w_h");
+        c.CheckScalar("loss", Dot<T>(y, wOut) + Dot<T>(hn, wH));
+        var dy = (T[])wOut.Clone();
+        for (int b = 0; b < B; b++) Vec.Add<T>(dy.AsSpan((b * S + S - 1) * H, H), wH.AsSpan(b * H, H));
+        var dx = new T[x.Length];
+        rnn.ZeroGrad();
+        rnn.Backward(dx, default, dy, B, S);
+        foreach (var p in rnn.Parameters) c.Check("grad." + p.Name, p.Grad, true);
+        c.Check("grad.x", dx, true);
+        c.Done();
+    }
+
+    [Fact] public void RnnTanh_double() => RnnCase<double>("rnn_tanh.safetensors", Activation.Tanh);
+    [Fact] public void RnnTanh_float() => RnnCase<float>("rnn_tanh.safetensors", Activation.Tanh);
+    [Fact] public void RnnRelu_double() => RnnCase<double>("rnn_relu.safetensors", Activation.Relu);
+    [Fact] public void RnnRelu_float() => RnnCase<float>("rnn_relu.safetensors", Activation.Relu);
+
+    // ---------- bad weight files ----------
+
+    private static SafeTensorsFile Corrupt(string fixture, Func<SafeTensorInfo, NamedTensor?> edit, params NamedTensor[] extra)
+    {
+        using var f = SafeTensors.Load(Fixture(fixture));
+        var tensors = new List<NamedTensor>();
+        foreach (var t in f.Tensors)
+        {
+            if (!t.Name.StartsWith("state.", StringComparison.Ordinal)) continue;
+            var e = edit(t);
+            if (e is { } n) tensors.Add(n);
+        }
+        tensors.AddRange(extra);
+        return SafeTensors.Deserialize(SafeTensors.Serialize(tensors), "corrupt.safetensors");
+    }
+
+    private static NamedTensor Keep(SafeTensorsFile f, SafeTensorInfo t) => NamedTensor.F64(t.Name, t.Shape.Select(d => (int)d).ToArray(), f.GetDouble(t.Name));
+
+    private static SimpleRnn<double> TorchRnn() => new(3, 4, new Rng(1), new SimpleRnnOptions { TwoBiases = true });
+
+    [Fact]
+    public void Missing_tensor_names_it()
+    {
+        using var src = SafeTensors.Load(Fixture("rnn_tanh.safetensors"));
+        using var f = Corrupt("rnn_tanh.safetensors", t => t.Name == "state.weight_hh_l0" ? null : Keep(src, t));
+        using var rnn = TorchRnn();
+        var e = Assert.Throws<SafeTensorsException>(() => PyTorchImport.LoadRecurrent(f, rnn, "state."));
+        Assert.Equal("state.weight_hh_l0", e.Tensor);
+        Assert.Contains("missing", e.Message);
+        Assert.Contains("(4, 4)", e.Message);
+    }
+
+    [Fact]
+    public void Wrong_shape_names_the_tensor_and_both_shapes()
+    {
+        using var src = SafeTensors.Load(Fixture("rnn_tanh.safetensors"));
+        using var f = Corrupt("rnn_tanh.safetensors", t => t.Name == "state.weight_ih_l0" ? NamedTensor.F64(t.Name, [3, 4], new double[12]) : Keep(src, t));
+        using var rnn = TorchRnn();
+        var before = (double[])rnn.WeightHh.Value.Clone();
+        var e = Assert.Throws<SafeTensorsException>(() => PyTorchImport.LoadRecurrent(f, rnn, "state."));
+        Assert.Equal("state.weight_ih_l0", e.Tensor);
+        Assert.Contains("expected shape (4, 3), got (3, 4)", e.Message);
+        Assert.Equal(before, rnn.WeightHh.Value); // nothing written before the checks pass
+    }
+
+    [Fact]
+    public void Integer_dtype_names_the_tensor()
+    {
+        using var src = SafeTensors.Load(Fixture("rnn_tanh.safetensors"));
+        using var f = Corrupt("rnn_tanh.safetensors", t => t.Name == "state.bias_ih_l0" ? NamedTensor.I64(t.Name, [4], new long[4]) : Keep(src, t));
+        using var rnn = TorchRnn();
+        var e = Assert.Throws<SafeTensorsException>(() => PyTorchImport.LoadRecurrent(f, rnn, "state."));
+        Assert.Equal("state.bias_ih_l0", e.Tensor);
+        Assert.Contains("I64", e.Message);
+    }
+
+    [Fact]
+    public void Unexpected_tensor_names_it()
+    {
+        using var src = SafeTensors.Load(Fixture("rnn_tanh.safetensors"));
+        using var f = Corrupt("rnn_tanh.safetensors", t => Keep(src, t), NamedTensor.F64("state.weight_ih_l1", [4, 4], new double[16]));
+        using var rnn = TorchRnn();
+        var e = Assert.Throws<SafeTensorsException>(() => PyTorchImport.LoadRecurrent(f, rnn, "state."));
+        Assert.Equal("state.weight_ih_l1", e.Tensor);
+        Assert.Contains("unexpected", e.Message);
+    }
+
+    [Fact]
+    public void Second_bias_without_TwoBiases_says_so()
+    {
+        using var f = SafeTensors.Load(Fixture("rnn_tanh.safetensors"));
+        using var rnn = new SimpleRnn<double>(3, 4, new Rng(1));
+        var e = Assert.Throws<SafeTensorsException>(() => PyTorchImport.LoadRecurrent(f, rnn, "state."));
+        Assert.Equal("state.bias_hh_l0", e.Tensor);
+        Assert.Contains("TwoBiases", e.Message);
+    }
+
+    [Fact]
+    public void Projection_weights_are_not_supported()
+    {
+        using var src = SafeTensors.Load(Fixture("rnn_tanh.safetensors"));
+        using var f = Corrupt("rnn_tanh.safetensors", t => Keep(src, t), NamedTensor.F64("state.weight_hr_l0", [2, 4], new double[8]));
+        using var rnn = TorchRnn();
+        var e = Assert.Throws<NotSupportedException>(() => PyTorchImport.LoadRecurrent(f, rnn, "state."));
+        Assert.Contains("state.weight_hr_l0", e.Message);
+        Assert.Contains("proj_size", e.Message);
+        Assert.Throws<NotSupportedException>(() => PyTorchImport.InspectRecurrent(f, "state."));
+    }
+
+    [Fact]
+    public void Inspect_finds_the_architecture()
+    {
+        using var f = SafeTensors.Load(Fixture("rnn_tanh.safetensors"));
+        Assert.Equal(new PyTorchImport.RecurrentInfo("RNN", 3, 4, 1, false, true), PyTorchImport.InspectRecurrent(f, "state."));
+    }
+}
