@@ -30,12 +30,7 @@ public static class Info
 
     private static void Line(string key, string value) => Console.WriteLine($"{key,-18} {value}");
 
-    // Same rule as Rnn.Kernels.Dispatch.KernelPath (the GEMM's choice); use that once it is in this tree.
-    private static string KernelPath() =>
-        Vector512.IsHardwareAccelerated && Avx512F.IsSupported ? "Vector512"
-        : Vector256.IsHardwareAccelerated && Fma.IsSupported ? "Vector256"
-        : Vector128.IsHardwareAccelerated ? "Vector128"
-        : "scalar";
+    private static string KernelPath() => Rnn.Kernels.Dispatch.KernelPath;
 
     private static IEnumerable<string> IsaFlags()
     {
