@@ -209,6 +209,138 @@ public class InteropTests(ITestOutputHelper output)
     [Fact] public void GruBidirectional_double() => StackCase<double>("gru_bi.safetensors");
     [Fact] public void GruBidirectional_float() => StackCase<float>("gru_bi.safetensors");
 
+    // ---------- Keras import: PyTorch fixtures permuted into Keras layout ----------
+
+    /// <summary>Keras layout (cols, G·H) from ours (G·H, cols), Keras gate block j taken from our block ours[j].</summary>
+    private static double[] ToKeras(double[] w, int[] ours, int H, int cols)
+    {
+        int G = ours.Length, GH = G * H;
+        var k = new double[cols * GH];
+        for (int j = 0; j < G; j++)
+            for (int h = 0; h < H; h++)
+                for (int i = 0; i < cols; i++) k[i * GH + j * H + h] = w[(ours[j] * H + h) * cols + i];
+        return k;
+    }
+
+    private static SafeTensorsFile InMemory(params NamedTensor[] t) => SafeTensors.Deserialize(SafeTensors.Serialize(t), "keras.safetensors");
+
+    private static double[] Sum(double[] a, double[] b) => a.Zip(b, (x, y) => x + y).ToArray();
+
+    [Fact]
+    public void Keras_lstm_from_permuted_torch_weights_gives_identical_outputs()
+    {
+        using var f = SafeTensors.Load(Fixture("lstm_packed.safetensors"));
+        int I = 3, H = 4, B = 3, S = 5;
+        using var torch = new Lstm<double>(I, H, new Rng(1), new LstmOptions { TwoBiases = true });
+        PyTorchImport.Load(f, torch.Parameters.Select(p => ("state." + p.Name, p)), null);
+        // Keras i, f, c, o is our i, f, g, o: the same blocks, transposed; Keras has one bias, b_ih + b_hh.
+        int[] same = [0, 1, 2, 3];
+        using var k = InMemory(
+            NamedTensor.F64("lstm/lstm_cell/kernel:0", [I, 4 * H], ToKeras(f.GetDouble("state.weight_ih_l0"), same, H, I)),
+            NamedTensor.F64("lstm/lstm_cell/recurrent_kernel:0", [H, 4 * H], ToKeras(f.GetDouble("state.weight_hh_l0"), same, H, H)),
+            NamedTensor.F64("lstm/lstm_cell/bias:0", [4 * H], Sum(f.GetDouble("state.bias_ih_l0"), f.GetDouble("state.bias_hh_l0"))));
+        using var keras = new Lstm<double>(I, H, new Rng(2));
+        KerasImport.LoadLstm(k, keras, "lstm/lstm_cell/");
+        var x = f.GetDouble("x"); var mask = f.GetDouble("mask");
+        double[] y1 = new double[B * S * H], y2 = new double[B * S * H];
+        torch.Forward(y1, x, mask, default, default, B, S);
+        keras.Forward(y2, x, mask, default, default, B, S);
+        for (int i = 0; i < y1.Length; i++) Assert.True(Math.Abs(y1[i] - y2[i]) <= 1e-15 + 1e-13 * Math.Abs(y1[i]), $"y[{i}]: {y1[i]} vs {y2[i]}");
+    }
+
+    [Fact]
+    public void Keras_gru_reset_after_from_permuted_torch_weights_matches_torch()
+    {
+        using var f = SafeTensors.Load(Fixture("gru_bi.safetensors"));
+        int I = 3, H = 4, B = 2, S = 4;
+        int[] kerasFromOurs = [1, 0, 2]; // Keras z, r, h = our blocks z (1), r (0), n (2)
+        var bias = ToKeras(f.GetDouble("state.bias_ih_l0"), kerasFromOurs, H, 1).Concat(ToKeras(f.GetDouble("state.bias_hh_l0"), kerasFromOurs, H, 1)).ToArray();
+        using var k = InMemory(
+            NamedTensor.F64("gru/gru_cell/kernel", [I, 3 * H], ToKeras(f.GetDouble("state.weight_ih_l0"), kerasFromOurs, H, I)),
+            NamedTensor.F64("gru/gru_cell/recurrent_kernel", [H, 3 * H], ToKeras(f.GetDouble("state.weight_hh_l0"), kerasFromOurs, H, H)),
+            NamedTensor.F64("gru/gru_cell/bias", [2, 3 * H], bias));
+        using var keras = new Gru<double>(I, H, new Rng(2), new GruOptions { ResetAfter = true, TwoBiases = true });
+        KerasImport.LoadGru(k, keras, "gru/gru_cell/");
+        foreach (var p in keras.Parameters) Assert.Equal(f.GetDouble("state." + p.Name), p.Value); // exact: a pure permutation
+        var y = new double[B * S * H];
+        keras.Forward(y, f.GetDouble("x"), default, default, B, S);
+        var outFwd = new double[B * S * H]; // the forward half of torch's bidirectional output
+        var o = f.GetDouble("out");
+        for (int r = 0; r < B * S; r++) Array.Copy(o, r * 2 * H, outFwd, r * H, H);
+        for (int i = 0; i < y.Length; i++) Assert.True(Math.Abs(y[i] - outFwd[i]) <= RelF64 * Math.Abs(outFwd[i]) + AbsF64, $"y[{i}]: {y[i]} vs torch {outFwd[i]}");
+    }
+
+    [Fact]
+    public void Keras_gru_gate_blocks_land_in_our_order()
+    {
+        // Keras kernel columns: z block = 1, r block = 2, h block = 3; ours must read r = 2, z = 1, n = 3.
+        int I = 2, H = 3;
+        var kernel = new double[I * 3 * H];
+        for (int i = 0; i < I; i++) for (int j = 0; j < 3 * H; j++) kernel[i * 3 * H + j] = 1 + j / H;
+        using var k = InMemory(
+            NamedTensor.F64("g/kernel", [I, 3 * H], kernel),
+            NamedTensor.F64("g/recurrent_kernel", [H, 3 * H], new double[H * 3 * H]),
+            NamedTensor.F64("g/bias", [3 * H], new double[] { 10, 10, 10, 20, 20, 20, 30, 30, 30 }));
+        using var gru = new Gru<double>(I, H, new Rng(1), new GruOptions { ResetAfter = false, TwoBiases = false });
+        KerasImport.LoadGru(k, gru, "g/");
+        Assert.Equal(Enumerable.Repeat(2.0, H * I).Concat(Enumerable.Repeat(1.0, H * I)).Concat(Enumerable.Repeat(3.0, H * I)), gru.WeightIh.Value);
+        Assert.Equal(new double[] { 20, 20, 20, 10, 10, 10, 30, 30, 30 }, gru.BiasIh.Value);
+        // A reset_after=False file cannot go into a reset-after layer, and the message says what to build.
+        using var wrong = new Gru<double>(I, H, new Rng(1), new GruOptions { ResetAfter = true });
+        var e = Assert.Throws<SafeTensorsException>(() => KerasImport.LoadGru(k, wrong, "g/"));
+        Assert.Equal("g/bias", e.Tensor);
+        Assert.Contains("ResetAfter = false", e.Message);
+    }
+
+    [Fact]
+    public void Keras_simple_rnn_dense_embedding_match_torch()
+    {
+        using var f = SafeTensors.Load(Fixture("rnn_tanh.safetensors"));
+        int I = 3, H = 4, B = 2, S = 5;
+        using var k = InMemory(
+            NamedTensor.F64("simple_rnn/simple_rnn_cell/kernel", [I, H], ToKeras(f.GetDouble("state.weight_ih_l0"), [0], H, I)),
+            NamedTensor.F64("simple_rnn/simple_rnn_cell/recurrent_kernel", [H, H], ToKeras(f.GetDouble("state.weight_hh_l0"), [0], H, H)),
+            NamedTensor.F64("simple_rnn/simple_rnn_cell/bias", [H], Sum(f.GetDouble("state.bias_ih_l0"), f.GetDouble("state.bias_hh_l0"))),
+            NamedTensor.F64("dense/kernel", [H, 2], new double[] { 1, 2, 3, 4, 5, 6, 7, 8 }),
+            NamedTensor.F64("dense/bias", [2], new double[] { 0.5, -0.5 }),
+            NamedTensor.F64("embedding/embeddings", [3, 2], new double[] { 1, 2, 3, 4, 5, 6 }));
+        using var rnn = new SimpleRnn<double>(I, H, new Rng(1));
+        KerasImport.LoadSimpleRnn(k, rnn, "simple_rnn/simple_rnn_cell/");
+        var y = new double[B * S * H];
+        rnn.Forward(y, f.GetDouble("x"), default, default, B, S);
+        var c = new Checker<double>(f, output, "keras simple_rnn");
+        c.Check("out", y, false);
+        using var dense = new Dense<double>(H, 2, new Rng(1));
+        KerasImport.LoadDense(k, dense, "dense/");
+        Assert.Equal(new double[] { 1, 3, 5, 7, 2, 4, 6, 8 }, dense.Weight.Value); // (in, out) → (out, in)
+        Assert.Equal(new double[] { 0.5, -0.5 }, dense.Bias.Value);
+        using var emb = new Embedding<double>(3, 2, new Rng(1));
+        KerasImport.LoadEmbedding(k, emb, "embedding/");
+        Assert.Equal(new double[] { 1, 2, 3, 4, 5, 6 }, emb.Weight.Value);
+    }
+
+    [Fact]
+    public void Keras_bad_files_name_the_tensor()
+    {
+        using var k = InMemory(
+            NamedTensor.F64("lstm/kernel", [3, 16], new double[48]),
+            NamedTensor.F64("lstm/recurrent_kernel", [4, 12], new double[48]),
+            NamedTensor.F64("lstm/bias", [16], new double[16]));
+        using var lstm = new Lstm<double>(3, 4, new Rng(1));
+        var e = Assert.Throws<SafeTensorsException>(() => KerasImport.LoadLstm(k, lstm, "lstm/"));
+        Assert.Equal("lstm/recurrent_kernel", e.Tensor);
+        Assert.Contains("expected shape (4, 16), got (4, 12)", e.Message);
+        e = Assert.Throws<SafeTensorsException>(() => KerasImport.LoadLstm(k, lstm, "other/"));
+        Assert.Equal("other/kernel", e.Tensor);
+        using var ints = InMemory(
+            NamedTensor.F64("d/kernel", [4, 1], new double[4]),
+            NamedTensor.I64("d/bias", [1], new long[] { 0 }));
+        using var dense = new Dense<double>(4, 1, new Rng(1));
+        e = Assert.Throws<SafeTensorsException>(() => KerasImport.LoadDense(ints, dense, "d/"));
+        Assert.Equal("d/bias", e.Tensor);
+        Assert.Contains("I64", e.Message);
+    }
+
     // ---------- bad weight files ----------
 
     private static SafeTensorsFile Corrupt(string fixture, Func<SafeTensorInfo, NamedTensor?> edit, params NamedTensor[] extra)
