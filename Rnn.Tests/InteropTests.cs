@@ -3,6 +3,7 @@ using Rnn.Init;
 using Rnn.Kernels;
 using Rnn.IO;
 using Rnn.Layers;
+using Rnn.Models;
 using Xunit.Abstractions;
 
 namespace Rnn.Tests;
@@ -208,6 +209,50 @@ public class InteropTests(ITestOutputHelper output)
     [Fact] public void Gru2_float() => StackCase<float>("gru.safetensors");
     [Fact] public void GruBidirectional_double() => StackCase<double>("gru_bi.safetensors");
     [Fact] public void GruBidirectional_float() => StackCase<float>("gru_bi.safetensors");
+
+    // ---------- (d) Embedding → LSTM → Linear on the last real state → BCEWithLogits ----------
+
+    private void EmbedCase<T>() where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        const string fixture = "embed_lstm_fc.safetensors";
+        using var f = SafeTensors.Load(Fixture(fixture));
+        var c = new Checker<T>(f, output, fixture);
+        string pre = StatePrefix<T>();
+        using var model = PyTorchImport.BuildModel<T>(f, pre + "embedding.", pre + "rnn.", pre + "fc.");
+        model.Training = false;
+        Assert.Equal(CellKind.Lstm, model.Spec.Cell);
+        var ts = f.Info("tokens").Shape; int B = (int)ts[0], S = (int)ts[1];
+        var tokens = f.GetInt32("tokens");
+        var mask = c.Get("mask"); // post-padded: our carried state at the end is pack_padded_sequence's h_n
+        var logits = model.Forward(tokens, mask, B, S).ToArray();
+        c.Check("logits", logits, false);
+        var lstm = (Lstm<T>)model.Recurrent[0];
+        c.Check("h_n", lstm.FinalH, false);
+        c.Check("c_n", lstm.FinalC, false);
+        var targets = c.Get("targets");
+        c.CheckScalar("loss", double.CreateTruncating(Losses.BinaryCrossEntropy.Forward<T>(logits, targets)));
+        model.ZeroGrad();
+        var dOut = model.OutputGrad;
+        dOut.Clear();
+        Losses.BinaryCrossEntropy.Backward(dOut, logits, targets, T.One);
+        model.Backward(dOut, default, B, S);
+        foreach (var (name, p) in model.NamedParameters) c.Check("grad." + name, p.Grad, true);
+        c.Done();
+    }
+
+    [Fact] public void EmbeddingLstmLinearBce_double() => EmbedCase<double>();
+    [Fact] public void EmbeddingLstmLinearBce_float() => EmbedCase<float>();
+
+    [Fact]
+    public void BuildModel_rejects_an_unexpected_tensor_under_its_prefixes()
+    {
+        using var src = SafeTensors.Load(Fixture("embed_lstm_fc.safetensors"));
+        var tensors = src.Tensors.Where(t => t.Name.StartsWith("state.", StringComparison.Ordinal)).Select(t => Keep(src, t)).ToList();
+        tensors.Add(NamedTensor.F64("state.fc.extra", [1], new double[1]));
+        using var f = SafeTensors.Deserialize(SafeTensors.Serialize(tensors), "extra.safetensors");
+        var e = Assert.Throws<SafeTensorsException>(() => PyTorchImport.BuildModel<double>(f, "state.embedding.", "state.rnn.", "state.fc."));
+        Assert.Equal("state.fc.extra", e.Tensor);
+    }
 
     // ---------- Keras import: PyTorch fixtures permuted into Keras layout ----------
 

@@ -1,7 +1,10 @@
 using System.Numerics;
 using System.Runtime.InteropServices;
 using System.Text.RegularExpressions;
+using Rnn.Init;
+using Rnn.Kernels;
 using Rnn.Layers;
+using Rnn.Models;
 
 namespace Rnn.IO;
 
@@ -89,6 +92,73 @@ public static class PyTorchImport
                 if (t.Name.StartsWith(scope, StringComparison.Ordinal) && !wanted.Contains(t.Name))
                     throw new SafeTensorsException(file.Source, t.Name, $"unexpected tensor {t.ShapeText}: the layers have no such parameter{UnexpectedHint(t.Name)} (expected only {string.Join(", ", wanted)}).");
         foreach (var (name, p) in list) Read(file, name, p.Value);
+    }
+
+    /// <summary>
+    /// Builds a <see cref="SequenceModel{T}"/> from a whole model's state_dict: an optional nn.Embedding
+    /// (<paramref name="embedding"/> prefix), an nn.RNN / nn.LSTM / nn.GRU (<paramref name="rnn"/> prefix; layers,
+    /// directions, sizes and cell inferred by <see cref="InspectRecurrent"/>) and an nn.Linear head
+    /// (<paramref name="fc"/> prefix), applied to the final hidden state (PyTorch's <c>h_n[-1]</c>, or
+    /// <c>cat(h_n[-2], h_n[-1])</c> when bidirectional) or, with <paramref name="perStep"/>, to every step's output.
+    /// What a state_dict does not say is passed in: an nn.RNN's <paramref name="nonlinearity"/> and the head's
+    /// activation. Every tensor under the three prefixes must be used; see
+    /// <see cref="Load{T}(SafeTensorsFile, IEnumerable{ValueTuple{string, Parameter{T}}}, string?)"/> for the checks.
+    /// </summary>
+    public static SequenceModel<T> BuildModel<T>(SafeTensorsFile file, string embedding = "embedding.", string rnn = "rnn.", string fc = "fc.",
+        Activation nonlinearity = Activation.Tanh, bool perStep = false, string outputActivation = "linear")
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ArgumentNullException.ThrowIfNull(file);
+        if (nonlinearity is not (Activation.Tanh or Activation.Relu))
+            throw new ArgumentException($"nonlinearity: expected Tanh or Relu (nn.RNN's choices), got {nonlinearity}.", nameof(nonlinearity));
+        var info = InspectRecurrent(file, rnn);
+        if (!info.HasBias) throw new NotSupportedException($"{file.Source}: '{rnn}bias_ih_l0'/'{rnn}bias_hh_l0' missing: recurrent modules built with bias=False are not supported.");
+        string ew = embedding + "weight", fw = fc + "weight";
+        bool tokens = file.Contains(ew);
+        var es = tokens ? file.Info(ew).Shape : null;
+        if (es != null && es.Count != 2) throw new SafeTensorsException(file.Source, ew, $"expected (vocab, dim), got {file.Info(ew).ShapeText}.");
+        if (!file.Contains(fw)) throw new SafeTensorsException(file.Source, fw, $"missing: expected the nn.Linear head (out, features); the file holds {Listing(file, null)}.");
+        var fs = file.Info(fw).Shape;
+        if (fs.Count != 2) throw new SafeTensorsException(file.Source, fw, $"expected (out, features), got {file.Info(fw).ShapeText}.");
+        var spec = new ModelSpec
+        {
+            Vocab = tokens ? checked((int)es![0]) : 0,
+            EmbeddingDim = tokens ? checked((int)es![1]) : 0,
+            InputSize = tokens ? 0 : info.InputSize,
+            Cell = info.Cell switch { "LSTM" => CellKind.Lstm, "GRU" => CellKind.Gru, _ => nonlinearity == Activation.Relu ? CellKind.RnnRelu : CellKind.RnnTanh },
+            Hidden = info.HiddenSize, Layers = info.Layers, Bidirectional = info.Bidirectional,
+            OutputSize = checked((int)fs[0]), OutputActivation = outputActivation, PerStep = perStep, Init = "pytorch",
+        };
+        spec.Validate();
+        var model = new SequenceModel<T>(spec, new Rng(0));
+        try
+        {
+            var targets = model.NamedParameters.Select(n => (
+                n.Name.StartsWith("embedding.", StringComparison.Ordinal) ? embedding + n.Name["embedding.".Length..]
+                : n.Name.StartsWith("rnn.", StringComparison.Ordinal) ? rnn + n.Name["rnn.".Length..]
+                : fc + n.Name["fc.".Length..], n.Parameter)).ToList();
+            Load(file, targets, null);
+            var used = targets.Select(t => t.Item1).ToHashSet(StringComparer.Ordinal);
+            foreach (var t in file.Tensors)
+                foreach (var scope in new[] { embedding, rnn, fc })
+                    if (scope.Length > 0 && t.Name.StartsWith(scope, StringComparison.Ordinal) && !used.Contains(t.Name))
+                        throw new SafeTensorsException(file.Source, t.Name, $"unexpected tensor {t.ShapeText} under '{scope}': the model has no such parameter{UnexpectedHint(t.Name)}.");
+            return model;
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Opens <paramref name="path"/> and calls <see cref="BuildModel{T}(SafeTensorsFile, string, string, string, Activation, bool, string)"/>.</summary>
+    public static SequenceModel<T> BuildModel<T>(string path, string embedding = "embedding.", string rnn = "rnn.", string fc = "fc.",
+        Activation nonlinearity = Activation.Tanh, bool perStep = false, string outputActivation = "linear")
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        using var file = SafeTensors.Load(path);
+        return BuildModel<T>(file, embedding, rnn, fc, nonlinearity, perStep, outputActivation);
     }
 
     /// <summary>Reads a floating-point tensor into <paramref name="destination"/>, converting to T.</summary>
