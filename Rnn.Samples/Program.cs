@@ -1,5 +1,6 @@
 using Rnn.Samples.Adding;
 using Rnn.Samples.Common;
+using Rnn.Samples.Imdb;
 
 namespace Rnn.Samples;
 
@@ -9,6 +10,7 @@ public static class Program
     private static readonly (string Name, string Summary, Func<string[], int> Run)[] Samples =
     [
         ("adding", "Lasagne's adding task with a bidirectional vanilla RNN (the main job)", AddingSample.Run),
+        ("imdb", "Keras's imdb_lstm.py sentiment LSTM, on generated or real reviews", ImdbSample.Run),
         ("info", "kernel path, threads, JIT or NativeAOT, .NET version, processors, OS", Info.Run),
     ];
 

@@ -1,0 +1,180 @@
+using System.Globalization;
+using Rnn.Data;
+using Rnn.Init;
+using Rnn.IO;
+using Rnn.Losses;
+using Rnn.Models;
+using Rnn.Optimizers;
+using Rnn.Samples.Common;
+
+namespace Rnn.Samples.Imdb;
+
+/// <summary>
+/// The `imdb` sample: Keras's examples/imdb_lstm.py. Embedding(20000, 128) → LSTM(128) → Dropout(0.5) →
+/// Dense(1, sigmoid) with binary cross-entropy and Adam, batches of 32 reviews cut to 100 tokens. Runs on an
+/// embedded generator of IMDB-shaped data by default, or on real reviews with --data.
+/// </summary>
+public static class ImdbSample
+{
+    /// <summary>Entry point; returns the exit code.</summary>
+    public static int Run(string[] args)
+    {
+        var cli = new Cli("imdb",
+            "Keras's imdb_lstm.py: Embedding(20000,128) -> LSTM(128) -> Dropout(0.5) -> Dense(1, sigmoid), BCE, Adam,\n" +
+            "batch 32, maxlen 100. Without --data it trains on embedded IMDB-shaped synthetic data (no download).\n" +
+            "The Keras 2 variant: --maxlen 80 --dropout 0.2 --recurrent-dropout 0.2 --head-dropout 0 --epochs 15.")
+            .Common(epochs: 4, lr: 1e-3)
+            .Option("data", "DIR", "real reviews: an aclImdb folder, or a folder with train.tsv[.gz] and test.tsv[.gz]")
+            .Option("word-index", "FILE", "rank words with a Keras imdb_word_index.json instead of training-set frequency")
+            .Option("max-features", "N", "vocabulary size (num_words)", "20000")
+            .Option("maxlen", "N", "tokens kept per review (pre-truncating, pre-padding)", "100")
+            .Option("batch", "N", "batch size", "32")
+            .Option("embed", "N", "embedding dimension", "128")
+            .Option("hidden", "N", "LSTM units", "128")
+            .Option("head-dropout", "P", "dropout before the Dense head", "0.5")
+            .Option("dropout", "P", "LSTM input dropout (Keras dropout)", "0")
+            .Option("recurrent-dropout", "P", "LSTM recurrent dropout (Keras recurrent_dropout)", "0")
+            .Option("epsilon", "X", "Adam epsilon (Keras 1e-7, PyTorch 1e-8)", "1e-7")
+            .Option("train-limit", "N", "use only the first N training reviews (after shuffling); 0 = all", "0")
+            .Option("save", "FILE", "write the trained model as a safetensors checkpoint (with its vocabulary)")
+            .Flag("no-baseline", "skip the bag-of-words baseline on generated data");
+        if (!cli.Parse(args)) return 0;
+
+        int epochs = cli.Int("epochs", 1, 100_000);
+        double lr = cli.Double("lr", 1e-12, 10);
+        ulong seed = cli.ULong("seed");
+        int threads = cli.Int("threads", 1, 256);
+        int maxFeatures = cli.Int("max-features", 4, 10_000_000);
+        int maxlen = cli.Int("maxlen", 1, 100_000);
+        int batch = cli.Int("batch", 1, 100_000);
+        int embed = cli.Int("embed", 1, 100_000);
+        int hidden = cli.Int("hidden", 1, 100_000);
+        double headDrop = cli.Double("head-dropout", 0, 0.99);
+        double inDrop = cli.Double("dropout", 0, 0.99);
+        double recDrop = cli.Double("recurrent-dropout", 0, 0.99);
+        double eps = cli.Double("epsilon", 0, 1);
+        int trainLimit = cli.Int("train-limit", 0, int.MaxValue);
+        string? dataDir = cli.Get("data"), wordIndex = cli.Get("word-index"), reportPath = cli.Get("report"),
+            plotPath = cli.Get("plot"), savePath = cli.Get("save");
+        bool quiet = cli.Has("quiet");
+        Engine.Threads = threads;
+
+        var rng = new Rng(seed);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        if (dataDir == null && maxFeatures != ImdbData.NumWords)
+            throw new UsageException($"imdb: --max-features must be {ImdbData.NumWords} with the generated data (its vocabulary size), got {maxFeatures}.");
+        ImdbSet data = dataDir != null
+            ? ImdbSet.Real(dataDir, wordIndex, maxFeatures, maxlen)
+            : ImdbSet.Generated(seed, maxlen, baseline: !cli.Has("no-baseline"));
+        if (trainLimit > 0 && trainLimit < data.TrainCount) data = data.TakeTrain(trainLimit, rng);
+        Console.WriteLine($"imdb: {data.Description}; {data.TrainCount} train, {data.TestCount} test, maxlen {maxlen}, vocab {maxFeatures} ({clock.Elapsed.TotalSeconds:F1}s to load)");
+        if (data.BaselineAccuracy is double bow)
+            Console.WriteLine($"bag-of-words baseline test accuracy: {bow:F4}");
+
+        var spec = new ModelSpec
+        {
+            Vocab = maxFeatures, EmbeddingDim = embed, Cell = CellKind.Lstm, Hidden = hidden, Layers = 1,
+            HeadDropout = headDrop, InputDropout = inDrop, RecurrentDropout = recDrop, Init = "keras",
+            OutputSize = 1, OutputActivation = "linear", // sigmoid folded into the loss (BCE from logits)
+        };
+        using var model = new SequenceModel<float>(spec, rng);
+        var opt = new Adam<float>(model.Parameters, lr, epsilon: eps);
+
+        var report = new Report("imdb")
+            .Config("data", dataDir ?? "generated").Config("epochs", epochs).Config("lr", lr).Config("seed", seed)
+            .Config("threads", threads).Config("max_features", maxFeatures).Config("maxlen", maxlen).Config("batch", batch)
+            .Config("embed", embed).Config("hidden", hidden).Config("head_dropout", headDrop).Config("dropout", inDrop)
+            .Config("recurrent_dropout", recDrop).Config("adam_epsilon", eps).Config("train", data.TrainCount).Config("test", data.TestCount);
+        if (data.BaselineAccuracy is double b0) report.Summary("bow_baseline_test_accuracy", b0);
+
+        var batcher = new Batcher(data.TrainCount, batch, new Rng(seed ^ 0x5EED));
+        var xb = new int[batch * maxlen]; var yb = new float[batch];
+        var progress = new Progress(quiet);
+        using var cancel = new CancelFlag();
+        double best = 0; int bestEpoch = 0;
+        for (int epoch = 1; epoch <= epochs && !cancel.Requested; epoch++)
+        {
+            progress.StartEpoch();
+            model.Training = true;
+            double lossSum = 0; long correct = 0, seen = 0;
+            int nb = batcher.BatchesPerEpoch, i = 0;
+            foreach (var mem in batcher.NextEpoch())
+            {
+                if (cancel.Requested) break;
+                var idx = mem.Span;
+                int n = idx.Length;
+                data.GatherTrain(xb, yb, idx);
+                var xs = xb.AsSpan(0, n * maxlen); var ys = yb.AsSpan(0, n);
+                opt.ZeroGrad();
+                var logits = model.Forward(xs, default, n, maxlen);
+                float loss = BinaryCrossEntropy.Forward<float>(logits, ys);
+                var dOut = model.OutputGrad[..n]; dOut.Clear();
+                BinaryCrossEntropy.Backward<float>(dOut, logits, ys, 1f);
+                correct += BinaryCrossEntropy.Correct<float>(logits, ys);
+                model.Backward(dOut, default, n, maxlen);
+                opt.Step();
+                lossSum += loss * n; seen += n; i++;
+                progress.Update(epoch, epochs, i, nb, (int)seen, lossSum / seen);
+            }
+            if (cancel.Requested && i < nb)
+            {
+                Console.WriteLine($"interrupted in epoch {epoch} after {i} of {nb} batches.");
+                report.Epoch(("epoch", epoch), ("train_loss", lossSum / Math.Max(seen, 1)), ("train_acc", (double)correct / Math.Max(seen, 1)), ("batches", i), ("seconds", progress.Seconds));
+                break;
+            }
+            double trainSeconds = progress.Seconds;
+            var (testLoss, testAcc) = Evaluate(model, data, batch, maxlen);
+            double trainLoss = lossSum / seen, trainAcc = (double)correct / seen;
+            Console.WriteLine($"Epoch {epoch}/{epochs}: train loss {trainLoss:F4} acc {trainAcc:F4} | test loss {testLoss:F4} acc {testAcc:F4} | {trainSeconds:F1}s train, {progress.Seconds - trainSeconds:F1}s test");
+            report.Epoch(("epoch", epoch), ("train_loss", trainLoss), ("train_acc", trainAcc), ("test_loss", testLoss), ("test_acc", testAcc), ("seconds", trainSeconds), ("eval_seconds", progress.Seconds - trainSeconds));
+            if (testAcc > best) { best = testAcc; bestEpoch = epoch; }
+            if (reportPath != null) report.Save(reportPath);
+        }
+        if (cancel.Requested) Console.WriteLine("interrupted: stopped after the current batch; saving what ran.");
+        report.Summary("best_test_acc", best); report.Summary("best_epoch", bestEpoch); report.Summary("interrupted", cancel.Requested);
+        report.Summary("total_seconds", clock.Elapsed.TotalSeconds);
+        if (reportPath != null) report.Save(reportPath);
+        var series = Plot.SeriesOf(report, "train_loss", "test_loss", "train_acc", "test_acc");
+        if (plotPath != null) Plot.Svg(plotPath, $"imdb: LSTM({hidden}) on {(dataDir == null ? "generated" : "real")} data, batch {batch}, maxlen {maxlen}, lr {lr.ToString(CultureInfo.InvariantCulture)}, seed {seed}", series, "BCE");
+        var testAccs = series.FirstOrDefault(s => s.Name == "test_acc").Values;
+        if (testAccs is { Length: > 1 }) Console.WriteLine(Plot.Terminal("test acc", testAccs));
+        if (savePath != null)
+        {
+            SaveModel(model, savePath, data);
+            Console.WriteLine($"saved {savePath}");
+        }
+        return 0;
+    }
+
+    /// <summary>Checkpoint with the vocabulary and maxlen in its metadata, so `classify` can read text.</summary>
+    public static void SaveModel(SequenceModel<float> model, string path, ImdbSet data)
+    {
+        var meta = new Dictionary<string, string>
+        {
+            ["imdb.maxlen"] = data.MaxLen.ToString(CultureInfo.InvariantCulture),
+            ["imdb.source"] = data.Description,
+        };
+        if (data.Vocabulary is { } vocab) meta["imdb.vocab"] = string.Join('\n', vocab.Take(model.Spec.Vocab - ImdbTokenizer.IndexFrom));
+        Checkpoint.Save(model, path, meta);
+    }
+
+    /// <summary>Mean BCE and accuracy over the test set, dropout off.</summary>
+    public static (double Loss, double Acc) Evaluate(SequenceModel<float> model, ImdbSet data, int batch, int maxlen)
+    {
+        model.Training = false;
+        var xb = new int[batch * maxlen]; var yb = new float[batch];
+        double lossSum = 0; long correct = 0;
+        var idx = new int[batch];
+        for (int start = 0; start < data.TestCount; start += batch)
+        {
+            int n = Math.Min(batch, data.TestCount - start);
+            for (int k = 0; k < n; k++) idx[k] = start + k;
+            data.GatherTest(xb, yb, idx.AsSpan(0, n));
+            var logits = model.Forward(xb.AsSpan(0, n * maxlen), default, n, maxlen);
+            lossSum += BinaryCrossEntropy.Forward<float>(logits, yb.AsSpan(0, n)) * n;
+            correct += BinaryCrossEntropy.Correct<float>(logits, yb.AsSpan(0, n));
+        }
+        model.Training = true;
+        return (lossSum / data.TestCount, (double)correct / data.TestCount);
+    }
+}

@@ -1,0 +1,118 @@
+using Rnn.Data;
+using Rnn.Init;
+
+namespace Rnn.Samples.Imdb;
+
+/// <summary>
+/// The packed train and test sets the imdb sample trains on: tokens (n, maxlen) pre-padded and pre-truncated
+/// (Keras pad_sequences defaults), labels (n) of 0/1, the vocabulary that produced the ids (saved with the model
+/// so `classify` can read text), and, for generated data, the bag-of-words baseline's test accuracy.
+/// </summary>
+public sealed class ImdbSet
+{
+    /// <summary>Where the data came from.</summary>
+    public required string Description { get; init; }
+    /// <summary>Steps per review.</summary>
+    public required int MaxLen { get; init; }
+    /// <summary>(nTrain, maxlen).</summary>
+    public required int[] TrainTokens { get; init; }
+    /// <summary>(nTrain).</summary>
+    public required float[] TrainLabels { get; init; }
+    /// <summary>(nTest, maxlen).</summary>
+    public required int[] TestTokens { get; init; }
+    /// <summary>(nTest).</summary>
+    public required float[] TestLabels { get; init; }
+    /// <summary>Words in rank order (rank 1 first): id = rank + 3.</summary>
+    public string[]? Vocabulary { get; init; }
+    /// <summary>Test accuracy of the bag-of-words baseline (generated data only).</summary>
+    public double? BaselineAccuracy { get; init; }
+
+    /// <summary>Training reviews.</summary>
+    public int TrainCount => TrainLabels.Length;
+    /// <summary>Test reviews.</summary>
+    public int TestCount => TestLabels.Length;
+
+    /// <summary>Copies the training rows <paramref name="idx"/> into x (len·maxlen) and y (len).</summary>
+    public void GatherTrain(Span<int> x, Span<float> y, ReadOnlySpan<int> idx) => Gather(TrainTokens, TrainLabels, x, y, idx);
+    /// <summary>Copies the test rows <paramref name="idx"/> into x and y.</summary>
+    public void GatherTest(Span<int> x, Span<float> y, ReadOnlySpan<int> idx) => Gather(TestTokens, TestLabels, x, y, idx);
+
+    private void Gather(int[] tokens, float[] labels, Span<int> x, Span<float> y, ReadOnlySpan<int> idx)
+    {
+        for (int k = 0; k < idx.Length; k++)
+        {
+            tokens.AsSpan(idx[k] * MaxLen, MaxLen).CopyTo(x.Slice(k * MaxLen, MaxLen));
+            y[k] = labels[idx[k]];
+        }
+    }
+
+    /// <summary>A random subset of <paramref name="n"/> training reviews (the test set is kept whole).</summary>
+    public ImdbSet TakeTrain(int n, Rng rng)
+    {
+        var order = Enumerable.Range(0, TrainCount).ToArray();
+        rng.Shuffle<int>(order);
+        var idx = order.AsSpan(0, n);
+        var x = new int[n * MaxLen]; var y = new float[n];
+        GatherTrain(x, y, idx);
+        return new ImdbSet
+        {
+            Description = Description + $" (first {n} of shuffled train)", MaxLen = MaxLen, TrainTokens = x, TrainLabels = y,
+            TestTokens = TestTokens, TestLabels = TestLabels, Vocabulary = Vocabulary, BaselineAccuracy = BaselineAccuracy,
+        };
+    }
+
+    /// <summary>
+    /// Real reviews from an aclImdb folder or train/test.tsv[.gz]; words ranked by <paramref name="wordIndex"/>
+    /// (a Keras imdb_word_index.json), else by the folder's imdb_word_index.json, else by training-set frequency.
+    /// </summary>
+    public static ImdbSet Real(string dir, string? wordIndex, int numWords, int maxlen)
+    {
+        var ds = ImdbReader.Load(dir);
+        string folderIndex = Path.Combine(dir, "imdb_word_index.json");
+        string? index = wordIndex ?? (File.Exists(folderIndex) ? folderIndex : null);
+        var tok = index != null
+            ? ImdbTokenizer.FromWordIndexFile(index, numWords)
+            : ImdbTokenizer.FromTexts(ds.Train.Select(r => r.Text), numWords);
+        ImdbSplit Encode(ImdbReview[] rows) => new(tok.EncodeAll(rows.Select(r => r.Text).ToArray()), rows.Select(r => r.Label).ToArray());
+        var (xTr, yTr) = ImdbData.Pack(Encode(ds.Train), maxlen);
+        var (xTe, yTe) = ImdbData.Pack(Encode(ds.Test), maxlen);
+        return new ImdbSet
+        {
+            Description = $"real reviews from {dir}, words ranked by {(index ?? "training-set frequency")}",
+            MaxLen = maxlen, TrainTokens = xTr, TrainLabels = yTr, TestTokens = xTe, TestLabels = yTe,
+            Vocabulary = tok.RankedWords(),
+        };
+    }
+
+    /// <summary>The embedded IMDB-shaped generator (no download), with its bag-of-words baseline.</summary>
+    public static ImdbSet Generated(ulong seed, int maxlen, bool baseline = true)
+    {
+        var (train, test) = SyntheticImdb.Generate(seed);
+        var (xTr, yTr) = ImdbData.Pack(train, maxlen);
+        var (xTe, yTe) = ImdbData.Pack(test, maxlen);
+        return new ImdbSet
+        {
+            Description = $"generated IMDB-shaped data (seed {seed})",
+            MaxLen = maxlen, TrainTokens = xTr, TrainLabels = yTr, TestTokens = xTe, TestLabels = yTe,
+            Vocabulary = SyntheticVocabulary(),
+            BaselineAccuracy = baseline ? BagOfWords.Evaluate(train, test, maxlen).Test : null,
+        };
+    }
+
+    /// <summary>
+    /// Readable names for the generator's ids, so `classify` can take text for a model trained on generated data:
+    /// negators "not", "no", "never"; intensifiers "very", "really", "so"; sentiment words "good0".."good119" and
+    /// "bad0".."bad119"; every other id r+3 is "w{r}".
+    /// </summary>
+    public static string[] SyntheticVocabulary()
+    {
+        var words = new string[SyntheticImdb.VocabSize - ImdbTokenizer.IndexFrom];
+        for (int r = 1; r <= words.Length; r++) words[r - 1] = $"w{r}";
+        string[] neg = ["not", "no", "never"], intens = ["very", "really", "so"];
+        for (int k = 0; k < SyntheticImdb.Negators.Length; k++) words[SyntheticImdb.Negators[k] - ImdbTokenizer.IndexFrom - 1] = neg[k];
+        for (int k = 0; k < SyntheticImdb.Intensifiers.Length; k++) words[SyntheticImdb.Intensifiers[k] - ImdbTokenizer.IndexFrom - 1] = intens[k];
+        for (int k = 0; k < SyntheticImdb.Positive.Length; k++) words[SyntheticImdb.Positive[k] - ImdbTokenizer.IndexFrom - 1] = $"good{k}";
+        for (int k = 0; k < SyntheticImdb.Negative.Length; k++) words[SyntheticImdb.Negative[k] - ImdbTokenizer.IndexFrom - 1] = $"bad{k}";
+        return words;
+    }
+}
