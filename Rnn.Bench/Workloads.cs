@@ -59,10 +59,7 @@ public static class Workloads
         return 0;
     }
 
-    private static string KernelPath()
-        => System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated ? "Vector512"
-         : System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated ? "Vector256"
-         : System.Runtime.Intrinsics.Vector128.IsHardwareAccelerated ? "Vector128" : "scalar";
+    private static string KernelPath() => Dispatch.KernelPath;
 
     private static List<double> Time(Timing t, Action fn)
     {

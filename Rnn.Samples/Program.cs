@@ -9,6 +9,7 @@ public static class Program
     private static readonly (string Name, string Summary, Func<string[], int> Run)[] Samples =
     [
         ("adding", "Lasagne's adding task with a bidirectional vanilla RNN (the main job)", AddingSample.Run),
+        ("info", "kernel path, threads, JIT or NativeAOT, .NET version, processors, OS", Info.Run),
     ];
 
     /// <summary>Entry point.</summary>
