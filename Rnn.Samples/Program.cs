@@ -1,4 +1,5 @@
 using Rnn.Samples.Adding;
+using Rnn.Samples.CharRnn;
 using Rnn.Samples.Common;
 
 namespace Rnn.Samples;
@@ -9,6 +10,7 @@ public static class Program
     private static readonly (string Name, string Summary, Func<string[], int> Run)[] Samples =
     [
         ("adding", "Lasagne's adding task with a bidirectional vanilla RNN (the main job)", AddingSample.Run),
+        ("charrnn", "character language model on the engine's source: min-char-rnn (faithful) or char-rnn (lstm)", CharRnnSample.Run),
         ("info", "kernel path, threads, JIT or NativeAOT, .NET version, processors, OS", Info.Run),
     ];
 
