@@ -1,4 +1,5 @@
 using Rnn.Samples.Adding;
+using Rnn.Samples.Addition;
 using Rnn.Samples.CharRnn;
 using Rnn.Samples.Common;
 
@@ -10,6 +11,7 @@ public static class Program
     private static readonly (string Name, string Summary, Func<string[], int> Run)[] Samples =
     [
         ("adding", "Lasagne's adding task with a bidirectional vanilla RNN (the main job)", AddingSample.Run),
+        ("addition", "Keras's addition_rnn: seq2seq LSTM encoder -> RepeatVector -> LSTM decoder adds numbers given as text", AdditionSample.Run),
         ("charrnn", "character language model on the engine's source: min-char-rnn (faithful) or char-rnn (lstm)", CharRnnSample.Run),
         ("info", "kernel path, threads, JIT or NativeAOT, .NET version, processors, OS", Info.Run),
     ];
