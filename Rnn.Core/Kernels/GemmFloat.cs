@@ -1,6 +1,8 @@
 using System.Buffers;
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Rnn.Kernels;
 
@@ -10,8 +12,9 @@ namespace Rnn.Kernels;
 // OUTPUT between threads gives bit-identical results. k is never split.
 public static unsafe partial class Gemm
 {
-    // Cache blocking. KC·NR floats of B stay in L1 (32 KB here), MC·KC of A in L2, KC·NC of B in L3.
-    private const int KC = 256;
+    // Cache blocking: MC·KC floats of A (288 KB) stay in L2, KC·NC of B in L3, the C tile is prefetched.
+    // Measured on 1024³ (Zen 5): kc 512 beat 256 and 384 by 5-10% (fewer passes over C).
+    private const int KC = 512;
     private const int NC = 4096;
 
     // Below this many flops (2·m·n·k) one thread is faster than waking a second (measured, see SgemmBench).
@@ -78,7 +81,7 @@ public static unsafe partial class Gemm
         switch (Dispatch.Isa)
         {
             case 3: Blocked<Kernel512>(ref g, i0, i1, j0, j1, 144); break;
-            case 2: Blocked<Kernel256>(ref g, i0, i1, j0, j1, 96); break;
+            case 2: Blocked<Kernel256>(ref g, i0, i1, j0, j1, 144); break;
             case 1: Blocked<Kernel128>(ref g, i0, i1, j0, j1, 96); break;
             default: Blocked<KernelScalar>(ref g, i0, i1, j0, j1, 64); break;
         }
@@ -145,14 +148,47 @@ public static unsafe partial class Gemm
         finally { ArrayPool<float>.Shared.Return(ra); }
     }
 
+    /// <summary>Copies a few floats (a panel row) without a call into memmove.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Copy(float* d, float* s, int count)
+    {
+        int j = 0;
+        for (; j + 8 <= count; j += 8) Vector256.Store(Vector256.Load(s + j), d + j);
+        if (j + 4 <= count) { Vector128.Store(Vector128.Load(s + j), d + j); j += 4; }
+        for (; j < count; j++) d[j] = s[j];
+    }
+
+    /// <summary>dst[p·ldd + r] = src[r·lds + p] for 4 rows r and p in [0, kc): 4x4 SSE transposes, scalar tail.</summary>
+    private static void Transpose4(float* dst, nint ldd, float* src, nint lds, int kc)
+    {
+        float* s0 = src, s1 = src + lds, s2 = src + 2 * lds, s3 = src + 3 * lds;
+        int p = 0;
+        for (; p + 4 <= kc; p += 4)
+        {
+            var r0 = Sse.LoadVector128(s0 + p); var r1 = Sse.LoadVector128(s1 + p);
+            var r2 = Sse.LoadVector128(s2 + p); var r3 = Sse.LoadVector128(s3 + p);
+            var t0 = Sse.UnpackLow(r0, r1); var t1 = Sse.UnpackLow(r2, r3);   // a0 b0 a1 b1 | c0 d0 c1 d1
+            var t2 = Sse.UnpackHigh(r0, r1); var t3 = Sse.UnpackHigh(r2, r3); // a2 b2 a3 b3 | c2 d2 c3 d3
+            float* d = dst + p * ldd;
+            Sse.Store(d, Sse.MoveLowToHigh(t0, t1));
+            Sse.Store(d + ldd, Sse.MoveHighToLow(t1, t0));
+            Sse.Store(d + 2 * ldd, Sse.MoveLowToHigh(t2, t3));
+            Sse.Store(d + 3 * ldd, Sse.MoveHighToLow(t3, t2));
+        }
+        for (; p < kc; p++)
+        {
+            float* d = dst + p * ldd;
+            d[0] = s0[p]; d[1] = s1[p]; d[2] = s2[p]; d[3] = s3[p];
+        }
+    }
+
     private static int RoundUp(int x, int to) => (x + to - 1) / to * to;
 
     private static float* Align64(float* p) => (float*)(((nint)p + 63) & ~(nint)63);
 
     private static void CopyTile(float* dst, nint ldd, float* src, nint lds, int rows, int cols)
     {
-        for (int i = 0; i < rows; i++)
-            new ReadOnlySpan<float>(src + i * lds, cols).CopyTo(new Span<float>(dst + i * ldd, cols));
+        for (int i = 0; i < rows; i++) Copy(dst + i * ldd, src + i * lds, cols);
     }
 
     /// <summary>
@@ -172,26 +208,24 @@ public static unsafe partial class Gemm
                 float* s = g.A + (nint)pc * m + ic + ir;
                 for (int p = 0; p < kc; p++, s += m, d += mr)
                 {
-                    new ReadOnlySpan<float>(s, rows).CopyTo(new Span<float>(d, rows));
+                    Copy(d, s, rows);
                     for (int i = rows; i < mr; i++) d[i] = 0f;
                 }
             }
             else
             {
-                // A stored (m, k): read each row sequentially, write with stride MR.
-                for (int i = 0; i < rows; i++)
+                // A stored (m, k): 4x4 blocks transposed in registers, leftover rows one by one.
+                int i = 0;
+                if (Sse.IsSupported)
+                    for (; i + 4 <= rows; i += 4)
+                        Transpose4(d + i, mr, g.A + (nint)(ic + ir + i) * k + pc, k, kc);
+                for (; i < rows; i++)
                 {
                     float* s = g.A + (nint)(ic + ir + i) * k + pc;
                     float* di = d + i;
-                    int p = 0;
-                    for (; p + 4 <= kc; p += 4)
-                    {
-                        di[(p + 0) * mr] = s[p + 0]; di[(p + 1) * mr] = s[p + 1];
-                        di[(p + 2) * mr] = s[p + 2]; di[(p + 3) * mr] = s[p + 3];
-                    }
-                    for (; p < kc; p++) di[p * mr] = s[p];
+                    for (int p = 0; p < kc; p++) di[p * mr] = s[p];
                 }
-                for (int i = rows; i < mr; i++)
+                for (i = rows; i < mr; i++)
                     for (int p = 0; p < kc; p++) d[p * mr + i] = 0f;
             }
         }
@@ -212,12 +246,13 @@ public static unsafe partial class Gemm
             {
                 // B stored (k, n): row p of the panel is contiguous in B.
                 float* s = g.B + (nint)pc * n + jc + jr;
-                if (cols == nr)
-                    for (int p = 0; p < kc; p++, s += n, d += nr) new ReadOnlySpan<float>(s, nr).CopyTo(new Span<float>(d, nr));
+                if (cols == nr && nr % 8 == 0)
+                    for (int p = 0; p < kc; p++, s += n, d += nr)
+                        for (int j = 0; j < nr; j += 8) Vector256.Store(Vector256.Load(s + j), d + j);
                 else
                     for (int p = 0; p < kc; p++, s += n, d += nr)
                     {
-                        new ReadOnlySpan<float>(s, cols).CopyTo(new Span<float>(d, cols));
+                        Copy(d, s, cols);
                         for (int j = cols; j < nr; j++) d[j] = 0f;
                     }
             }

@@ -11,14 +11,15 @@ public static unsafe partial class Gemm
 {
     // Scalar tails use the same fused multiply-add as the vector lanes, so a column gives the same bits
     // whether it lands in a vector or in a tail (chunk boundaries move tails).
-    private static readonly bool s_fusedMadd = Fma.IsSupported || AdvSimd.IsSupported;
+    // A JIT-time constant (not a static field, which a method compiled before the class is initialised cannot fold).
+    private static bool FusedMadd => Fma.IsSupported || AdvSimd.IsSupported;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float Madd(float a, float b, float c) => s_fusedMadd ? MathF.FusedMultiplyAdd(a, b, c) : a * b + c;
+    private static float Madd(float a, float b, float c) => FusedMadd ? MathF.FusedMultiplyAdd(a, b, c) : a * b + c;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector<float> Madd(Vector<float> a, Vector<float> b, Vector<float> c)
-        => s_fusedMadd ? Vector.FusedMultiplyAdd(a, b, c) : a * b + c;
+        => FusedMadd ? Vector.FusedMultiplyAdd(a, b, c) : a * b + c;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static float Out(float acc, float alpha, float beta, float* c) => beta == 0f ? alpha * acc : alpha * acc + beta * *c;
@@ -42,36 +43,29 @@ public static unsafe partial class Gemm
     /// <summary>c[j] = alpha·Σ_p x[p]·M[p, j] + beta·c[j] for j in [j0, j1); M is (k, ld) row-major.</summary>
     private static void GemvRows(float* c, float* x, float* mat, int ld, int k, float alpha, float beta, int j0, int j1)
     {
+        // Column blocks of JB sums live in an L1 scratch row while M is streamed row by row (contiguous reads);
+        // each sum is still fma(x[p], M[p, j], sum) in p order, the same in a vector lane or in the tail.
+        const int JB = 512;
         int w = Vector<float>.Count;
-        int j = j0;
-        for (; j + 4 * w <= j1; j += 4 * w)
+        float* t = stackalloc float[JB];
+        for (int jb = j0; jb < j1; jb += JB)
         {
-            Vector<float> s0 = default, s1 = default, s2 = default, s3 = default;
-            float* r = mat + j;
+            int cols = Math.Min(JB, j1 - jb), cv = cols - cols % w;
+            new Span<float>(t, cols).Clear();
+            float* r = mat + jb;
             for (int p = 0; p < k; p++, r += ld)
             {
                 var xp = new Vector<float>(x[p]);
-                s0 = Madd(xp, Vector.Load(r), s0);
-                s1 = Madd(xp, Vector.Load(r + w), s1);
-                s2 = Madd(xp, Vector.Load(r + 2 * w), s2);
-                s3 = Madd(xp, Vector.Load(r + 3 * w), s3);
+                int j = 0;
+                for (; j + 2 * w <= cv; j += 2 * w)
+                {
+                    Madd(xp, Vector.Load(r + j), Vector.Load(t + j)).Store(t + j);
+                    Madd(xp, Vector.Load(r + j + w), Vector.Load(t + j + w)).Store(t + j + w);
+                }
+                for (; j < cv; j += w) Madd(xp, Vector.Load(r + j), Vector.Load(t + j)).Store(t + j);
+                for (; j < cols; j++) t[j] = Madd(x[p], r[j], t[j]);
             }
-            StoreOut(c + j, s0, alpha, beta); StoreOut(c + j + w, s1, alpha, beta);
-            StoreOut(c + j + 2 * w, s2, alpha, beta); StoreOut(c + j + 3 * w, s3, alpha, beta);
-        }
-        for (; j + w <= j1; j += w)
-        {
-            Vector<float> s0 = default;
-            float* r = mat + j;
-            for (int p = 0; p < k; p++, r += ld) s0 = Madd(new Vector<float>(x[p]), Vector.Load(r), s0);
-            StoreOut(c + j, s0, alpha, beta);
-        }
-        for (; j < j1; j++)
-        {
-            float s = 0f;
-            float* r = mat + j;
-            for (int p = 0; p < k; p++, r += ld) s = Madd(x[p], *r, s);
-            c[j] = Out(s, alpha, beta, c + j);
+            for (int j = 0; j < cols; j++) c[jb + j] = Out(t[j], alpha, beta, c + jb + j);
         }
     }
 

@@ -57,7 +57,7 @@ public sealed class SimpleRnn<T> : Layer<T>, IRecurrentLayer<T> where T : unmana
     public Parameter<T>? H0 { get; }
 
     private readonly Tape<T> _tape = new();
-    private Slot _xs, _m, _h, _dpre, _carry, _dxs, _bias; // see Forward for shapes
+    private Slot _xs, _m, _h, _dpre, _carry, _dxs, _bias, _whhT; // see Forward for shapes
     private bool _hasMask;
 
     /// <summary>
@@ -123,6 +123,7 @@ public sealed class SimpleRnn<T> : Layer<T>, IRecurrentLayer<T> where T : unmana
             _carry = _tape.Add("carry", 2, B * H); // (2, B, H) dh flowing to the previous step
             _dxs = _tape.Add("dxs", S, B * I);     // (S, B, I) dx in scan order
             _bias = _tape.Add("bias", 1, H);       // (H) summed biases
+            _whhT = _tape.Add("whhT", 1, H * H);   // (H, H) W_hhᵀ, so each step's GEMM reads it in place, unpacked
             _tape.Commit();
         }
         _hasMask = !mask.IsEmpty;
@@ -150,11 +151,13 @@ public sealed class SimpleRnn<T> : Layer<T>, IRecurrentLayer<T> where T : unmana
             default: hInit.Clear(); break;
         }
 
+        var whhT = _tape[_whhT];
+        Gemm.Transpose<T>(whhT, WeightHh.Value, H, H); // once per batch, not once per step
         for (int s = 0; s < S; s++)
         {
             var hPrev = _tape.Step(_h, s);
             var hCur = _tape.Step(_h, s + 1);
-            Gemm.Multiply(hCur, hPrev, WeightHh.Value, false, true, T.One, T.One, B, H, H);
+            Gemm.Multiply(hCur, hPrev, whhT, false, false, T.One, T.One, B, H, H);
             Activations.Forward(hCur, hCur, Options.Activation);
             if (_hasMask)
             {

@@ -161,7 +161,8 @@ public class GemmTests
         try
         {
             Engine.Threads = threads;
-            for (int rep = 0; rep < 3; rep++)
+            // Warm up past tiered compilation (methods are rejitted after 30 calls) and fill the pools.
+            for (int rep = 0; rep < 60; rep++)
                 for (int i = 0; i < shapes.Length; i++)
                 {
                     var (m, n, k, ta, tb) = shapes[i];

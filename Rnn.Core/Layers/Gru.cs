@@ -1,0 +1,361 @@
+using System.Numerics;
+using Rnn.Init;
+using Rnn.Kernels;
+using Rnn.Tape;
+
+namespace Rnn.Layers;
+
+/// <summary>Options of <see cref="Gru{T}"/>; the defaults are Keras 3's GRU layer (reset_after, two biases).</summary>
+public sealed record GruOptions
+{
+    /// <summary>
+    /// true (PyTorch, cuDNN, Keras 3, ONNX linear_before_reset=1): n = tanh(W_in·x + b_in + r⊙(W_hn·h + b_hn)).
+    /// false (Keras 2, ONNX default): n = tanh(W_in·x + b_in + W_hn·(r⊙h) + b_hn).
+    /// </summary>
+    public bool ResetAfter { get; init; } = true;
+    /// <summary>Return every step, (batch, seq, H); otherwise only the last scanned step, (batch, H).</summary>
+    public bool ReturnSequences { get; init; } = true;
+    /// <summary>Scan from the last step to the first (the output stays aligned with the input's time axis).</summary>
+    public bool Backwards { get; init; }
+    /// <summary>Where h_{−1} comes from: zeros, given to Forward, or a learned vector h0.</summary>
+    public InitialState InitialState { get; init; } = InitialState.Zero;
+    /// <summary>Weight initialisation (Keras: glorot / orthogonal / zero; PyTorch: U(±1/√H) everywhere).</summary>
+    public InitScheme Init { get; init; } = InitScheme.Keras;
+    /// <summary>
+    /// Keeps the second bias <c>bias_hh</c> (PyTorch always, Keras with reset_after). Required by ResetAfter, where
+    /// b_hn sits inside r⊙(·); set false with ResetAfter = false for Keras 2's single bias.
+    /// </summary>
+    public bool TwoBiases { get; init; } = true;
+    /// <summary>
+    /// Dropout rate on the inputs, in [0, 1): one inverted-dropout mask (batch, I) per sequence, reused at every step
+    /// (Gal and Ghahramani), shared by the three gates (Keras draws one per gate). Only while Training.
+    /// </summary>
+    public double Dropout { get; init; }
+    /// <summary>Dropout rate on h_{t−1} where it enters the recurrent GEMMs; one (batch, H) mask per sequence, as <see cref="Dropout"/>.</summary>
+    public double RecurrentDropout { get; init; }
+    /// <summary>Truncated BPTT: the reverse pass runs over the last k scanned steps only. −1 (default) = full BPTT.</summary>
+    public int GradientSteps { get; init; } = -1;
+}
+
+/// <summary>
+/// Gated recurrent unit with PyTorch's gate order r, z, n: r = σ(·), z = σ(·), n = tanh(·) (see
+/// <see cref="GruOptions.ResetAfter"/>), h' = (1−z)⊙n + z⊙h. Input x is (batch, seq, I), batch-major; mask
+/// (batch, seq) of 0/1, a masked step keeping h. Parameters: weight_ih (3H, I), weight_hh (3H, H), bias_ih (3H),
+/// bias_hh (3H) unless TwoBiases is off, h0 (H) when learned; each name ends in the constructor's suffix.
+/// </summary>
+public sealed class Gru<T> : Layer<T>, IRecurrentLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    /// <summary>Input features I.</summary>
+    public int InputSize { get; }
+    /// <summary>Hidden units H.</summary>
+    public int HiddenSize { get; }
+    /// <summary>The options this layer was built with.</summary>
+    public GruOptions Options { get; }
+
+    /// <summary>(3H, I), row blocks r, z, n.</summary>
+    public Parameter<T> WeightIh { get; }
+    /// <summary>(3H, H).</summary>
+    public Parameter<T> WeightHh { get; }
+    /// <summary>(3H).</summary>
+    public Parameter<T> BiasIh { get; }
+    /// <summary>(3H), only with <see cref="GruOptions.TwoBiases"/>.</summary>
+    public Parameter<T>? BiasHh { get; }
+    /// <summary>(H), only with <see cref="InitialState.Learned"/>.</summary>
+    public Parameter<T>? H0 { get; }
+
+    /// <summary>
+    /// Source of the dropout masks, drawn at each training Forward. Seeded from the constructor's generator;
+    /// assign a fresh <c>new Rng(seed)</c> before a Forward to reproduce its masks exactly.
+    /// </summary>
+    public Rng DropoutRng { get; set; }
+    /// <summary>When true, a training Forward reuses the dropout masks of the previous one instead of drawing (same batch size required).</summary>
+    public bool ReuseDropoutMasks { get; set; }
+
+    private readonly Tape<T> _tape = new();
+    private Slot _xs, _m, _gx, _gh, _ghrz, _ghn, _rh, _h, _hd, _mx, _mh, _dgx, _dgh, _dgrz, _dgn, _drh, _carry, _dhd, _dxs, _bias;
+    private bool _hasMask, _dropX, _dropH, _masksDrawn;
+
+    /// <summary>Creates the layer and initialises its parameters per <see cref="GruOptions.Init"/> from <paramref name="rng"/>.</summary>
+    public Gru(int inputSize, int hiddenSize, Rng rng, GruOptions? options = null, string suffix = "_l0")
+    {
+        Guard.AtLeast(inputSize, 1);
+        Guard.AtLeast(hiddenSize, 1);
+        Options = options ?? new GruOptions();
+        if (Options.GradientSteps == 0 || Options.GradientSteps < -1)
+            throw new ArgumentException($"options.GradientSteps: expected -1 or >= 1, got {Options.GradientSteps}.", nameof(options));
+        if (Options.ResetAfter && !Options.TwoBiases)
+            throw new ArgumentException("options.TwoBiases: expected true with ResetAfter (b_hn is multiplied by r, so it cannot merge into b_ih), got false.", nameof(options));
+        RecurrentInit.CheckRate(Options.Dropout, nameof(GruOptions.Dropout));
+        RecurrentInit.CheckRate(Options.RecurrentDropout, nameof(GruOptions.RecurrentDropout));
+        InputSize = inputSize; HiddenSize = hiddenSize;
+        int G = 3 * hiddenSize;
+        WeightIh = Add(new Parameter<T>("weight_ih" + suffix, [G, inputSize]));
+        WeightHh = Add(new Parameter<T>("weight_hh" + suffix, [G, hiddenSize]));
+        BiasIh = Add(new Parameter<T>("bias_ih" + suffix, [G]));
+        if (Options.TwoBiases) BiasHh = Add(new Parameter<T>("bias_hh" + suffix, [G]));
+        if (Options.InitialState == InitialState.Learned) H0 = Add(new Parameter<T>("h0" + suffix, [hiddenSize]));
+        RecurrentInit.Weights(Options.Init, rng, 3, inputSize, hiddenSize, WeightIh, WeightHh, BiasIh, BiasHh);
+        DropoutRng = new Rng(rng.NextUInt64());
+    }
+
+    /// <inheritdoc/>
+    public bool Backwards => Options.Backwards;
+    /// <inheritdoc/>
+    public bool ReturnSequences => Options.ReturnSequences;
+
+    /// <inheritdoc/>
+    void IRecurrentLayer<T>.Forward(Span<T> y, ReadOnlySpan<T> x, ReadOnlySpan<T> mask, int batch, int seqLen)
+        => Forward(y, x, mask, default, batch, seqLen);
+    /// <inheritdoc/>
+    void IRecurrentLayer<T>.Backward(Span<T> dx, ReadOnlySpan<T> dy, int batch, int seqLen)
+        => Backward(dx, default, dy, default, batch, seqLen);
+
+    /// <summary>Output elements per sequence: seq·H with ReturnSequences, else H.</summary>
+    public int OutputLength(int seqLen) => Options.ReturnSequences ? seqLen * HiddenSize : HiddenSize;
+
+    /// <summary>h after the last scanned step of the last Forward, (batch, H). Owned by the layer; valid until the next Forward.</summary>
+    public ReadOnlySpan<T> FinalH => _tape.Batch < 0 ? throw new InvalidOperationException("FinalH: no Forward has run yet.") : _tape.Step(_h, _tape.SeqLen);
+
+    /// <summary>
+    /// Runs the layer over a batch and records the tape for <see cref="Backward"/>.
+    /// y: (batch, seq, H) or (batch, H), overwritten. x: (batch, seq, I). mask: (batch, seq) of 0/1, or empty.
+    /// h0: (batch, H) when InitialState is Given, else empty.
+    /// </summary>
+    public void Forward(Span<T> y, ReadOnlySpan<T> x, ReadOnlySpan<T> mask, ReadOnlySpan<T> h0, int batch, int seqLen)
+    {
+        int B = batch, S = seqLen, I = InputSize, H = HiddenSize, G = 3 * H;
+        Guard.AtLeast(batch, 1); Guard.AtLeast(seqLen, 1);
+        if (x.Length != B * S * I) Guard.Length(x.Length, B * S * I, $"(batch={B}, seq={S}, features={I})", nameof(x));
+        if (y.Length != B * OutputLength(S)) Guard.Length(y.Length, B * OutputLength(S), Options.ReturnSequences ? $"(batch={B}, seq={S}, H={H})" : $"(batch={B}, H={H})", nameof(y));
+        Guard.Mask(mask, B, S);
+        if (Options.InitialState == InitialState.Given)
+        {
+            if (h0.Length != B * H) Guard.Length(h0.Length, B * H, $"(batch={B}, H={H})", nameof(h0));
+            Guard.Finite(h0);
+        }
+        else if (!h0.IsEmpty) throw new ArgumentException($"h0: expected empty with InitialState.{Options.InitialState}, got {h0.Length} elements.", nameof(h0));
+        Guard.Finite(x);
+
+        bool after = Options.ResetAfter;
+        if (_tape.Begin(B, S))
+        {
+            bool rd = Options.RecurrentDropout > 0;
+            _xs = _tape.Add("xs", S, B * I);                  // (S, B, I) input in scan order, after input dropout
+            _m = _tape.Add("m", S, B);                        // (S, B) mask in scan order
+            _gx = _tape.Add("gx", S, B * G);                  // (S, B, 3H) x side pre-activations, then r, z, n
+            _gh = _tape.Add("gh", after ? S : 0, B * G);      // (S, B, 3H) after: h·W_hhᵀ; n block + b_hn kept
+            _ghrz = _tape.Add("ghrz", after ? 0 : 1, 2 * B * H); // (B, 2H) before: h·W_hh[r,z]ᵀ of one step
+            _ghn = _tape.Add("ghn", after ? 0 : 1, B * H);    // (B, H) before: (r⊙h)·W_hnᵀ of one step
+            _rh = _tape.Add("rh", after ? 0 : S, B * H);      // (S, B, H) before: r⊙hin
+            _h = _tape.Add("h", S + 1, B * H);                // (S+1, B, H) h[0] = h_{-1}, h[s+1] = state after scan step s
+            _hd = _tape.Add("hd", rd ? S : 0, B * H);         // (S, B, H) h[s] ⊙ recurrent-dropout mask: the GEMMs' input
+            _mx = _tape.Add("mx", 1, Options.Dropout > 0 ? B * I : 0); // (B, I) input dropout mask
+            _mh = _tape.Add("mh", 1, rd ? B * H : 0);         // (B, H) recurrent dropout mask
+            _dgx = _tape.Add("dgx", S, B * G);                // (S, B, 3H) gradient at the x-side pre-activations
+            _dgh = _tape.Add("dgh", after ? S : 0, B * G);    // (S, B, 3H) after: gradient at h·W_hhᵀ + b_hh
+            _dgrz = _tape.Add("dgrz", after ? 0 : S, 2 * B * H); // (S, B, 2H) before: [dr, dz] compact
+            _dgn = _tape.Add("dgn", after ? 0 : S, B * H);    // (S, B, H) before: gradient at (r⊙h)·W_hnᵀ
+            _drh = _tape.Add("drh", after ? 0 : 1, B * H);    // (B, H) before: gradient at r⊙hin of one step
+            _carry = _tape.Add("carry", 2, B * H);            // (2, B, H) dh flowing to the previous step
+            _dhd = _tape.Add("dhd", rd ? 1 : 0, B * H);       // (B, H) gradient at hd of one step
+            _dxs = _tape.Add("dxs", S, B * I);                // (S, B, I) dx in scan order
+            _bias = _tape.Add("bias", 1, G);                  // (3H) biases summed into the x side
+            _tape.Commit();
+            _masksDrawn = false;
+        }
+        _hasMask = !mask.IsEmpty;
+        _dropX = Training && Options.Dropout > 0;
+        _dropH = Training && Options.RecurrentDropout > 0;
+        DrawMasks();
+
+        // Time-major, scan-ordered copies, so each step is contiguous and the input GEMM is one call.
+        var mx = _tape[_mx];
+        for (int s = 0; s < S; s++)
+        {
+            int t = Options.Backwards ? S - 1 - s : s;
+            var xs = _tape.Step(_xs, s);
+            for (int b = 0; b < B; b++)
+            {
+                var src = x.Slice((b * S + t) * I, I);
+                if (_dropX) RecurrentInit.Mul(xs.Slice(b * I, I), src, mx.Slice(b * I, I));
+                else src.CopyTo(xs.Slice(b * I, I));
+            }
+            if (_hasMask) { var ms = _tape.Step(_m, s); for (int b = 0; b < B; b++) ms[b] = mask[b * S + t]; }
+        }
+
+        // Hoisted input projection: gx (S·B, 3H) = bias + xs·W_ihᵀ. The bias holds b_ih plus every part of
+        // b_hh that is purely additive: all of it before reset, the r and z blocks after (b_hn goes to the kernel).
+        var bias = _tape[_bias];
+        BiasIh.Value.CopyTo(bias);
+        if (BiasHh != null) Vec.Add(after ? bias[..(2 * H)] : bias, after ? BiasHh.Value.AsSpan(0, 2 * H) : BiasHh.Value);
+        var gxAll = _tape[_gx];
+        Vec.BroadcastRows<T>(gxAll, bias, S * B, G);
+        Gemm.Multiply(gxAll, _tape[_xs], WeightIh.Value, false, true, T.One, T.One, S * B, G, I);
+
+        var hInit = _tape.Step(_h, 0);
+        switch (Options.InitialState)
+        {
+            case InitialState.Given: h0.CopyTo(hInit); break;
+            case InitialState.Learned: Vec.BroadcastRows<T>(hInit, H0!.Value, B, H); break;
+            default: hInit.Clear(); break;
+        }
+
+        var mh = _tape[_mh];
+        var whh = WeightHh.Value.AsSpan();
+        var bhn = BiasHh != null ? BiasHh.Value.AsSpan(2 * H, H) : default;
+        for (int s = 0; s < S; s++)
+        {
+            var hPrev = _tape.Step(_h, s);
+            var hNew = _tape.Step(_h, s + 1);
+            ReadOnlySpan<T> hin = hPrev;
+            if (_dropH) { var hd = _tape.Step(_hd, s); RecurrentInit.Mul(hd, hPrev, mh); hin = hd; }
+            var gx = _tape.Step(_gx, s);
+            var ms = _hasMask ? _tape.Step(_m, s) : default;
+            if (after)
+            {
+                var gh = _tape.Step(_gh, s);
+                Gemm.Multiply(gh, hin, whh, false, true, T.One, T.Zero, B, G, H);
+                GruCell.Forward(hNew, gx, gh, hPrev, bhn, ms, B, H);
+            }
+            else
+            {
+                var ghrz = _tape[_ghrz]; var ghn = _tape[_ghn]; var rh = _tape.Step(_rh, s);
+                Gemm.Multiply(ghrz, hin, whh[..(2 * H * H)], false, true, T.One, T.Zero, B, 2 * H, H);
+                GruCell.ForwardGates(rh, gx, ghrz, hin, B, H);
+                Gemm.Multiply(ghn, rh, whh[(2 * H * H)..], false, true, T.One, T.Zero, B, H, H);
+                GruCell.ForwardCandidate(hNew, gx, ghn, hPrev, ms, B, H);
+            }
+        }
+
+        if (Options.ReturnSequences)
+        {
+            for (int s = 0; s < S; s++)
+            {
+                int t = Options.Backwards ? S - 1 - s : s;
+                var hs = _tape.Step(_h, s + 1);
+                for (int b = 0; b < B; b++) hs.Slice(b * H, H).CopyTo(y.Slice((b * S + t) * H, H));
+            }
+        }
+        else _tape.Step(_h, S).CopyTo(y);
+    }
+
+    /// <summary>
+    /// Backpropagates through time from the last recorded Forward. dy has y's shape; dhT: gradient at
+    /// <see cref="FinalH"/> (batch, H), or empty. Accumulates into every parameter gradient, into dx
+    /// (batch, seq, I) if not empty, and into dh0 (batch, H) if not empty.
+    /// </summary>
+    public void Backward(Span<T> dx, Span<T> dh0, ReadOnlySpan<T> dy, ReadOnlySpan<T> dhT, int batch, int seqLen)
+    {
+        int B = batch, S = seqLen, I = InputSize, H = HiddenSize, G = 3 * H;
+        if (_tape.Batch != B || _tape.SeqLen != S)
+            throw new InvalidOperationException($"Backward: expected the shape of the last Forward (batch={_tape.Batch}, seq={_tape.SeqLen}), got (batch={B}, seq={S}).");
+        if (dy.Length != B * OutputLength(S)) Guard.Length(dy.Length, B * OutputLength(S), Options.ReturnSequences ? $"(batch={B}, seq={S}, H={H})" : $"(batch={B}, H={H})", nameof(dy));
+        if (!dx.IsEmpty && dx.Length != B * S * I) Guard.Length(dx.Length, B * S * I, $"(batch={B}, seq={S}, features={I})", nameof(dx));
+        if (!dh0.IsEmpty && dh0.Length != B * H) Guard.Length(dh0.Length, B * H, $"(batch={B}, H={H})", nameof(dh0));
+        if (!dhT.IsEmpty && dhT.Length != B * H) Guard.Length(dhT.Length, B * H, $"(batch={B}, H={H})", nameof(dhT));
+
+        bool after = Options.ResetAfter;
+        int steps = Options.GradientSteps > 0 ? Math.Min(Options.GradientSteps, S) : S;
+        int sStop = S - steps;
+        var dh = _tape.Step(_carry, 0);
+        var next = _tape.Step(_carry, 1);
+        dh.Clear();
+        if (!dhT.IsEmpty) Vec.Add(dh, dhT);
+        if (!Options.ReturnSequences) Vec.Add(dh, dy);
+        var mh = _tape[_mh];
+        var dhd = _tape[_dhd];
+        var whh = WeightHh.Value.AsSpan();
+
+        for (int s = S - 1; s >= sStop; s--)
+        {
+            if (Options.ReturnSequences)
+            {
+                int t = Options.Backwards ? S - 1 - s : s;
+                for (int b = 0; b < B; b++) Vec.Add(dh.Slice(b * H, H), dy.Slice((b * S + t) * H, H));
+            }
+            var hPrev = _tape.Step(_h, s);
+            var gx = _tape.Step(_gx, s);
+            var dgx = _tape.Step(_dgx, s);
+            var ms = _hasMask ? _tape.Step(_m, s) : default;
+            // next = dh⊙z (dh on masked rows); the GEMM terms below add the gradient through hin.
+            // Without recurrent dropout hin is h_{t-1} itself, so they accumulate straight into next.
+            if (_dropH) dhd.Clear();
+            var dhin = _dropH ? dhd : next;
+            if (after)
+            {
+                var dgh = _tape.Step(_dgh, s);
+                GruCell.Backward(dgx, dgh, next, dh, gx, _tape.Step(_gh, s), hPrev, ms, B, H);
+                Gemm.Multiply(dhin, dgh, whh, false, false, T.One, T.One, B, H, G);
+            }
+            else
+            {
+                var dgn = _tape.Step(_dgn, s); var dgrz = _tape.Step(_dgrz, s); var drh = _tape[_drh];
+                ReadOnlySpan<T> hin = _dropH ? _tape.Step(_hd, s) : hPrev;
+                GruCell.BackwardCandidate(dgx, dgn, next, dh, gx, hPrev, ms, B, H);
+                Gemm.Multiply(drh, dgn, whh[(2 * H * H)..], false, false, T.One, T.Zero, B, H, H);
+                GruCell.BackwardReset(dgx, dgrz, dhin, drh, gx, hin, B, H);
+                Gemm.Multiply(dhin, dgrz, whh[..(2 * H * H)], false, false, T.One, T.One, B, H, 2 * H);
+            }
+            if (_dropH) RecurrentInit.AddMul(next, dhd, mh);
+            var tmp = dh; dh = next; next = tmp;
+        }
+
+        if (sStop == 0)
+        {
+            if (!dh0.IsEmpty) Vec.Add(dh0, dh);
+            if (H0 != null) Vec.AddColumnSums<T>(H0.Grad, dh, B, H);
+        }
+
+        // Hoisted weight gradients over all kept steps.
+        int rows = steps * B;
+        var dgxAll = _tape.Steps(_dgx, sStop, steps); // (steps·B, 3H)
+        var hinAll = _dropH ? _tape.Steps(_hd, sStop, steps) : _tape.Steps(_h, sStop, steps); // (steps·B, H)
+        var dWhh = WeightHh.Grad.AsSpan();
+        if (after)
+        {
+            var dghAll = _tape.Steps(_dgh, sStop, steps);
+            Gemm.Multiply(dWhh, dghAll, hinAll, true, false, T.One, T.One, G, H, rows);
+            Vec.AddColumnSums<T>(BiasHh!.Grad, dghAll, rows, G);
+        }
+        else
+        {
+            // The r, z rows of W_hh see hin; the n rows see r⊙hin.
+            Gemm.Multiply(dWhh[..(2 * H * H)], _tape.Steps(_dgrz, sStop, steps), hinAll, true, false, T.One, T.One, 2 * H, H, rows);
+            Gemm.Multiply(dWhh[(2 * H * H)..], _tape.Steps(_dgn, sStop, steps), _tape.Steps(_rh, sStop, steps), true, false, T.One, T.One, H, H, rows);
+            if (BiasHh != null) Vec.AddColumnSums<T>(BiasHh.Grad, dgxAll, rows, G);
+        }
+        Gemm.Multiply(WeightIh.Grad, dgxAll, _tape.Steps(_xs, sStop, steps), true, false, T.One, T.One, G, I, rows);
+        Vec.AddColumnSums<T>(BiasIh.Grad, dgxAll, rows, G);
+
+        if (dx.IsEmpty) return;
+        Gemm.Multiply(_tape.Steps(_dxs, sStop, steps), dgxAll, WeightIh.Value, false, false, T.One, T.Zero, rows, I, G);
+        var mx = _tape[_mx];
+        for (int s = sStop; s < S; s++)
+        {
+            int t = Options.Backwards ? S - 1 - s : s;
+            var d = _tape.Step(_dxs, s);
+            for (int b = 0; b < B; b++)
+            {
+                var dst = dx.Slice((b * S + t) * I, I);
+                if (_dropX) RecurrentInit.AddMul(dst, d.Slice(b * I, I), mx.Slice(b * I, I));
+                else Vec.Add(dst, d.Slice(b * I, I));
+            }
+        }
+    }
+
+    private void DrawMasks()
+    {
+        if (!_dropX && !_dropH) return;
+        if (ReuseDropoutMasks)
+        {
+            if (!_masksDrawn) throw new InvalidOperationException("ReuseDropoutMasks: no masks were drawn for this batch shape yet; run one training Forward without it first.");
+            return;
+        }
+        if (Options.Dropout > 0) RecurrentInit.DropoutMask(_tape[_mx], Options.Dropout, DropoutRng);
+        if (Options.RecurrentDropout > 0) RecurrentInit.DropoutMask(_tape[_mh], Options.RecurrentDropout, DropoutRng);
+        _masksDrawn = true;
+    }
+
+    /// <summary>Returns the tape's memory to the pool.</summary>
+    public void Dispose() => _tape.Dispose();
+}

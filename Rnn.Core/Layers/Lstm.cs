@@ -1,0 +1,330 @@
+using System.Numerics;
+using Rnn.Init;
+using Rnn.Kernels;
+using Rnn.Tape;
+
+namespace Rnn.Layers;
+
+/// <summary>Options of <see cref="Lstm{T}"/>; the defaults are Keras's LSTM layer.</summary>
+public sealed record LstmOptions
+{
+    /// <summary>Return every step, (batch, seq, H); otherwise only the last scanned step, (batch, H).</summary>
+    public bool ReturnSequences { get; init; } = true;
+    /// <summary>Scan from the last step to the first (the output stays aligned with the input's time axis).</summary>
+    public bool Backwards { get; init; }
+    /// <summary>Where (h_{−1}, c_{−1}) come from: zeros, given to Forward, or learned vectors h0, c0.</summary>
+    public InitialState InitialState { get; init; } = InitialState.Zero;
+    /// <summary>Weight initialisation (Keras: glorot / orthogonal / zero; PyTorch: U(±1/√H) everywhere).</summary>
+    public InitScheme Init { get; init; } = InitScheme.Keras;
+    /// <summary>Set the forget-gate block of bias_ih to 1 after initialisation (Keras's unit_forget_bias).</summary>
+    public bool UnitForgetBias { get; init; } = true;
+    /// <summary>Adds PyTorch's second bias <c>bias_hh_l0</c> (Keras has one bias).</summary>
+    public bool TwoBiases { get; init; }
+    /// <summary>
+    /// Dropout rate on the inputs, in [0, 1): one inverted-dropout mask (batch, I) per sequence, reused at every
+    /// step (Gal and Ghahramani), shared by the four gates (Keras draws one per gate). Only while Training.
+    /// </summary>
+    public double Dropout { get; init; }
+    /// <summary>Dropout rate on h_{t−1} where it enters the recurrent GEMM; one (batch, H) mask per sequence, as <see cref="Dropout"/>.</summary>
+    public double RecurrentDropout { get; init; }
+    /// <summary>Truncated BPTT: the reverse pass runs over the last k scanned steps only. −1 (default) = full BPTT.</summary>
+    public int GradientSteps { get; init; } = -1;
+}
+
+/// <summary>
+/// Long short-term memory layer with PyTorch's equations and gate order i, f, g, o:
+/// gates = x·W_ihᵀ + b_ih + h·W_hhᵀ (+ b_hh); c' = σ(f)⊙c + σ(i)⊙tanh(g); h' = σ(o)⊙tanh(c').
+/// Input x is (batch, seq, I), batch-major; mask (batch, seq) of 0/1, a masked step keeping both h and c.
+/// Parameters: weight_ih (4H, I), weight_hh (4H, H), bias_ih (4H), optionally bias_hh (4H), h0 and c0 (H),
+/// each name ending in the constructor's suffix. The final state is exposed as <see cref="FinalH"/> and
+/// <see cref="FinalC"/>, and its gradient is accepted by <see cref="Backward"/>.
+/// </summary>
+public sealed class Lstm<T> : Layer<T>, IRecurrentLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    /// <summary>Input features I.</summary>
+    public int InputSize { get; }
+    /// <summary>Hidden units H.</summary>
+    public int HiddenSize { get; }
+    /// <summary>The options this layer was built with.</summary>
+    public LstmOptions Options { get; }
+
+    /// <summary>(4H, I), row blocks i, f, g, o.</summary>
+    public Parameter<T> WeightIh { get; }
+    /// <summary>(4H, H).</summary>
+    public Parameter<T> WeightHh { get; }
+    /// <summary>(4H).</summary>
+    public Parameter<T> BiasIh { get; }
+    /// <summary>(4H), only with <see cref="LstmOptions.TwoBiases"/>.</summary>
+    public Parameter<T>? BiasHh { get; }
+    /// <summary>(H), only with <see cref="InitialState.Learned"/>.</summary>
+    public Parameter<T>? H0 { get; }
+    /// <summary>(H), only with <see cref="InitialState.Learned"/>.</summary>
+    public Parameter<T>? C0 { get; }
+
+    /// <summary>
+    /// Source of the dropout masks, drawn at each training Forward. Seeded from the constructor's generator;
+    /// assign a fresh <c>new Rng(seed)</c> before a Forward to reproduce its masks exactly.
+    /// </summary>
+    public Rng DropoutRng { get; set; }
+    /// <summary>When true, a training Forward reuses the dropout masks of the previous one instead of drawing (same batch size required).</summary>
+    public bool ReuseDropoutMasks { get; set; }
+
+    private readonly Tape<T> _tape = new();
+    private Slot _xs, _m, _gates, _h, _c, _tc, _hd, _mx, _mh, _dgates, _carry, _dc, _dhd, _dxs, _bias; // shapes in Forward
+    private bool _hasMask, _dropX, _dropH, _masksDrawn;
+
+    /// <summary>Creates the layer and initialises its parameters per <see cref="LstmOptions.Init"/> from <paramref name="rng"/>.</summary>
+    public Lstm(int inputSize, int hiddenSize, Rng rng, LstmOptions? options = null, string suffix = "_l0")
+    {
+        Guard.AtLeast(inputSize, 1);
+        Guard.AtLeast(hiddenSize, 1);
+        Options = options ?? new LstmOptions();
+        if (Options.GradientSteps == 0 || Options.GradientSteps < -1)
+            throw new ArgumentException($"options.GradientSteps: expected -1 or >= 1, got {Options.GradientSteps}.", nameof(options));
+        RecurrentInit.CheckRate(Options.Dropout, nameof(LstmOptions.Dropout));
+        RecurrentInit.CheckRate(Options.RecurrentDropout, nameof(LstmOptions.RecurrentDropout));
+        InputSize = inputSize; HiddenSize = hiddenSize;
+        int G = 4 * hiddenSize;
+        WeightIh = Add(new Parameter<T>("weight_ih" + suffix, [G, inputSize]));
+        WeightHh = Add(new Parameter<T>("weight_hh" + suffix, [G, hiddenSize]));
+        BiasIh = Add(new Parameter<T>("bias_ih" + suffix, [G]));
+        if (Options.TwoBiases) BiasHh = Add(new Parameter<T>("bias_hh" + suffix, [G]));
+        if (Options.InitialState == InitialState.Learned)
+        {
+            H0 = Add(new Parameter<T>("h0" + suffix, [hiddenSize]));
+            C0 = Add(new Parameter<T>("c0" + suffix, [hiddenSize]));
+        }
+        RecurrentInit.Weights(Options.Init, rng, 4, inputSize, hiddenSize, WeightIh, WeightHh, BiasIh, BiasHh);
+        if (Options.UnitForgetBias) BiasIh.Value.AsSpan(hiddenSize, hiddenSize).Fill(T.One);
+        DropoutRng = new Rng(rng.NextUInt64());
+    }
+
+    /// <inheritdoc/>
+    public bool Backwards => Options.Backwards;
+    /// <inheritdoc/>
+    public bool ReturnSequences => Options.ReturnSequences;
+
+    /// <inheritdoc/>
+    void IRecurrentLayer<T>.Forward(Span<T> y, ReadOnlySpan<T> x, ReadOnlySpan<T> mask, int batch, int seqLen)
+        => Forward(y, x, mask, default, default, batch, seqLen);
+    /// <inheritdoc/>
+    void IRecurrentLayer<T>.Backward(Span<T> dx, ReadOnlySpan<T> dy, int batch, int seqLen)
+        => Backward(dx, default, default, dy, default, default, batch, seqLen);
+
+    /// <summary>Output elements per sequence: seq·H with ReturnSequences, else H.</summary>
+    public int OutputLength(int seqLen) => Options.ReturnSequences ? seqLen * HiddenSize : HiddenSize;
+
+    /// <summary>h after the last scanned step of the last Forward, (batch, H). Owned by the layer; valid until the next Forward.</summary>
+    public ReadOnlySpan<T> FinalH => _tape.Batch < 0 ? throw NoForward() : _tape.Step(_h, _tape.SeqLen);
+    /// <summary>c after the last scanned step of the last Forward, (batch, H). Owned by the layer; valid until the next Forward.</summary>
+    public ReadOnlySpan<T> FinalC => _tape.Batch < 0 ? throw NoForward() : _tape.Step(_c, _tape.SeqLen);
+
+    /// <summary>
+    /// Runs the layer over a batch and records the tape for <see cref="Backward"/>.
+    /// y: (batch, seq, H) or (batch, H), overwritten. x: (batch, seq, I). mask: (batch, seq) of 0/1, or empty.
+    /// h0, c0: (batch, H) each when InitialState is Given, else empty.
+    /// </summary>
+    public void Forward(Span<T> y, ReadOnlySpan<T> x, ReadOnlySpan<T> mask, ReadOnlySpan<T> h0, ReadOnlySpan<T> c0, int batch, int seqLen)
+    {
+        int B = batch, S = seqLen, I = InputSize, H = HiddenSize, G = 4 * H;
+        Guard.AtLeast(batch, 1); Guard.AtLeast(seqLen, 1);
+        if (x.Length != B * S * I) Guard.Length(x.Length, B * S * I, $"(batch={B}, seq={S}, features={I})", nameof(x));
+        if (y.Length != B * OutputLength(S)) Guard.Length(y.Length, B * OutputLength(S), Options.ReturnSequences ? $"(batch={B}, seq={S}, H={H})" : $"(batch={B}, H={H})", nameof(y));
+        Guard.Mask(mask, B, S);
+        if (Options.InitialState == InitialState.Given)
+        {
+            if (h0.Length != B * H) Guard.Length(h0.Length, B * H, $"(batch={B}, H={H})", nameof(h0));
+            if (c0.Length != B * H) Guard.Length(c0.Length, B * H, $"(batch={B}, H={H})", nameof(c0));
+            Guard.Finite(h0); Guard.Finite(c0);
+        }
+        else if (!h0.IsEmpty || !c0.IsEmpty)
+            throw new ArgumentException($"h0, c0: expected empty with InitialState.{Options.InitialState}, got {h0.Length} and {c0.Length} elements.", nameof(h0));
+        Guard.Finite(x);
+
+        if (_tape.Begin(B, S))
+        {
+            bool rd = Options.RecurrentDropout > 0;
+            _xs = _tape.Add("xs", S, B * I);         // (S, B, I) input in scan order, after input dropout
+            _m = _tape.Add("m", S, B);               // (S, B) mask in scan order
+            _gates = _tape.Add("gates", S, B * G);   // (S, B, 4H) pre-, then post-activation i, f, g, o
+            _h = _tape.Add("h", S + 1, B * H);       // (S+1, B, H) h[0] = h_{-1}, h[s+1] = state after scan step s
+            _c = _tape.Add("c", S + 1, B * H);       // (S+1, B, H) likewise for c
+            _tc = _tape.Add("tc", S, B * H);         // (S, B, H) tanh(c) after step s
+            _hd = _tape.Add("hd", rd ? S : 0, B * H); // (S, B, H) h[s] ⊙ recurrent-dropout mask: the GEMM's input
+            _mx = _tape.Add("mx", 1, Options.Dropout > 0 ? B * I : 0); // (B, I) input dropout mask
+            _mh = _tape.Add("mh", 1, rd ? B * H : 0);  // (B, H) recurrent dropout mask
+            _dgates = _tape.Add("dgates", S, B * G); // (S, B, 4H) gradient at the pre-activations
+            _carry = _tape.Add("carry", 2, B * H);   // (2, B, H) dh flowing to the previous step
+            _dc = _tape.Add("dc", 1, B * H);         // (B, H) dc flowing to the previous step
+            _dhd = _tape.Add("dhd", 1, rd ? B * H : 0); // (B, H) gradient at hd of one step
+            _dxs = _tape.Add("dxs", S, B * I);       // (S, B, I) dx in scan order
+            _bias = _tape.Add("bias", 1, G);         // (4H) summed biases
+            _tape.Commit();
+            _masksDrawn = false;
+        }
+        _hasMask = !mask.IsEmpty;
+        _dropX = Training && Options.Dropout > 0;
+        _dropH = Training && Options.RecurrentDropout > 0;
+        DrawMasks();
+
+        // Time-major, scan-ordered copies, so each step is contiguous and the input GEMM is one call.
+        var mx = _tape[_mx];
+        for (int s = 0; s < S; s++)
+        {
+            int t = Options.Backwards ? S - 1 - s : s;
+            var xs = _tape.Step(_xs, s);
+            for (int b = 0; b < B; b++)
+            {
+                var src = x.Slice((b * S + t) * I, I);
+                if (_dropX) RecurrentInit.Mul(xs.Slice(b * I, I), src, mx.Slice(b * I, I));
+                else src.CopyTo(xs.Slice(b * I, I));
+            }
+            if (_hasMask) { var ms = _tape.Step(_m, s); for (int b = 0; b < B; b++) ms[b] = mask[b * S + t]; }
+        }
+
+        // Hoisted input projection: gates (S·B, 4H) = bias + xs·W_ihᵀ.
+        var bias = _tape[_bias];
+        BiasIh.Value.CopyTo(bias);
+        if (BiasHh != null) Vec.Add(bias, BiasHh.Value);
+        var gatesAll = _tape[_gates];
+        Vec.BroadcastRows<T>(gatesAll, bias, S * B, G);
+        Gemm.Multiply(gatesAll, _tape[_xs], WeightIh.Value, false, true, T.One, T.One, S * B, G, I);
+
+        var hInit = _tape.Step(_h, 0);
+        var cInit = _tape.Step(_c, 0);
+        switch (Options.InitialState)
+        {
+            case InitialState.Given: h0.CopyTo(hInit); c0.CopyTo(cInit); break;
+            case InitialState.Learned: Vec.BroadcastRows<T>(hInit, H0!.Value, B, H); Vec.BroadcastRows<T>(cInit, C0!.Value, B, H); break;
+            default: hInit.Clear(); cInit.Clear(); break;
+        }
+
+        var mh = _tape[_mh];
+        for (int s = 0; s < S; s++)
+        {
+            var hPrev = _tape.Step(_h, s);
+            ReadOnlySpan<T> hin = hPrev;
+            if (_dropH) { var hd = _tape.Step(_hd, s); RecurrentInit.Mul(hd, hPrev, mh); hin = hd; }
+            var gates = _tape.Step(_gates, s);
+            Gemm.Multiply(gates, hin, WeightHh.Value, false, true, T.One, T.One, B, G, H);
+            LstmCell.Forward(_tape.Step(_h, s + 1), _tape.Step(_c, s + 1), _tape.Step(_tc, s), gates,
+                hPrev, _tape.Step(_c, s), _hasMask ? _tape.Step(_m, s) : default, B, H);
+        }
+
+        if (Options.ReturnSequences)
+        {
+            for (int s = 0; s < S; s++)
+            {
+                int t = Options.Backwards ? S - 1 - s : s;
+                var hs = _tape.Step(_h, s + 1);
+                for (int b = 0; b < B; b++) hs.Slice(b * H, H).CopyTo(y.Slice((b * S + t) * H, H));
+            }
+        }
+        else _tape.Step(_h, S).CopyTo(y);
+    }
+
+    /// <summary>
+    /// Backpropagates through time from the last recorded Forward. dy has y's shape. dhT, dcT: gradients at
+    /// <see cref="FinalH"/> and <see cref="FinalC"/> (batch, H), or empty. Accumulates into every parameter
+    /// gradient, into dx (batch, seq, I) if not empty, and into dh0, dc0 (batch, H) if not empty.
+    /// </summary>
+    public void Backward(Span<T> dx, Span<T> dh0, Span<T> dc0, ReadOnlySpan<T> dy, ReadOnlySpan<T> dhT, ReadOnlySpan<T> dcT, int batch, int seqLen)
+    {
+        int B = batch, S = seqLen, I = InputSize, H = HiddenSize, G = 4 * H;
+        if (_tape.Batch != B || _tape.SeqLen != S)
+            throw new InvalidOperationException($"Backward: expected the shape of the last Forward (batch={_tape.Batch}, seq={_tape.SeqLen}), got (batch={B}, seq={S}).");
+        if (dy.Length != B * OutputLength(S)) Guard.Length(dy.Length, B * OutputLength(S), Options.ReturnSequences ? $"(batch={B}, seq={S}, H={H})" : $"(batch={B}, H={H})", nameof(dy));
+        if (!dx.IsEmpty && dx.Length != B * S * I) Guard.Length(dx.Length, B * S * I, $"(batch={B}, seq={S}, features={I})", nameof(dx));
+        CheckState(dh0.Length, B, H, nameof(dh0)); CheckState(dc0.Length, B, H, nameof(dc0));
+        CheckState(dhT.Length, B, H, nameof(dhT)); CheckState(dcT.Length, B, H, nameof(dcT));
+
+        int steps = Options.GradientSteps > 0 ? Math.Min(Options.GradientSteps, S) : S;
+        int sStop = S - steps;
+        var dh = _tape.Step(_carry, 0);
+        var next = _tape.Step(_carry, 1);
+        var dc = _tape[_dc];
+        dh.Clear(); dc.Clear();
+        if (!dhT.IsEmpty) Vec.Add(dh, dhT);
+        if (!dcT.IsEmpty) Vec.Add(dc, dcT);
+        if (!Options.ReturnSequences) Vec.Add(dh, dy);
+        var mh = _tape[_mh];
+        var dhd = _tape[_dhd];
+
+        for (int s = S - 1; s >= sStop; s--)
+        {
+            if (Options.ReturnSequences)
+            {
+                int t = Options.Backwards ? S - 1 - s : s;
+                for (int b = 0; b < B; b++) Vec.Add(dh.Slice(b * H, H), dy.Slice((b * S + t) * H, H));
+            }
+            var dg = _tape.Step(_dgates, s);
+            // dGates and dc_{t-1}; next = dh on masked rows (state passed through), else 0.
+            LstmCell.Backward(dg, next, dc, dh, _tape.Step(_gates, s), _tape.Step(_c, s), _tape.Step(_tc, s),
+                _hasMask ? _tape.Step(_m, s) : default, B, H);
+            // dh_{t-1} += dGates·W_hh (through the dropout mask when it was applied).
+            if (_dropH)
+            {
+                Gemm.Multiply(dhd, dg, WeightHh.Value, false, false, T.One, T.Zero, B, H, G);
+                RecurrentInit.AddMul(next, dhd, mh);
+            }
+            else Gemm.Multiply(next, dg, WeightHh.Value, false, false, T.One, T.One, B, H, G);
+            var tmp = dh; dh = next; next = tmp;
+        }
+
+        // Whatever reached (h_{-1}, c_{-1}) (never, under truncation).
+        if (sStop == 0)
+        {
+            if (!dh0.IsEmpty) Vec.Add(dh0, dh);
+            if (!dc0.IsEmpty) Vec.Add(dc0, dc);
+            if (H0 != null) Vec.AddColumnSums<T>(H0.Grad, dh, B, H);
+            if (C0 != null) Vec.AddColumnSums<T>(C0.Grad, dc, B, H);
+        }
+
+        // Hoisted weight gradients: one GEMM each over all kept steps.
+        int rows = steps * B;
+        var dgAll = _tape.Steps(_dgates, sStop, steps); // (steps·B, 4H)
+        var hinAll = _dropH ? _tape.Steps(_hd, sStop, steps) : _tape.Steps(_h, sStop, steps); // (steps·B, H)
+        Gemm.Multiply(WeightHh.Grad, dgAll, hinAll, true, false, T.One, T.One, G, H, rows);
+        Gemm.Multiply(WeightIh.Grad, dgAll, _tape.Steps(_xs, sStop, steps), true, false, T.One, T.One, G, I, rows);
+        Vec.AddColumnSums<T>(BiasIh.Grad, dgAll, rows, G);
+        if (BiasHh != null) Vec.AddColumnSums<T>(BiasHh.Grad, dgAll, rows, G);
+
+        if (dx.IsEmpty) return;
+        Gemm.Multiply(_tape.Steps(_dxs, sStop, steps), dgAll, WeightIh.Value, false, false, T.One, T.Zero, rows, I, G);
+        var mx = _tape[_mx];
+        for (int s = sStop; s < S; s++)
+        {
+            int t = Options.Backwards ? S - 1 - s : s;
+            var d = _tape.Step(_dxs, s);
+            for (int b = 0; b < B; b++)
+            {
+                var dst = dx.Slice((b * S + t) * I, I);
+                if (_dropX) RecurrentInit.AddMul(dst, d.Slice(b * I, I), mx.Slice(b * I, I));
+                else Vec.Add(dst, d.Slice(b * I, I));
+            }
+        }
+    }
+
+    private void DrawMasks()
+    {
+        if (!_dropX && !_dropH) return;
+        if (ReuseDropoutMasks)
+        {
+            if (!_masksDrawn) throw new InvalidOperationException("ReuseDropoutMasks: no masks were drawn for this batch shape yet; run one training Forward without it first.");
+            return;
+        }
+        if (Options.Dropout > 0) RecurrentInit.DropoutMask(_tape[_mx], Options.Dropout, DropoutRng);
+        if (Options.RecurrentDropout > 0) RecurrentInit.DropoutMask(_tape[_mh], Options.RecurrentDropout, DropoutRng);
+        _masksDrawn = true;
+    }
+
+    private static void CheckState(int length, int B, int H, string name)
+    {
+        if (length != 0 && length != B * H) Guard.Length(length, B * H, $"(batch={B}, H={H})", name);
+    }
+
+    private static InvalidOperationException NoForward() => new("FinalH/FinalC: no Forward has run yet.");
+
+    /// <summary>Returns the tape's memory to the pool.</summary>
+    public void Dispose() => _tape.Dispose();
+}

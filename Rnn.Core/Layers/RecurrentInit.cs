@@ -1,0 +1,82 @@
+using System.Numerics;
+using System.Runtime.InteropServices;
+using Rnn.Init;
+
+namespace Rnn.Layers;
+
+/// <summary>How a gated recurrent layer (Lstm, Gru) initialises its weights.</summary>
+public enum InitScheme
+{
+    /// <summary>
+    /// Keras: W_ih glorot_uniform with Keras's kernel fans (fan_in = I, fan_out = G·H), W_hh orthogonal
+    /// (the transpose of Keras's orthogonal (H, G·H) recurrent kernel, i.e. orthonormal columns), biases zero.
+    /// </summary>
+    Keras,
+    /// <summary>PyTorch: every weight and bias U(±1/√H).</summary>
+    PyTorch,
+}
+
+/// <summary>Shared pieces of the gated layers: weight initialisation and per-sequence dropout masks.</summary>
+internal static class RecurrentInit
+{
+    /// <summary>Fills W_ih (G·H, I), W_hh (G·H, H) and the biases (G·H) per <paramref name="scheme"/>; draws in that order.</summary>
+    public static void Weights<T>(InitScheme scheme, Rng rng, int gates, int inputSize, int hiddenSize,
+        Parameter<T> wih, Parameter<T> whh, Parameter<T> bih, Parameter<T>? bhh) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int gh = gates * hiddenSize;
+        if (scheme == InitScheme.Keras)
+        {
+            Initializers.GlorotUniform<T>(wih.Value, rng, inputSize, gh);
+            Initializers.Orthogonal<T>(whh.Value, rng, gh, hiddenSize);
+            Array.Clear(bih.Value);
+            if (bhh != null) Array.Clear(bhh.Value);
+        }
+        else
+        {
+            double a = 1.0 / Math.Sqrt(hiddenSize);
+            Initializers.Uniform<T>(wih.Value, rng, -a, a);
+            Initializers.Uniform<T>(whh.Value, rng, -a, a);
+            Initializers.Uniform<T>(bih.Value, rng, -a, a);
+            if (bhh != null) Initializers.Uniform<T>(bhh.Value, rng, -a, a);
+        }
+    }
+
+    /// <summary>Inverted-dropout mask: each element 0 with probability p, else 1/(1−p).</summary>
+    public static void DropoutMask<T>(Span<T> mask, double p, Rng rng) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        T keep = T.CreateTruncating(1.0 / (1.0 - p));
+        for (int i = 0; i < mask.Length; i++) mask[i] = rng.NextDouble() < p ? T.Zero : keep;
+    }
+
+    /// <summary>Checks a dropout rate is in [0, 1).</summary>
+    public static void CheckRate(double p, string name)
+    {
+        if (!(p >= 0 && p < 1)) throw new ArgumentException($"options.{name}: expected a rate in [0, 1), got {p}.", "options");
+    }
+
+    /// <summary>y = a ⊙ b (all the same length; y may alias a).</summary>
+    public static void Mul<T>(Span<T> y, ReadOnlySpan<T> a, ReadOnlySpan<T> b) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int n = y.Length, i = 0, w = Vector<T>.Count;
+        if (a.Length != n || b.Length != n) throw new ArgumentException($"length mismatch: expected {n}, got {a.Length} and {b.Length}.");
+        ref T ry = ref MemoryMarshal.GetReference(y);
+        ref T ra = ref MemoryMarshal.GetReference(a);
+        ref T rb = ref MemoryMarshal.GetReference(b);
+        for (; i <= n - w; i += w)
+            (Vector.LoadUnsafe(ref ra, (nuint)i) * Vector.LoadUnsafe(ref rb, (nuint)i)).StoreUnsafe(ref ry, (nuint)i);
+        for (; i < n; i++) y[i] = a[i] * b[i];
+    }
+
+    /// <summary>y += a ⊙ b.</summary>
+    public static void AddMul<T>(Span<T> y, ReadOnlySpan<T> a, ReadOnlySpan<T> b) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int n = y.Length, i = 0, w = Vector<T>.Count;
+        if (a.Length != n || b.Length != n) throw new ArgumentException($"length mismatch: expected {n}, got {a.Length} and {b.Length}.");
+        ref T ry = ref MemoryMarshal.GetReference(y);
+        ref T ra = ref MemoryMarshal.GetReference(a);
+        ref T rb = ref MemoryMarshal.GetReference(b);
+        for (; i <= n - w; i += w)
+            (Vector.LoadUnsafe(ref ry, (nuint)i) + Vector.LoadUnsafe(ref ra, (nuint)i) * Vector.LoadUnsafe(ref rb, (nuint)i)).StoreUnsafe(ref ry, (nuint)i);
+        for (; i < n; i++) y[i] += a[i] * b[i];
+    }
+}

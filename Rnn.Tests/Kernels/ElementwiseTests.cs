@@ -1,0 +1,115 @@
+using Rnn.Kernels;
+
+namespace Rnn.Tests.Kernels;
+
+/// <summary>The vectorised elementwise kernels against their scalar references over every length 0..257.</summary>
+public class ElementwiseTests
+{
+    private static float[] Ramp(int len, float lo, float hi)
+    {
+        var x = new float[len];
+        for (int i = 0; i < len; i++) x[i] = len == 1 ? lo : lo + (hi - lo) * i / (len - 1);
+        return x;
+    }
+
+    private static double Sigmoid(double x) => x >= 0 ? 1 / (1 + Math.Exp(-x)) : Math.Exp(x) / (1 + Math.Exp(x));
+
+    [Fact]
+    public void TanhAndSigmoidWithin1e6OverDenseRange()
+    {
+        // 600 001 points over [-30, 30] (step 1e-4), max abs error against the double-precision functions.
+        var x = Ramp(600_001, -30f, 30f);
+        var t = new float[x.Length]; var s = new float[x.Length];
+        Activations.Tanh<float>(t, x);
+        Activations.Sigmoid<float>(s, x);
+        double et = 0, es = 0;
+        for (int i = 0; i < x.Length; i++)
+        {
+            et = Math.Max(et, Math.Abs(t[i] - Math.Tanh(x[i])));
+            es = Math.Max(es, Math.Abs(s[i] - Sigmoid(x[i])));
+        }
+        Assert.True(et <= 1e-6, $"tanh max abs error {et:E2}");
+        Assert.True(es <= 1e-6, $"sigmoid max abs error {es:E2}");
+    }
+
+    [Fact]
+    public void EveryLengthMatchesReference()
+    {
+        for (int len = 0; len <= 257; len++)
+        {
+            var x = Ramp(len, -6f, 6f);
+            var y = new float[len]; var r = new float[len];
+            Activations.Tanh<float>(y, x); Activations.TanhReference<float>(r, x);
+            for (int i = 0; i < len; i++) Assert.True(Math.Abs(y[i] - r[i]) <= 1e-6, $"tanh len {len} [{i}]: {y[i]} vs {r[i]}");
+            Activations.Sigmoid<float>(y, x); Activations.SigmoidReference<float>(r, x);
+            for (int i = 0; i < len; i++) Assert.True(Math.Abs(y[i] - r[i]) <= 1e-6, $"sigmoid len {len} [{i}]: {y[i]} vs {r[i]}");
+            Activations.Relu<float>(y, x); Activations.ReluReference<float>(r, x);
+            Assert.Equal(r, y);
+
+            // In place gives the same as out of place.
+            var z = (float[])x.Clone();
+            Activations.Tanh<float>(z, z); Activations.Tanh<float>(y, x);
+            Assert.Equal(y, z);
+        }
+    }
+
+    [Theory]
+    [InlineData(Activation.Tanh)]
+    [InlineData(Activation.Sigmoid)]
+    [InlineData(Activation.Relu)]
+    public void SaturationAndNaN(Activation f)
+    {
+        // Every special value at every position of a 37-long vector (vector body and tail).
+        float[] specials = [100f, -100f, 1e30f, -1e30f, float.PositiveInfinity, float.NegativeInfinity, float.NaN];
+        foreach (var v in specials)
+            for (int pos = 0; pos < 37; pos++)
+            {
+                var x = Ramp(37, -1f, 1f); x[pos] = v;
+                var y = new float[37];
+                Activations.Forward<float>(y, x, f);
+                float expected = float.IsNaN(v) ? float.NaN : f switch
+                {
+                    Activation.Tanh => v > 0 ? 1f : -1f,
+                    Activation.Sigmoid => v > 0 ? 1f : 0f,
+                    _ => v > 0 ? v : 0f,
+                };
+                Assert.True(expected.Equals(y[pos]), $"{f}({v}) at {pos} = {y[pos]}, expected {expected}");
+            }
+    }
+
+    [Fact]
+    public void VecKernelsMatchReferenceAtEveryLength()
+    {
+        var rng = new Random(3);
+        for (int len = 0; len <= 257; len++)
+        {
+            var x = Enumerable.Range(0, len).Select(_ => (float)(rng.NextDouble() * 4 - 2)).ToArray();
+            var y0 = Enumerable.Range(0, len).Select(_ => (float)(rng.NextDouble() * 4 - 2)).ToArray();
+            if (len > 3) { y0[1] = float.NaN; y0[len - 1] = float.NaN; }
+
+            var a = (float[])y0.Clone(); var b = (float[])y0.Clone();
+            Vec.Axpy<float>(a, 0.75f, x); Vec.AxpyReference<float>(b, 0.75f, x);
+            AssertClose(a, b, 1e-6f, "Axpy", len);
+
+            a = (float[])y0.Clone(); b = (float[])y0.Clone();
+            Vec.Add<float>(a, x); Vec.AddReference<float>(b, x);
+            Assert.Equal(b, a);
+
+            a = (float[])y0.Clone(); b = (float[])y0.Clone();
+            Vec.Scale<float>(a, -1.5f); Vec.ScaleReference<float>(b, -1.5f);
+            Assert.Equal(b, a);
+
+            a = (float[])y0.Clone(); b = (float[])y0.Clone();
+            Vec.Clip<float>(a, 1f); Vec.ClipReference<float>(b, 1f);
+            Assert.Equal(b, a); // NaN stays NaN (Assert.Equal treats NaN as equal to NaN)
+            Assert.All(a, v => Assert.True(float.IsNaN(v) || Math.Abs(v) <= 1f));
+        }
+    }
+
+    private static void AssertClose(float[] a, float[] b, float tol, string what, int len)
+    {
+        for (int i = 0; i < a.Length; i++)
+            Assert.True(float.IsNaN(a[i]) && float.IsNaN(b[i]) || Math.Abs(a[i] - b[i]) <= tol * (1 + Math.Abs(b[i])),
+                $"{what} len {len} [{i}]: {a[i]} vs {b[i]}");
+    }
+}
