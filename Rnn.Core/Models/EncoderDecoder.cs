@@ -39,7 +39,7 @@ public sealed record EncoderDecoderOptions
 /// state (<see cref="EncoderDecoderOptions.PassState"/>) and reads either the previous targets (teacher forcing)
 /// or the encoder's final h repeated (<see cref="RepeatVector{T}"/>). Training is BPTT through both tapes: the
 /// decoder's ds0 and the repeat's summed gradient flow into the encoder's final state.
-/// Works with SimpleRnn and Lstm layers (any mix with matching state shapes when the state is passed).
+/// Works with SimpleRnn, Gru and Lstm layers (any mix; with matching state shapes when the state is passed).
 /// The layers passed in are owned by this object and disposed with it. Buffers are allocated per (batch, Ss, St).
 /// </summary>
 public sealed class EncoderDecoder<T> : IDisposable where T : unmanaged, IFloatingPointIeee754<T>

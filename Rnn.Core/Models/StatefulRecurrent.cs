@@ -9,14 +9,14 @@ namespace Rnn.Models;
 /// state to a decoder, a language model carrying its state from chunk to chunk) need not know the cell:
 /// a state is (k, batch, H), h first, then c for an LSTM (k = <see cref="StateCount"/>). Forward records the
 /// final state; Backward accepts its gradient dsT (for a vanilla RNN the final h is the output at the last
-/// scanned step, so dsT is added to dy there) and returns ds0 when the layer's initial state is Given.
+/// scanned step, so dsT is added to dy there; Lstm and Gru take dhT, dcT directly) and returns ds0 when the layer's initial state is Given.
 /// The wrapped layer is not owned; buffers are allocated once per (batch, seq).
 /// </summary>
 public sealed class StatefulRecurrent<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     /// <summary>The wrapped layer.</summary>
     public IRecurrentLayer<T> Layer { get; }
-    /// <summary>State tensors per sequence: 1 (h) for SimpleRnn, 2 (h, c) for Lstm.</summary>
+    /// <summary>State tensors per sequence: 1 (h) for SimpleRnn and Gru, 2 (h, c) for Lstm.</summary>
     public int StateCount { get; }
     /// <summary>True when the layer's initial state is <see cref="InitialState.Given"/>, so Forward takes s0.</summary>
     public bool TakesInitialState { get; }
@@ -26,14 +26,16 @@ public sealed class StatefulRecurrent<T> where T : unmanaged, IFloatingPointIeee
     private int _batch = -1, _seq = -1;
     private T[] _final = [], _dy = []; // (k, B, H), y's shape
 
-    /// <summary>Wraps a SimpleRnn or Lstm; other types throw.</summary>
+    /// <summary>Wraps a SimpleRnn, Gru or Lstm; other types (a Bidirectional has two final states) throw.</summary>
     public StatefulRecurrent(IRecurrentLayer<T> layer)
     {
         Layer = layer ?? throw new ArgumentNullException(nameof(layer));
         switch (layer)
         {
             case SimpleRnn<T> r: StateCount = 1; TakesInitialState = r.Options.InitialState == InitialState.Given; break;
-            default: throw new ArgumentException($"layer: expected a SimpleRnn or Lstm, got {layer.GetType().Name}.", nameof(layer));
+            case Gru<T> g: StateCount = 1; TakesInitialState = g.Options.InitialState == InitialState.Given; break;
+            case Lstm<T> l: StateCount = 2; TakesInitialState = l.Options.InitialState == InitialState.Given; break;
+            default: throw new ArgumentException($"layer: expected a SimpleRnn, Gru or Lstm, got {layer.GetType().Name}.", nameof(layer));
         }
     }
 
@@ -67,6 +69,18 @@ public sealed class StatefulRecurrent<T> where T : unmanaged, IFloatingPointIeee
                 r.Forward(y, x, mask, s0, batch, seqLen);
                 CopyLastStep(_final, y, batch, seqLen);
                 break;
+            case Gru<T> g:
+                g.Forward(y, x, mask, s0, batch, seqLen);
+                g.FinalH.CopyTo(_final);
+                break;
+            case Lstm<T> l:
+            {
+                int n = batch * HiddenSize;
+                l.Forward(y, x, mask, s0.IsEmpty ? default : s0[..n], s0.IsEmpty ? default : s0[n..], batch, seqLen);
+                l.FinalH.CopyTo(_final.AsSpan(0, n));
+                l.FinalC.CopyTo(_final.AsSpan(n, n));
+                break;
+            }
         }
     }
 
@@ -95,6 +109,18 @@ public sealed class StatefulRecurrent<T> where T : unmanaged, IFloatingPointIeee
                 if (!dsT.IsEmpty) AddLastStep(_dy, dsT, batch, seqLen);
                 r.Backward(dx, ds0, _dy, batch, seqLen);
                 break;
+            case Gru<T> g:
+                if (dy.IsEmpty) { Array.Clear(_dy); dy = _dy; }
+                g.Backward(dx, ds0, dy, dsT, batch, seqLen);
+                break;
+            case Lstm<T> l:
+            {
+                int n = batch * HiddenSize;
+                if (dy.IsEmpty) { Array.Clear(_dy); dy = _dy; }
+                l.Backward(dx, ds0.IsEmpty ? default : ds0[..n], ds0.IsEmpty ? default : ds0[n..], dy,
+                    dsT.IsEmpty ? default : dsT[..n], dsT.IsEmpty ? default : dsT[n..], batch, seqLen);
+                break;
+            }
         }
     }
 

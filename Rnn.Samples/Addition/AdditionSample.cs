@@ -112,6 +112,8 @@ public static class AdditionSample
         int C = AdditionData.Chars.Length;
         IRecurrentLayer<float> Make(int input, bool sequences, string suffix) => cell switch
         {
+            "lstm" => new Lstm<float>(input, hidden, rng, new LstmOptions { ReturnSequences = sequences }, suffix),   // Keras defaults
+            "gru" => new Gru<float>(input, hidden, rng, new GruOptions { ReturnSequences = sequences }, suffix),
             _ => new SimpleRnn<float>(input, hidden, rng, new SimpleRnnOptions { ReturnSequences = sequences }, suffix),
         };
         var enc = Make(C, false, "_enc");
