@@ -49,7 +49,6 @@ public class GruGradTests
     /// Every parameter, dx and (where given) dh0 against central differences, for both reset variants.
     /// "state" and "all" add a loss on the returned h_T (dhT). Dropout cases keep Training on and reseed
     /// <see cref="Gru{T}.DropoutRng"/> before every Forward, so every evaluation sees the same masks.
-    /// The loss is scaled as in <see cref="LstmGradTests.SmallLoss"/>.
     /// </summary>
     [Theory]
     [MemberData(nameof(Cases))]
@@ -77,8 +76,8 @@ public class GruGradTests
         {
             if (dropout) gru.DropoutRng = new Rng(99);
             gru.Forward(y, x, mask, h0, B, S);
-            double l = LstmGradTests.SmallLoss(y, cy, grad ? dy : default);
-            if (stateLoss) l += LstmGradTests.SmallLoss(gru.FinalH, ch, grad ? dhT : default);
+            double l = GradCheck.WeightedLoss(y, cy, grad ? dy : default);
+            if (stateLoss) l += GradCheck.WeightedLoss(gru.FinalH, ch, grad ? dhT : default);
             return l;
         }
         void Analytic()

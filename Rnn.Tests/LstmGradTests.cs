@@ -7,7 +7,6 @@ namespace Rnn.Tests;
 public class LstmGradTests
 {
     private const int B = 3, S = 5, I = 4, H = 5;
-    private const double Scale = 0.02;
 
     public static TheoryData<string> Cases => new()
     {
@@ -76,11 +75,11 @@ public class LstmGradTests
         {
             if (dropout) lstm.DropoutRng = new Rng(99);
             lstm.Forward(y, x, mask, h0, c0, B, S);
-            double l = SmallLoss(y, cy, grad ? dy : default);
+            double l = GradCheck.WeightedLoss(y, cy, grad ? dy : default);
             if (stateLoss)
             {
-                l += SmallLoss(lstm.FinalH, ch, grad ? dhT : default);
-                l += SmallLoss(lstm.FinalC, cc, grad ? dcT : default);
+                l += GradCheck.WeightedLoss(lstm.FinalH, ch, grad ? dhT : default);
+                l += GradCheck.WeightedLoss(lstm.FinalC, cc, grad ? dcT : default);
             }
             return l;
         }
@@ -106,19 +105,6 @@ public class LstmGradTests
         }
     }
 
-    /// <summary>
-    /// GradCheck.WeightedLoss scaled by <see cref="Scale"/>. The finite difference of L carries a few ulp(L)/ε
-    /// ≈ |L|·2e-11 of rounding noise, and GradCheck compares gradients below its Floor absolutely at
-    /// Tolerance·Floor = 1e-11, so with |L| ≈ 5 (unscaled, these sizes) an element near the floor fails on
-    /// rounding alone (seen: 1.4e-6 on a correct gradient that matches to 4e-7 at ε = 1e-4). Scaled, |L| ≈ 0.1;
-    /// the bias, W_ih and dx gradients stay above the floor and are still compared relatively.
-    /// </summary>
-    internal static double SmallLoss(ReadOnlySpan<double> y, ReadOnlySpan<double> c, Span<double> dy)
-    {
-        double l = Scale * GradCheck.WeightedLoss(y, c, dy);
-        for (int i = 0; i < dy.Length; i++) dy[i] *= Scale;
-        return l;
-    }
 
     [Fact]
     public void ShapesSequencesAndFinal()
