@@ -223,7 +223,6 @@ public class SequenceModeTests
     // ---------- mode 4: many to many (encoder-decoder) ----------
 
     private const int Ss = 5, St = 4; // source and target lengths differ
-    private const double LossScale = 0.02;
 
     private static IRecurrentLayer<double> Cell(string cell, int input, Rng rng, bool sequences, bool backwards, InitialState init, string suffix) => cell switch
     {
@@ -266,16 +265,12 @@ public class SequenceModeTests
         var tgtMask = PostPad(B, St);
         tgt[2 * St + St - 1] = -1; // a padded target may hold any id: never read
         var dl = new double[B * St * C];
-        // Scaled as in LstmGradTests.SmallLoss: the gated cells' deep gradients (W_hh of the encoder, reached through
-        // the decoder) have elements near GradCheck.Floor where the finite difference of an unscaled L ≈ 1.4 carries
-        // ~1e-11 of rounding noise; scaled, those elements are compared absolutely, the rest still relatively.
-        double k = cell == "rnn" ? 1.0 : LossScale;
-        double Loss() => k * TimeDistributed<double>.Loss(m.Forward(src, srcMask, tgt, tgtMask, B, Ss, St), tgt, tgtMask, B, St, C);
+        double Loss() => TimeDistributed<double>.Loss(m.Forward(src, srcMask, tgt, tgtMask, B, Ss, St), tgt, tgtMask, B, St, C);
         void Analytic()
         {
             m.ZeroGrad(); Array.Clear(dsrc); Array.Clear(dl);
             var logits = m.Forward(src, srcMask, tgt, tgtMask, B, Ss, St);
-            TimeDistributed<double>.LossBackward(dl, logits, tgt, tgtMask, k, B, St, C);
+            TimeDistributed<double>.LossBackward(dl, logits, tgt, tgtMask, 1.0, B, St, C);
             m.Backward(dsrc, dl, B, Ss, St);
         }
         GradCheck.Assert(Loss, Analytic, [.. m.Parameters.Select(GradCheck.Of), new("source", src, dsrc)]);
@@ -406,5 +401,64 @@ public class SequenceModeTests
             opt.Step();
         }
         Assert.True(last < 0.2f * first, $"loss {first} -> {last}: expected a fall below 20% of the first");
+    }
+
+    // ---------- stacks: N layers of every recurrent kind with dropout between (SequenceModel), modes 3 and 5 ----------
+
+    [Theory]
+    [InlineData(CellKind.RnnTanh, false)]
+    [InlineData(CellKind.RnnTanh, true)]
+    [InlineData(CellKind.Lstm, false)]
+    [InlineData(CellKind.Lstm, true)]
+    [InlineData(CellKind.Gru, true)]
+    [InlineData(CellKind.GruResetBefore, false)]
+    public void Stacks_ThreeLayersWithDropoutBetween_GradientsMatchFiniteDifferences(CellKind cell, bool perStep)
+    {
+        var spec = new ModelSpec { InputSize = F, Cell = cell, Hidden = 4, Layers = 3, DropoutBetween = 0.3, OutputSize = C, PerStep = perStep };
+        using var m = new SequenceModel<double>(spec, new Rng(21));
+        var x = GradCheck.Det(B * S * F, 1.0); var dx = new double[x.Length];
+        var mask = PostPad(B, S);
+        var y = Targets(perStep ? B * S : B, C);
+        int rows = m.OutputRows(B, S);
+        var w = perStep ? mask : []; // mode 5: the sequence mask weights the per-step loss
+        double Loss()
+        {
+            m.ReseedDropout(42); // the same dropout masks on every pass
+            return SoftmaxCrossEntropy.Forward<double>(m.Forward(x, mask, B, S), y, w, C);
+        }
+        void Analytic()
+        {
+            m.ZeroGrad(); Array.Clear(dx);
+            m.ReseedDropout(42);
+            var outp = m.Forward(x, mask, B, S);
+            m.OutputGrad.Clear();
+            SoftmaxCrossEntropy.Backward<double>(m.OutputGrad, outp, y, w, 1.0, C);
+            m.Backward(m.OutputGrad, dx, B, S);
+        }
+        GradCheck.Assert(Loss, Analytic, [.. m.NamedParameters.Select(p => new GradCheck.Target(p.Name, p.Parameter.Value, p.Parameter.Grad)), new("x", x, dx)]);
+        Assert.Equal((perStep ? B * S : B) * C, rows * C); // (batch·seq, C) per step, (batch, C) on the final state
+    }
+
+    [Fact]
+    public void Mode2_RepeatVectorFeedsASequenceModel_GradientsMatchFiniteDifferences()
+    {
+        var spec = new ModelSpec { InputSize = F, Cell = CellKind.Lstm, Hidden = 4, Layers = 2, OutputSize = C, PerStep = true };
+        using var m = new SequenceModel<double>(spec, new Rng(22));
+        var rep = new RepeatVector<double>(F, S);
+        var v = GradCheck.Det(B * F, 1.0); var dv = new double[v.Length];
+        var seq = new double[B * S * F]; var dseq = new double[seq.Length];
+        var mask = PostPad(B, S); var y = Targets(B * S, C);
+        double Loss() { rep.Forward(seq, v, B); return TimeDistributed<double>.Loss(m.Forward(seq, mask, B, S), y, mask, B, S, C); }
+        void Analytic()
+        {
+            m.ZeroGrad(); Array.Clear(dv); Array.Clear(dseq);
+            rep.Forward(seq, v, B);
+            var outp = m.Forward(seq, mask, B, S);
+            m.OutputGrad.Clear();
+            TimeDistributed<double>.LossBackward(m.OutputGrad, outp, y, mask, 1.0, B, S, C);
+            m.Backward(m.OutputGrad, dseq, B, S);
+            rep.Backward(dv, dseq, B);
+        }
+        GradCheck.Assert(Loss, Analytic, [.. m.NamedParameters.Select(p => new GradCheck.Target(p.Name, p.Parameter.Value, p.Parameter.Grad)), new("vector", v, dv)]);
     }
 }
