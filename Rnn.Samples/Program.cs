@@ -1,4 +1,6 @@
 using Rnn.Samples.Adding;
+using Rnn.Samples.Addition;
+using Rnn.Samples.CharRnn;
 using Rnn.Samples.Common;
 using Rnn.Samples.Classify;
 using Rnn.Samples.Imdb;
@@ -13,6 +15,8 @@ public static class Program
         ("adding", "Lasagne's adding task with a bidirectional vanilla RNN (the main job)", AddingSample.Run),
         ("imdb", "Keras's imdb_lstm.py sentiment LSTM, on generated or real reviews", ImdbSample.Run),
         ("classify", "classify review text with a model saved by `imdb --save`", ClassifySample.Run),
+        ("addition", "Keras's addition_rnn: seq2seq LSTM encoder -> RepeatVector -> LSTM decoder adds numbers given as text", AdditionSample.Run),
+        ("charrnn", "character language model on the engine's source: min-char-rnn (faithful) or char-rnn (lstm)", CharRnnSample.Run),
         ("info", "kernel path, threads, JIT or NativeAOT, .NET version, processors, OS", Info.Run),
     ];
 

@@ -4,7 +4,7 @@ namespace Rnn.Optimizers;
 
 /// <summary>
 /// Adagrad with Lasagne's rule: accu += g²; p −= lr·g/√(accu + ε), ε = 1e-6 by default
-/// (min-char-rnn uses p −= lr·g/√(accu + 1e-8): pass epsilon 1e-8 and <c>epsilonInsideSqrt: false</c>).
+/// (min-char-rnn has the same form with ε = 1e-8; PyTorch uses √accu + ε: pass <c>epsilonInsideSqrt: false</c>).
 /// Row-sparse parameters update touched rows only, which is exact for Adagrad (a zero gradient leaves accu and p unchanged).
 /// </summary>
 public sealed class Adagrad<T> : Optimizer<T> where T : unmanaged, IFloatingPointIeee754<T>
@@ -12,7 +12,7 @@ public sealed class Adagrad<T> : Optimizer<T> where T : unmanaged, IFloatingPoin
     private readonly T[][] _accu;
     /// <summary>ε.</summary>
     public double Epsilon { get; }
-    /// <summary>True: √(accu + ε) (Lasagne). False: √accu + ε (min-char-rnn, PyTorch).</summary>
+    /// <summary>True: √(accu + ε) (Lasagne, min-char-rnn). False: √accu + ε (PyTorch).</summary>
     public bool EpsilonInsideSqrt { get; }
 
     /// <summary>Creates the optimizer.</summary>
