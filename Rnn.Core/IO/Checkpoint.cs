@@ -7,7 +7,7 @@ namespace Rnn.IO;
 
 /// <summary>
 /// Model checkpoints: a <see cref="SequenceModel{T}"/>'s parameters as safetensors (PyTorch names, F32 or F64),
-/// with its <see cref="ModelSpec"/> in <c>__metadata__</c>, so <see cref="Load{T}"/> rebuilds the model without code.
+/// with its <see cref="ModelSpec"/> in <c>__metadata__</c>, so <see cref="Load{T}(string)"/> rebuilds the model without code.
 /// Saves are atomic (temp file, flush, rename), so a crash mid-save leaves the previous file intact.
 /// </summary>
 public static class Checkpoint
@@ -37,8 +37,13 @@ public static class Checkpoint
     /// The returned model is in evaluation mode (Training = false).
     /// </summary>
     public static SequenceModel<T> Load<T>(string path) where T : unmanaged, IFloatingPointIeee754<T>
+        => Load<T>(path, out _);
+
+    /// <summary>As <see cref="Load{T}(string)"/>, also returning the file's metadata (one open, one header parse).</summary>
+    public static SequenceModel<T> Load<T>(string path, out IReadOnlyDictionary<string, string> metadata) where T : unmanaged, IFloatingPointIeee754<T>
     {
         using var file = SafeTensors.Load(path);
+        metadata = file.Metadata;
         var spec = ModelSpec.FromMetadata(file.Metadata);
         var model = new SequenceModel<T>(spec, new Rng(0));
         try

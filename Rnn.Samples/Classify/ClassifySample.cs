@@ -31,8 +31,7 @@ public static class ClassifySample
         Engine.Threads = cli.Int("threads", 1, 256);
         bool quiet = cli.Has("quiet");
 
-        using var net = Checkpoint.Load<float>(model);
-        var meta = Checkpoint.ReadMetadata(model);
+        using var net = Checkpoint.Load<float>(model, out var meta);
         if (!meta.TryGetValue("imdb.vocab", out var vocabText) || !meta.TryGetValue("imdb.maxlen", out var maxlenText)
             || !int.TryParse(maxlenText, NumberStyles.Integer, CultureInfo.InvariantCulture, out int maxlen) || maxlen < 1)
             throw new UsageException($"classify: {model} has no imdb.vocab / imdb.maxlen metadata; expected a checkpoint written by `imdb --save`.");
