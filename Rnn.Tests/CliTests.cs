@@ -75,7 +75,8 @@ public class CliTests
             (["--lr", "fast"], "--lr expects a number"),
             (["--lr=-1"], "--lr expects a number"),
             (["--seed", "-3"], "--seed expects a non-negative integer"),
-            (["--threads", "0"], "--threads expects an integer in [1, 256]"),
+            (["--threads", "0"], "--threads expects an integer in [1, "),
+            (["--threads", "100000"], "--threads expects an integer in [1, "), // beyond Engine.Threads's range: a usage error, not a crash
             (["--epochs", "0"], "--epochs expects an integer in [1, 1000000]"),
             (["--report", missing], "--report: the folder"),
             (["--plot=" + missing], "--plot: the folder"),
@@ -90,6 +91,18 @@ public class CliTests
             var (code, _, err) = Run([sample, .. args]);
             Assert.True(code == 2, $"{sample} {string.Join(' ', args)}: exit code {code}, stderr: {err}");
             Assert.Contains($"{sample}: {message}", err);
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(All))]
+    public void BadThreadsIsAUsageErrorEverywhere(string sample)
+    {
+        foreach (var value in new[] { "abc", "0", "100000" })
+        {
+            var (code, _, err) = Run(sample, "--threads", value);
+            Assert.Equal(2, code);
+            Assert.Contains($"{sample}: --threads expects an integer in [1, {Environment.ProcessorCount * 4}], got '{value}'", err);
         }
     }
 

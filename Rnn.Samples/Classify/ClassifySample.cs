@@ -27,8 +27,8 @@ public static class ClassifySample
             .Flag("timing", "print the time from process start to the first prediction on stderr")
             .Flag("quiet", "print only the probabilities");
         if (!cli.Parse(args)) return 0;
+        Engine.Threads = cli.Int("threads", 1, Environment.ProcessorCount * 4);
         string model = cli.Get("model") ?? throw new UsageException("classify: --model FILE is required.");
-        Engine.Threads = cli.Int("threads", 1, 256);
         bool quiet = cli.Has("quiet");
 
         using var net = Checkpoint.Load<float>(model);

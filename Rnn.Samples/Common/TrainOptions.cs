@@ -26,7 +26,7 @@ public sealed record TrainOptions
         Epochs = cli.Int("epochs", 1, 1_000_000),
         LearningRate = cli.Get("lr") is null ? null : cli.Double("lr", 1e-12, maxLr),
         Seed = cli.ULong("seed"),
-        Threads = cli.Int("threads", 1, 256),
+        Threads = cli.Int("threads", 1, Environment.ProcessorCount * 4), // Engine.Threads's range
         Report = cli.OutputPath("report"),
         Plot = cli.OutputPath("plot"),
         Save = cli.OutputPath("save"),
