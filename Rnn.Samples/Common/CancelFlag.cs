@@ -29,9 +29,6 @@ public sealed class CancelFlag : IDisposable
         _requested = true;
     }
 
-    /// <summary>Sets the flag as a signal would (tests, and callers with their own stop condition).</summary>
-    public void Request() => _requested = true;
-
     /// <summary>Removes the handlers.</summary>
     public void Dispose() { _int.Dispose(); _term.Dispose(); }
 }
