@@ -106,6 +106,22 @@ public class CliTests
         }
     }
 
+    /// <summary>Input files and folders that do not exist are usage errors too, not unhandled exceptions.</summary>
+    [Theory]
+    [InlineData("imdb", "--data", "--data: folder")]
+    [InlineData("imdb", "--word-index", "--word-index: file")]
+    [InlineData("charrnn", "--data", "--data: file")]
+    [InlineData("classify", "--model", "--model: file")]
+    [InlineData("classify", "--file", "--file: file")]
+    public void MissingInputIsAUsageError(string sample, string option, string message)
+    {
+        string missing = Path.Combine(Path.GetTempPath(), "rnn-no-such-input-" + Guid.NewGuid().ToString("N"));
+        string[] args = option == "--file" ? [sample, "--model", typeof(CliTests).Assembly.Location, option, missing] : [sample, option, missing];
+        var (code, _, err) = Run(args);
+        Assert.Equal(2, code);
+        Assert.Contains($"{sample}: {message} '{missing}' not found", err);
+    }
+
     [Theory]
     [MemberData(nameof(Training))]
     public void EveryTrainingSampleListsTheSharedOptions(string sample)

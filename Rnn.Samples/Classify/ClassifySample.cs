@@ -28,7 +28,8 @@ public static class ClassifySample
             .Flag("quiet", "print only the probabilities");
         if (!cli.Parse(args)) return 0;
         Engine.Threads = cli.Int("threads", 1, Environment.ProcessorCount * 4);
-        string model = cli.Get("model") ?? throw new UsageException("classify: --model FILE is required.");
+        string model = cli.InputPath("model") ?? throw new UsageException("classify: --model FILE is required.");
+        string? file = cli.InputPath("file");
         bool quiet = cli.Has("quiet");
 
         using var net = Checkpoint.Load<float>(model);
@@ -64,7 +65,7 @@ public static class ClassifySample
         }
 
         string Show(string text) => text.Length <= 70 ? text : text[..67] + "...";
-        if (cli.Get("file") is { } file)
+        if (file != null)
         {
             float p = Classify(File.ReadAllText(file));
             Console.WriteLine(quiet ? p.ToString("F4", CultureInfo.InvariantCulture) : $"{p.ToString("F4", CultureInfo.InvariantCulture)}\t{file}");

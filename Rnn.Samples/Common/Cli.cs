@@ -140,6 +140,16 @@ public sealed class Cli
         return v;
     }
 
+    /// <summary>An input path that must exist (a file, or a folder when <paramref name="folder"/>), or null when not given.</summary>
+    public string? InputPath(string name, bool folder = false)
+    {
+        string? v = Get(name);
+        if (v is null) return null;
+        if (folder ? !Directory.Exists(v) : !File.Exists(v))
+            throw new UsageException($"{_sample}: --{name}: {(folder ? "folder" : "file")} '{v}' not found.");
+        return v;
+    }
+
     /// <summary>One of a fixed set of words.</summary>
     public string Choice(string name, params string[] choices)
     {

@@ -53,7 +53,7 @@ public static class ImdbSample
         double recDrop = cli.Double("recurrent-dropout", 0, 0.99);
         double eps = cli.Double("epsilon", 0, 1);
         int trainLimit = cli.Int("train-limit", 0, int.MaxValue);
-        string? dataDir = cli.Get("data"), wordIndex = cli.Get("word-index");
+        string? dataDir = cli.InputPath("data", folder: true), wordIndex = cli.InputPath("word-index");
         Engine.Threads = threads;
         using var cancel = new CancelFlag(); // before loading, so Ctrl+C while loading still ends with the report
 
