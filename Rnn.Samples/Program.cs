@@ -25,9 +25,14 @@ public static class Program
     {
         if (args.Length == 0 || args[0] is "--help" or "-h" or "help")
         {
-            Console.WriteLine("usage: Rnn.Samples <sample> [options]   (Rnn.Samples <sample> --help for its options)");
-            Console.WriteLine();
-            foreach (var s in Samples) Console.WriteLine($"  {s.Name,-10} {s.Summary}");
+            // asked for: stdout, exit 0; no sample given: a usage error on stderr, exit 2.
+            var w = args.Length == 0 ? Console.Error : Console.Out;
+            w.WriteLine("usage: Rnn.Samples <sample> [options]   (Rnn.Samples <sample> --help for its options)");
+            w.WriteLine();
+            foreach (var s in Samples) w.WriteLine($"  {s.Name,-10} {s.Summary}");
+            w.WriteLine();
+            w.WriteLine("Training samples (adding, imdb, addition, charrnn) share --epochs --lr --seed --threads --report --plot --save --quiet;");
+            w.WriteLine("options take --name value or --name=value; Ctrl+C stops after the current batch and writes what ran.");
             return args.Length == 0 ? 2 : 0;
         }
         var sample = Samples.FirstOrDefault(s => s.Name == args[0]);

@@ -14,7 +14,7 @@ public static class AddingSample
         var cli = new Cli("adding",
             "Lasagne's recurrent.py adding task: two SimpleRnn(100, tanh) layers (forward and backwards,\n" +
             "grad clipping 100, final step only) -> concat -> Dense(1, tanh), MSE, on sequences of 50..54 steps.")
-            .Common(epochs: 10, lr: 0.001)
+            .Common(epochs: 10, lr: 0.001, saveHelp: "write the trained parameters as safetensors (PyTorch names)")
             .Option("optimizer", "NAME", "adagrad | adam | rmsprop | sgd", "adagrad")
             .Option("batches", "N", "batches per epoch (Lasagne's EPOCH_SIZE)", "100")
             .Option("batch", "N", "sequences per batch (N_BATCH)", "100")
@@ -26,10 +26,10 @@ public static class AddingSample
             .Option("max-length", "N", "sequence buffer length; lengths are drawn below it (MAX_LENGTH)", "55");
         if (!cli.Parse(args)) return 0;
 
-        int epochs = cli.Int("epochs", 1, 1_000_000);
-        double lr = cli.Double("lr", 1e-12, 10);
-        ulong seed = cli.ULong("seed");
-        int threads = cli.Int("threads", 1, 256);
+        var o = TrainOptions.Read(cli);
+        int epochs = o.Epochs, threads = o.Threads;
+        double lr = o.LearningRate!.Value;
+        ulong seed = o.Seed;
         string optName = cli.Choice("optimizer", "adagrad", "adam", "rmsprop", "sgd");
         int batches = cli.Int("batches", 1, 1_000_000);
         int batch = cli.Int("batch", 1, 100_000);
@@ -39,10 +39,8 @@ public static class AddingSample
         double lrDecay = cli.Double("lr-decay", 1e-6, 1);
         int minLen = cli.Int("min-length", 2, 1_000_000);
         int maxLen = cli.Int("max-length", minLen + 1, 1_000_000);
-        string? reportPath = cli.Get("report");
-        string? plotPath = cli.Get("plot");
-        bool quiet = cli.Has("quiet");
         Engine.Threads = threads;
+        using var cancel = new CancelFlag();
 
         var rng = new Rng(seed);
         using var model = new AddingModel<float>(rng, hidden, gradClip);
@@ -66,9 +64,9 @@ public static class AddingSample
         AddingData.Generate<float>(xv, yv, mv, rng, batch, minLen, maxLen); // the fixed validation batch, drawn first
 
         Console.WriteLine($"adding: {optName} lr {lr.ToString(CultureInfo.InvariantCulture)}, {epochs} epochs x {batches} batches of {batch}, hidden {hidden}, seed {seed}, threads {threads}");
-        var progress = new Progress(quiet);
+        var progress = new Progress(o.Quiet);
         var total = System.Diagnostics.Stopwatch.StartNew();
-        using var cancel = new CancelFlag();
+        int completed = 0;
         for (int epoch = 1; epoch <= epochs && !cancel.Requested; epoch++)
         {
             progress.StartEpoch();
@@ -85,7 +83,14 @@ public static class AddingSample
                 done = i;
                 progress.Update(epoch, epochs, i, batches, i * batch, running);
             }
-            if (done < batches) break;
+            if (done < batches)
+            {
+                // A partial epoch: its training loss and how many batches ran; no validation.
+                progress.Clear();
+                Console.WriteLine($"interrupted in epoch {epoch} after {done} of {batches} batches.");
+                if (done > 0) report.Epoch(("epoch", epoch), ("train_loss_ema", running), ("lr", opt.LearningRate), ("batches", done), ("seconds", progress.Seconds));
+                break;
+            }
             double seconds = progress.Seconds;
             float cost = model.Loss(xv, mv, yv, batch, maxLen);
             var pred = model.Predictions;
@@ -93,18 +98,26 @@ public static class AddingSample
             for (int n = 0; n < batch; n++) if (Math.Abs(pred[n] - yv[n]) < 0.04) ok++;
             double acc = (double)ok / batch;
             Console.WriteLine($"Epoch {epoch} validation cost = {cost.ToString("G6", CultureInfo.InvariantCulture)}  (|err|<0.04: {acc:P0}, {seconds:F2}s)");
-            report.Epoch(("epoch", epoch), ("validation_cost", cost), ("within_0.04", acc), ("train_loss_ema", running), ("lr", opt.LearningRate), ("seconds", seconds));
+            report.Epoch(("epoch", epoch), ("validation_cost", cost), ("within_0.04", acc), ("train_loss_ema", running), ("lr", opt.LearningRate), ("batches", batches), ("seconds", seconds));
+            completed = epoch;
             opt.LearningRate *= lrDecay;
-            if (reportPath != null) report.Save(reportPath);
+            if (o.Report != null) report.Save(o.Report);
         }
-        if (cancel.Requested) Console.WriteLine("interrupted: stopped after the current batch.");
+        report.Summary("epochs_completed", completed);
         report.Summary("total_seconds", total.Elapsed.TotalSeconds);
-        report.Summary("interrupted", cancel.Requested);
-        if (reportPath != null) report.Save(reportPath);
-        var series = Plot.SeriesOf(report, "validation_cost", "train_loss_ema", "within_0.04");
-        if (plotPath != null)
-            Plot.Svg(plotPath, $"adding: {optName} lr {lr.ToString(CultureInfo.InvariantCulture)}, hidden {hidden}, batch {batch}, seed {seed}", series, "MSE");
-        if (report.Epochs.Count > 1) Console.WriteLine(Plot.Terminal("validation cost", series[0].Values));
+        RunEnd.Write(o, report, cancel.Requested, path => Save(model, path),
+            $"adding: {optName} lr {lr.ToString(CultureInfo.InvariantCulture)}, hidden {hidden}, batch {batch}, seed {seed}", "MSE",
+            ["validation_cost", "train_loss_ema", "within_0.04"], chart: "validation_cost");
         return 0;
     }
+
+    /// <summary>
+    /// Checkpoint of the adding network: its parameters as safetensors (PyTorch names: weight_ih_l0, ..._l0_reverse,
+    /// fc.weight), written atomically, with the hidden size in the metadata. Load with SafeTensors.LoadInto.
+    /// </summary>
+    public static void Save(AddingModel<float> model, string path)
+        => Rnn.IO.SafeTensors.SaveParameters(path, model.Parameters, new Dictionary<string, string>
+        {
+            ["adding.hidden"] = model.Hidden.ToString(CultureInfo.InvariantCulture),
+        });
 }

@@ -22,7 +22,7 @@ public static class AdditionSample
         var cli = new Cli("addition",
             "Keras's addition_rnn.py: learn to add two numbers of up to 3 digits given as text (\"123+45\"),\n" +
             "encoder LSTM(128) -> RepeatVector(4) -> decoder LSTM(128) -> TimeDistributed(Dense(12)), Adam, batch 128.")
-            .Common(epochs: 100, lr: 1e-3)
+            .Common(epochs: 100, lr: 1e-3, saveHelp: "write the trained encoder, decoder and head as safetensors (PyTorch names)")
             .Option("cell", "NAME", "lstm | gru | rnn (encoder and decoder cells)", "lstm")
             .Option("hidden", "N", "hidden units (HIDDEN_SIZE)", "128")
             .Option("batch", "N", "batch size (BATCH_SIZE)", "128")
@@ -31,10 +31,10 @@ public static class AdditionSample
             .Option("reverse", "BOOL", "reverse the question (Keras REVERSE)", "true")
             .Option("stop-at", "X", "stop once the held-out exact-match accuracy reaches X (0 = run every epoch)", "0");
         if (!cli.Parse(args)) return 0;
-        int epochs = cli.Int("epochs", 1, 1_000_000);
-        double lr = cli.Double("lr", 1e-12, 10);
-        ulong seed = cli.ULong("seed");
-        int threads = cli.Int("threads", 1, 256);
+        var o = TrainOptions.Read(cli);
+        int epochs = o.Epochs, threads = o.Threads;
+        double lr = o.LearningRate!.Value;
+        ulong seed = o.Seed;
         string cell = cli.Choice("cell", "lstm", "gru", "rnn");
         int hidden = cli.Int("hidden", 1, 100_000);
         int batch = cli.Int("batch", 1, 100_000);
@@ -42,9 +42,8 @@ public static class AdditionSample
         int digits = cli.Int("digits", 1, 9);
         bool reverse = cli.Choice("reverse", "true", "false") == "true";
         double stopAt = cli.Double("stop-at", 0, 1);
-        string? reportPath = cli.Get("report"), plotPath = cli.Get("plot");
-        bool quiet = cli.Has("quiet");
         Engine.Threads = threads;
+        using var cancel = new CancelFlag();
 
         var rng = new Rng(seed);
         var data = new AdditionData(examples, digits, reverse, rng);
@@ -61,11 +60,10 @@ public static class AdditionSample
             .Config("digits", digits).Config("reverse", reverse).Config("lr", lr).Config("seed", seed).Config("threads", threads).Config("epochs", epochs);
         var x = new float[batch * Q * C]; var y = new int[batch * A];
         var pred = new int[batch * A];
-        var progress = new Progress(quiet);
+        var progress = new Progress(o.Quiet);
         var total = Stopwatch.StartNew();
         var showRng = new Rng(seed + 1);
-        using var cancel = new CancelFlag();
-        int reachedAt = 0;
+        int reachedAt = 0, completed = 0;
         for (int epoch = 1; epoch <= epochs && !cancel.Requested; epoch++)
         {
             progress.StartEpoch();
@@ -82,26 +80,47 @@ public static class AdditionSample
                 sum += loss * n; seen += n;
                 progress.Update(epoch, epochs, i + 1, batches, seen, sum / seen);
             }
-            if (cancel.Requested) break;
+            if (cancel.Requested)
+            {
+                // A partial epoch: its training loss and how many batches ran; no held-out pass.
+                progress.Clear();
+                int ran = (seen + batch - 1) / batch;
+                Console.WriteLine($"interrupted in epoch {epoch} after {ran} of {batches} batches.");
+                if (seen > 0) report.Epoch(("epoch", epoch), ("loss", sum / seen), ("batches", ran), ("seconds", progress.Seconds));
+                break;
+            }
             double trainSeconds = progress.Seconds;
             var (exact, perChar) = Evaluate(model, data, val, x, y, pred, batch);
             Console.WriteLine($"Epoch {epoch}: loss {sum / seen:F4}  held-out exact match {exact:P2}  per-character {perChar:P2}  ({trainSeconds:F1}s, total {total.Elapsed.TotalSeconds:F0}s)");
             Show(model, data, val, showRng, 10);
-            report.Epoch(("epoch", epoch), ("loss", sum / seen), ("val_exact_acc", exact), ("val_char_acc", perChar), ("seconds", trainSeconds));
-            if (reportPath != null) report.Save(reportPath);
+            report.Epoch(("epoch", epoch), ("loss", sum / seen), ("val_exact_acc", exact), ("val_char_acc", perChar), ("batches", batches), ("seconds", trainSeconds));
+            completed = epoch;
+            if (o.Report != null) report.Save(o.Report);
             if (reachedAt == 0 && stopAt > 0 && exact >= stopAt) { reachedAt = epoch; break; }
         }
-        if (cancel.Requested) Console.WriteLine("interrupted: stopped after the current batch.");
         if (reachedAt > 0) Console.WriteLine($"reached {stopAt:P0} exact match on the held-out questions at epoch {reachedAt}, {total.Elapsed.TotalSeconds:F0}s");
         report.Summary("total_seconds", total.Elapsed.TotalSeconds);
         report.Summary("reached_at_epoch", reachedAt);
-        report.Summary("interrupted", cancel.Requested);
-        if (reportPath != null) report.Save(reportPath);
-        var series = Plot.SeriesOf(report, "loss", "val_exact_acc", "val_char_acc");
-        if (plotPath != null) Plot.Svg(plotPath, $"addition: {cell}({hidden}), Adam lr {lr.ToString(CultureInfo.InvariantCulture)}, batch {batch}, seed {seed}", series, "cross-entropy");
-        if (report.Epochs.Count > 1) Console.WriteLine(Plot.Terminal("held-out exact match", series[1].Values));
+        report.Summary("epochs_completed", completed);
+        RunEnd.Write(o, report, cancel.Requested, path => Save(model, path, digits, reverse),
+            $"addition: {cell}({hidden}), Adam lr {lr.ToString(CultureInfo.InvariantCulture)}, batch {batch}, seed {seed}", "cross-entropy",
+            ["loss", "val_exact_acc", "val_char_acc"], chart: "val_exact_acc");
         return 0;
     }
+
+    /// <summary>
+    /// Checkpoint of the model: every parameter as safetensors (PyTorch names with _enc / _dec suffixes, fc.*),
+    /// written atomically, with the cell, sizes and question format in the metadata. Load with SafeTensors.LoadInto
+    /// into a model from <see cref="Build"/>.
+    /// </summary>
+    public static void Save(EncoderDecoder<float> model, string path, int digits, bool reverse)
+        => Rnn.IO.SafeTensors.SaveParameters(path, model.Parameters, new Dictionary<string, string>
+        {
+            ["addition.cell"] = model.Encoder switch { Lstm<float> => "lstm", Gru<float> => "gru", _ => "rnn" },
+            ["addition.hidden"] = model.Encoder.HiddenSize.ToString(CultureInfo.InvariantCulture),
+            ["addition.digits"] = digits.ToString(CultureInfo.InvariantCulture),
+            ["addition.reverse"] = reverse ? "true" : "false",
+        });
 
     /// <summary>
     /// The Keras model: encoder (final state only) → RepeatVector(digits+1) → decoder (sequences) → per-step

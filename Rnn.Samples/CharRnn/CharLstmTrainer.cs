@@ -16,8 +16,8 @@ namespace Rnn.Samples.CharRnn;
 /// </summary>
 public static class CharLstmTrainer
 {
-    /// <summary>Trains, reports and samples; returns the exit code.</summary>
-    public static int Run(CharRnnOptions o, CharData data)
+    /// <summary>Trains, reports and samples; returns the exit code. <paramref name="cancel"/> stops it after the current batch.</summary>
+    public static int Run(CharRnnOptions o, CharData data, CancelFlag cancel)
     {
         int B = o.Batch, S = o.Seq, n = data.Ids.Length;
         int trainLen = n - n / 20;
@@ -38,7 +38,7 @@ public static class CharLstmTrainer
         var x = new int[B * S]; var y = new int[B * S];
         var progress = new Progress(o.Quiet);
         var total = Stopwatch.StartNew();
-        using var cancel = new CancelFlag();
+        int completed = 0;
         for (int epoch = 1; epoch <= o.Epochs && !cancel.Requested; epoch++)
         {
             progress.StartEpoch();
@@ -55,7 +55,14 @@ public static class CharLstmTrainer
                 sum += loss; done++;
                 progress.Update(epoch, o.Epochs, i + 1, batches, (i + 1) * B * S, sum / done);
             }
-            if (cancel.Requested) break;
+            if (cancel.Requested)
+            {
+                // A partial epoch: its training loss and how many batches ran; no validation.
+                progress.Clear();
+                Console.WriteLine($"interrupted in epoch {epoch} after {done} of {batches} batches.");
+                if (done > 0) report.Epoch(("epoch", epoch), ("train_loss", sum / done), ("lr", opt.LearningRate), ("batches", done), ("seconds", progress.Seconds));
+                break;
+            }
             double seconds = progress.Seconds;
             double valLoss = valBatches > 0 ? Validate(model, val, valBatch, S, valBatches) : double.NaN;
             Console.WriteLine($"Epoch {epoch}: train loss {sum / done:F4}  validation loss {valLoss:F4} nats/char  ({seconds:F1}s, {batches * B * S / seconds:F0} chars/s, lr {opt.LearningRate:G3})");
@@ -65,25 +72,14 @@ public static class CharLstmTrainer
                 var ids = model.Sample([seed], o.SampleLength, sampleRng, o.Temperature);
                 Console.WriteLine("----\n" + CharData.Printable(new string(ids.Select(i => data.Vocab[i]).ToArray())) + "\n----");
             }
-            report.Epoch(("epoch", epoch), ("train_loss", sum / done), ("validation_loss", valLoss), ("lr", opt.LearningRate), ("seconds", seconds));
+            report.Epoch(("epoch", epoch), ("train_loss", sum / done), ("validation_loss", valLoss), ("lr", opt.LearningRate), ("batches", batches), ("seconds", seconds));
+            completed = epoch;
             if (o.Report != null) report.Save(o.Report);
             if (epoch >= o.LrDecayAfter) opt.LearningRate *= o.LrDecay;
         }
-        if (cancel.Requested) Console.WriteLine("interrupted: stopped after the current batch.");
+        report.Summary("epochs_completed", completed);
         report.Summary("total_seconds", total.Elapsed.TotalSeconds);
-        report.Summary("interrupted", cancel.Requested);
-        if (o.Save != null)
-        {
-            var tensors = model.NamedParameters.Select(p => NamedTensor.F32(p.Name, p.Parameter.Shape, p.Parameter.Value)).ToList();
-            tensors.Add(NamedTensor.I32("vocab", [data.V], data.Vocab.Select(c => (int)c).ToArray()));
-            SafeTensors.Save(o.Save, tensors, new Dictionary<string, string>
-            {
-                ["charrnn.mode"] = "lstm", ["charrnn.hidden"] = o.Hidden.ToString(CultureInfo.InvariantCulture),
-                ["charrnn.layers"] = o.Layers.ToString(CultureInfo.InvariantCulture), ["charrnn.vocab"] = data.V.ToString(CultureInfo.InvariantCulture),
-            });
-            Console.WriteLine($"saved {o.Save}");
-        }
-        CharRnnSample.Finish(o, report, "validation_loss", $"charrnn lstm: {o.Layers} x LSTM({o.Hidden}), seq {S}, batch {B}, RMSprop lr {o.LearningRate.ToString(CultureInfo.InvariantCulture)}, seed {o.Seed}");
+        CharRnnSample.Finish(o, report, cancel.Requested, path => CharRnnSample.Save(path, model.NamedParameters, data, o), "validation_loss", $"charrnn lstm: {o.Layers} x LSTM({o.Hidden}), seq {S}, batch {B}, RMSprop lr {o.LearningRate.ToString(CultureInfo.InvariantCulture)}, seed {o.Seed}");
         return 0;
     }
 

@@ -22,12 +22,12 @@ public static class CharRnnSample
             "                   and a 200-character sample every --print-every iterations.\n" +
             "  --mode lstm:     char-rnn's defaults: 2 x LSTM(128), RMSprop lr 2e-3 (decay 0.95), seq 50, batch 50,\n" +
             "                   gradients clipped to [-5, 5], validation loss on the last 5% of the text per epoch.")
+            .Common(epochs: 10, lr: null, saveHelp: "write the trained weights and the vocabulary as safetensors",
+                    epochsHelp: "lstm: passes over the training text (faithful: see --iterations)", lrHelp: "learning rate (faithful 0.1, lstm 2e-3)")
             .Option("mode", "NAME", "faithful | lstm", "faithful")
             .Option("data", "FILE", "train on this UTF-8 text file instead of the embedded engine source")
-            .Option("epochs", "N", "lstm: passes over the training text", "10")
             .Option("iterations", "N", "faithful: iterations (min-char-rnn runs forever; Ctrl+C stops)", "100000")
             .Option("print-every", "N", "faithful: print loss and a sample every N iterations", "100")
-            .Option("lr", "X", "learning rate (faithful 0.1, lstm 2e-3)")
             .Option("hidden", "N", "hidden units (faithful 100, lstm 128)")
             .Option("layers", "N", "lstm: stacked LSTM layers", "2")
             .Option("seq", "N", "characters per chunk (faithful 25, lstm 50)")
@@ -37,25 +37,20 @@ public static class CharRnnSample
             .Option("lr-decay-after", "N", "lstm: first epoch after which lr decays (char-rnn 10)", "10")
             .Option("clip", "X", "clamp every gradient element to [-X, X]", "5")
             .Option("temperature", "T", "sampling temperature (1 = the model's distribution; 0 = greedy)", "1")
-            .Option("sample-length", "N", "characters per printed sample", "200")
-            .Option("save", "FILE", "lstm: write the trained weights and vocabulary as safetensors")
-            .Option("seed", "N", "random seed; the same seed reproduces the run", "1")
-            .Option("threads", "N", "kernel threads", "1")
-            .Option("report", "FILE", "write a JSON record of the configuration and the metrics")
-            .Option("plot", "FILE.svg", "write an SVG chart of the metrics")
-            .Flag("quiet", "no progress line");
+            .Option("sample-length", "N", "characters per printed sample", "200");
         if (!cli.Parse(args)) return 0;
 
         string mode = cli.Choice("mode", "faithful", "lstm");
         bool lstm = mode == "lstm";
+        var t = TrainOptions.Read(cli, maxLr: 100);
         var o = new CharRnnOptions
         {
             Mode = mode,
             Data = cli.Get("data"),
-            Epochs = cli.Int("epochs", 1, 1_000_000),
+            Epochs = t.Epochs,
             Iterations = cli.Int("iterations", 1, int.MaxValue),
             PrintEvery = cli.Int("print-every", 1, int.MaxValue),
-            LearningRate = cli.Has("lr") ? cli.Double("lr", 1e-12, 100) : lstm ? 2e-3 : 0.1,
+            LearningRate = t.LearningRate ?? (lstm ? 2e-3 : 0.1),
             Hidden = cli.Has("hidden") ? cli.Int("hidden", 1, 100_000) : lstm ? 128 : 100,
             Layers = cli.Int("layers", 1, 64),
             Seq = cli.Has("seq") ? cli.Int("seq", 1, 100_000) : lstm ? 50 : 25,
@@ -66,21 +61,21 @@ public static class CharRnnSample
             Clip = cli.Double("clip", 0, 1e30),
             Temperature = cli.Double("temperature", 0, 100),
             SampleLength = cli.Int("sample-length", 0, 1_000_000),
-            Save = cli.Get("save"),
-            Seed = cli.ULong("seed"),
-            Threads = cli.Int("threads", 1, 256),
-            Report = cli.Get("report"),
-            Plot = cli.Get("plot"),
-            Quiet = cli.Has("quiet"),
+            Save = t.Save,
+            Seed = t.Seed,
+            Threads = t.Threads,
+            Report = t.Report,
+            Plot = t.Plot,
+            Quiet = t.Quiet,
         };
-        if (!lstm && o.Save != null) throw new UsageException("charrnn: --save is for --mode lstm.");
         Engine.Threads = o.Threads;
+        using var cancel = new CancelFlag();
         var data = CharData.Load(o.Data);
-        return lstm ? CharLstmTrainer.Run(o, data) : RunFaithful(o, data);
+        return lstm ? CharLstmTrainer.Run(o, data, cancel) : RunFaithful(o, data, cancel);
     }
 
-    /// <summary>min-char-rnn's main loop. Returns the exit code; prints as min-char-rnn does.</summary>
-    public static int RunFaithful(CharRnnOptions o, CharData data)
+    /// <summary>min-char-rnn's main loop. Returns the exit code; prints as min-char-rnn does. <paramref name="cancel"/> stops it after the current chunk.</summary>
+    public static int RunFaithful(CharRnnOptions o, CharData data, CancelFlag cancel)
     {
         int V = data.V, S = o.Seq, n = data.Ids.Length;
         if (n < S + 2) throw new UsageException($"charrnn: the text has {n} characters; --seq {S} needs at least {S + 2}.");
@@ -93,7 +88,6 @@ public static class CharRnnSample
         double initial = -Math.Log(1.0 / V) * S, smooth = initial;
         report.Summary("initial_smooth_loss", initial);
         var clock = Stopwatch.StartNew();
-        using var cancel = new CancelFlag();
         int p = 0, it = 0;
         for (; it < o.Iterations && !cancel.Requested; it++)
         {
@@ -117,14 +111,29 @@ public static class CharRnnSample
             }
             p += S;
         }
-        if (cancel.Requested) Console.WriteLine("interrupted.");
-        Console.WriteLine($"done: {it} iterations in {clock.Elapsed.TotalSeconds:F1}s, smooth loss {smooth.ToString("F4", CultureInfo.InvariantCulture)} = {smooth / initial:P1} of the initial {initial:F2}");
+        Console.WriteLine($"{(cancel.Requested ? "stopped" : "done")}: {it} iterations in {clock.Elapsed.TotalSeconds:F1}s, smooth loss {smooth.ToString("F4", CultureInfo.InvariantCulture)} = {smooth / initial:P1} of the initial {initial:F2}");
         report.Summary("iterations", it);
         report.Summary("final_smooth_loss", smooth);
         report.Summary("total_seconds", clock.Elapsed.TotalSeconds);
-        report.Summary("interrupted", cancel.Requested);
-        Finish(o, report, "smooth_loss", $"charrnn faithful: hidden {o.Hidden}, seq {S}, lr {o.LearningRate.ToString(CultureInfo.InvariantCulture)}, seed {o.Seed} (x = report point, every {o.PrintEvery} iterations)");
+        Finish(o, report, cancel.Requested, path => Save(path, model.Parameters.Select(p => (p.Name, p)), data, o), "smooth_loss",
+            $"charrnn faithful: hidden {o.Hidden}, seq {S}, lr {o.LearningRate.ToString(CultureInfo.InvariantCulture)}, seed {o.Seed} (x = report point, every {o.PrintEvery} iterations)");
         return 0;
+    }
+
+    /// <summary>
+    /// Checkpoint of either mode: the parameters (PyTorch names) as F32 safetensors plus an I32 "vocab" tensor of
+    /// the characters' code units, and the mode and sizes in the metadata. Written atomically.
+    /// </summary>
+    public static void Save(string path, IEnumerable<(string Name, Parameter<float> Parameter)> parameters, CharData data, CharRnnOptions o)
+    {
+        var tensors = parameters.Select(p => Rnn.IO.NamedTensor.F32(p.Name, p.Parameter.Shape, p.Parameter.Value)).ToList();
+        tensors.Add(Rnn.IO.NamedTensor.I32("vocab", [data.V], data.Vocab.Select(c => (int)c).ToArray()));
+        Rnn.IO.SafeTensors.Save(path, tensors, new Dictionary<string, string>
+        {
+            ["charrnn.mode"] = o.Mode, ["charrnn.hidden"] = o.Hidden.ToString(CultureInfo.InvariantCulture),
+            ["charrnn.layers"] = (o.Mode == "lstm" ? o.Layers : 1).ToString(CultureInfo.InvariantCulture),
+            ["charrnn.vocab"] = data.V.ToString(CultureInfo.InvariantCulture),
+        });
     }
 
     internal static Report NewReport(CharRnnOptions o, CharData data) => new Report("charrnn")
@@ -133,13 +142,9 @@ public static class CharRnnSample
         .Config("batch", o.Mode == "lstm" ? o.Batch : 1).Config("lr", o.LearningRate).Config("clip", o.Clip)
         .Config("dropout", o.Dropout).Config("temperature", o.Temperature).Config("seed", o.Seed).Config("threads", o.Threads);
 
-    internal static void Finish(CharRnnOptions o, Report report, string metric, string title)
-    {
-        if (o.Report != null) report.Save(o.Report);
-        var series = Plot.SeriesOf(report, metric);
-        if (o.Plot != null) Plot.Svg(o.Plot, title, series, "loss");
-        if (report.Epochs.Count > 1) Console.WriteLine(Plot.Terminal(metric, series[0].Values));
-    }
+    internal static void Finish(CharRnnOptions o, Report report, bool interrupted, Action<string> save, string metric, string title)
+        => RunEnd.Write(new TrainOptions { Report = o.Report, Plot = o.Plot, Save = o.Save, Quiet = o.Quiet }, report, interrupted, save,
+            title, "loss", [metric], chart: metric);
 }
 
 /// <summary>The parsed command line of the charrnn sample.</summary>

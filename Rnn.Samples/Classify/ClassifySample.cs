@@ -27,8 +27,9 @@ public static class ClassifySample
             .Flag("timing", "print the time from process start to the first prediction on stderr")
             .Flag("quiet", "print only the probabilities");
         if (!cli.Parse(args)) return 0;
-        string model = cli.Get("model") ?? throw new UsageException("classify: --model FILE is required.");
-        Engine.Threads = cli.Int("threads", 1, 256);
+        Engine.Threads = cli.Int("threads", 1, Environment.ProcessorCount * 4);
+        string model = cli.InputPath("model") ?? throw new UsageException("classify: --model FILE is required.");
+        string? file = cli.InputPath("file");
         bool quiet = cli.Has("quiet");
 
         using var net = Checkpoint.Load<float>(model, out var meta);
@@ -63,7 +64,7 @@ public static class ClassifySample
         }
 
         string Show(string text) => text.Length <= 70 ? text : text[..67] + "...";
-        if (cli.Get("file") is { } file)
+        if (file != null)
         {
             float p = Classify(File.ReadAllText(file));
             Console.WriteLine(quiet ? p.ToString("F4", CultureInfo.InvariantCulture) : $"{p.ToString("F4", CultureInfo.InvariantCulture)}\t{file}");

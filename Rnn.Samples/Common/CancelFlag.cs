@@ -1,22 +1,34 @@
+using System.Runtime.InteropServices;
+
 namespace Rnn.Samples.Common;
 
-/// <summary>Ctrl+C (SIGINT) sets a flag instead of killing the process, so training stops after the current batch and saves what it has.</summary>
+/// <summary>
+/// Ctrl+C (SIGINT) or SIGTERM sets a flag instead of ending the process, so training stops after the current
+/// batch and writes what it has (report, plot, checkpoint). A second signal ends the process the usual way.
+/// Install it right after parsing the command line, so a signal during data loading is honoured too.
+/// </summary>
 public sealed class CancelFlag : IDisposable
 {
     private volatile bool _requested;
-    /// <summary>Set after the first Ctrl+C.</summary>
+    private readonly PosixSignalRegistration _int, _term;
+
+    /// <summary>Set after the first signal.</summary>
     public bool Requested => _requested;
 
-    /// <summary>Installs the handler.</summary>
-    public CancelFlag() => Console.CancelKeyPress += OnCancel;
-
-    private void OnCancel(object? sender, ConsoleCancelEventArgs e)
+    /// <summary>Installs the handlers.</summary>
+    public CancelFlag()
     {
-        if (_requested) return; // second Ctrl+C: let the runtime end the process
-        e.Cancel = true;
+        _int = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+        _term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+    }
+
+    private void OnSignal(PosixSignalContext context)
+    {
+        if (_requested) return; // second signal: the default action ends the process
+        context.Cancel = true;
         _requested = true;
     }
 
-    /// <summary>Removes the handler.</summary>
-    public void Dispose() => Console.CancelKeyPress -= OnCancel;
+    /// <summary>Removes the handlers.</summary>
+    public void Dispose() { _int.Dispose(); _term.Dispose(); }
 }

@@ -26,14 +26,19 @@ public sealed class Cli
     /// <summary>Declares a flag.</summary>
     public Cli Flag(string name, string help) { _specs.Add(new(name, "", help, null, true)); return this; }
 
-    /// <summary>Declares the options every training sample shares.</summary>
-    public Cli Common(int epochs, double lr, ulong seed = 1)
-        => Option("epochs", "N", "training epochs", epochs.ToString(CultureInfo.InvariantCulture))
-          .Option("lr", "X", "learning rate", lr.ToString("R", CultureInfo.InvariantCulture))
+    /// <summary>
+    /// Declares the options every training sample shares, with the same names, forms and meanings:
+    /// --epochs --lr --seed --threads --report --plot --save --quiet. Read them with <see cref="TrainOptions.Read"/>.
+    /// A null <paramref name="lr"/> means the default depends on other options (<paramref name="lrHelp"/> says which).
+    /// </summary>
+    public Cli Common(int epochs, double? lr, string saveHelp, ulong seed = 1, string epochsHelp = "training epochs", string lrHelp = "learning rate")
+        => Option("epochs", "N", epochsHelp, epochs.ToString(CultureInfo.InvariantCulture))
+          .Option("lr", "X", lrHelp, lr?.ToString("R", CultureInfo.InvariantCulture))
           .Option("seed", "N", "random seed; the same seed reproduces the run", seed.ToString(CultureInfo.InvariantCulture))
           .Option("threads", "N", "kernel threads", "1")
-          .Option("report", "FILE", "write a JSON record of the configuration and per-epoch metrics")
+          .Option("report", "FILE", "write a JSON record of the configuration and per-epoch metrics (rewritten after each epoch)")
           .Option("plot", "FILE.svg", "write an SVG chart of the per-epoch metrics")
+          .Option("save", "FILE", saveHelp)
           .Flag("quiet", "no progress line");
 
     /// <summary>Help text.</summary>
@@ -76,8 +81,10 @@ public sealed class Cli
             }
             if (value == null)
             {
-                if (i + 1 >= args.Length) throw new UsageException($"{_sample}: --{name} expects {spec.Meta}, got nothing.");
+                if (i + 1 >= args.Length) throw new UsageException($"{_sample}: --{name} expects a value ({spec.Meta}), got nothing.");
                 value = args[++i];
+                if (value.StartsWith("--", StringComparison.Ordinal))
+                    throw new UsageException($"{_sample}: --{name} expects a value ({spec.Meta}), got the option '{value}'.");
             }
             _values[name] = value;
         }
@@ -115,6 +122,32 @@ public sealed class Cli
         if (!double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out double r) || !double.IsFinite(r) || r < min || r > max)
             throw new UsageException($"{_sample}: --{name} expects a number in [{min}, {max}], got '{v}'.");
         return r;
+    }
+
+    /// <summary>
+    /// An output file path, or null when the option was not given: its folder must exist, so a long run does not
+    /// fail at the end for a typo.
+    /// </summary>
+    public string? OutputPath(string name)
+    {
+        string? v = Get(name);
+        if (v is null) return null;
+        if (v.Length == 0 || v.EndsWith('/') || v.EndsWith(Path.DirectorySeparatorChar))
+            throw new UsageException($"{_sample}: --{name} expects a file path, got '{v}'.");
+        string? dir = Path.GetDirectoryName(Path.GetFullPath(v));
+        if (dir != null && !Directory.Exists(dir))
+            throw new UsageException($"{_sample}: --{name}: the folder '{dir}' does not exist.");
+        return v;
+    }
+
+    /// <summary>An input path that must exist (a file, or a folder when <paramref name="folder"/>), or null when not given.</summary>
+    public string? InputPath(string name, bool folder = false)
+    {
+        string? v = Get(name);
+        if (v is null) return null;
+        if (folder ? !Directory.Exists(v) : !File.Exists(v))
+            throw new UsageException($"{_sample}: --{name}: {(folder ? "folder" : "file")} '{v}' not found.");
+        return v;
     }
 
     /// <summary>One of a fixed set of words.</summary>

@@ -23,7 +23,7 @@ public static class ImdbSample
             "Keras's imdb_lstm.py: Embedding(20000,128) -> LSTM(128) -> Dropout(0.5) -> Dense(1, sigmoid), BCE, Adam,\n" +
             "batch 32, maxlen 100. Without --data it trains on embedded IMDB-shaped synthetic data (no download).\n" +
             "The Keras 2 variant: --maxlen 80 --dropout 0.2 --recurrent-dropout 0.2 --head-dropout 0 --epochs 15.")
-            .Common(epochs: 4, lr: 1e-3)
+            .Common(epochs: 4, lr: 1e-3, saveHelp: "write the trained model as a safetensors checkpoint (with its vocabulary; `classify` reads it)")
             .Option("data", "DIR", "real reviews: an aclImdb folder, or a folder with train.tsv[.gz] and test.tsv[.gz]")
             .Option("word-index", "FILE", "rank words with a Keras imdb_word_index.json instead of training-set frequency")
             .Option("max-features", "N", "vocabulary size (num_words)", "20000")
@@ -36,14 +36,13 @@ public static class ImdbSample
             .Option("recurrent-dropout", "P", "LSTM recurrent dropout (Keras recurrent_dropout)", "0")
             .Option("epsilon", "X", "Adam epsilon (Keras 1e-7, PyTorch 1e-8)", "1e-7")
             .Option("train-limit", "N", "use only the first N training reviews (after shuffling); 0 = all", "0")
-            .Option("save", "FILE", "write the trained model as a safetensors checkpoint (with its vocabulary)")
             .Flag("no-baseline", "skip the bag-of-words baseline on generated data");
         if (!cli.Parse(args)) return 0;
 
-        int epochs = cli.Int("epochs", 1, 100_000);
-        double lr = cli.Double("lr", 1e-12, 10);
-        ulong seed = cli.ULong("seed");
-        int threads = cli.Int("threads", 1, 256);
+        var o = TrainOptions.Read(cli);
+        int epochs = o.Epochs, threads = o.Threads;
+        double lr = o.LearningRate!.Value;
+        ulong seed = o.Seed;
         int maxFeatures = cli.Int("max-features", 4, 10_000_000);
         int maxlen = cli.Int("maxlen", 1, 100_000);
         int batch = cli.Int("batch", 1, 100_000);
@@ -54,10 +53,9 @@ public static class ImdbSample
         double recDrop = cli.Double("recurrent-dropout", 0, 0.99);
         double eps = cli.Double("epsilon", 0, 1);
         int trainLimit = cli.Int("train-limit", 0, int.MaxValue);
-        string? dataDir = cli.Get("data"), wordIndex = cli.Get("word-index"), reportPath = cli.Get("report"),
-            plotPath = cli.Get("plot"), savePath = cli.Get("save");
-        bool quiet = cli.Has("quiet");
+        string? dataDir = cli.InputPath("data", folder: true), wordIndex = cli.InputPath("word-index");
         Engine.Threads = threads;
+        using var cancel = new CancelFlag(); // before loading, so Ctrl+C while loading still ends with the report
 
         var rng = new Rng(seed);
         var clock = System.Diagnostics.Stopwatch.StartNew();
@@ -89,9 +87,8 @@ public static class ImdbSample
 
         var batcher = new Batcher(data.TrainCount, batch, new Rng(seed ^ 0x5EED));
         var xb = new int[batch * maxlen]; var yb = new float[batch];
-        var progress = new Progress(quiet);
-        using var cancel = new CancelFlag();
-        double best = 0; int bestEpoch = 0;
+        var progress = new Progress(o.Quiet);
+        double best = 0; int bestEpoch = 0, completed = 0;
         for (int epoch = 1; epoch <= epochs && !cancel.Requested; epoch++)
         {
             progress.StartEpoch();
@@ -118,31 +115,33 @@ public static class ImdbSample
             }
             if (cancel.Requested && i < nb)
             {
+                // A partial epoch: its training metrics and how many batches ran; no test pass.
+                progress.Clear();
                 Console.WriteLine($"interrupted in epoch {epoch} after {i} of {nb} batches.");
-                report.Epoch(("epoch", epoch), ("train_loss", lossSum / Math.Max(seen, 1)), ("train_acc", (double)correct / Math.Max(seen, 1)), ("batches", i), ("seconds", progress.Seconds));
+                if (i > 0) report.Epoch(("epoch", epoch), ("train_loss", lossSum / seen), ("train_acc", (double)correct / seen), ("batches", i), ("seconds", progress.Seconds));
                 break;
             }
             double trainSeconds = progress.Seconds;
-            var (testLoss, testAcc) = Evaluate(model, data, batch, maxlen);
             double trainLoss = lossSum / seen, trainAcc = (double)correct / seen;
+            var (testLoss, testAcc) = Evaluate(model, data, batch, maxlen, () => cancel.Requested);
+            if (double.IsNaN(testAcc))
+            {
+                Console.WriteLine($"interrupted in epoch {epoch} during the test pass: train loss {trainLoss:F4} acc {trainAcc:F4}.");
+                report.Epoch(("epoch", epoch), ("train_loss", trainLoss), ("train_acc", trainAcc), ("batches", nb), ("seconds", trainSeconds));
+                completed = epoch;
+                break;
+            }
             Console.WriteLine($"Epoch {epoch}/{epochs}: train loss {trainLoss:F4} acc {trainAcc:F4} | test loss {testLoss:F4} acc {testAcc:F4} | {trainSeconds:F1}s train, {progress.Seconds - trainSeconds:F1}s test");
-            report.Epoch(("epoch", epoch), ("train_loss", trainLoss), ("train_acc", trainAcc), ("test_loss", testLoss), ("test_acc", testAcc), ("seconds", trainSeconds), ("eval_seconds", progress.Seconds - trainSeconds));
+            report.Epoch(("epoch", epoch), ("train_loss", trainLoss), ("train_acc", trainAcc), ("test_loss", testLoss), ("test_acc", testAcc), ("batches", nb), ("seconds", trainSeconds), ("eval_seconds", progress.Seconds - trainSeconds));
             if (testAcc > best) { best = testAcc; bestEpoch = epoch; }
-            if (reportPath != null) report.Save(reportPath);
+            completed = epoch;
+            if (o.Report != null) report.Save(o.Report);
         }
-        if (cancel.Requested) Console.WriteLine("interrupted: stopped after the current batch; saving what ran.");
-        report.Summary("best_test_acc", best); report.Summary("best_epoch", bestEpoch); report.Summary("interrupted", cancel.Requested);
+        report.Summary("best_test_acc", best); report.Summary("best_epoch", bestEpoch); report.Summary("epochs_completed", completed);
         report.Summary("total_seconds", clock.Elapsed.TotalSeconds);
-        if (reportPath != null) report.Save(reportPath);
-        var series = Plot.SeriesOf(report, "train_loss", "test_loss", "train_acc", "test_acc");
-        if (plotPath != null) Plot.Svg(plotPath, $"imdb: LSTM({hidden}) on {(dataDir == null ? "generated" : "real")} data, batch {batch}, maxlen {maxlen}, lr {lr.ToString(CultureInfo.InvariantCulture)}, seed {seed}", series, "BCE");
-        var testAccs = series.FirstOrDefault(s => s.Name == "test_acc").Values;
-        if (testAccs is { Length: > 1 }) Console.WriteLine(Plot.Terminal("test acc", testAccs));
-        if (savePath != null)
-        {
-            SaveModel(model, savePath, data);
-            Console.WriteLine($"saved {savePath}");
-        }
+        RunEnd.Write(o, report, cancel.Requested, path => SaveModel(model, path, data),
+            $"imdb: LSTM({hidden}) on {(dataDir == null ? "generated" : "real")} data, batch {batch}, maxlen {maxlen}, lr {lr.ToString(CultureInfo.InvariantCulture)}, seed {seed}", "BCE",
+            ["train_loss", "test_loss", "train_acc", "test_acc"], chart: "test_acc");
         return 0;
     }
 
@@ -158,8 +157,8 @@ public static class ImdbSample
         Checkpoint.Save(model, path, meta);
     }
 
-    /// <summary>Mean BCE and accuracy over the test set, dropout off.</summary>
-    public static (double Loss, double Acc) Evaluate(SequenceModel<float> model, ImdbSet data, int batch, int maxlen)
+    /// <summary>Mean BCE and accuracy over the test set, dropout off; (NaN, NaN) when <paramref name="stop"/> turns true first.</summary>
+    public static (double Loss, double Acc) Evaluate(SequenceModel<float> model, ImdbSet data, int batch, int maxlen, Func<bool>? stop = null)
     {
         model.Training = false;
         var xb = new int[batch * maxlen]; var yb = new float[batch];
@@ -167,6 +166,7 @@ public static class ImdbSample
         var idx = new int[batch];
         for (int start = 0; start < data.TestCount; start += batch)
         {
+            if (stop != null && stop()) { model.Training = true; return (double.NaN, double.NaN); }
             int n = Math.Min(batch, data.TestCount - start);
             for (int k = 0; k < n; k++) idx[k] = start + k;
             data.GatherTest(xb, yb, idx.AsSpan(0, n));
