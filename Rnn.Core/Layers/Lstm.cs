@@ -70,7 +70,7 @@ public sealed class Lstm<T> : Layer<T>, IRecurrentLayer<T> where T : unmanaged, 
     public bool ReuseDropoutMasks { get; set; }
 
     private readonly Tape<T> _tape = new();
-    private Slot _xs, _m, _gates, _h, _c, _tc, _hd, _mx, _mh, _dgates, _carry, _dc, _dhd, _dxs, _bias; // shapes in Forward
+    private Slot _xs, _m, _gates, _h, _c, _tc, _hd, _mx, _mh, _dgates, _carry, _dc, _dhd, _dxs, _bias, _whhP; // shapes in Forward
     private bool _hasMask, _dropX, _dropH, _masksDrawn;
 
     /// <summary>Creates the layer and initialises its parameters per <see cref="LstmOptions.Init"/> from <paramref name="rng"/>.</summary>
@@ -159,6 +159,8 @@ public sealed class Lstm<T> : Layer<T>, IRecurrentLayer<T> where T : unmanaged, 
             _dhd = _tape.Add("dhd", 1, rd ? B * H : 0); // (B, H) gradient at hd of one step
             _dxs = _tape.Add("dxs", S, B * I);       // (S, B, I) dx in scan order
             _bias = _tape.Add("bias", 1, G);         // (4H) summed biases
+            // W_hh packed once per pass for the per-step GEMMs: W_hhᵀ (H, 4H) in Forward, W_hh (4H, H) in Backward.
+            _whhP = _tape.Add("whhP", 1, Math.Max(Gemm.PackedBLength<T>(G, H), Gemm.PackedBLength<T>(H, G)));
             _tape.Commit();
             _masksDrawn = false;
         }
@@ -200,13 +202,15 @@ public sealed class Lstm<T> : Layer<T>, IRecurrentLayer<T> where T : unmanaged, 
         }
 
         var mh = _tape[_mh];
+        var whhP = _tape[_whhP];
+        Gemm.PackB<T>(whhP, WeightHh.Value, true, G, H); // once per pass, not once per step
         for (int s = 0; s < S; s++)
         {
             var hPrev = _tape.Step(_h, s);
             ReadOnlySpan<T> hin = hPrev;
             if (_dropH) { var hd = _tape.Step(_hd, s); RecurrentInit.Mul(hd, hPrev, mh); hin = hd; }
             var gates = _tape.Step(_gates, s);
-            Gemm.Multiply(gates, hin, WeightHh.Value, false, true, T.One, T.One, B, G, H);
+            Gemm.MultiplyPacked(gates, hin, whhP, false, T.One, T.One, B, G, H);
             LstmCell.Forward(_tape.Step(_h, s + 1), _tape.Step(_c, s + 1), _tape.Step(_tc, s), gates,
                 hPrev, _tape.Step(_c, s), _hasMask ? _tape.Step(_m, s) : default, B, H);
         }
@@ -249,6 +253,8 @@ public sealed class Lstm<T> : Layer<T>, IRecurrentLayer<T> where T : unmanaged, 
         if (!Options.ReturnSequences) Vec.Add(dh, dy);
         var mh = _tape[_mh];
         var dhd = _tape[_dhd];
+        var whhP = _tape[_whhP];
+        Gemm.PackB<T>(whhP, WeightHh.Value, false, H, G); // W_hh (4H, H) as op(B) of dh = dGates·W_hh
 
         for (int s = S - 1; s >= sStop; s--)
         {
@@ -264,10 +270,10 @@ public sealed class Lstm<T> : Layer<T>, IRecurrentLayer<T> where T : unmanaged, 
             // dh_{t-1} += dGates·W_hh (through the dropout mask when it was applied).
             if (_dropH)
             {
-                Gemm.Multiply(dhd, dg, WeightHh.Value, false, false, T.One, T.Zero, B, H, G);
+                Gemm.MultiplyPacked(dhd, dg, whhP, false, T.One, T.Zero, B, H, G);
                 RecurrentInit.AddMul(next, dhd, mh);
             }
-            else Gemm.Multiply(next, dg, WeightHh.Value, false, false, T.One, T.One, B, H, G);
+            else Gemm.MultiplyPacked(next, dg, whhP, false, T.One, T.One, B, H, G);
             var tmp = dh; dh = next; next = tmp;
         }
 

@@ -123,7 +123,7 @@ public sealed class SimpleRnn<T> : Layer<T>, IRecurrentLayer<T> where T : unmana
             _carry = _tape.Add("carry", 2, B * H); // (2, B, H) dh flowing to the previous step
             _dxs = _tape.Add("dxs", S, B * I);     // (S, B, I) dx in scan order
             _bias = _tape.Add("bias", 1, H);       // (H) summed biases
-            _whhT = _tape.Add("whhT", 1, H * H);   // (H, H) W_hhᵀ, so each step's GEMM reads it in place, unpacked
+            _whhT = _tape.Add("whhT", 1, Gemm.PackedBLength<T>(H, H)); // W_hhᵀ packed once per pass (Forward), W_hh (Backward)
             _tape.Commit();
         }
         _hasMask = !mask.IsEmpty;
@@ -152,12 +152,12 @@ public sealed class SimpleRnn<T> : Layer<T>, IRecurrentLayer<T> where T : unmana
         }
 
         var whhT = _tape[_whhT];
-        Gemm.Transpose<T>(whhT, WeightHh.Value, H, H); // once per batch, not once per step
+        Gemm.PackB<T>(whhT, WeightHh.Value, true, H, H); // once per pass, not once per step
         for (int s = 0; s < S; s++)
         {
             var hPrev = _tape.Step(_h, s);
             var hCur = _tape.Step(_h, s + 1);
-            Gemm.Multiply(hCur, hPrev, whhT, false, false, T.One, T.One, B, H, H);
+            Gemm.MultiplyPacked(hCur, hPrev, whhT, false, T.One, T.One, B, H, H);
             Activations.Forward(hCur, hCur, Options.Activation);
             if (_hasMask)
             {
@@ -199,6 +199,8 @@ public sealed class SimpleRnn<T> : Layer<T>, IRecurrentLayer<T> where T : unmana
         var next = _tape.Step(_carry, 1);
         carry.Clear();
         T clip = T.CreateTruncating(Options.GradClipping);
+        var whhP = _tape[_whhT];
+        Gemm.PackB<T>(whhP, WeightHh.Value, false, H, H); // W_hh (H, H) as op(B) of dh = dpre·W_hh
 
         for (int s = S - 1; s >= sStop; s--)
         {
@@ -221,9 +223,9 @@ public sealed class SimpleRnn<T> : Layer<T>, IRecurrentLayer<T> where T : unmana
                     if (ms[b] == T.Zero) { dpre.Slice(b * H, H).Clear(); carry.Slice(b * H, H).CopyTo(next.Slice(b * H, H)); }
                     else next.Slice(b * H, H).Clear();
                 }
-                Gemm.Multiply(next, dpre, WeightHh.Value, false, false, T.One, T.One, B, H, H);
+                Gemm.MultiplyPacked(next, dpre, whhP, false, T.One, T.One, B, H, H);
             }
-            else Gemm.Multiply(next, dpre, WeightHh.Value, false, false, T.One, T.Zero, B, H, H);
+            else Gemm.MultiplyPacked(next, dpre, whhP, false, T.One, T.Zero, B, H, H);
             var tmp = carry; carry = next; next = tmp;
         }
 

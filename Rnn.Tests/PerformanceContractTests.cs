@@ -1,0 +1,114 @@
+using Rnn.Init;
+using Rnn.Kernels;
+using Rnn.Layers;
+using Rnn.Losses;
+using Rnn.Models;
+using Rnn.Optimizers;
+
+namespace Rnn.Tests;
+
+/// <summary>
+/// What the benchmarks rely on: a steady-state training step allocates nothing, and a layer's results do not
+/// depend on the number of kernel threads. These change <see cref="Engine.Threads"/>, so they run alone.
+/// </summary>
+[Collection("Kernels")]
+public class PerformanceContractTests
+{
+    /// <summary>The imdb workload's shape: tokens (32, 100) → Embedding(20000, 128) → LSTM(128) → Dense(128, 1), BCE, Adam.</summary>
+    [Theory]
+    [InlineData(1, false)]
+    [InlineData(2, false)]
+    [InlineData(1, true)]
+    public void ImdbTrainingStepAllocatesNothing(int threads, bool maskAndDropout)
+    {
+        const int B = 32, S = 100, V = 20000;
+        var spec = new ModelSpec
+        {
+            Vocab = V, EmbeddingDim = 128, Cell = CellKind.Lstm, Hidden = 128, OutputSize = 1,
+            MaskZero = maskAndDropout, HeadDropout = maskAndDropout ? 0.5 : 0, Init = maskAndDropout ? "keras" : "pytorch",
+        };
+        var rng = new Rng(3);
+        using var model = new SequenceModel<float>(spec, rng);
+        var adam = new Adam<float>(model.Parameters, 1e-3, 0.9, 0.999, 1e-8);
+        var tokens = new int[B * S];
+        for (int i = 0; i < tokens.Length; i++) tokens[i] = rng.NextInt(V);
+        if (maskAndDropout) for (int b = 0; b < B; b++) for (int t = 0; t < b % 7; t++) tokens[b * S + t] = 0; // pre-padding
+        var labels = new float[B];
+        for (int i = 0; i < B; i++) labels[i] = i % 2;
+        float Step()
+        {
+            model.ZeroGrad();
+            var logits = model.Forward(tokens, default, B, S);
+            float loss = BinaryCrossEntropy.Forward(logits, labels);
+            var d = model.OutputGrad;
+            d.Clear();
+            BinaryCrossEntropy.Backward(d, logits, labels, 1f);
+            model.Backward(d, default, B, S);
+            adam.Step();
+            return loss;
+        }
+        try
+        {
+            Engine.Threads = threads;
+            float first = Step();
+            for (int i = 0; i < 4; i++) Step();
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            float last = 0;
+            for (int i = 0; i < 3; i++) last = Step();
+            Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+            Assert.True(last < first, $"the loss did not fall on a fixed batch: {first} → {last}");
+        }
+        finally { Engine.Threads = 1; }
+    }
+
+    /// <summary>Forward and backward of an LSTM (and a GRU) give the same bits on 1 and 2 threads.</summary>
+    [Theory]
+    [InlineData("lstm", 64)]
+    [InlineData("lstm", 1)]
+    [InlineData("gru", 32)]
+    [InlineData("gru-before", 48)]
+    public void RecurrentLayerIsBitIdenticalOnOneAndTwoThreads(string kind, int batch)
+    {
+        const int S = 12, I = 96, H = 160;
+        (float[] y, float[] dx, float[][] grads) Run(int threads)
+        {
+            Engine.Threads = threads;
+            IRecurrentLayer<float> l = kind switch
+            {
+                "lstm" => new Lstm<float>(I, H, new Rng(4), new LstmOptions { TwoBiases = true, Init = InitScheme.PyTorch }),
+                "gru" => new Gru<float>(I, H, new Rng(4), new GruOptions { TwoBiases = true, ResetAfter = true, Init = InitScheme.PyTorch }),
+                _ => new Gru<float>(I, H, new Rng(4), new GruOptions { TwoBiases = true, ResetAfter = false, Init = InitScheme.PyTorch }),
+            };
+            using (l)
+            {
+                var x = GradCheck.Det(batch * S * I).Select(v => (float)v).ToArray();
+                var y = new float[batch * S * H];
+                var dy = GradCheck.Det(y.Length, 2, 5).Select(v => (float)v).ToArray();
+                var dx = new float[x.Length];
+                l.Forward(y, x, default, batch, S);
+                l.Backward(dx, dy, batch, S);
+                return (y, dx, l.Parameters.Select(p => (float[])p.Grad.Clone()).ToArray());
+            }
+        }
+        try
+        {
+            var one = Run(1);
+            long before = WorkerPool.Dispatches;
+            var two = Run(2);
+            if (batch > 1) Assert.True(WorkerPool.Dispatches > before, "no GEMM ran on the pool with 2 threads");
+            AssertBits(one.y, two.y, "y");
+            AssertBits(one.dx, two.dx, "dx");
+            for (int i = 0; i < one.grads.Length; i++) AssertBits(one.grads[i], two.grads[i], $"grad {i}");
+            Assert.Contains(one.grads[0], v => v != 0f);
+        }
+        finally { Engine.Threads = 1; }
+    }
+
+    private static void AssertBits(float[] a, float[] b, string what)
+    {
+        Assert.Equal(a.Length, b.Length);
+        for (int i = 0; i < a.Length; i++)
+            Assert.True(BitConverter.SingleToInt32Bits(a[i]) == BitConverter.SingleToInt32Bits(b[i]),
+                $"{what}[{i}]: 1 thread {a[i]:R}, 2 threads {b[i]:R}");
+    }
+}
