@@ -53,7 +53,11 @@ public static unsafe partial class Gemm
     /// micro-kernel's column panels (n rounded up to whole panels), double the plain (k, n) matrix.
     /// </summary>
     public static int PackedBLength<T>(int n, int k) where T : unmanaged, IFloatingPointIeee754<T>
-        => typeof(T) == typeof(float) ? checked((n + MicroCols - 1) / MicroCols * MicroCols * k) : checked(n * k);
+        => typeof(T) == typeof(float) ? checked((n + MicroCols - 1) / MicroCols * MicroCols * k + PackedHeader) : checked(n * k);
+
+    // float packing: element 0 holds the offset of the panels, chosen when packing so that they start on a
+    // 64-byte line (whole-line vector loads); later calls read the offset back, so moving memory stays correct.
+    private const int PackedHeader = 16;
 
     /// <summary>
     /// Packs op(B) (k, n) once for many <see cref="MultiplyPacked{T}"/> calls with the same B, e.g. an RNN's
@@ -71,7 +75,14 @@ public static unsafe partial class Gemm
         if (n == 0 || k == 0) return;
         if (typeof(T) == typeof(float))
         {
-            fixed (T* pp = packed, pb = b) PackBFloat((float*)pp, (float*)pb, transB, n, k);
+            fixed (T* pp = packed, pb = b)
+            {
+                float* f = (float*)pp;
+                int off = 1 + (int)((64 - ((nint)(f + 1) & 63)) & 63) / 4; // 1..16 when f is 4-byte aligned
+                if (((nint)f & 3) != 0) off = 1;
+                *(int*)f = off;
+                PackBFloat(f + off, (float*)pb, transB, n, k);
+            }
             return;
         }
         if (transB) Transpose(packed, b, n, k);
@@ -92,8 +103,12 @@ public static unsafe partial class Gemm
         Check(c, a, packedB, m, n, k);
         if (m == 0 || n == 0) return;
         fixed (T* pc = c, pa = a, pb = packedB)
+        {
+            int off = *(int*)pb;
+            if (off < 1 || off > PackedHeader) throw new ArgumentException($"packedB: expected a buffer filled by PackB, got panel offset {off}.", nameof(packedB));
             MultiplyFloat((float*)pc, (float*)pa, null, transA, false,
-                float.CreateTruncating(alpha), float.CreateTruncating(beta), m, n, k, (float*)pb);
+                float.CreateTruncating(alpha), float.CreateTruncating(beta), m, n, k, (float*)pb + off);
+        }
     }
 
     /// <summary>Scalar reference: the plain triple loop, accumulated in T, k innermost.</summary>

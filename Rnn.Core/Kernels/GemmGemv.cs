@@ -42,8 +42,8 @@ public static unsafe partial class Gemm
 
     /// <summary>
     /// c (1, n)[j0..j1) = alpha·a·op(B) + beta·c with B prepacked in panels: the micro-kernel's arithmetic
-    /// (per k block, Σ fma in p order from 0, then alpha·acc + beta·c) on one row, four panels at a time so
-    /// eight accumulators hide the FMA latency; B is streamed once, contiguously.
+    /// (per k block, Σ fma in p order from 0, then alpha·acc + beta·c) on one row, several panels at a time so
+    /// that enough accumulators hide the FMA latency; B is streamed once, contiguously.
     /// </summary>
     private static void GemvPacked(ref Job g, int j0, int j1)
     {
@@ -51,33 +51,37 @@ public static unsafe partial class Gemm
         int kBlocks = (k + KC - 1) / KC;
         int kcMax = (k + kBlocks - 1) / kBlocks;
         nint npad = RoundUp(g.N, nr);
-        float* tile = stackalloc float[4 * 32];
+        int group = Dispatch.Isa == 3 ? 8 : 4;   // panels per pass
+        float* tile = stackalloc float[8 * 32];
         for (int pc = 0; pc < k; pc += kcMax)
         {
             int kc = Math.Min(kcMax, k - pc);
             float beta = pc == 0 ? g.Beta : 1f;
             float* x = g.A + pc;
             float* block = g.PB + pc * npad;
-            for (int j = j0; j < j1; j += 4 * nr)
+            for (int j = j0; j < j1; j += group * nr)
             {
-                int panels = Math.Min(4, (j1 - j + nr - 1) / nr);
+                int panels = Math.Min(group, (j1 - j + nr - 1) / nr);
                 float* p0 = block + (nint)j * kc;
                 if (Dispatch.Isa == 3) Panels512(tile, x, p0, kc, panels);
                 else if (Dispatch.Isa == 2) Panels256(tile, x, p0, kc, panels);
                 else PanelsScalar(tile, x, p0, kc, panels * nr, nr);
-                int cols = Math.Min(4 * nr, j1 - j);
+                int cols = Math.Min(group * nr, j1 - j);
                 float* cj = g.C + j;
                 for (int q = 0; q < cols; q++) cj[q] = Out(tile[q], g.Alpha, beta, cj + q);
             }
         }
     }
 
-    /// <summary>tile[0..panels·32) = Σ_p x[p]·panel[p] over up to four (kc, 32) panels at p0, p0 + 32·kc, ...</summary>
+    /// <summary>tile[0..panels·32) = Σ_p x[p]·panel[p] over up to eight (kc, 32) panels at p0, p0 + 32·kc, ...</summary>
     private static void Panels512(float* tile, float* x, float* p0, int kc, int panels)
     {
+        // Sixteen accumulators: enough independent FMA chains to cover the FMA latency at two per cycle.
         nint s = (nint)32 * kc;
         float* q1 = panels > 1 ? p0 + s : p0, q2 = panels > 2 ? p0 + 2 * s : p0, q3 = panels > 3 ? p0 + 3 * s : p0;
+        float* q4 = panels > 4 ? p0 + 4 * s : p0, q5 = panels > 5 ? p0 + 5 * s : p0, q6 = panels > 6 ? p0 + 6 * s : p0, q7 = panels > 7 ? p0 + 7 * s : p0;
         Vector512<float> a0 = default, a1 = default, b0 = default, b1 = default, c0 = default, c1 = default, d0 = default, d1 = default;
+        Vector512<float> e0 = default, e1 = default, f0 = default, f1 = default, g0 = default, g1 = default, h0 = default, h1 = default;
         for (int p = 0; p < kc; p++)
         {
             var xp = Vector512.Create(x[p]);
@@ -86,9 +90,15 @@ public static unsafe partial class Gemm
             b0 = Vector512.FusedMultiplyAdd(xp, Vector512.Load(q1 + o), b0); b1 = Vector512.FusedMultiplyAdd(xp, Vector512.Load(q1 + o + 16), b1);
             c0 = Vector512.FusedMultiplyAdd(xp, Vector512.Load(q2 + o), c0); c1 = Vector512.FusedMultiplyAdd(xp, Vector512.Load(q2 + o + 16), c1);
             d0 = Vector512.FusedMultiplyAdd(xp, Vector512.Load(q3 + o), d0); d1 = Vector512.FusedMultiplyAdd(xp, Vector512.Load(q3 + o + 16), d1);
+            e0 = Vector512.FusedMultiplyAdd(xp, Vector512.Load(q4 + o), e0); e1 = Vector512.FusedMultiplyAdd(xp, Vector512.Load(q4 + o + 16), e1);
+            f0 = Vector512.FusedMultiplyAdd(xp, Vector512.Load(q5 + o), f0); f1 = Vector512.FusedMultiplyAdd(xp, Vector512.Load(q5 + o + 16), f1);
+            g0 = Vector512.FusedMultiplyAdd(xp, Vector512.Load(q6 + o), g0); g1 = Vector512.FusedMultiplyAdd(xp, Vector512.Load(q6 + o + 16), g1);
+            h0 = Vector512.FusedMultiplyAdd(xp, Vector512.Load(q7 + o), h0); h1 = Vector512.FusedMultiplyAdd(xp, Vector512.Load(q7 + o + 16), h1);
         }
         a0.Store(tile); a1.Store(tile + 16); b0.Store(tile + 32); b1.Store(tile + 48);
         c0.Store(tile + 64); c1.Store(tile + 80); d0.Store(tile + 96); d1.Store(tile + 112);
+        e0.Store(tile + 128); e1.Store(tile + 144); f0.Store(tile + 160); f1.Store(tile + 176);
+        g0.Store(tile + 192); g1.Store(tile + 208); h0.Store(tile + 224); h1.Store(tile + 240);
     }
 
     /// <summary>As <see cref="Panels512"/> for (kc, 16) panels.</summary>
