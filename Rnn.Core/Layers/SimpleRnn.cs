@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.InteropServices;
 using Rnn.Init;
 using Rnn.Kernels;
 using Rnn.Tape;
@@ -108,7 +109,7 @@ public sealed class SimpleRnn<T> : Layer<T>, IRecurrentLayer<T> where T : unmana
         int B = batch, S = seqLen, I = InputSize, H = HiddenSize;
         Guard.AtLeast(batch, 1); Guard.AtLeast(seqLen, 1);
         Guard.Length(x.Length, B * S * I, $"(batch={B}, seq={S}, features={I})");
-        Guard.Length(y.Length, B * OutputLength(S), Options.ReturnSequences ? $"(batch={B}, seq={S}, H={H})" : $"(batch={B}, H={H})");
+        if (y.Length != B * OutputLength(S)) Guard.Length(y.Length, B * OutputLength(S), Options.ReturnSequences ? $"(batch={B}, seq={S}, H={H})" : $"(batch={B}, H={H})");
         Guard.Mask(mask, B, S);
         if (Options.InitialState == InitialState.Given) Guard.Length(h0.Length, B * H, $"(batch={B}, H={H})");
         else if (!h0.IsEmpty) throw new ArgumentException($"h0: expected empty with InitialState.{Options.InitialState}, got {h0.Length} elements.", nameof(h0));
@@ -158,7 +159,9 @@ public sealed class SimpleRnn<T> : Layer<T>, IRecurrentLayer<T> where T : unmana
             var hPrev = _tape.Step(_h, s);
             var hCur = _tape.Step(_h, s + 1);
             Gemm.MultiplyPacked(hCur, hPrev, whhT, false, T.One, T.One, B, H, H);
-            Activations.Forward(hCur, hCur, Options.Activation);
+            if (typeof(T) == typeof(float) && Options.Activation == Activation.Tanh)
+                CellMath.Tanh(MemoryMarshal.Cast<T, float>(hCur), MemoryMarshal.Cast<T, float>(hCur)); // the cells' float exp
+            else Activations.Forward(hCur, hCur, Options.Activation);
             if (_hasMask)
             {
                 var ms = _tape.Step(_m, s);
@@ -189,7 +192,7 @@ public sealed class SimpleRnn<T> : Layer<T>, IRecurrentLayer<T> where T : unmana
         int B = batch, S = seqLen, I = InputSize, H = HiddenSize;
         if (_tape.Batch != B || _tape.SeqLen != S)
             throw new InvalidOperationException($"Backward: expected the shape of the last Forward (batch={_tape.Batch}, seq={_tape.SeqLen}), got (batch={B}, seq={S}).");
-        Guard.Length(dy.Length, B * OutputLength(S), Options.ReturnSequences ? $"(batch={B}, seq={S}, H={H})" : $"(batch={B}, H={H})");
+        if (dy.Length != B * OutputLength(S)) Guard.Length(dy.Length, B * OutputLength(S), Options.ReturnSequences ? $"(batch={B}, seq={S}, H={H})" : $"(batch={B}, H={H})");
         if (!dx.IsEmpty) Guard.Length(dx.Length, B * S * I, $"(batch={B}, seq={S}, features={I})");
         if (!dh0.IsEmpty) Guard.Length(dh0.Length, B * H, $"(batch={B}, H={H})");
 
