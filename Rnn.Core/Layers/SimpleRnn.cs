@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Rnn.Init;
 using Rnn.Kernels;
@@ -214,7 +215,8 @@ public sealed class SimpleRnn<T> : Layer<T>, IRecurrentLayer<T> where T : unmana
             else if (s == S - 1) Vec.Add(carry, dy);
 
             var dpre = _tape.Step(_dpre, s);
-            Activations.Backward(dpre, _tape.Step(_h, s + 1), carry, Options.Activation);
+            if (Options.Activation == Activation.Tanh) TanhBackward(dpre, _tape.Step(_h, s + 1), carry);
+            else Activations.Backward(dpre, _tape.Step(_h, s + 1), carry, Options.Activation);
             if (clip > T.Zero) Vec.Clip(dpre, clip);
 
             // Masked rows: no gradient to the cell, dh passes straight to h_{t-1}.
@@ -290,6 +292,22 @@ public sealed class SimpleRnn<T> : Layer<T>, IRecurrentLayer<T> where T : unmana
     {
         if (H0 != null) Vec.BroadcastRows<T>(state, H0.Value, batch, HiddenSize);
         else state.Clear();
+    }
+
+    /// <summary>dpre = dh ⊙ (1 − h²), vectorised; each element is computed as in Activations.Backward.</summary>
+    private static void TanhBackward(Span<T> dpre, ReadOnlySpan<T> h, ReadOnlySpan<T> dh)
+    {
+        int n = dpre.Length, w = Vector<T>.Count, i = 0;
+        ref T d = ref MemoryMarshal.GetReference(dpre);
+        ref T y = ref MemoryMarshal.GetReference(h);
+        ref T g = ref MemoryMarshal.GetReference(dh);
+        if (h.Length < n || dh.Length < n) throw new ArgumentException($"TanhBackward: expected {n} elements, got {h.Length} and {dh.Length}.");
+        for (; i + w <= n; i += w)
+        {
+            var yv = Vector.LoadUnsafe(ref y, (nuint)i);
+            (Vector.LoadUnsafe(ref g, (nuint)i) * (Vector<T>.One - yv * yv)).StoreUnsafe(ref d, (nuint)i);
+        }
+        for (; i < n; i++) Unsafe.Add(ref d, i) = Unsafe.Add(ref g, i) * (T.One - Unsafe.Add(ref y, i) * Unsafe.Add(ref y, i));
     }
 
     private void WeightBiasSum(Span<T> bias)
