@@ -20,6 +20,9 @@ public static unsafe partial class Gemm
     // Below this many flops (2·m·n·k) one thread is faster than waking a second (measured, see SgemmBench).
     internal const double ParallelMinFlops = 1 << 20;
 
+    // Elements of a prepacked B from which a one-row product is split between threads (256 KB).
+    internal const long ParallelMinPackedGemv = 1 << 16;
+
     // With few rows, B is used by few A panels, so copying it costs more than strided reads save.
     internal static int DirectBMaxRows => Dispatch.Isa switch { 3 => 48, 2 => 24, _ => 0 };
 
@@ -58,7 +61,10 @@ public static unsafe partial class Gemm
         g.Unit = g.Gemv ? 32 : g.SplitN ? nr : mr;
         int units = ((g.SplitN ? n : m) + g.Unit - 1) / g.Unit;
         int threads = WorkerPool.Size;
-        g.Chunks = 2.0 * m * n * k < ParallelMinFlops ? 1 : Math.Min(threads, units);
+        // A matrix-vector product over a prepacked B is bound by streaming B, not by flops: split it once B is
+        // large enough that each core reading half from its own L2 beats the cost of a dispatch.
+        bool big = packedB != null && m == 1 ? (long)n * k >= ParallelMinPackedGemv : 2.0 * m * n * k >= ParallelMinFlops;
+        g.Chunks = big ? Math.Min(threads, units) : 1;
         if (g.Chunks <= 1) RunChunk(&g, 0);
         else WorkerPool.Run(&RunChunk, &g, g.Chunks);
     }
