@@ -17,10 +17,31 @@ public static class Breakdown
         double tt = Shapes.MinTime(() => Activations.Tanh<float>(o, v), 4096 * 20);
         double tc = Shapes.MinTime(() => CellMath.Tanh(o, v), 4096 * 20);
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"tanh: Activations (runtime Exp) {tt / 4096 * 1e9:F2} ns/elem, CellMath {tc / 4096 * 1e9:F2} ns/elem"));
+        Imdb();
         Lstm("lstm-infer-1 fwd", Workloads.LstmInfer1(), 1, 100, 128, 256);
         Lstm("imdb-lstm fwd", Workloads.Recurrent("imdb-lstm", false, 4, 128, 128, 32, 100, rng =>
             new Rnn.Layers.Lstm<float>(128, 128, rng, new Rnn.Layers.LstmOptions { TwoBiases = true })), 32, 100, 128, 128);
         return 0;
+    }
+
+    private static void Imdb()
+    {
+        const int B = 32, S = 100;
+        var (model, tokens, labels) = Workloads.ImdbModel();
+        var adam = new Rnn.Optimizers.Adam<float>(model.Parameters, 1e-3, 0.9, 0.999, 1e-8);
+        double total = Shapes.MinTime(() => Workloads.ImdbTrainStep(model, adam, tokens, labels), 2.5e9);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"imdb train_step: {total * 1e3:F3} ms"));
+        double zg = Shapes.MinTime(model.ZeroGrad, 1e6);
+        double fwd = Shapes.MinTime(() => model.Forward(tokens, default, B, S), 8e8);
+        var d = new float[B];
+        double bwd = Shapes.MinTime(() => { model.Forward(tokens, default, B, S); model.Backward(d, default, B, S); }, 2.5e9) - fwd;
+        double step = Shapes.MinTime(adam.Step, 1e7);
+        double norm = Shapes.MinTime(() => Rnn.Optimizers.GradClip.GlobalNorm(model.Parameters), 1e6);
+        Line("zero grads", zg, total);
+        Line("forward (to the logits)", fwd, total);
+        Line("backward (all layers)", bwd, total);
+        Line("Adam step (incl. grad norm)", step, total);
+        Line("  of which the global grad norm", norm, total);
     }
 
     private static void Line(string what, double s, double total) =>
