@@ -104,6 +104,39 @@ public class PerformanceContractTests
         finally { Engine.Threads = 1; }
     }
 
+    /// <summary>Inference (Training = false) keeps no tape, yet gives the training pass's outputs and final states.</summary>
+    [Theory]
+    [InlineData("lstm", 1)]
+    [InlineData("lstm", 2)]
+    [InlineData("lstm", 7)]
+    [InlineData("gru", 7)]
+    [InlineData("gru-before", 7)]
+    public void InferenceMatchesTrainingForwardAndRefusesBackward(string kind, int seq)
+    {
+        const int B = 3, I = 5, H = 6;
+        var x = GradCheck.Det(B * seq * I).Select(v => (float)v).ToArray();
+        var mask = Enumerable.Range(0, B * seq).Select(i => i % seq == seq - 1 && i / seq == 1 ? 0f : 1f).ToArray();
+        var y1 = new float[B * seq * H]; var y2 = new float[y1.Length];
+        IRecurrentLayer<float> l = kind switch
+        {
+            "lstm" => new Lstm<float>(I, H, new Rng(6), new LstmOptions { TwoBiases = true }),
+            "gru" => new Gru<float>(I, H, new Rng(6), new GruOptions { TwoBiases = true, ResetAfter = true }),
+            _ => new Gru<float>(I, H, new Rng(6), new GruOptions { ResetAfter = false }),
+        };
+        using (l)
+        {
+            l.Forward(y1, x, mask, B, seq);
+            float[] Final() => l is Lstm<float> lstm ? [.. lstm.FinalH, .. lstm.FinalC] : [.. ((Gru<float>)l).FinalH];
+            var f1 = Final();
+            l.Training = false;
+            l.Forward(y2, x, mask, B, seq);
+            Assert.Equal(y1, y2);
+            Assert.Equal(f1, Final());
+            var e = Assert.Throws<InvalidOperationException>(() => l.Backward(new float[x.Length], y1, B, seq));
+            Assert.Contains("Training = false", e.Message);
+        }
+    }
+
     private static void AssertBits(float[] a, float[] b, string what)
     {
         Assert.Equal(a.Length, b.Length);

@@ -73,7 +73,7 @@ public sealed class Gru<T> : Layer<T>, IRecurrentLayer<T> where T : unmanaged, I
 
     private readonly Tape<T> _tape = new();
     private Slot _xs, _m, _gx, _gh, _ghrz, _ghn, _rh, _h, _hd, _mx, _mh, _dgx, _dgh, _dgrz, _dgn, _drh, _carry, _dhd, _dxs, _bias, _whhP, _whnP;
-    private bool _hasMask, _dropX, _dropH, _masksDrawn;
+    private bool _hasMask, _dropX, _dropH, _masksDrawn, _kept; // _kept: the last Forward recorded the tape (Training)
 
     /// <summary>Creates the layer and initialises its parameters per <see cref="GruOptions.Init"/> from <paramref name="rng"/>.</summary>
     public Gru(int inputSize, int hiddenSize, Rng rng, GruOptions? options = null, string suffix = "_l0")
@@ -117,7 +117,8 @@ public sealed class Gru<T> : Layer<T>, IRecurrentLayer<T> where T : unmanaged, I
     public ReadOnlySpan<T> FinalH => _tape.Batch < 0 ? throw new InvalidOperationException("FinalH: no Forward has run yet.") : _tape.Step(_h, _tape.SeqLen);
 
     /// <summary>
-    /// Runs the layer over a batch and records the tape for <see cref="Backward"/>.
+    /// Runs the layer over a batch and, while <see cref="Layer{T}.Training"/>, records the tape for <see cref="Backward"/>
+    /// (inference keeps only what the next step needs).
     /// y: (batch, seq, H) or (batch, H), overwritten. x: (batch, seq, I). mask: (batch, seq) of 0/1, or empty.
     /// h0: (batch, H) when InitialState is Given, else empty.
     /// </summary>
@@ -169,6 +170,7 @@ public sealed class Gru<T> : Layer<T>, IRecurrentLayer<T> where T : unmanaged, I
             _masksDrawn = false;
         }
         _hasMask = !mask.IsEmpty;
+        _kept = Training;
         _dropX = Training && Options.Dropout > 0;
         _dropH = Training && Options.RecurrentDropout > 0;
         DrawMasks();
@@ -222,13 +224,13 @@ public sealed class Gru<T> : Layer<T>, IRecurrentLayer<T> where T : unmanaged, I
             var ms = _hasMask ? _tape.Step(_m, s) : default;
             if (after)
             {
-                var gh = _tape.Step(_gh, s);
+                var gh = _tape.Step(_gh, _kept ? s : 0); // inference: one step's worth, Backward alone reads the rest
                 Gemm.MultiplyPacked(gh, hin, whhP, false, T.One, T.Zero, B, G, H);
                 GruCell.Forward(hNew, gx, gh, hPrev, bhn, ms, B, H);
             }
             else
             {
-                var ghrz = _tape[_ghrz]; var ghn = _tape[_ghn]; var rh = _tape.Step(_rh, s);
+                var ghrz = _tape[_ghrz]; var ghn = _tape[_ghn]; var rh = _tape.Step(_rh, _kept ? s : 0);
                 Gemm.MultiplyPacked(ghrz, hin, whhP, false, T.One, T.Zero, B, 2 * H, H);
                 GruCell.ForwardGates(rh, gx, ghrz, hin, B, H);
                 Gemm.MultiplyPacked(ghn, rh, whnP, false, T.One, T.Zero, B, H, H);
@@ -256,6 +258,8 @@ public sealed class Gru<T> : Layer<T>, IRecurrentLayer<T> where T : unmanaged, I
     public void Backward(Span<T> dx, Span<T> dh0, ReadOnlySpan<T> dy, ReadOnlySpan<T> dhT, int batch, int seqLen)
     {
         int B = batch, S = seqLen, I = InputSize, H = HiddenSize, G = 3 * H;
+        if (!_kept)
+            throw new InvalidOperationException("Backward: the last Forward ran with Training = false, which keeps no tape for the backward pass; run Forward with Training = true first.");
         if (_tape.Batch != B || _tape.SeqLen != S)
             throw new InvalidOperationException($"Backward: expected the shape of the last Forward (batch={_tape.Batch}, seq={_tape.SeqLen}), got (batch={B}, seq={S}).");
         if (dy.Length != B * OutputLength(S)) Guard.Length(dy.Length, B * OutputLength(S), Options.ReturnSequences ? $"(batch={B}, seq={S}, H={H})" : $"(batch={B}, H={H})", nameof(dy));

@@ -71,7 +71,7 @@ public sealed class Lstm<T> : Layer<T>, IRecurrentLayer<T> where T : unmanaged, 
 
     private readonly Tape<T> _tape = new();
     private Slot _xs, _m, _gates, _h, _c, _tc, _hd, _mx, _mh, _dgates, _carry, _dc, _dhd, _dxs, _bias, _whhP; // shapes in Forward
-    private bool _hasMask, _dropX, _dropH, _masksDrawn;
+    private bool _hasMask, _dropX, _dropH, _masksDrawn, _kept; // _kept: the last Forward recorded the tape (Training)
 
     /// <summary>Creates the layer and initialises its parameters per <see cref="LstmOptions.Init"/> from <paramref name="rng"/>.</summary>
     public Lstm(int inputSize, int hiddenSize, Rng rng, LstmOptions? options = null, string suffix = "_l0")
@@ -120,7 +120,8 @@ public sealed class Lstm<T> : Layer<T>, IRecurrentLayer<T> where T : unmanaged, 
     public ReadOnlySpan<T> FinalC => _tape.Batch < 0 ? throw NoForward() : _tape.Step(_c, _tape.SeqLen);
 
     /// <summary>
-    /// Runs the layer over a batch and records the tape for <see cref="Backward"/>.
+    /// Runs the layer over a batch and, while <see cref="Layer{T}.Training"/>, records the tape for <see cref="Backward"/>
+    /// (inference keeps only what the next step needs).
     /// y: (batch, seq, H) or (batch, H), overwritten. x: (batch, seq, I). mask: (batch, seq) of 0/1, or empty.
     /// h0, c0: (batch, H) each when InitialState is Given, else empty.
     /// </summary>
@@ -165,6 +166,7 @@ public sealed class Lstm<T> : Layer<T>, IRecurrentLayer<T> where T : unmanaged, 
             _masksDrawn = false;
         }
         _hasMask = !mask.IsEmpty;
+        _kept = Training;
         _dropX = Training && Options.Dropout > 0;
         _dropH = Training && Options.RecurrentDropout > 0;
         DrawMasks();
@@ -211,8 +213,12 @@ public sealed class Lstm<T> : Layer<T>, IRecurrentLayer<T> where T : unmanaged, 
             if (_dropH) { var hd = _tape.Step(_hd, s); RecurrentInit.Mul(hd, hPrev, mh); hin = hd; }
             var gates = _tape.Step(_gates, s);
             Gemm.MultiplyPacked(gates, hin, whhP, false, T.One, T.One, B, G, H);
-            LstmCell.Forward(_tape.Step(_h, s + 1), _tape.Step(_c, s + 1), _tape.Step(_tc, s), gates,
-                hPrev, _tape.Step(_c, s), _hasMask ? _tape.Step(_m, s) : default, B, H);
+            // Inference keeps no per-step c or tanh(c) (only Backward reads them): c cycles through slots 1 and 2
+            // (the last step still lands in slot S, for FinalC), tanh(c) reuses slot 0.
+            var cPrev = _kept || s == 0 ? _tape.Step(_c, s) : _tape.Step(_c, 1 + ((s - 1) & 1));
+            var cCur = _kept || s == S - 1 ? _tape.Step(_c, s + 1) : _tape.Step(_c, 1 + (s & 1));
+            LstmCell.Forward(_tape.Step(_h, s + 1), cCur, _tape.Step(_tc, _kept ? s : 0), gates,
+                hPrev, cPrev, _hasMask ? _tape.Step(_m, s) : default, B, H);
         }
 
         if (Options.ReturnSequences)
@@ -235,6 +241,8 @@ public sealed class Lstm<T> : Layer<T>, IRecurrentLayer<T> where T : unmanaged, 
     public void Backward(Span<T> dx, Span<T> dh0, Span<T> dc0, ReadOnlySpan<T> dy, ReadOnlySpan<T> dhT, ReadOnlySpan<T> dcT, int batch, int seqLen)
     {
         int B = batch, S = seqLen, I = InputSize, H = HiddenSize, G = 4 * H;
+        if (!_kept)
+            throw new InvalidOperationException("Backward: the last Forward ran with Training = false, which keeps no tape for the backward pass; run Forward with Training = true first.");
         if (_tape.Batch != B || _tape.SeqLen != S)
             throw new InvalidOperationException($"Backward: expected the shape of the last Forward (batch={_tape.Batch}, seq={_tape.SeqLen}), got (batch={B}, seq={S}).");
         if (dy.Length != B * OutputLength(S)) Guard.Length(dy.Length, B * OutputLength(S), Options.ReturnSequences ? $"(batch={B}, seq={S}, H={H})" : $"(batch={B}, H={H})", nameof(dy));
