@@ -1,9 +1,13 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Runtime.InteropServices;
 using System.Text;
 using Rnn.Init;
 using Rnn.Kernels;
 using Rnn.Layers;
+using Rnn.Losses;
+using Rnn.Models;
+using Rnn.Optimizers;
 
 namespace Rnn.Bench;
 
@@ -13,6 +17,8 @@ namespace Rnn.Bench;
 /// Timing follows the policy the peers ran with (workloads.json): warm up ≥ 3 calls and ≥ 0.3 s, then
 /// reps = clamp(⌈3 s / time per call⌉, 10, 200), each timed alone; report median and min.
 /// --quick: 1 warm-up call, reps = clamp(⌈0.3 s / t⌉, 3, 5).
+/// Extra fields beside the protocol's: cpu_ms (median process CPU time per call, which a loaded machine
+/// inflates less than wall time) and alloc_bytes (managed bytes the calling thread allocated per call).
 /// </summary>
 public static class Workloads
 {
@@ -41,41 +47,60 @@ public static class Workloads
         var timing = quick ? new Timing(1, 0, 0.3, 3, 5) : new Timing(3, 0.3, 3.0, 10, 200);
         var selected = only?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         string version = typeof(Engine).Assembly.GetName().Version?.ToString() ?? "0";
-        Console.Error.WriteLine($"rnn workloads: threads {threads}, kernel path {KernelPath()}, {(quick ? "quick" : "full")} timing");
+        Console.Error.WriteLine($"rnn workloads: threads {threads}, kernel path {Dispatch.KernelPath}, {(quick ? "quick" : "full")} timing");
         foreach (var c in Cases())
         {
-            if (selected != null && !selected.Contains(c.Workload)) continue;
+            if (selected != null && !selected.Contains(c.Workload) && !selected.Contains(c.Workload + ":" + c.Phase)) continue;
             var action = c.Setup();
-            var ts = Time(timing, action);
-            double med = Median(ts), min = ts.Min();
+            var r = Time(timing, action);
+            double med = Median(r.Wall), min = r.Wall.Min();
             var ci = CultureInfo.InvariantCulture;
             var sb = new StringBuilder();
-            sb.Append(ci, $"{{\"engine\":\"rnn\",\"version\":\"{version}\",\"workload\":\"{c.Workload}\",\"phase\":\"{c.Phase}\",\"threads\":{threads},");
-            sb.Append(ci, $"\"median_ms\":{Math.Round(med * 1e3, 4)},\"min_ms\":{Math.Round(min * 1e3, 4)},\"reps\":{ts.Count},");
-            sb.Append(ci, $"\"flops\":{c.Flops},\"gflops\":{Math.Round(c.Flops / med / 1e9, 3)}}}");
+            sb.Append(ci, $"{{\"engine\":\"rnn\",\"version\":\"{version} ({Dispatch.KernelPath})\",\"workload\":\"{c.Workload}\",\"phase\":\"{c.Phase}\",\"threads\":{threads},");
+            sb.Append(ci, $"\"median_ms\":{Math.Round(med * 1e3, 4)},\"min_ms\":{Math.Round(min * 1e3, 4)},\"reps\":{r.Wall.Count},");
+            sb.Append(ci, $"\"flops\":{c.Flops},\"gflops\":{Math.Round(c.Flops / med / 1e9, 3)}");
+            if (r.Cpu.Count > 0) sb.Append(ci, $",\"cpu_ms\":{Math.Round(Median(r.Cpu) * 1e3, 4)}");
+            sb.Append(ci, $",\"alloc_bytes\":{r.AllocPerCall}}}");
             Console.Out.WriteLine(sb.ToString());
             Console.Out.Flush();
         }
         return 0;
     }
 
-    private static string KernelPath() => Dispatch.KernelPath;
+    private sealed record Result(List<double> Wall, List<double> Cpu, long AllocPerCall);
 
-    private static List<double> Time(Timing t, Action fn)
+    private static Result Time(Timing t, Action fn)
     {
         long t0 = Stopwatch.GetTimestamp();
         int n = 0;
         while (n < t.WarmupReps || Stopwatch.GetElapsedTime(t0).TotalSeconds < t.WarmupSeconds) { fn(); n++; }
         double est = Stopwatch.GetElapsedTime(t0).TotalSeconds / n;
         int reps = (int)Math.Min(t.MaxReps, Math.Max(t.MinReps, Math.Ceiling(t.TargetSeconds / Math.Max(est, 1e-9))));
-        var ts = new List<double>(reps);
+        var wall = new List<double>(reps); var cpu = new List<double>(reps);
+        bool haveCpu = CpuClock.Seconds() >= 0;
+        long alloc = 0;
         for (int i = 0; i < reps; i++)
         {
+            double c0 = haveCpu ? CpuClock.Seconds() : 0;
+            long a0 = GC.GetAllocatedBytesForCurrentThread();
             long s = Stopwatch.GetTimestamp();
             fn();
-            ts.Add(Stopwatch.GetElapsedTime(s).TotalSeconds);
+            double w = Stopwatch.GetElapsedTime(s).TotalSeconds;
+            alloc += GC.GetAllocatedBytesForCurrentThread() - a0;
+            if (haveCpu) cpu.Add(CpuClock.Seconds() - c0);
+            wall.Add(w);
         }
-        return ts;
+        return new Result(wall, cpu, alloc / reps);
+    }
+
+    /// <summary>Process CPU time (Linux clock_gettime(CLOCK_PROCESS_CPUTIME_ID)); −1 where unavailable.</summary>
+    private static class CpuClock
+    {
+        [StructLayout(LayoutKind.Sequential)] private struct TimeSpec { public long Sec, Nsec; }
+        [DllImport("libc", EntryPoint = "clock_gettime")] private static extern int ClockGetTime(int clock, out TimeSpec ts);
+        private static readonly bool s_ok = OperatingSystem.IsLinux() && Probe();
+        private static bool Probe() { try { return ClockGetTime(2, out _) == 0; } catch (Exception) { return false; } }
+        public static double Seconds() => s_ok && ClockGetTime(2, out var ts) == 0 ? ts.Sec + ts.Nsec * 1e-9 : -1;
     }
 
     private static double Median(List<double> xs)
@@ -93,26 +118,51 @@ public static class Workloads
         return f + f + 2L * seq * batch * gates * hidden * hidden + (inputGrad ? 2L * seq * batch * gates * hidden * input : 0);
     }
 
-    /// <summary>Every workload phase.</summary>
+    /// <summary>Every workload phase, in WORKLOADS.md's order.</summary>
     public static IEnumerable<Case> Cases()
     {
-        foreach (var c in Recurrent("adding", 1, 2, 100, 100, 55, finalOnly: true,
-                     (rng) => new SimpleRnn<float>(2, 100, rng, new SimpleRnnOptions { ReturnSequences = false, TwoBiases = true })))
-            yield return c;
-        yield return new Case("sgemm", "fwd", 2L * 1024 * 1024 * 1024, () =>
-        {
-            var rng = new Rng(1);
-            var a = new float[1024 * 1024]; var b = new float[1024 * 1024]; var c = new float[1024 * 1024];
-            Initializers.Uniform<float>(a, rng, -1, 1); Initializers.Uniform<float>(b, rng, -1, 1);
-            return () => Gemm.Multiply<float>(c, a, b, false, false, 1f, 0f, 1024, 1024, 1024);
-        });
+        yield return Adding(false); yield return Adding(true);
+        yield return Imdb(false); yield return Imdb(true);
+        yield return LstmLarge(false); yield return LstmLarge(true);
+        yield return LstmInfer1();
+        yield return GruCase(false); yield return GruCase(true);
+        yield return Sgemm();
     }
 
-    /// <summary>fwd and fwdbwd of one recurrent layer; weights U(±1/√H), loss = sum of the last step (finalOnly) or of all outputs.</summary>
-    public static IEnumerable<Case> Recurrent(string name, int gates, int input, int hidden, int batch, int seq, bool finalOnly,
+    /// <summary>adding: tanh RNN, I 2, H 100, B 100, S 55; fwdbwd loss = sum of h_T.</summary>
+    public static Case Adding(bool bwd) => Recurrent("adding", bwd, 1, 2, 100, 100, 55, rng =>
+        new SimpleRnn<float>(2, 100, rng, new SimpleRnnOptions { ReturnSequences = false, TwoBiases = true }));
+
+    /// <summary>lstm-large: LSTM I 512, H 512, B 64, S 100; fwdbwd loss = sum of all outputs.</summary>
+    public static Case LstmLarge(bool bwd) => Recurrent("lstm-large", bwd, 4, 512, 512, 64, 100, rng =>
+        new Lstm<float>(512, 512, rng, new LstmOptions { TwoBiases = true, UnitForgetBias = false, Init = InitScheme.PyTorch }));
+
+    /// <summary>lstm-infer-1: LSTM I 128, H 256, B 1, S 100, inference (streaming latency).</summary>
+    public static Case LstmInfer1() => Recurrent("lstm-infer-1", false, 4, 128, 256, 1, 100, rng =>
+        new Lstm<float>(128, 256, rng, new LstmOptions { TwoBiases = true, UnitForgetBias = false, Init = InitScheme.PyTorch }));
+
+    /// <summary>gru: GRU (reset-after, as PyTorch) I 128, H 128, B 32, S 100; fwdbwd loss = sum of all outputs.</summary>
+    public static Case GruCase(bool bwd) => Recurrent("gru", bwd, 3, 128, 128, 32, 100, rng =>
+        new Gru<float>(128, 128, rng, new GruOptions { ResetAfter = true, TwoBiases = true, Init = InitScheme.PyTorch }));
+
+    /// <summary>sgemm: C = A·B, 1024³.</summary>
+    public static Case Sgemm() => new("sgemm", "fwd", 2L * 1024 * 1024 * 1024, () =>
+    {
+        var rng = new Rng(1);
+        var a = new float[1024 * 1024]; var b = new float[1024 * 1024]; var c = new float[1024 * 1024];
+        Initializers.Uniform<float>(a, rng, -1, 1); Initializers.Uniform<float>(b, rng, -1, 1);
+        return () => Gemm.Multiply<float>(c, a, b, false, false, 1f, 0f, 1024, 1024, 1024);
+    });
+
+    /// <summary>
+    /// fwd (Training = false) or fwdbwd (parameter gradients only, no input gradient) of one recurrent layer:
+    /// every weight and bias U(±1/√H), zero initial state, input U(−1, 1) made once; loss = sum of the last
+    /// step (ReturnSequences false) or of all outputs, so dy = 1.
+    /// </summary>
+    public static Case Recurrent(string name, bool bwd, int gates, int input, int hidden, int batch, int seq,
         Func<Rng, IRecurrentLayer<float>> make)
     {
-        (IRecurrentLayer<float> l, float[] x, float[] y, float[] dy) Build()
+        return new Case(name, bwd ? "fwdbwd" : "fwd", RecurrentFlops(gates, input, hidden, batch, seq, bwd, false), () =>
         {
             var rng = new Rng(1);
             var l = make(rng);
@@ -121,18 +171,67 @@ public static class Workloads
             var x = new float[batch * seq * input]; Initializers.Uniform<float>(x, rng, -1, 1);
             var y = new float[batch * l.OutputLength(seq)];
             var dy = Enumerable.Repeat(1f, y.Length).ToArray(); // d(sum)/dy = 1
-            return (l, x, y, dy);
-        }
-        yield return new Case(name, "fwd", RecurrentFlops(gates, input, hidden, batch, seq, false, false), () =>
-        {
-            var (l, x, y, _) = Build();
-            l.Training = false;
-            return () => l.Forward(y, x, default, batch, seq);
-        });
-        yield return new Case(name, "fwdbwd", RecurrentFlops(gates, input, hidden, batch, seq, true, false), () =>
-        {
-            var (l, x, y, dy) = Build();
+            if (!bwd)
+            {
+                l.Training = false;
+                return () => l.Forward(y, x, default, batch, seq);
+            }
             return () => { l.ZeroGrad(); l.Forward(y, x, default, batch, seq); l.Backward(default, dy, batch, seq); };
         });
+    }
+
+    /// <summary>
+    /// imdb: tokens (32, 100) → Embedding(20000, 128) → LSTM(128) → h_T → Dense(128, 1) → BCE on the logit
+    /// (= sigmoid then BCE, mean). fwd: to the loss, Training = false. train_step: zero grads, fwd, bwd, Adam
+    /// (lr 1e-3, ε 1e-8 as PyTorch) over every parameter. Our embedding gradient is row-sparse (only the
+    /// ≤ 3200 rows seen are touched, and Adam is lazy on them), where PyTorch's is a dense 20000×128 tensor.
+    /// </summary>
+    public static Case Imdb(bool train)
+    {
+        const int B = 32, S = 100, E = 128, H = 128;
+        long fwd = RecurrentFlops(4, E, H, B, S, false, false) + 2L * B * H;
+        long step = RecurrentFlops(4, E, H, B, S, true, true) + 3 * 2L * B * H;
+        return new Case("imdb", train ? "train_step" : "fwd", train ? step : fwd, () =>
+        {
+            var (model, tokens, labels) = ImdbModel();
+            if (!train)
+            {
+                model.Training = false;
+                return () => BinaryCrossEntropy.Forward<float>(model.Forward(tokens, default, B, S), labels);
+            }
+            var adam = new Adam<float>(model.Parameters, 1e-3, 0.9, 0.999, 1e-8);
+            return () => ImdbTrainStep(model, adam, tokens, labels);
+        });
+    }
+
+    /// <summary>The imdb model (PyTorch init for the LSTM), random tokens and 0/1 labels, from a fixed seed.</summary>
+    public static (SequenceModel<float> Model, int[] Tokens, float[] Labels) ImdbModel()
+    {
+        const int B = 32, S = 100, V = 20000, E = 128, H = 128;
+        var rng = new Rng(1);
+        var model = new SequenceModel<float>(new ModelSpec
+        {
+            Vocab = V, EmbeddingDim = E, Cell = CellKind.Lstm, Hidden = H, Init = "pytorch", OutputSize = 1,
+        }, rng);
+        var tokens = new int[B * S];
+        for (int i = 0; i < tokens.Length; i++) tokens[i] = (int)(rng.NextUInt64() % V);
+        var labels = new float[B];
+        for (int i = 0; i < B; i++) labels[i] = rng.NextUInt64() % 2;
+        return (model, tokens, labels);
+    }
+
+    /// <summary>One imdb training step: zero grads, forward to the BCE loss, backward, Adam. Returns the loss.</summary>
+    public static float ImdbTrainStep(SequenceModel<float> model, Adam<float> adam, int[] tokens, float[] labels)
+    {
+        const int B = 32, S = 100;
+        model.ZeroGrad();
+        var logits = model.Forward(tokens, default, B, S);
+        float loss = BinaryCrossEntropy.Forward(logits, labels);
+        var d = model.OutputGrad;
+        d.Clear();
+        BinaryCrossEntropy.Backward(d, logits, labels, 1f);
+        model.Backward(d, default, B, S);
+        adam.Step();
+        return loss;
     }
 }

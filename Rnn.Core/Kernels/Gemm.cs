@@ -48,6 +48,69 @@ public static unsafe partial class Gemm
         }
     }
 
+    /// <summary>
+    /// Elements of a buffer for <see cref="PackB{T}"/> of an op(B) with n columns and k rows: float uses the
+    /// micro-kernel's column panels (n rounded up to whole panels), double the plain (k, n) matrix.
+    /// </summary>
+    public static int PackedBLength<T>(int n, int k) where T : unmanaged, IFloatingPointIeee754<T>
+        => typeof(T) == typeof(float) ? checked((n + MicroCols - 1) / MicroCols * MicroCols * k + PackedHeader) : checked(n * k);
+
+    // float packing: element 0 holds the offset of the panels, chosen when packing so that they start on a
+    // 64-byte line (whole-line vector loads); later calls read the offset back, so moving memory stays correct.
+    private const int PackedHeader = 16;
+
+    /// <summary>
+    /// Packs op(B) (k, n) once for many <see cref="MultiplyPacked{T}"/> calls with the same B, e.g. an RNN's
+    /// W_hhᵀ over every step of a sequence, so no call copies or transposes it again. b is (k, n), or (n, k)
+    /// with transB. packed (<see cref="PackedBLength{T}"/> elements) is owned by the caller; its layout is
+    /// private to this process (it depends on the instruction set in use).
+    /// </summary>
+    public static void PackB<T>(Span<T> packed, ReadOnlySpan<T> b, bool transB, int n, int k)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (n < 0 || k < 0) throw new ArgumentOutOfRangeException(nameof(n), $"PackB sizes: expected n, k >= 0, got ({n}, {k}).");
+        if (b.Length < k * n) throw new ArgumentException($"b: expected at least k*n = {k * n} elements, got {b.Length}.", nameof(b));
+        int len = PackedBLength<T>(n, k);
+        if (packed.Length < len) throw new ArgumentException($"packed: expected at least {len} elements, got {packed.Length}.", nameof(packed));
+        if (n == 0 || k == 0) return;
+        if (typeof(T) == typeof(float))
+        {
+            fixed (T* pp = packed, pb = b)
+            {
+                float* f = (float*)pp;
+                int off = 1 + (int)((64 - ((nint)(f + 1) & 63)) & 63) / 4; // 1..16 when f is 4-byte aligned
+                if (((nint)f & 3) != 0) off = 1;
+                *(int*)f = off;
+                PackBFloat(f + off, (float*)pb, transB, n, k);
+            }
+            return;
+        }
+        if (transB) Transpose(packed, b, n, k);
+        else b[..(k * n)].CopyTo(packed);
+    }
+
+    /// <summary>
+    /// <see cref="Multiply{T}"/> with B given packed by <see cref="PackB{T}"/> for the same (n, k): C (m, n) =
+    /// alpha·op(A)·op(B) + beta·C. Bit-identical to Multiply for any thread count (same kernels, same order
+    /// of summation), except that m = 1 runs a matrix-vector loop over the panels instead of a GEMV.
+    /// </summary>
+    public static void MultiplyPacked<T>(Span<T> c, ReadOnlySpan<T> a, ReadOnlySpan<T> packedB, bool transA,
+        T alpha, T beta, int m, int n, int k) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int len = PackedBLength<T>(n, k);
+        if (packedB.Length < len) throw new ArgumentException($"packedB: expected at least {len} elements, got {packedB.Length}.", nameof(packedB));
+        if (typeof(T) != typeof(float)) { Multiply(c, a, packedB, transA, false, alpha, beta, m, n, k); return; }
+        Check(c, a, packedB, m, n, k);
+        if (m == 0 || n == 0) return;
+        fixed (T* pc = c, pa = a, pb = packedB)
+        {
+            int off = *(int*)pb;
+            if (off < 1 || off > PackedHeader) throw new ArgumentException($"packedB: expected a buffer filled by PackB, got panel offset {off}.", nameof(packedB));
+            MultiplyFloat((float*)pc, (float*)pa, null, transA, false,
+                float.CreateTruncating(alpha), float.CreateTruncating(beta), m, n, k, (float*)pb + off);
+        }
+    }
+
     /// <summary>Scalar reference: the plain triple loop, accumulated in T, k innermost.</summary>
     public static void MultiplyReference<T>(Span<T> c, ReadOnlySpan<T> a, ReadOnlySpan<T> b,
         bool transA, bool transB, T alpha, T beta, int m, int n, int k)

@@ -20,6 +20,9 @@ public static unsafe partial class Gemm
     // Below this many flops (2·m·n·k) one thread is faster than waking a second (measured, see SgemmBench).
     internal const double ParallelMinFlops = 1 << 20;
 
+    // Elements of a prepacked B from which a one-row product is split between threads (256 KB).
+    internal const long ParallelMinPackedGemv = 1 << 16;
+
     // With few rows, B is used by few A panels, so copying it costs more than strided reads save.
     internal static int DirectBMaxRows => Dispatch.Isa switch { 3 => 48, 2 => 24, _ => 0 };
 
@@ -32,9 +35,11 @@ public static unsafe partial class Gemm
         public float Alpha, Beta;
         public int Chunks, Unit;
         public bool Gemv;
+        public float* PB;            // op(B) prepacked by PackB (null: pack per call)
     }
 
-    private static void MultiplyFloat(float* c, float* a, float* b, bool ta, bool tb, float alpha, float beta, int m, int n, int k)
+    private static void MultiplyFloat(float* c, float* a, float* b, bool ta, bool tb, float alpha, float beta, int m, int n, int k,
+        float* packedB = null)
     {
         if (k == 0 || alpha == 0f)
         {
@@ -47,18 +52,33 @@ public static unsafe partial class Gemm
         var g = new Job
         {
             A = a, B = b, C = c, M = m, N = n, K = k, TA = ta, TB = tb, Alpha = alpha, Beta = beta,
-            Gemv = m == 1 || n == 1,
+            Gemv = packedB == null && (m == 1 || n == 1), PB = packedB,
         };
-        g.DirectB = !tb && m <= DirectBMaxRows;
+        g.DirectB = packedB == null && !tb && m <= DirectBMaxRows;
         // Split the longer output side, in whole micro-tiles (or whole vectors for GEMV).
         g.SplitN = n >= m;
         int mr = MicroRows, nr = MicroCols;
         g.Unit = g.Gemv ? 32 : g.SplitN ? nr : mr;
         int units = ((g.SplitN ? n : m) + g.Unit - 1) / g.Unit;
         int threads = WorkerPool.Size;
-        g.Chunks = 2.0 * m * n * k < ParallelMinFlops ? 1 : Math.Min(threads, units);
+        // A matrix-vector product over a prepacked B is bound by streaming B, not by flops: split it once B is
+        // large enough that each core reading half from its own L2 beats the cost of a dispatch.
+        bool big = packedB != null && m == 1 ? (long)n * k >= ParallelMinPackedGemv : 2.0 * m * n * k >= ParallelMinFlops;
+        g.Chunks = big ? Math.Min(threads, units) : 1;
         if (g.Chunks <= 1) RunChunk(&g, 0);
         else WorkerPool.Run(&RunChunk, &g, g.Chunks);
+    }
+
+    /// <summary>op(B) into panels, k block after k block: block pc holds RoundUp(n, NR)/NR panels of (kc, NR).</summary>
+    private static void PackBFloat(float* dst, float* b, bool tb, int n, int k)
+    {
+        var g = new Job { B = b, N = n, K = k, TB = tb };
+        int nr = MicroCols;
+        int kBlocks = (k + KC - 1) / KC;
+        int kcMax = (k + kBlocks - 1) / kBlocks; // the same balanced blocks as Blocked
+        nint npad = RoundUp(n, nr);
+        for (int pc = 0; pc < k; pc += kcMax)
+            PackB(dst + pc * npad, ref g, pc, Math.Min(kcMax, k - pc), 0, n, nr);
     }
 
     /// <summary>Rows of the micro-tile on this machine.</summary>
@@ -78,6 +98,7 @@ public static unsafe partial class Gemm
         int i0 = 0, i1 = g.M, j0 = 0, j1 = g.N;
         if (g.SplitN) { j0 = lo; j1 = hi; } else { i0 = lo; i1 = hi; }
         if (g.Gemv) { Gemv(ref g, i0, i1, j0, j1); return; }
+        if (g.PB != null && g.M == 1) { GemvPacked(ref g, j0, j1); return; }
         switch (Dispatch.Isa)
         {
             case 3: Blocked<Kernel512>(ref g, i0, i1, j0, j1, 144); break;
@@ -96,7 +117,8 @@ public static unsafe partial class Gemm
         int kcMax = (k + kBlocks - 1) / kBlocks;      // balanced k blocks: a function of k alone
         int mcMax = Math.Min(mcBlock, RoundUp(i1 - i0, mr));
         int ncMax = Math.Min(NC, RoundUp(j1 - j0, nr));
-        int lenA = kcMax * mcMax, lenB = kcMax * (g.DirectB ? nr : ncMax);
+        int lenA = kcMax * mcMax, lenB = g.PB != null ? 0 : kcMax * (g.DirectB ? nr : ncMax);
+        nint npad = RoundUp(n, nr);   // prepacked B: each k block holds npad/nr panels of (kc, nr)
         float[] ra = ArrayPool<float>.Shared.Rent(lenA + lenB + 16);
         float* tile = stackalloc float[mr * nr];
         try
@@ -112,7 +134,8 @@ public static unsafe partial class Gemm
                     {
                         int kc = Math.Min(kcMax, k - pc);
                         float beta = pc == 0 ? g.Beta : 1f;
-                        if (!g.DirectB) PackB(bufB, ref g, pc, kc, jc, nc, nr);
+                        if (g.PB != null) { }
+                        else if (!g.DirectB) PackB(bufB, ref g, pc, kc, jc, nc, nr);
                         else if (ncFull < nc) PackB(bufB, ref g, pc, kc, jc + ncFull, nc - ncFull, nr);
                         for (int ic = i0; ic < i1; ic += mcMax)
                         {
@@ -122,7 +145,8 @@ public static unsafe partial class Gemm
                             {
                                 int cols = Math.Min(nr, nc - jr);
                                 float* pb; nint sb;
-                                if (!g.DirectB) { pb = bufB + (nint)jr * kc; sb = nr; }
+                                if (g.PB != null) { pb = g.PB + pc * npad + (nint)(jc + jr) * kc; sb = nr; }
+                                else if (!g.DirectB) { pb = bufB + (nint)jr * kc; sb = nr; }
                                 else if (jr < ncFull) { pb = g.B + (nint)pc * n + jc + jr; sb = n; }
                                 else { pb = bufB; sb = nr; }
                                 for (int ir = 0; ir < mc; ir += mr)

@@ -40,6 +40,98 @@ public static unsafe partial class Gemm
         }
     }
 
+    /// <summary>
+    /// c (1, n)[j0..j1) = alpha·a·op(B) + beta·c with B prepacked in panels: the micro-kernel's arithmetic
+    /// (per k block, Σ fma in p order from 0, then alpha·acc + beta·c) on one row, several panels at a time so
+    /// that enough accumulators hide the FMA latency; B is streamed once, contiguously.
+    /// </summary>
+    private static void GemvPacked(ref Job g, int j0, int j1)
+    {
+        int k = g.K, nr = MicroCols;
+        int kBlocks = (k + KC - 1) / KC;
+        int kcMax = (k + kBlocks - 1) / kBlocks;
+        nint npad = RoundUp(g.N, nr);
+        int group = Dispatch.Isa == 3 ? 8 : 4;   // panels per pass
+        float* tile = stackalloc float[8 * 32];
+        for (int pc = 0; pc < k; pc += kcMax)
+        {
+            int kc = Math.Min(kcMax, k - pc);
+            float beta = pc == 0 ? g.Beta : 1f;
+            float* x = g.A + pc;
+            float* block = g.PB + pc * npad;
+            for (int j = j0; j < j1; j += group * nr)
+            {
+                int panels = Math.Min(group, (j1 - j + nr - 1) / nr);
+                float* p0 = block + (nint)j * kc;
+                if (Dispatch.Isa == 3) Panels512(tile, x, p0, kc, panels);
+                else if (Dispatch.Isa == 2) Panels256(tile, x, p0, kc, panels);
+                else PanelsScalar(tile, x, p0, kc, panels * nr, nr);
+                int cols = Math.Min(group * nr, j1 - j);
+                float* cj = g.C + j;
+                for (int q = 0; q < cols; q++) cj[q] = Out(tile[q], g.Alpha, beta, cj + q);
+            }
+        }
+    }
+
+    /// <summary>tile[0..panels·32) = Σ_p x[p]·panel[p] over up to eight (kc, 32) panels at p0, p0 + 32·kc, ...</summary>
+    private static void Panels512(float* tile, float* x, float* p0, int kc, int panels)
+    {
+        // Sixteen accumulators: enough independent FMA chains to cover the FMA latency at two per cycle.
+        nint s = (nint)32 * kc;
+        float* q1 = panels > 1 ? p0 + s : p0, q2 = panels > 2 ? p0 + 2 * s : p0, q3 = panels > 3 ? p0 + 3 * s : p0;
+        float* q4 = panels > 4 ? p0 + 4 * s : p0, q5 = panels > 5 ? p0 + 5 * s : p0, q6 = panels > 6 ? p0 + 6 * s : p0, q7 = panels > 7 ? p0 + 7 * s : p0;
+        Vector512<float> a0 = default, a1 = default, b0 = default, b1 = default, c0 = default, c1 = default, d0 = default, d1 = default;
+        Vector512<float> e0 = default, e1 = default, f0 = default, f1 = default, g0 = default, g1 = default, h0 = default, h1 = default;
+        for (int p = 0; p < kc; p++)
+        {
+            var xp = Vector512.Create(x[p]);
+            nint o = (nint)p * 32;
+            a0 = Vector512.FusedMultiplyAdd(xp, Vector512.Load(p0 + o), a0); a1 = Vector512.FusedMultiplyAdd(xp, Vector512.Load(p0 + o + 16), a1);
+            b0 = Vector512.FusedMultiplyAdd(xp, Vector512.Load(q1 + o), b0); b1 = Vector512.FusedMultiplyAdd(xp, Vector512.Load(q1 + o + 16), b1);
+            c0 = Vector512.FusedMultiplyAdd(xp, Vector512.Load(q2 + o), c0); c1 = Vector512.FusedMultiplyAdd(xp, Vector512.Load(q2 + o + 16), c1);
+            d0 = Vector512.FusedMultiplyAdd(xp, Vector512.Load(q3 + o), d0); d1 = Vector512.FusedMultiplyAdd(xp, Vector512.Load(q3 + o + 16), d1);
+            e0 = Vector512.FusedMultiplyAdd(xp, Vector512.Load(q4 + o), e0); e1 = Vector512.FusedMultiplyAdd(xp, Vector512.Load(q4 + o + 16), e1);
+            f0 = Vector512.FusedMultiplyAdd(xp, Vector512.Load(q5 + o), f0); f1 = Vector512.FusedMultiplyAdd(xp, Vector512.Load(q5 + o + 16), f1);
+            g0 = Vector512.FusedMultiplyAdd(xp, Vector512.Load(q6 + o), g0); g1 = Vector512.FusedMultiplyAdd(xp, Vector512.Load(q6 + o + 16), g1);
+            h0 = Vector512.FusedMultiplyAdd(xp, Vector512.Load(q7 + o), h0); h1 = Vector512.FusedMultiplyAdd(xp, Vector512.Load(q7 + o + 16), h1);
+        }
+        a0.Store(tile); a1.Store(tile + 16); b0.Store(tile + 32); b1.Store(tile + 48);
+        c0.Store(tile + 64); c1.Store(tile + 80); d0.Store(tile + 96); d1.Store(tile + 112);
+        e0.Store(tile + 128); e1.Store(tile + 144); f0.Store(tile + 160); f1.Store(tile + 176);
+        g0.Store(tile + 192); g1.Store(tile + 208); h0.Store(tile + 224); h1.Store(tile + 240);
+    }
+
+    /// <summary>As <see cref="Panels512"/> for (kc, 16) panels.</summary>
+    private static void Panels256(float* tile, float* x, float* p0, int kc, int panels)
+    {
+        nint s = (nint)16 * kc;
+        float* q1 = panels > 1 ? p0 + s : p0, q2 = panels > 2 ? p0 + 2 * s : p0, q3 = panels > 3 ? p0 + 3 * s : p0;
+        Vector256<float> a0 = default, a1 = default, b0 = default, b1 = default, c0 = default, c1 = default, d0 = default, d1 = default;
+        for (int p = 0; p < kc; p++)
+        {
+            var xp = Vector256.Create(x[p]);
+            nint o = (nint)p * 16;
+            a0 = Vector256.FusedMultiplyAdd(xp, Vector256.Load(p0 + o), a0); a1 = Vector256.FusedMultiplyAdd(xp, Vector256.Load(p0 + o + 8), a1);
+            b0 = Vector256.FusedMultiplyAdd(xp, Vector256.Load(q1 + o), b0); b1 = Vector256.FusedMultiplyAdd(xp, Vector256.Load(q1 + o + 8), b1);
+            c0 = Vector256.FusedMultiplyAdd(xp, Vector256.Load(q2 + o), c0); c1 = Vector256.FusedMultiplyAdd(xp, Vector256.Load(q2 + o + 8), c1);
+            d0 = Vector256.FusedMultiplyAdd(xp, Vector256.Load(q3 + o), d0); d1 = Vector256.FusedMultiplyAdd(xp, Vector256.Load(q3 + o + 8), d1);
+        }
+        a0.Store(tile); a1.Store(tile + 8); b0.Store(tile + 16); b1.Store(tile + 24);
+        c0.Store(tile + 32); c1.Store(tile + 40); d0.Store(tile + 48); d1.Store(tile + 56);
+    }
+
+    /// <summary>Scalar panels (Vector128 and scalar paths): the same sums with the kernels' multiply-add.</summary>
+    private static void PanelsScalar(float* tile, float* x, float* p0, int kc, int cols, int nr)
+    {
+        for (int q = 0; q < cols; q++)
+        {
+            float* col = p0 + (nint)(q / nr) * nr * kc + q % nr;
+            float acc = 0f;
+            for (int p = 0; p < kc; p++) acc = Madd(x[p], col[(nint)p * nr], acc);
+            tile[q] = acc;
+        }
+    }
+
     /// <summary>c[j] = alpha·Σ_p x[p]·M[p, j] + beta·c[j] for j in [j0, j1); M is (k, ld) row-major.</summary>
     private static void GemvRows(float* c, float* x, float* mat, int ld, int k, float alpha, float beta, int j0, int j1)
     {

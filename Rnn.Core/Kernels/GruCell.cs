@@ -489,8 +489,8 @@ public static class GruCell
         public static Vector512<float> Add(Vector512<float> a, Vector512<float> b) => a + b;
         public static Vector512<float> Sub(Vector512<float> a, Vector512<float> b) => a - b;
         public static Vector512<float> Mul(Vector512<float> a, Vector512<float> b) => a * b;
-        public static Vector512<float> Sigmoid(Vector512<float> x) => SigmoidOp.Invoke(x);
-        public static Vector512<float> Tanh(Vector512<float> x) => TanhOp.Invoke(x);
+        public static Vector512<float> Sigmoid(Vector512<float> x) => CellMath.Sigmoid(x);
+        public static Vector512<float> Tanh(Vector512<float> x) => CellMath.Tanh(x);
     }
 
     internal readonly struct F256 : IActOps<Vector256<float>>
@@ -502,8 +502,8 @@ public static class GruCell
         public static Vector256<float> Add(Vector256<float> a, Vector256<float> b) => a + b;
         public static Vector256<float> Sub(Vector256<float> a, Vector256<float> b) => a - b;
         public static Vector256<float> Mul(Vector256<float> a, Vector256<float> b) => a * b;
-        public static Vector256<float> Sigmoid(Vector256<float> x) => SigmoidOp.Invoke(x);
-        public static Vector256<float> Tanh(Vector256<float> x) => TanhOp.Invoke(x);
+        public static Vector256<float> Sigmoid(Vector256<float> x) => CellMath.Sigmoid(x);
+        public static Vector256<float> Tanh(Vector256<float> x) => CellMath.Tanh(x);
     }
 
     internal readonly struct F128 : IActOps<Vector128<float>>

@@ -10,8 +10,8 @@ namespace Rnn.Kernels;
 /// The fused LSTM cell, PyTorch equations and gate order i, f, g, o over gates (batch, 4H):
 /// i=σ, f=σ, g=tanh, o=σ; c' = f⊙c + i⊙g; h' = o⊙tanh(c'). One pass per row does the activations, the
 /// cell update and the mask (a masked row keeps h and c). Forward stores post-activation gates, c' and
-/// tanh(c'), which is all Backward needs. The float forward path is vectorised (Vector512/256/128 with the
-/// Exp-based operators of <see cref="Activations"/>); the double path is the scalar reference. Backward is
+/// tanh(c'), which is all Backward needs. The float forward path is vectorised (Vector512/256 on the float exp
+/// of <see cref="CellMath"/>, Vector128 on <see cref="Activations"/>' operators); the double path is the scalar reference. Backward is
 /// plain arithmetic and runs on <see cref="Vector{T}"/> for both types. Each has its scalar reference beside it.
 /// </summary>
 public static class LstmCell
@@ -40,24 +40,24 @@ public static class LstmCell
             if (Vector512.IsHardwareAccelerated)
                 for (; j + 16 <= n; j += 16)
                 {
-                    var i = SigmoidOp.Invoke(Vector512.LoadUnsafe(ref g, j));
-                    var f = SigmoidOp.Invoke(Vector512.LoadUnsafe(ref g, nh + j));
-                    var gg = TanhOp.Invoke(Vector512.LoadUnsafe(ref g, 2 * nh + j));
-                    var o = SigmoidOp.Invoke(Vector512.LoadUnsafe(ref g, 3 * nh + j));
+                    var i = CellMath.Sigmoid(Vector512.LoadUnsafe(ref g, j));
+                    var f = CellMath.Sigmoid(Vector512.LoadUnsafe(ref g, nh + j));
+                    var gg = CellMath.Tanh(Vector512.LoadUnsafe(ref g, 2 * nh + j));
+                    var o = CellMath.Sigmoid(Vector512.LoadUnsafe(ref g, 3 * nh + j));
                     var cv = f * Vector512.LoadUnsafe(ref cp, j) + i * gg;
-                    var t = TanhOp.Invoke(cv);
+                    var t = CellMath.Tanh(cv);
                     i.StoreUnsafe(ref g, j); f.StoreUnsafe(ref g, nh + j); gg.StoreUnsafe(ref g, 2 * nh + j); o.StoreUnsafe(ref g, 3 * nh + j);
                     cv.StoreUnsafe(ref cr, j); t.StoreUnsafe(ref tr, j); (o * t).StoreUnsafe(ref hr, j);
                 }
             if (Vector256.IsHardwareAccelerated)
                 for (; j + 8 <= n; j += 8)
                 {
-                    var i = SigmoidOp.Invoke(Vector256.LoadUnsafe(ref g, j));
-                    var f = SigmoidOp.Invoke(Vector256.LoadUnsafe(ref g, nh + j));
-                    var gg = TanhOp.Invoke(Vector256.LoadUnsafe(ref g, 2 * nh + j));
-                    var o = SigmoidOp.Invoke(Vector256.LoadUnsafe(ref g, 3 * nh + j));
+                    var i = CellMath.Sigmoid(Vector256.LoadUnsafe(ref g, j));
+                    var f = CellMath.Sigmoid(Vector256.LoadUnsafe(ref g, nh + j));
+                    var gg = CellMath.Tanh(Vector256.LoadUnsafe(ref g, 2 * nh + j));
+                    var o = CellMath.Sigmoid(Vector256.LoadUnsafe(ref g, 3 * nh + j));
                     var cv = f * Vector256.LoadUnsafe(ref cp, j) + i * gg;
-                    var t = TanhOp.Invoke(cv);
+                    var t = CellMath.Tanh(cv);
                     i.StoreUnsafe(ref g, j); f.StoreUnsafe(ref g, nh + j); gg.StoreUnsafe(ref g, 2 * nh + j); o.StoreUnsafe(ref g, 3 * nh + j);
                     cv.StoreUnsafe(ref cr, j); t.StoreUnsafe(ref tr, j); (o * t).StoreUnsafe(ref hr, j);
                 }

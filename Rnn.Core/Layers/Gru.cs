@@ -72,8 +72,8 @@ public sealed class Gru<T> : Layer<T>, IRecurrentLayer<T> where T : unmanaged, I
     public bool ReuseDropoutMasks { get; set; }
 
     private readonly Tape<T> _tape = new();
-    private Slot _xs, _m, _gx, _gh, _ghrz, _ghn, _rh, _h, _hd, _mx, _mh, _dgx, _dgh, _dgrz, _dgn, _drh, _carry, _dhd, _dxs, _bias;
-    private bool _hasMask, _dropX, _dropH, _masksDrawn;
+    private Slot _xs, _m, _gx, _gh, _ghrz, _ghn, _rh, _h, _hd, _mx, _mh, _dgx, _dgh, _dgrz, _dgn, _drh, _carry, _dhd, _dxs, _bias, _whhP, _whnP;
+    private bool _hasMask, _dropX, _dropH, _masksDrawn, _kept; // _kept: the last Forward recorded the tape (Training)
 
     /// <summary>Creates the layer and initialises its parameters per <see cref="GruOptions.Init"/> from <paramref name="rng"/>.</summary>
     public Gru(int inputSize, int hiddenSize, Rng rng, GruOptions? options = null, string suffix = "_l0")
@@ -117,7 +117,8 @@ public sealed class Gru<T> : Layer<T>, IRecurrentLayer<T> where T : unmanaged, I
     public ReadOnlySpan<T> FinalH => _tape.Batch < 0 ? throw new InvalidOperationException("FinalH: no Forward has run yet.") : _tape.Step(_h, _tape.SeqLen);
 
     /// <summary>
-    /// Runs the layer over a batch and records the tape for <see cref="Backward"/>.
+    /// Runs the layer over a batch and, while <see cref="Layer{T}.Training"/>, records the tape for <see cref="Backward"/>
+    /// (inference keeps only what the next step needs).
     /// y: (batch, seq, H) or (batch, H), overwritten. x: (batch, seq, I). mask: (batch, seq) of 0/1, or empty.
     /// h0: (batch, H) when InitialState is Given, else empty.
     /// </summary>
@@ -160,10 +161,16 @@ public sealed class Gru<T> : Layer<T>, IRecurrentLayer<T> where T : unmanaged, I
             _dhd = _tape.Add("dhd", rd ? 1 : 0, B * H);       // (B, H) gradient at hd of one step
             _dxs = _tape.Add("dxs", S, B * I);                // (S, B, I) dx in scan order
             _bias = _tape.Add("bias", 1, G);                  // (3H) biases summed into the x side
+            // W_hh packed once per pass for the per-step GEMMs. After: W_hhᵀ (H, 3H) forward, W_hh (3H, H) backward.
+            // Before: the r, z rows (2H, H) in whhP and the n rows (H, H) in whnP, transposed forward, as stored backward.
+            int gh = after ? G : 2 * H;
+            _whhP = _tape.Add("whhP", 1, Math.Max(Gemm.PackedBLength<T>(gh, H), Gemm.PackedBLength<T>(H, gh)));
+            _whnP = _tape.Add("whnP", 1, after ? 0 : Gemm.PackedBLength<T>(H, H));
             _tape.Commit();
             _masksDrawn = false;
         }
         _hasMask = !mask.IsEmpty;
+        _kept = Training;
         _dropX = Training && Options.Dropout > 0;
         _dropH = Training && Options.RecurrentDropout > 0;
         DrawMasks();
@@ -203,6 +210,10 @@ public sealed class Gru<T> : Layer<T>, IRecurrentLayer<T> where T : unmanaged, I
         var mh = _tape[_mh];
         var whh = WeightHh.Value.AsSpan();
         var bhn = BiasHh != null ? BiasHh.Value.AsSpan(2 * H, H) : default;
+        var whhP = _tape[_whhP]; var whnP = _tape[_whnP];
+        // Packed once per pass, not once per step.
+        if (after) Gemm.PackB<T>(whhP, whh, true, G, H);
+        else { Gemm.PackB<T>(whhP, whh[..(2 * H * H)], true, 2 * H, H); Gemm.PackB<T>(whnP, whh[(2 * H * H)..], true, H, H); }
         for (int s = 0; s < S; s++)
         {
             var hPrev = _tape.Step(_h, s);
@@ -213,16 +224,16 @@ public sealed class Gru<T> : Layer<T>, IRecurrentLayer<T> where T : unmanaged, I
             var ms = _hasMask ? _tape.Step(_m, s) : default;
             if (after)
             {
-                var gh = _tape.Step(_gh, s);
-                Gemm.Multiply(gh, hin, whh, false, true, T.One, T.Zero, B, G, H);
+                var gh = _tape.Step(_gh, _kept ? s : 0); // inference: one step's worth, Backward alone reads the rest
+                Gemm.MultiplyPacked(gh, hin, whhP, false, T.One, T.Zero, B, G, H);
                 GruCell.Forward(hNew, gx, gh, hPrev, bhn, ms, B, H);
             }
             else
             {
-                var ghrz = _tape[_ghrz]; var ghn = _tape[_ghn]; var rh = _tape.Step(_rh, s);
-                Gemm.Multiply(ghrz, hin, whh[..(2 * H * H)], false, true, T.One, T.Zero, B, 2 * H, H);
+                var ghrz = _tape[_ghrz]; var ghn = _tape[_ghn]; var rh = _tape.Step(_rh, _kept ? s : 0);
+                Gemm.MultiplyPacked(ghrz, hin, whhP, false, T.One, T.Zero, B, 2 * H, H);
                 GruCell.ForwardGates(rh, gx, ghrz, hin, B, H);
-                Gemm.Multiply(ghn, rh, whh[(2 * H * H)..], false, true, T.One, T.Zero, B, H, H);
+                Gemm.MultiplyPacked(ghn, rh, whnP, false, T.One, T.Zero, B, H, H);
                 GruCell.ForwardCandidate(hNew, gx, ghn, hPrev, ms, B, H);
             }
         }
@@ -247,6 +258,8 @@ public sealed class Gru<T> : Layer<T>, IRecurrentLayer<T> where T : unmanaged, I
     public void Backward(Span<T> dx, Span<T> dh0, ReadOnlySpan<T> dy, ReadOnlySpan<T> dhT, int batch, int seqLen)
     {
         int B = batch, S = seqLen, I = InputSize, H = HiddenSize, G = 3 * H;
+        if (!_kept)
+            throw new InvalidOperationException("Backward: the last Forward ran with Training = false, which keeps no tape for the backward pass; run Forward with Training = true first.");
         if (_tape.Batch != B || _tape.SeqLen != S)
             throw new InvalidOperationException($"Backward: expected the shape of the last Forward (batch={_tape.Batch}, seq={_tape.SeqLen}), got (batch={B}, seq={S}).");
         if (dy.Length != B * OutputLength(S)) Guard.Length(dy.Length, B * OutputLength(S), Options.ReturnSequences ? $"(batch={B}, seq={S}, H={H})" : $"(batch={B}, H={H})", nameof(dy));
@@ -265,6 +278,9 @@ public sealed class Gru<T> : Layer<T>, IRecurrentLayer<T> where T : unmanaged, I
         var mh = _tape[_mh];
         var dhd = _tape[_dhd];
         var whh = WeightHh.Value.AsSpan();
+        var whhP = _tape[_whhP]; var whnP = _tape[_whnP];
+        if (after) Gemm.PackB<T>(whhP, whh, false, H, G);
+        else { Gemm.PackB<T>(whhP, whh[..(2 * H * H)], false, H, 2 * H); Gemm.PackB<T>(whnP, whh[(2 * H * H)..], false, H, H); }
 
         for (int s = S - 1; s >= sStop; s--)
         {
@@ -285,16 +301,16 @@ public sealed class Gru<T> : Layer<T>, IRecurrentLayer<T> where T : unmanaged, I
             {
                 var dgh = _tape.Step(_dgh, s);
                 GruCell.Backward(dgx, dgh, next, dh, gx, _tape.Step(_gh, s), hPrev, ms, B, H);
-                Gemm.Multiply(dhin, dgh, whh, false, false, T.One, T.One, B, H, G);
+                Gemm.MultiplyPacked(dhin, dgh, whhP, false, T.One, T.One, B, H, G);
             }
             else
             {
                 var dgn = _tape.Step(_dgn, s); var dgrz = _tape.Step(_dgrz, s); var drh = _tape[_drh];
                 ReadOnlySpan<T> hin = _dropH ? _tape.Step(_hd, s) : hPrev;
                 GruCell.BackwardCandidate(dgx, dgn, next, dh, gx, hPrev, ms, B, H);
-                Gemm.Multiply(drh, dgn, whh[(2 * H * H)..], false, false, T.One, T.Zero, B, H, H);
+                Gemm.MultiplyPacked(drh, dgn, whnP, false, T.One, T.Zero, B, H, H);
                 GruCell.BackwardReset(dgx, dgrz, dhin, drh, gx, hin, B, H);
-                Gemm.Multiply(dhin, dgrz, whh[..(2 * H * H)], false, false, T.One, T.One, B, H, 2 * H);
+                Gemm.MultiplyPacked(dhin, dgrz, whhP, false, T.One, T.One, B, H, 2 * H);
             }
             if (_dropH) RecurrentInit.AddMul(next, dhd, mh);
             var tmp = dh; dh = next; next = tmp;

@@ -70,8 +70,8 @@ public sealed class Lstm<T> : Layer<T>, IRecurrentLayer<T> where T : unmanaged, 
     public bool ReuseDropoutMasks { get; set; }
 
     private readonly Tape<T> _tape = new();
-    private Slot _xs, _m, _gates, _h, _c, _tc, _hd, _mx, _mh, _dgates, _carry, _dc, _dhd, _dxs, _bias; // shapes in Forward
-    private bool _hasMask, _dropX, _dropH, _masksDrawn;
+    private Slot _xs, _m, _gates, _h, _c, _tc, _hd, _mx, _mh, _dgates, _carry, _dc, _dhd, _dxs, _bias, _whhP; // shapes in Forward
+    private bool _hasMask, _dropX, _dropH, _masksDrawn, _kept; // _kept: the last Forward recorded the tape (Training)
 
     /// <summary>Creates the layer and initialises its parameters per <see cref="LstmOptions.Init"/> from <paramref name="rng"/>.</summary>
     public Lstm(int inputSize, int hiddenSize, Rng rng, LstmOptions? options = null, string suffix = "_l0")
@@ -120,7 +120,8 @@ public sealed class Lstm<T> : Layer<T>, IRecurrentLayer<T> where T : unmanaged, 
     public ReadOnlySpan<T> FinalC => _tape.Batch < 0 ? throw NoForward() : _tape.Step(_c, _tape.SeqLen);
 
     /// <summary>
-    /// Runs the layer over a batch and records the tape for <see cref="Backward"/>.
+    /// Runs the layer over a batch and, while <see cref="Layer{T}.Training"/>, records the tape for <see cref="Backward"/>
+    /// (inference keeps only what the next step needs).
     /// y: (batch, seq, H) or (batch, H), overwritten. x: (batch, seq, I). mask: (batch, seq) of 0/1, or empty.
     /// h0, c0: (batch, H) each when InitialState is Given, else empty.
     /// </summary>
@@ -159,10 +160,13 @@ public sealed class Lstm<T> : Layer<T>, IRecurrentLayer<T> where T : unmanaged, 
             _dhd = _tape.Add("dhd", 1, rd ? B * H : 0); // (B, H) gradient at hd of one step
             _dxs = _tape.Add("dxs", S, B * I);       // (S, B, I) dx in scan order
             _bias = _tape.Add("bias", 1, G);         // (4H) summed biases
+            // W_hh packed once per pass for the per-step GEMMs: W_hhᵀ (H, 4H) in Forward, W_hh (4H, H) in Backward.
+            _whhP = _tape.Add("whhP", 1, Math.Max(Gemm.PackedBLength<T>(G, H), Gemm.PackedBLength<T>(H, G)));
             _tape.Commit();
             _masksDrawn = false;
         }
         _hasMask = !mask.IsEmpty;
+        _kept = Training;
         _dropX = Training && Options.Dropout > 0;
         _dropH = Training && Options.RecurrentDropout > 0;
         DrawMasks();
@@ -200,15 +204,21 @@ public sealed class Lstm<T> : Layer<T>, IRecurrentLayer<T> where T : unmanaged, 
         }
 
         var mh = _tape[_mh];
+        var whhP = _tape[_whhP];
+        Gemm.PackB<T>(whhP, WeightHh.Value, true, G, H); // once per pass, not once per step
         for (int s = 0; s < S; s++)
         {
             var hPrev = _tape.Step(_h, s);
             ReadOnlySpan<T> hin = hPrev;
             if (_dropH) { var hd = _tape.Step(_hd, s); RecurrentInit.Mul(hd, hPrev, mh); hin = hd; }
             var gates = _tape.Step(_gates, s);
-            Gemm.Multiply(gates, hin, WeightHh.Value, false, true, T.One, T.One, B, G, H);
-            LstmCell.Forward(_tape.Step(_h, s + 1), _tape.Step(_c, s + 1), _tape.Step(_tc, s), gates,
-                hPrev, _tape.Step(_c, s), _hasMask ? _tape.Step(_m, s) : default, B, H);
+            Gemm.MultiplyPacked(gates, hin, whhP, false, T.One, T.One, B, G, H);
+            // Inference keeps no per-step c or tanh(c) (only Backward reads them): c cycles through slots 1 and 2
+            // (the last step still lands in slot S, for FinalC), tanh(c) reuses slot 0.
+            var cPrev = _kept || s == 0 ? _tape.Step(_c, s) : _tape.Step(_c, 1 + ((s - 1) & 1));
+            var cCur = _kept || s == S - 1 ? _tape.Step(_c, s + 1) : _tape.Step(_c, 1 + (s & 1));
+            LstmCell.Forward(_tape.Step(_h, s + 1), cCur, _tape.Step(_tc, _kept ? s : 0), gates,
+                hPrev, cPrev, _hasMask ? _tape.Step(_m, s) : default, B, H);
         }
 
         if (Options.ReturnSequences)
@@ -231,6 +241,8 @@ public sealed class Lstm<T> : Layer<T>, IRecurrentLayer<T> where T : unmanaged, 
     public void Backward(Span<T> dx, Span<T> dh0, Span<T> dc0, ReadOnlySpan<T> dy, ReadOnlySpan<T> dhT, ReadOnlySpan<T> dcT, int batch, int seqLen)
     {
         int B = batch, S = seqLen, I = InputSize, H = HiddenSize, G = 4 * H;
+        if (!_kept)
+            throw new InvalidOperationException("Backward: the last Forward ran with Training = false, which keeps no tape for the backward pass; run Forward with Training = true first.");
         if (_tape.Batch != B || _tape.SeqLen != S)
             throw new InvalidOperationException($"Backward: expected the shape of the last Forward (batch={_tape.Batch}, seq={_tape.SeqLen}), got (batch={B}, seq={S}).");
         if (dy.Length != B * OutputLength(S)) Guard.Length(dy.Length, B * OutputLength(S), Options.ReturnSequences ? $"(batch={B}, seq={S}, H={H})" : $"(batch={B}, H={H})", nameof(dy));
@@ -249,6 +261,8 @@ public sealed class Lstm<T> : Layer<T>, IRecurrentLayer<T> where T : unmanaged, 
         if (!Options.ReturnSequences) Vec.Add(dh, dy);
         var mh = _tape[_mh];
         var dhd = _tape[_dhd];
+        var whhP = _tape[_whhP];
+        Gemm.PackB<T>(whhP, WeightHh.Value, false, H, G); // W_hh (4H, H) as op(B) of dh = dGates·W_hh
 
         for (int s = S - 1; s >= sStop; s--)
         {
@@ -264,10 +278,10 @@ public sealed class Lstm<T> : Layer<T>, IRecurrentLayer<T> where T : unmanaged, 
             // dh_{t-1} += dGates·W_hh (through the dropout mask when it was applied).
             if (_dropH)
             {
-                Gemm.Multiply(dhd, dg, WeightHh.Value, false, false, T.One, T.Zero, B, H, G);
+                Gemm.MultiplyPacked(dhd, dg, whhP, false, T.One, T.Zero, B, H, G);
                 RecurrentInit.AddMul(next, dhd, mh);
             }
-            else Gemm.Multiply(next, dg, WeightHh.Value, false, false, T.One, T.One, B, H, G);
+            else Gemm.MultiplyPacked(next, dg, whhP, false, T.One, T.One, B, H, G);
             var tmp = dh; dh = next; next = tmp;
         }
 

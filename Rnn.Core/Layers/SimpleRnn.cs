@@ -1,4 +1,6 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Rnn.Init;
 using Rnn.Kernels;
 using Rnn.Tape;
@@ -108,7 +110,7 @@ public sealed class SimpleRnn<T> : Layer<T>, IRecurrentLayer<T> where T : unmana
         int B = batch, S = seqLen, I = InputSize, H = HiddenSize;
         Guard.AtLeast(batch, 1); Guard.AtLeast(seqLen, 1);
         Guard.Length(x.Length, B * S * I, $"(batch={B}, seq={S}, features={I})");
-        Guard.Length(y.Length, B * OutputLength(S), Options.ReturnSequences ? $"(batch={B}, seq={S}, H={H})" : $"(batch={B}, H={H})");
+        if (y.Length != B * OutputLength(S)) Guard.Length(y.Length, B * OutputLength(S), Options.ReturnSequences ? $"(batch={B}, seq={S}, H={H})" : $"(batch={B}, H={H})");
         Guard.Mask(mask, B, S);
         if (Options.InitialState == InitialState.Given) Guard.Length(h0.Length, B * H, $"(batch={B}, H={H})");
         else if (!h0.IsEmpty) throw new ArgumentException($"h0: expected empty with InitialState.{Options.InitialState}, got {h0.Length} elements.", nameof(h0));
@@ -123,7 +125,7 @@ public sealed class SimpleRnn<T> : Layer<T>, IRecurrentLayer<T> where T : unmana
             _carry = _tape.Add("carry", 2, B * H); // (2, B, H) dh flowing to the previous step
             _dxs = _tape.Add("dxs", S, B * I);     // (S, B, I) dx in scan order
             _bias = _tape.Add("bias", 1, H);       // (H) summed biases
-            _whhT = _tape.Add("whhT", 1, H * H);   // (H, H) W_hhᵀ, so each step's GEMM reads it in place, unpacked
+            _whhT = _tape.Add("whhT", 1, Gemm.PackedBLength<T>(H, H)); // W_hhᵀ packed once per pass (Forward), W_hh (Backward)
             _tape.Commit();
         }
         _hasMask = !mask.IsEmpty;
@@ -152,13 +154,15 @@ public sealed class SimpleRnn<T> : Layer<T>, IRecurrentLayer<T> where T : unmana
         }
 
         var whhT = _tape[_whhT];
-        Gemm.Transpose<T>(whhT, WeightHh.Value, H, H); // once per batch, not once per step
+        Gemm.PackB<T>(whhT, WeightHh.Value, true, H, H); // once per pass, not once per step
         for (int s = 0; s < S; s++)
         {
             var hPrev = _tape.Step(_h, s);
             var hCur = _tape.Step(_h, s + 1);
-            Gemm.Multiply(hCur, hPrev, whhT, false, false, T.One, T.One, B, H, H);
-            Activations.Forward(hCur, hCur, Options.Activation);
+            Gemm.MultiplyPacked(hCur, hPrev, whhT, false, T.One, T.One, B, H, H);
+            if (typeof(T) == typeof(float) && Options.Activation == Activation.Tanh)
+                CellMath.Tanh(MemoryMarshal.Cast<T, float>(hCur), MemoryMarshal.Cast<T, float>(hCur)); // the cells' float exp
+            else Activations.Forward(hCur, hCur, Options.Activation);
             if (_hasMask)
             {
                 var ms = _tape.Step(_m, s);
@@ -189,7 +193,7 @@ public sealed class SimpleRnn<T> : Layer<T>, IRecurrentLayer<T> where T : unmana
         int B = batch, S = seqLen, I = InputSize, H = HiddenSize;
         if (_tape.Batch != B || _tape.SeqLen != S)
             throw new InvalidOperationException($"Backward: expected the shape of the last Forward (batch={_tape.Batch}, seq={_tape.SeqLen}), got (batch={B}, seq={S}).");
-        Guard.Length(dy.Length, B * OutputLength(S), Options.ReturnSequences ? $"(batch={B}, seq={S}, H={H})" : $"(batch={B}, H={H})");
+        if (dy.Length != B * OutputLength(S)) Guard.Length(dy.Length, B * OutputLength(S), Options.ReturnSequences ? $"(batch={B}, seq={S}, H={H})" : $"(batch={B}, H={H})");
         if (!dx.IsEmpty) Guard.Length(dx.Length, B * S * I, $"(batch={B}, seq={S}, features={I})");
         if (!dh0.IsEmpty) Guard.Length(dh0.Length, B * H, $"(batch={B}, H={H})");
 
@@ -199,6 +203,8 @@ public sealed class SimpleRnn<T> : Layer<T>, IRecurrentLayer<T> where T : unmana
         var next = _tape.Step(_carry, 1);
         carry.Clear();
         T clip = T.CreateTruncating(Options.GradClipping);
+        var whhP = _tape[_whhT];
+        Gemm.PackB<T>(whhP, WeightHh.Value, false, H, H); // W_hh (H, H) as op(B) of dh = dpre·W_hh
 
         for (int s = S - 1; s >= sStop; s--)
         {
@@ -209,7 +215,8 @@ public sealed class SimpleRnn<T> : Layer<T>, IRecurrentLayer<T> where T : unmana
             else if (s == S - 1) Vec.Add(carry, dy);
 
             var dpre = _tape.Step(_dpre, s);
-            Activations.Backward(dpre, _tape.Step(_h, s + 1), carry, Options.Activation);
+            if (Options.Activation == Activation.Tanh) TanhBackward(dpre, _tape.Step(_h, s + 1), carry);
+            else Activations.Backward(dpre, _tape.Step(_h, s + 1), carry, Options.Activation);
             if (clip > T.Zero) Vec.Clip(dpre, clip);
 
             // Masked rows: no gradient to the cell, dh passes straight to h_{t-1}.
@@ -221,9 +228,9 @@ public sealed class SimpleRnn<T> : Layer<T>, IRecurrentLayer<T> where T : unmana
                     if (ms[b] == T.Zero) { dpre.Slice(b * H, H).Clear(); carry.Slice(b * H, H).CopyTo(next.Slice(b * H, H)); }
                     else next.Slice(b * H, H).Clear();
                 }
-                Gemm.Multiply(next, dpre, WeightHh.Value, false, false, T.One, T.One, B, H, H);
+                Gemm.MultiplyPacked(next, dpre, whhP, false, T.One, T.One, B, H, H);
             }
-            else Gemm.Multiply(next, dpre, WeightHh.Value, false, false, T.One, T.Zero, B, H, H);
+            else Gemm.MultiplyPacked(next, dpre, whhP, false, T.One, T.Zero, B, H, H);
             var tmp = carry; carry = next; next = tmp;
         }
 
@@ -285,6 +292,22 @@ public sealed class SimpleRnn<T> : Layer<T>, IRecurrentLayer<T> where T : unmana
     {
         if (H0 != null) Vec.BroadcastRows<T>(state, H0.Value, batch, HiddenSize);
         else state.Clear();
+    }
+
+    /// <summary>dpre = dh ⊙ (1 − h²), vectorised; each element is computed as in Activations.Backward.</summary>
+    private static void TanhBackward(Span<T> dpre, ReadOnlySpan<T> h, ReadOnlySpan<T> dh)
+    {
+        int n = dpre.Length, w = Vector<T>.Count, i = 0;
+        ref T d = ref MemoryMarshal.GetReference(dpre);
+        ref T y = ref MemoryMarshal.GetReference(h);
+        ref T g = ref MemoryMarshal.GetReference(dh);
+        if (h.Length < n || dh.Length < n) throw new ArgumentException($"TanhBackward: expected {n} elements, got {h.Length} and {dh.Length}.");
+        for (; i + w <= n; i += w)
+        {
+            var yv = Vector.LoadUnsafe(ref y, (nuint)i);
+            (Vector.LoadUnsafe(ref g, (nuint)i) * (Vector<T>.One - yv * yv)).StoreUnsafe(ref d, (nuint)i);
+        }
+        for (; i < n; i++) Unsafe.Add(ref d, i) = Unsafe.Add(ref g, i) * (T.One - Unsafe.Add(ref y, i) * Unsafe.Add(ref y, i));
     }
 
     private void WeightBiasSum(Span<T> bias)

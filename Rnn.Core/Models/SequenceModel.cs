@@ -235,7 +235,7 @@ public sealed class SequenceModel<T> : IDisposable where T : unmanaged, IFloatin
     public Span<T> OutputGrad => _dOut;
 
     /// <summary>Clears every gradient.</summary>
-    public void ZeroGrad() { foreach (var p in Parameters) p.ZeroGrad(); }
+    public void ZeroGrad() { for (int i = 0; i < Parameters.Count; i++) Parameters[i].ZeroGrad(); } // no boxed enumerator
 
     /// <summary>Returns every layer's pooled memory.</summary>
     public void Dispose()

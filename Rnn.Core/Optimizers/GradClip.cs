@@ -10,8 +10,9 @@ public static class GradClip
     public static double GlobalNorm<T>(IReadOnlyList<Parameter<T>> parameters) where T : unmanaged, IFloatingPointIeee754<T>
     {
         double s = 0;
-        foreach (var p in parameters)
+        for (int i = 0; i < parameters.Count; i++) // no boxed enumerator: runs every optimizer step
         {
+            var p = parameters[i];
             if (p.TouchedRows is null) s += Vec.SumSquares<T>(p.Grad);
             else
             {

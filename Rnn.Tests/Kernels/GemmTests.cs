@@ -180,6 +180,66 @@ public class GemmTests
         finally { Engine.Threads = 1; }
     }
 
+    public static TheoryData<int, int, int, bool, bool> PackedShapes => new()
+    {
+        { 1, 1024, 256, false, true }, { 1, 37, 700, true, false }, { 3, 70, 33, false, false }, { 32, 512, 128, false, true },
+        { 64, 2048, 96, true, true }, { 100, 100, 100, false, false }, { 13, 200, 1100, false, true }, { 257, 41, 129, true, false },
+    };
+
+    /// <summary>B packed once gives the same bits as Multiply packing it per call, on 1 and 2 threads (m = 1: right, not same bits).</summary>
+    [Theory]
+    [MemberData(nameof(PackedShapes))]
+    public void PrepackedBMatchesMultiply(int m, int n, int k, bool ta, bool tb)
+    {
+        var a = Random(m * k, 11); var b = Random(k * n, 12); var c0 = Random(m * n, 13);
+        var packed = new float[Gemm.PackedBLength<float>(n, k)];
+        Gemm.PackB<float>(packed, b, tb, n, k);
+        var expect = (float[])c0.Clone();
+        try
+        {
+            Engine.Threads = 1;
+            Gemm.Multiply<float>(expect, a, b, ta, tb, 0.75f, 0.5f, m, n, k);
+            foreach (int threads in new[] { 1, 2 })
+            {
+                Engine.Threads = threads;
+                var c = (float[])c0.Clone();
+                Gemm.MultiplyPacked<float>(c, a, packed, ta, 0.75f, 0.5f, m, n, k);
+                for (int i = 0; i < c.Length; i++)
+                {
+                    if (m > 1)
+                        Assert.True(BitConverter.SingleToInt32Bits(c[i]) == BitConverter.SingleToInt32Bits(expect[i]),
+                            $"({m},{n},{k}) threads {threads}: C[{i}] = {c[i]:R}, Multiply gave {expect[i]:R}");
+                    else Assert.True(Math.Abs(c[i] - expect[i]) <= 1e-4f * (1 + Math.Abs(expect[i])), $"C[{i}] = {c[i]}, expected {expect[i]}");
+                }
+            }
+            // The double path packs as a plain (k, n) matrix.
+            var ad = a.Select(v => (double)v).ToArray(); var bd = b.Select(v => (double)v).ToArray();
+            var pd = new double[Gemm.PackedBLength<double>(n, k)];
+            Gemm.PackB<double>(pd, bd, tb, n, k);
+            var cd = c0.Select(v => (double)v).ToArray(); var cr = (double[])cd.Clone();
+            Gemm.MultiplyPacked<double>(cd, ad, pd, ta, 0.75, 0.5, m, n, k);
+            Gemm.MultiplyReference<double>(cr, ad, bd, ta, tb, 0.75, 0.5, m, n, k);
+            for (int i = 0; i < cd.Length; i++) Assert.True(Math.Abs(cd[i] - cr[i]) <= 1e-12 * k, $"double C[{i}] = {cd[i]}, expected {cr[i]}");
+        }
+        finally { Engine.Threads = 1; }
+    }
+
+    [Fact]
+    public void PrepackedBWithOneRowMatchesReference()
+    {
+        Engine.Threads = 1;
+        foreach (var (n, k) in new[] { (1, 1), (5, 3), (33, 17), (129, 600), (1000, 300) })
+        {
+            var a = Random(k, n); var b = Random(k * n, k); var c = Random(n, 3);
+            var packed = new float[Gemm.PackedBLength<float>(n, k)];
+            Gemm.PackB<float>(packed, b, false, n, k);
+            var cd = c.Select(v => (double)v).ToArray();
+            Gemm.MultiplyPacked<float>(c, a, packed, false, 1f, -1f, 1, n, k);
+            Gemm.MultiplyReference<double>(cd, a.Select(v => (double)v).ToArray(), b.Select(v => (double)v).ToArray(), false, false, 1.0, -1.0, 1, n, k);
+            for (int j = 0; j < n; j++) Assert.True(Math.Abs(c[j] - cd[j]) <= 1e-5 * k + 1e-5, $"(1,{n},{k}) C[{j}] = {c[j]}, expected {cd[j]}");
+        }
+    }
+
     [Theory]
     [MemberData(nameof(Transposes))]
     public void DoubleMatchesReference(bool ta, bool tb)

@@ -1,0 +1,89 @@
+using System.Diagnostics;
+using System.Globalization;
+using Rnn.Kernels;
+
+namespace Rnn.Bench;
+
+/// <summary>
+/// `Rnn.Bench shapes [--threads N]`: the GEMM shapes inside the workloads, timed alone (min of reps, GFLOP/s),
+/// to show where a workload's time goes. Each line: label, m n k, transposes, packed-B or not.
+/// </summary>
+public static class Shapes
+{
+    private static readonly (string Label, int M, int N, int K, bool TA, bool TB, bool Packed)[] List =
+    [
+        ("imdb step h·Whhᵀ", 32, 512, 128, false, false, true),
+        ("imdb step, unpacked (old)", 32, 512, 128, false, true, false),
+        ("imdb input xs·Wihᵀ", 3200, 512, 128, false, true, false),
+        ("imdb bwd step dG·Whh", 32, 128, 512, false, false, true),
+        ("imdb dWhh = dGᵀ·h", 512, 128, 3200, true, false, false),
+        ("imdb dx = dG·Wih", 3200, 128, 512, false, false, false),
+        ("large step h·Whhᵀ", 64, 2048, 512, false, false, true),
+        ("large input xs·Wihᵀ", 6400, 2048, 512, false, true, false),
+        ("large bwd step dG·Whh", 64, 512, 2048, false, false, true),
+        ("large dWhh = dGᵀ·h", 2048, 512, 6400, true, false, false),
+        ("infer1 step h·Whhᵀ", 1, 1024, 256, false, false, true),
+        ("gemv 256KB", 1, 1024, 64, false, false, true),
+        ("gemv 512KB", 1, 1024, 128, false, false, true),
+        ("gemv 2MB", 1, 1024, 512, false, false, true),
+        ("infer1 input xs·Wihᵀ", 100, 1024, 128, false, true, false),
+        ("gru step h·Whhᵀ", 32, 384, 128, false, false, true),
+        ("gru bwd step dG·Whh", 32, 128, 384, false, false, true),
+        ("adding step", 100, 100, 100, false, false, true),
+        ("sgemm", 1024, 1024, 1024, false, false, false),
+    ];
+
+    /// <summary>Min time per call of f over 15 timed batches, after a warm-up batch.</summary>
+    public static double MinTime(Action f, double flopsHint = 2e7)
+    {
+        int inner = (int)Math.Max(1, Math.Min(10000, 2e7 / Math.Max(flopsHint, 1)));
+        for (int i = 0; i < inner; i++) f();
+        double best = double.MaxValue;
+        for (int rep = 0; rep < 15; rep++)
+        {
+            long t0 = Stopwatch.GetTimestamp();
+            for (int i = 0; i < inner; i++) f();
+            best = Math.Min(best, Stopwatch.GetElapsedTime(t0).TotalSeconds / inner);
+        }
+        return best;
+    }
+
+    /// <summary>Runs the list; returns the exit code.</summary>
+    public static int Run(string[] args)
+    {
+        int threads = 1;
+        bool layers = false;
+        for (int i = 0; i < args.Length; i++)
+        {
+            if (args[i] == "--threads") threads = int.Parse(args[++i], CultureInfo.InvariantCulture);
+            else if (args[i] == "--layers") layers = true;
+        }
+        Engine.Threads = threads;
+        Console.WriteLine($"threads {threads}, {Dispatch.KernelPath}");
+        if (layers) return Breakdown.Run();
+        var rnd = new Random(1);
+        foreach (var (label, m, n, k, ta, tb, packed) in List)
+        {
+            var a = new float[m * k]; var b = new float[k * n]; var c = new float[m * n];
+            for (int i = 0; i < a.Length; i++) a[i] = (float)rnd.NextDouble() - 0.5f;
+            for (int i = 0; i < b.Length; i++) b[i] = (float)rnd.NextDouble() - 0.5f;
+            var pb = new float[Gemm.PackedBLength<float>(n, k)];
+            Gemm.PackB<float>(pb, b, tb, n, k);
+            Action f = packed ? () => Gemm.MultiplyPacked<float>(c, a, pb, ta, 1f, 1f, m, n, k)
+                              : () => Gemm.Multiply<float>(c, a, b, ta, tb, 1f, 1f, m, n, k);
+            double flops = 2.0 * m * n * k;
+            int inner = (int)Math.Max(1, Math.Min(10000, 2e7 / flops));
+            for (int i = 0; i < inner; i++) f();
+            double best = double.MaxValue;
+            for (int rep = 0; rep < 15; rep++)
+            {
+                long t0 = Stopwatch.GetTimestamp();
+                for (int i = 0; i < inner; i++) f();
+                best = Math.Min(best, Stopwatch.GetElapsedTime(t0).TotalSeconds / inner);
+            }
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{label,-28} {m,5} {n,5} {k,5} {(ta ? "T" : "N")}{(tb ? "T" : "N")} {(packed ? "packed" : "      ")} {best * 1e6,10:F2} us {flops / best / 1e9,7:F1} GFLOP/s"));
+        }
+        return 0;
+    }
+}

@@ -1,0 +1,147 @@
+using Rnn.Init;
+using Rnn.Kernels;
+using Rnn.Layers;
+using Rnn.Losses;
+using Rnn.Models;
+using Rnn.Optimizers;
+
+namespace Rnn.Tests;
+
+/// <summary>
+/// What the benchmarks rely on: a steady-state training step allocates nothing, and a layer's results do not
+/// depend on the number of kernel threads. These change <see cref="Engine.Threads"/>, so they run alone.
+/// </summary>
+[Collection("Kernels")]
+public class PerformanceContractTests
+{
+    /// <summary>The imdb workload's shape: tokens (32, 100) → Embedding(20000, 128) → LSTM(128) → Dense(128, 1), BCE, Adam.</summary>
+    [Theory]
+    [InlineData(1, false)]
+    [InlineData(2, false)]
+    [InlineData(1, true)]
+    public void ImdbTrainingStepAllocatesNothing(int threads, bool maskAndDropout)
+    {
+        const int B = 32, S = 100, V = 20000;
+        var spec = new ModelSpec
+        {
+            Vocab = V, EmbeddingDim = 128, Cell = CellKind.Lstm, Hidden = 128, OutputSize = 1,
+            MaskZero = maskAndDropout, HeadDropout = maskAndDropout ? 0.5 : 0, Init = maskAndDropout ? "keras" : "pytorch",
+        };
+        var rng = new Rng(3);
+        using var model = new SequenceModel<float>(spec, rng);
+        var adam = new Adam<float>(model.Parameters, 1e-3, 0.9, 0.999, 1e-8);
+        var tokens = new int[B * S];
+        for (int i = 0; i < tokens.Length; i++) tokens[i] = rng.NextInt(V);
+        if (maskAndDropout) for (int b = 0; b < B; b++) for (int t = 0; t < b % 7; t++) tokens[b * S + t] = 0; // pre-padding
+        var labels = new float[B];
+        for (int i = 0; i < B; i++) labels[i] = i % 2;
+        float Step()
+        {
+            model.ZeroGrad();
+            var logits = model.Forward(tokens, default, B, S);
+            float loss = BinaryCrossEntropy.Forward(logits, labels);
+            var d = model.OutputGrad;
+            d.Clear();
+            BinaryCrossEntropy.Backward(d, logits, labels, 1f);
+            model.Backward(d, default, B, S);
+            adam.Step();
+            return loss;
+        }
+        try
+        {
+            Engine.Threads = threads;
+            float first = Step();
+            for (int i = 0; i < 4; i++) Step();
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            float last = 0;
+            for (int i = 0; i < 3; i++) last = Step();
+            Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+            Assert.True(last < first, $"the loss did not fall on a fixed batch: {first} → {last}");
+        }
+        finally { Engine.Threads = 1; }
+    }
+
+    /// <summary>Forward and backward of an LSTM (and a GRU) give the same bits on 1 and 2 threads.</summary>
+    [Theory]
+    [InlineData("lstm", 64)]
+    [InlineData("lstm", 1)]
+    [InlineData("gru", 32)]
+    [InlineData("gru-before", 48)]
+    public void RecurrentLayerIsBitIdenticalOnOneAndTwoThreads(string kind, int batch)
+    {
+        const int S = 12, I = 96, H = 160;
+        (float[] y, float[] dx, float[][] grads) Run(int threads)
+        {
+            Engine.Threads = threads;
+            IRecurrentLayer<float> l = kind switch
+            {
+                "lstm" => new Lstm<float>(I, H, new Rng(4), new LstmOptions { TwoBiases = true, Init = InitScheme.PyTorch }),
+                "gru" => new Gru<float>(I, H, new Rng(4), new GruOptions { TwoBiases = true, ResetAfter = true, Init = InitScheme.PyTorch }),
+                _ => new Gru<float>(I, H, new Rng(4), new GruOptions { TwoBiases = true, ResetAfter = false, Init = InitScheme.PyTorch }),
+            };
+            using (l)
+            {
+                var x = GradCheck.Det(batch * S * I).Select(v => (float)v).ToArray();
+                var y = new float[batch * S * H];
+                var dy = GradCheck.Det(y.Length, 2, 5).Select(v => (float)v).ToArray();
+                var dx = new float[x.Length];
+                l.Forward(y, x, default, batch, S);
+                l.Backward(dx, dy, batch, S);
+                return (y, dx, l.Parameters.Select(p => (float[])p.Grad.Clone()).ToArray());
+            }
+        }
+        try
+        {
+            var one = Run(1);
+            long before = WorkerPool.Dispatches;
+            var two = Run(2);
+            if (batch > 1) Assert.True(WorkerPool.Dispatches > before, "no GEMM ran on the pool with 2 threads");
+            AssertBits(one.y, two.y, "y");
+            AssertBits(one.dx, two.dx, "dx");
+            for (int i = 0; i < one.grads.Length; i++) AssertBits(one.grads[i], two.grads[i], $"grad {i}");
+            Assert.Contains(one.grads[0], v => v != 0f);
+        }
+        finally { Engine.Threads = 1; }
+    }
+
+    /// <summary>Inference (Training = false) keeps no tape, yet gives the training pass's outputs and final states.</summary>
+    [Theory]
+    [InlineData("lstm", 1)]
+    [InlineData("lstm", 2)]
+    [InlineData("lstm", 7)]
+    [InlineData("gru", 7)]
+    [InlineData("gru-before", 7)]
+    public void InferenceMatchesTrainingForwardAndRefusesBackward(string kind, int seq)
+    {
+        const int B = 3, I = 5, H = 6;
+        var x = GradCheck.Det(B * seq * I).Select(v => (float)v).ToArray();
+        var mask = Enumerable.Range(0, B * seq).Select(i => i % seq == seq - 1 && i / seq == 1 ? 0f : 1f).ToArray();
+        var y1 = new float[B * seq * H]; var y2 = new float[y1.Length];
+        IRecurrentLayer<float> l = kind switch
+        {
+            "lstm" => new Lstm<float>(I, H, new Rng(6), new LstmOptions { TwoBiases = true }),
+            "gru" => new Gru<float>(I, H, new Rng(6), new GruOptions { TwoBiases = true, ResetAfter = true }),
+            _ => new Gru<float>(I, H, new Rng(6), new GruOptions { ResetAfter = false }),
+        };
+        using (l)
+        {
+            l.Forward(y1, x, mask, B, seq);
+            float[] Final() => l is Lstm<float> lstm ? [.. lstm.FinalH, .. lstm.FinalC] : [.. ((Gru<float>)l).FinalH];
+            var f1 = Final();
+            l.Training = false;
+            l.Forward(y2, x, mask, B, seq);
+            Assert.Equal(y1, y2);
+            Assert.Equal(f1, Final());
+            var e = Assert.Throws<InvalidOperationException>(() => l.Backward(new float[x.Length], y1, B, seq));
+            Assert.Contains("Training = false", e.Message);
+        }
+    }
+
+    private static void AssertBits(float[] a, float[] b, string what)
+    {
+        Assert.Equal(a.Length, b.Length);
+        for (int i = 0; i < a.Length; i++)
+            Assert.True(BitConverter.SingleToInt32Bits(a[i]) == BitConverter.SingleToInt32Bits(b[i]),
+                $"{what}[{i}]: 1 thread {a[i]:R}, 2 threads {b[i]:R}");
+    }
+}
