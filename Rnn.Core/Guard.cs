@@ -33,40 +33,6 @@ public static class Guard
         }
     }
 
-    /// <summary>
-    /// As <see cref="Length(int, int, string, string?)"/> for an interpolated shape text, which is only
-    /// formatted when the check fails: a passing check allocates nothing (hot paths call this every step).
-    /// </summary>
-    public static void Length(int actual, int expected,
-        [InterpolatedStringHandlerArgument(nameof(actual), nameof(expected))] ref ShapeText shape,
-        [CallerArgumentExpression(nameof(actual))] string? name = null)
-    {
-        if (actual != expected) Length(actual, expected, shape.ToStringAndClear(), name);
-    }
-
-    /// <summary>Builds a shape text only when the length check it belongs to fails.</summary>
-    [InterpolatedStringHandler]
-    public ref struct ShapeText
-    {
-        private DefaultInterpolatedStringHandler _inner;
-
-        /// <summary>Called by the compiler; formats nothing when actual == expected.</summary>
-        public ShapeText(int literalLength, int formattedCount, int actual, int expected, out bool shouldAppend)
-        {
-            shouldAppend = actual != expected;
-            _inner = shouldAppend ? new DefaultInterpolatedStringHandler(literalLength, formattedCount) : default;
-        }
-
-        /// <summary>Called by the compiler.</summary>
-        public void AppendLiteral(string s) => _inner.AppendLiteral(s);
-
-        /// <summary>Called by the compiler.</summary>
-        public void AppendFormatted<TValue>(TValue value) => _inner.AppendFormatted(value);
-
-        /// <summary>The text (empty when nothing was formatted).</summary>
-        public string ToStringAndClear() => _inner.ToStringAndClear();
-    }
-
     /// <summary>Throws unless <paramref name="value"/> is at least <paramref name="min"/>.</summary>
     public static void AtLeast(int value, int min, [CallerArgumentExpression(nameof(value))] string? name = null)
     {

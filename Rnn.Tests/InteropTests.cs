@@ -219,7 +219,8 @@ public class InteropTests(ITestOutputHelper output)
         var c = new Checker<T>(f, output, fixture);
         string pre = StatePrefix<T>();
         using var model = PyTorchImport.BuildModel<T>(f, pre + "embedding.", pre + "rnn.", pre + "fc.");
-        model.Training = false;
+        // Training mode: the imported model has no dropout, and Backward needs the tape a training Forward keeps.
+        model.Training = true;
         Assert.Equal(CellKind.Lstm, model.Spec.Cell);
         var ts = f.Info("tokens").Shape; int B = (int)ts[0], S = (int)ts[1];
         var tokens = f.GetInt32("tokens");
