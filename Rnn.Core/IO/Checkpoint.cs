@@ -45,7 +45,7 @@ public static class Checkpoint
         using var file = SafeTensors.Load(path);
         metadata = file.Metadata;
         var spec = ModelSpec.FromMetadata(file.Metadata);
-        var model = new SequenceModel<T>(spec, new Rng(0));
+        var model = new SequenceModel<T>(spec, rng: null); // every value is read below: skip initialisation
         try
         {
             var wanted = new HashSet<string>(StringComparer.Ordinal);

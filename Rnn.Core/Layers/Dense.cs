@@ -26,15 +26,15 @@ public sealed class Dense<T> : Layer<T>, IDisposable where T : unmanaged, IFloat
     private readonly Tape<T> _tape = new();
     private Slot _x, _y, _dz;
 
-    /// <summary>Creates the layer; <paramref name="name"/> prefixes the parameter names ("" gives weight, bias).</summary>
-    public Dense(int inputSize, int outputSize, Rng rng, Activation activation = Activation.Linear, string name = "")
+    /// <summary>Creates the layer; <paramref name="name"/> prefixes the parameter names ("" gives weight, bias); a null rng leaves the weight at zero (for loading).</summary>
+    public Dense(int inputSize, int outputSize, Rng? rng, Activation activation = Activation.Linear, string name = "")
     {
         Guard.AtLeast(inputSize, 1); Guard.AtLeast(outputSize, 1);
         InputSize = inputSize; OutputSize = outputSize; Activation = activation;
         string p = name.Length == 0 ? "" : name + ".";
         Weight = Add(new Parameter<T>(p + "weight", [outputSize, inputSize]));
         Bias = Add(new Parameter<T>(p + "bias", [outputSize]));
-        Initializers.GlorotUniform<T>(Weight.Value, rng, inputSize, outputSize);
+        if (rng != null) Initializers.GlorotUniform<T>(Weight.Value, rng, inputSize, outputSize);
     }
 
     /// <summary>y (n, out) = f(x (n, in)·Wᵀ + b); records x and y for Backward.</summary>

@@ -30,13 +30,13 @@ public sealed class Embedding<T> : Layer<T>, IDisposable where T : unmanaged, IF
     private readonly Tape<int> _tape = new();
     private Slot _tokens;
 
-    /// <summary>Creates the table, initialised U(±0.05) (Keras's "uniform" embeddings_initializer).</summary>
-    public Embedding(int vocab, int dim, Rng rng, bool maskZero = false, string name = "")
+    /// <summary>Creates the table, initialised U(±0.05) (Keras's "uniform" embeddings_initializer); a null rng leaves it at zero (for loading).</summary>
+    public Embedding(int vocab, int dim, Rng? rng, bool maskZero = false, string name = "")
     {
         Guard.AtLeast(vocab, 1); Guard.AtLeast(dim, 1);
         VocabSize = vocab; Dim = dim; MaskZero = maskZero;
         Weight = Add(new Parameter<T>((name.Length == 0 ? "" : name + ".") + "weight", [vocab, dim], rowSparse: true));
-        Initializers.Uniform<T>(Weight.Value, rng, -0.05, 0.05);
+        if (rng != null) Initializers.Uniform<T>(Weight.Value, rng, -0.05, 0.05);
     }
 
     /// <summary>

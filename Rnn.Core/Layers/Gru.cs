@@ -75,8 +75,8 @@ public sealed class Gru<T> : Layer<T>, IRecurrentLayer<T> where T : unmanaged, I
     private Slot _xs, _m, _gx, _gh, _ghrz, _ghn, _rh, _h, _hd, _mx, _mh, _dgx, _dgh, _dgrz, _dgn, _drh, _carry, _dhd, _dxs, _bias, _whhP, _whnP;
     private bool _hasMask, _dropX, _dropH, _masksDrawn, _kept; // _kept: the last Forward recorded the tape (Training)
 
-    /// <summary>Creates the layer and initialises its parameters per <see cref="GruOptions.Init"/> from <paramref name="rng"/>.</summary>
-    public Gru(int inputSize, int hiddenSize, Rng rng, GruOptions? options = null, string suffix = "_l0")
+    /// <summary>Creates the layer and initialises its parameters per <see cref="GruOptions.Init"/> from <paramref name="rng"/> (null: zeros, for loading).</summary>
+    public Gru(int inputSize, int hiddenSize, Rng? rng, GruOptions? options = null, string suffix = "_l0")
     {
         Guard.AtLeast(inputSize, 1);
         Guard.AtLeast(hiddenSize, 1);
@@ -94,8 +94,8 @@ public sealed class Gru<T> : Layer<T>, IRecurrentLayer<T> where T : unmanaged, I
         BiasIh = Add(new Parameter<T>("bias_ih" + suffix, [G]));
         if (Options.TwoBiases) BiasHh = Add(new Parameter<T>("bias_hh" + suffix, [G]));
         if (Options.InitialState == InitialState.Learned) H0 = Add(new Parameter<T>("h0" + suffix, [hiddenSize]));
-        RecurrentInit.Weights(Options.Init, rng, 3, inputSize, hiddenSize, WeightIh, WeightHh, BiasIh, BiasHh);
-        DropoutRng = new Rng(rng.NextUInt64());
+        if (rng != null) RecurrentInit.Weights(Options.Init, rng, 3, inputSize, hiddenSize, WeightIh, WeightHh, BiasIh, BiasHh);
+        DropoutRng = new Rng(rng?.NextUInt64() ?? 0);
     }
 
     /// <inheritdoc/>

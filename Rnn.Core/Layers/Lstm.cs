@@ -73,8 +73,8 @@ public sealed class Lstm<T> : Layer<T>, IRecurrentLayer<T> where T : unmanaged, 
     private Slot _xs, _m, _gates, _h, _c, _tc, _hd, _mx, _mh, _dgates, _carry, _dc, _dhd, _dxs, _bias, _whhP; // shapes in Forward
     private bool _hasMask, _dropX, _dropH, _masksDrawn, _kept; // _kept: the last Forward recorded the tape (Training)
 
-    /// <summary>Creates the layer and initialises its parameters per <see cref="LstmOptions.Init"/> from <paramref name="rng"/>.</summary>
-    public Lstm(int inputSize, int hiddenSize, Rng rng, LstmOptions? options = null, string suffix = "_l0")
+    /// <summary>Creates the layer and initialises its parameters per <see cref="LstmOptions.Init"/> from <paramref name="rng"/> (null: zeros, for loading).</summary>
+    public Lstm(int inputSize, int hiddenSize, Rng? rng, LstmOptions? options = null, string suffix = "_l0")
     {
         Guard.AtLeast(inputSize, 1);
         Guard.AtLeast(hiddenSize, 1);
@@ -94,9 +94,9 @@ public sealed class Lstm<T> : Layer<T>, IRecurrentLayer<T> where T : unmanaged, 
             H0 = Add(new Parameter<T>("h0" + suffix, [hiddenSize]));
             C0 = Add(new Parameter<T>("c0" + suffix, [hiddenSize]));
         }
-        RecurrentInit.Weights(Options.Init, rng, 4, inputSize, hiddenSize, WeightIh, WeightHh, BiasIh, BiasHh);
+        if (rng != null) RecurrentInit.Weights(Options.Init, rng, 4, inputSize, hiddenSize, WeightIh, WeightHh, BiasIh, BiasHh);
         if (Options.UnitForgetBias) BiasIh.Value.AsSpan(hiddenSize, hiddenSize).Fill(T.One);
-        DropoutRng = new Rng(rng.NextUInt64());
+        DropoutRng = new Rng(rng?.NextUInt64() ?? 0);
     }
 
     /// <inheritdoc/>

@@ -64,9 +64,9 @@ public sealed class SimpleRnn<T> : Layer<T>, IRecurrentLayer<T> where T : unmana
 
     /// <summary>
     /// Creates the layer. Weights start as Lasagne's HeUniform (U(±√(3/fan_in)), fan_in = I for W_ih and H for W_hh);
-    /// biases and h0 start at zero. Re-initialise <see cref="Parameter{T}.Value"/> for other schemes.
+    /// biases and h0 start at zero; a null rng leaves every weight at zero (for loading). Re-initialise <see cref="Parameter{T}.Value"/> for other schemes.
     /// </summary>
-    public SimpleRnn(int inputSize, int hiddenSize, Rng rng, SimpleRnnOptions? options = null, string suffix = "_l0")
+    public SimpleRnn(int inputSize, int hiddenSize, Rng? rng, SimpleRnnOptions? options = null, string suffix = "_l0")
     {
         Guard.AtLeast(inputSize, 1);
         Guard.AtLeast(hiddenSize, 1);
@@ -81,6 +81,7 @@ public sealed class SimpleRnn<T> : Layer<T>, IRecurrentLayer<T> where T : unmana
         BiasIh = Add(new Parameter<T>("bias_ih" + suffix, [hiddenSize]));
         if (Options.TwoBiases) BiasHh = Add(new Parameter<T>("bias_hh" + suffix, [hiddenSize]));
         if (Options.InitialState == InitialState.Learned) H0 = Add(new Parameter<T>("h0" + suffix, [hiddenSize]));
+        if (rng == null) return; // loading: the caller writes every value
         Initializers.HeUniform<T>(WeightIh.Value, rng, inputSize);
         Initializers.HeUniform<T>(WeightHh.Value, rng, hiddenSize);
     }

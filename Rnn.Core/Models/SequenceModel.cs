@@ -34,12 +34,15 @@ public sealed class SequenceModel<T> : IDisposable where T : unmanaged, IFloatin
     private T[] _emb = [], _dEmb = [], _mask = [], _headIn = [], _dHeadIn = [], _out = [], _dOut = [];
     private T[][] _ys = [], _dys = [], _drop = [], _dDrop = [];
 
-    /// <summary>Builds the model with weights drawn from <paramref name="rng"/>.</summary>
-    public SequenceModel(ModelSpec spec, Rng rng)
+    /// <summary>
+    /// Builds the model with weights drawn from <paramref name="rng"/>; null leaves every parameter at zero, for a
+    /// caller that writes them all (loading a checkpoint), skipping the cost of initialisation.
+    /// </summary>
+    public SequenceModel(ModelSpec spec, Rng? rng)
     {
         spec.Validate();
         Spec = spec;
-        _dropRng = new Rng(rng.NextUInt64());
+        _dropRng = new Rng(rng?.NextUInt64() ?? 0);
         var named = new List<(string, Parameter<T>)>();
         if (spec.Vocab > 0)
         {
@@ -73,7 +76,7 @@ public sealed class SequenceModel<T> : IDisposable where T : unmanaged, IFloatin
     /// <summary>Restarts the dropout mask sequence (e.g. so finite-difference checks see the same masks every pass).</summary>
     public void ReseedDropout(ulong seed) => _dropRng.Reset(seed);
 
-    private static IRecurrentLayer<T> Make(ModelSpec s, int input, bool backwards, bool sequences, string suffix, Rng rng, Rng dropRng)
+    private static IRecurrentLayer<T> Make(ModelSpec s, int input, bool backwards, bool sequences, string suffix, Rng? rng, Rng dropRng)
     {
         bool torch = s.Init == "pytorch";
         IRecurrentLayer<T> l = s.Cell switch
@@ -94,7 +97,7 @@ public sealed class SequenceModel<T> : IDisposable where T : unmanaged, IFloatin
                 Init = torch ? InitScheme.PyTorch : InitScheme.Keras, Dropout = s.InputDropout, RecurrentDropout = s.RecurrentDropout,
             }, suffix) { DropoutRng = dropRng },
         };
-        if (torch && s.Cell is CellKind.RnnTanh or CellKind.RnnRelu)
+        if (rng != null && torch && s.Cell is CellKind.RnnTanh or CellKind.RnnRelu)
         {
             double a = 1 / Math.Sqrt(s.Hidden);
             foreach (var p in l.Parameters) Initializers.Uniform<T>(p.Value, rng, -a, a);
