@@ -155,6 +155,18 @@ public static unsafe partial class Gemm
                                     float* pa = bufA + (nint)ir * kc;
                                     float* cp = g.C + (nint)(ic + ir) * n + jc + jr;
                                     if (rows == mr && cols == nr) TK.Run(kc, pa, pb, sb, cp, n, g.Alpha, beta);
+                                    else if (typeof(TK) == typeof(Kernel512))
+                                    {
+                                        // Only the rows and 16-column vectors that hold output; whole vectors go straight to C.
+                                        bool wide = cols > 16;
+                                        if (cols == (wide ? 32 : 16)) Edge512(rows, wide, kc, pa, pb, sb, cp, n, g.Alpha, beta);
+                                        else
+                                        {
+                                            if (beta != 0f) CopyTile(tile, nr, cp, n, rows, cols);
+                                            Edge512(rows, wide, kc, pa, pb, sb, tile, nr, g.Alpha, beta);
+                                            CopyTile(cp, n, tile, nr, rows, cols);
+                                        }
+                                    }
                                     else
                                     {
                                         // Edge tile: run the same kernel on a scratch tile, copy the valid part.
