@@ -5,7 +5,7 @@ using Rnn.Kernels;
 namespace Rnn.Bench;
 
 /// <summary>
-/// `Rnn.Bench shapes [--threads N]`: the GEMM shapes inside the workloads, timed alone (min of reps, GFLOP/s),
+/// `Rnn.Bench shapes [--threads N] [--match text]`: the GEMM shapes inside the workloads, timed alone (min of reps, GFLOP/s),
 /// to show where a workload's time goes. Each line: label, m n k, transposes, packed-B or not.
 /// </summary>
 public static class Shapes
@@ -30,6 +30,9 @@ public static class Shapes
         ("gru step h·Whhᵀ", 32, 384, 128, false, false, true),
         ("gru bwd step dG·Whh", 32, 128, 384, false, false, true),
         ("adding step", 100, 100, 100, false, false, true),
+        ("adding input xs·Wihᵀ", 5500, 100, 2, false, true, false),
+        ("adding dWhh = dGᵀ·h", 100, 100, 5500, true, false, false),
+        ("adding dWih = dGᵀ·x", 100, 2, 5500, true, false, false),
         ("sgemm", 1024, 1024, 1024, false, false, false),
     ];
 
@@ -53,10 +56,12 @@ public static class Shapes
     {
         int threads = 1;
         bool layers = false;
+        string? match = null;
         for (int i = 0; i < args.Length; i++)
         {
             if (args[i] == "--threads") threads = int.Parse(args[++i], CultureInfo.InvariantCulture);
             else if (args[i] == "--layers") layers = true;
+            else if (args[i] == "--match") match = args[++i];
         }
         Engine.Threads = threads;
         Console.WriteLine($"threads {threads}, {Dispatch.KernelPath}");
@@ -64,6 +69,7 @@ public static class Shapes
         var rnd = new Random(1);
         foreach (var (label, m, n, k, ta, tb, packed) in List)
         {
+            if (match != null && !label.Contains(match, StringComparison.Ordinal)) continue;
             var a = new float[m * k]; var b = new float[k * n]; var c = new float[m * n];
             for (int i = 0; i < a.Length; i++) a[i] = (float)rnd.NextDouble() - 0.5f;
             for (int i = 0; i < b.Length; i++) b[i] = (float)rnd.NextDouble() - 0.5f;

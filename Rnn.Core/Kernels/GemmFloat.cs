@@ -35,6 +35,7 @@ public static unsafe partial class Gemm
         public float Alpha, Beta;
         public int Chunks, Unit;
         public bool Gemv;
+        public bool NarrowN;         // few columns, A stored (k, m): see NarrowColumns
         public float* PB;            // op(B) prepacked by PackB (null: pack per call)
     }
 
@@ -54,6 +55,7 @@ public static unsafe partial class Gemm
             A = a, B = b, C = c, M = m, N = n, K = k, TA = ta, TB = tb, Alpha = alpha, Beta = beta,
             Gemv = packedB == null && (m == 1 || n == 1), PB = packedB,
         };
+        g.NarrowN = packedB == null && ta && !tb && n >= 2 && n <= NarrowMaxCols && m >= 2;
         g.DirectB = packedB == null && !tb && m <= DirectBMaxRows;
         // Split the longer output side, in whole micro-tiles (or whole vectors for GEMV).
         g.SplitN = n >= m;
@@ -98,6 +100,7 @@ public static unsafe partial class Gemm
         int i0 = 0, i1 = g.M, j0 = 0, j1 = g.N;
         if (g.SplitN) { j0 = lo; j1 = hi; } else { i0 = lo; i1 = hi; }
         if (g.Gemv) { Gemv(ref g, i0, i1, j0, j1); return; }
+        if (g.NarrowN) { NarrowColumns(ref g, i0, i1, j0, j1); return; }
         if (g.PB != null && g.M == 1) { GemvPacked(ref g, j0, j1); return; }
         switch (Dispatch.Isa)
         {
@@ -182,6 +185,48 @@ public static unsafe partial class Gemm
             }
         }
         finally { ArrayPool<float>.Shared.Return(ra); }
+    }
+
+    // Up to this many columns, a product with A stored (k, m) streams A once instead of running 32-wide tiles.
+    private const int NarrowMaxCols = 4;
+    private const int NarrowRows = 256;
+
+    /// <summary>
+    /// C[i0..i1, j0..j1] for a few columns with A stored (k, m), e.g. adding's dW_ih = dGᵀ·x with 2 inputs (a
+    /// 32-wide tile computes 16x the useful work and packs B 16x wider): each row p of A is contiguous over C's
+    /// rows, so C's columns are accumulated as vectors over i, p in order (one FMA chain per element, the
+    /// scalar tail the same FMA), in blocks of NarrowRows rows whose sums stay in L1.
+    /// </summary>
+    private static void NarrowColumns(ref Job g, int i0, int i1, int j0, int j1)
+    {
+        int m = g.M, n = g.N, k = g.K;
+        float* acc = stackalloc float[NarrowRows * NarrowMaxCols];
+        for (int ib = i0; ib < i1; ib += NarrowRows)
+        {
+            int rows = Math.Min(NarrowRows, i1 - ib);
+            int cols = j1 - j0;
+            new Span<float>(acc, rows * cols).Clear();
+            float* ap = g.A + ib, bp = g.B + j0;
+            for (int p = 0; p < k; p++, ap += m, bp += n)
+                for (int j = 0; j < cols; j++)
+                {
+                    float bv = bp[j];
+                    var vb = Vector256.Create(bv);
+                    float* aj = acc + j * rows;
+                    int i = 0;
+                    for (; i + 8 <= rows; i += 8)
+                        Vector256.FusedMultiplyAdd(Vector256.Load(ap + i), vb, Vector256.Load(aj + i)).Store(aj + i);
+                    for (; i < rows; i++) aj[i] = MathF.FusedMultiplyAdd(ap[i], bv, aj[i]);
+                }
+            float alpha = g.Alpha, beta = g.Beta;
+            for (int j = 0; j < cols; j++)
+                for (int i = 0; i < rows; i++)
+                {
+                    float* cij = g.C + (nint)(ib + i) * n + j0 + j;
+                    float sum = acc[j * rows + i];
+                    *cij = beta == 0f ? sum * alpha : MathF.FusedMultiplyAdd(sum, alpha, *cij * beta);
+                }
+        }
     }
 
     /// <summary>Copies a few floats (a panel row) without a call into memmove.</summary>
