@@ -279,36 +279,43 @@ public static unsafe partial class Gemm
     private static void PackA(float* dst, ref Job g, int ic, int mc, int pc, int kc, int mr)
     {
         int m = g.M, k = g.K;
+        if (g.TA)
+        {
+            // A stored (k, m): row p of every panel is contiguous in A. p outermost, so A is read row after row
+            // (sequential lines) rather than one panel's column strip at a time (a 4·m-byte stride).
+            int full = mc / mr * mr;
+            float* s = g.A + (nint)pc * m + ic;
+            for (int p = 0; p < kc; p++, s += m)
+            {
+                float* d = dst + (nint)p * mr;
+                int ir = 0;
+                for (; ir < full; ir += mr, d += (nint)mr * kc) Copy(d, s + ir, mr);
+                if (ir < mc)
+                {
+                    int rows = mc - ir;
+                    Copy(d, s + ir, rows);
+                    for (int i = rows; i < mr; i++) d[i] = 0f;
+                }
+            }
+            return;
+        }
         for (int ir = 0; ir < mc; ir += mr)
         {
             int rows = Math.Min(mr, mc - ir);
             float* d = dst + (nint)ir * kc;
-            if (g.TA)
+            // A stored (m, k): 4x4 blocks transposed in registers, leftover rows one by one.
+            int i = 0;
+            if (Sse.IsSupported)
+                for (; i + 4 <= rows; i += 4)
+                    Transpose4(d + i, mr, g.A + (nint)(ic + ir + i) * k + pc, k, kc);
+            for (; i < rows; i++)
             {
-                // A stored (k, m): row p of the panel is contiguous in A.
-                float* s = g.A + (nint)pc * m + ic + ir;
-                for (int p = 0; p < kc; p++, s += m, d += mr)
-                {
-                    Copy(d, s, rows);
-                    for (int i = rows; i < mr; i++) d[i] = 0f;
-                }
+                float* s = g.A + (nint)(ic + ir + i) * k + pc;
+                float* di = d + i;
+                for (int p = 0; p < kc; p++) di[p * mr] = s[p];
             }
-            else
-            {
-                // A stored (m, k): 4x4 blocks transposed in registers, leftover rows one by one.
-                int i = 0;
-                if (Sse.IsSupported)
-                    for (; i + 4 <= rows; i += 4)
-                        Transpose4(d + i, mr, g.A + (nint)(ic + ir + i) * k + pc, k, kc);
-                for (; i < rows; i++)
-                {
-                    float* s = g.A + (nint)(ic + ir + i) * k + pc;
-                    float* di = d + i;
-                    for (int p = 0; p < kc; p++) di[p * mr] = s[p];
-                }
-                for (i = rows; i < mr; i++)
-                    for (int p = 0; p < kc; p++) d[p * mr + i] = 0f;
-            }
+            for (i = rows; i < mr; i++)
+                for (int p = 0; p < kc; p++) d[p * mr + i] = 0f;
         }
     }
 
