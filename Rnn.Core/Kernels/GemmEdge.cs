@@ -153,4 +153,67 @@ public static unsafe partial class Gemm
             if (TR.Value > 11) { Vector512.FusedMultiplyAdd(c11_0, va, Vector512.Load(c + 11 * ldc) * vb).Store(c + 11 * ldc); if (two) Vector512.FusedMultiplyAdd(c11_1, va, Vector512.Load(c + 11 * ldc + 16) * vb).Store(c + 11 * ldc + 16); }
         }
     }
+
+    /// <summary>
+    /// An edge tile of at most 8 columns: vectorised over the panel's 12 rows instead (one A load and one
+    /// broadcast of B per column and p, where a 16-wide tile needs 12 broadcasts of A per p whatever the width),
+    /// the same FMA chain per element, written straight to the rows x cols of C that exist.
+    /// </summary>
+    private static void NarrowEdge512(int cols, int rows, int kc, float* a, float* b, nint sb, float* c, nint ldc, float alpha, float beta)
+    {
+        switch (cols)
+        {
+            case 1: NarrowEdge512<K1>(rows, kc, a, b, sb, c, ldc, alpha, beta); break;
+            case 2: NarrowEdge512<K2>(rows, kc, a, b, sb, c, ldc, alpha, beta); break;
+            case 3: NarrowEdge512<K3>(rows, kc, a, b, sb, c, ldc, alpha, beta); break;
+            case 4: NarrowEdge512<K4>(rows, kc, a, b, sb, c, ldc, alpha, beta); break;
+            case 5: NarrowEdge512<K5>(rows, kc, a, b, sb, c, ldc, alpha, beta); break;
+            case 6: NarrowEdge512<K6>(rows, kc, a, b, sb, c, ldc, alpha, beta); break;
+            case 7: NarrowEdge512<K7>(rows, kc, a, b, sb, c, ldc, alpha, beta); break;
+            case 8: NarrowEdge512<K8>(rows, kc, a, b, sb, c, ldc, alpha, beta); break;
+            default: throw new ArgumentOutOfRangeException(nameof(cols));
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void NarrowEdge512<TC>(int rows, int kc, float* a, float* b, nint sb, float* c, nint ldc, float alpha, float beta)
+        where TC : struct, IConst
+    {
+        Vector256<float> l0 = default; Vector128<float> h0 = default;
+        Vector256<float> l1 = default; Vector128<float> h1 = default;
+        Vector256<float> l2 = default; Vector128<float> h2 = default;
+        Vector256<float> l3 = default; Vector128<float> h3 = default;
+        Vector256<float> l4 = default; Vector128<float> h4 = default;
+        Vector256<float> l5 = default; Vector128<float> h5 = default;
+        Vector256<float> l6 = default; Vector128<float> h6 = default;
+        Vector256<float> l7 = default; Vector128<float> h7 = default;
+        for (int p = 0; p < kc; p++, a += 12, b += sb)
+        {
+            var al = Vector256.Load(a); var ah = Vector128.Load(a + 8);
+            if (TC.Value > 0) { float bj = b[0]; l0 = Vector256.FusedMultiplyAdd(al, Vector256.Create(bj), l0); h0 = Vector128.FusedMultiplyAdd(ah, Vector128.Create(bj), h0); }
+            if (TC.Value > 1) { float bj = b[1]; l1 = Vector256.FusedMultiplyAdd(al, Vector256.Create(bj), l1); h1 = Vector128.FusedMultiplyAdd(ah, Vector128.Create(bj), h1); }
+            if (TC.Value > 2) { float bj = b[2]; l2 = Vector256.FusedMultiplyAdd(al, Vector256.Create(bj), l2); h2 = Vector128.FusedMultiplyAdd(ah, Vector128.Create(bj), h2); }
+            if (TC.Value > 3) { float bj = b[3]; l3 = Vector256.FusedMultiplyAdd(al, Vector256.Create(bj), l3); h3 = Vector128.FusedMultiplyAdd(ah, Vector128.Create(bj), h3); }
+            if (TC.Value > 4) { float bj = b[4]; l4 = Vector256.FusedMultiplyAdd(al, Vector256.Create(bj), l4); h4 = Vector128.FusedMultiplyAdd(ah, Vector128.Create(bj), h4); }
+            if (TC.Value > 5) { float bj = b[5]; l5 = Vector256.FusedMultiplyAdd(al, Vector256.Create(bj), l5); h5 = Vector128.FusedMultiplyAdd(ah, Vector128.Create(bj), h5); }
+            if (TC.Value > 6) { float bj = b[6]; l6 = Vector256.FusedMultiplyAdd(al, Vector256.Create(bj), l6); h6 = Vector128.FusedMultiplyAdd(ah, Vector128.Create(bj), h6); }
+            if (TC.Value > 7) { float bj = b[7]; l7 = Vector256.FusedMultiplyAdd(al, Vector256.Create(bj), l7); h7 = Vector128.FusedMultiplyAdd(ah, Vector128.Create(bj), h7); }
+        }
+        float* t = stackalloc float[8 * 12];
+        if (TC.Value > 0) { l0.Store(t + 0 * 12); h0.Store(t + 0 * 12 + 8); }
+        if (TC.Value > 1) { l1.Store(t + 1 * 12); h1.Store(t + 1 * 12 + 8); }
+        if (TC.Value > 2) { l2.Store(t + 2 * 12); h2.Store(t + 2 * 12 + 8); }
+        if (TC.Value > 3) { l3.Store(t + 3 * 12); h3.Store(t + 3 * 12 + 8); }
+        if (TC.Value > 4) { l4.Store(t + 4 * 12); h4.Store(t + 4 * 12 + 8); }
+        if (TC.Value > 5) { l5.Store(t + 5 * 12); h5.Store(t + 5 * 12 + 8); }
+        if (TC.Value > 6) { l6.Store(t + 6 * 12); h6.Store(t + 6 * 12 + 8); }
+        if (TC.Value > 7) { l7.Store(t + 7 * 12); h7.Store(t + 7 * 12 + 8); }
+        for (int i = 0; i < rows; i++)
+            for (int j = 0; j < TC.Value; j++)
+            {
+                float* cij = c + i * ldc + j;
+                float sum = t[j * 12 + i];
+                *cij = beta == 0f ? sum * alpha : MathF.FusedMultiplyAdd(sum, alpha, *cij * beta);
+            }
+    }
 }

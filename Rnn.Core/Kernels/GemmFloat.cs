@@ -162,7 +162,8 @@ public static unsafe partial class Gemm
                                     {
                                         // Only the rows and 16-column vectors that hold output; whole vectors go straight to C.
                                         bool wide = cols > 16;
-                                        if (cols == (wide ? 32 : 16)) Edge512(rows, wide, kc, pa, pb, sb, cp, n, g.Alpha, beta);
+                                        if (cols <= 8) NarrowEdge512(cols, rows, kc, pa, pb, sb, cp, n, g.Alpha, beta);
+                                        else if (cols == (wide ? 32 : 16)) Edge512(rows, wide, kc, pa, pb, sb, cp, n, g.Alpha, beta);
                                         else
                                         {
                                             if (beta != 0f) CopyTile(tile, nr, cp, n, rows, cols);
