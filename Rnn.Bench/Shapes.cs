@@ -5,7 +5,7 @@ using Rnn.Kernels;
 namespace Rnn.Bench;
 
 /// <summary>
-/// `Rnn.Bench shapes [--threads N]`: the GEMM shapes inside the workloads, timed alone (min of reps, GFLOP/s),
+/// `Rnn.Bench shapes [--threads N] [--match text] [--shape m,n,k,N|T,N|T[,packed]]`: the GEMM shapes inside the workloads, timed alone (min of reps, GFLOP/s),
 /// to show where a workload's time goes. Each line: label, m n k, transposes, packed-B or not.
 /// </summary>
 public static class Shapes
@@ -30,6 +30,9 @@ public static class Shapes
         ("gru step h·Whhᵀ", 32, 384, 128, false, false, true),
         ("gru bwd step dG·Whh", 32, 128, 384, false, false, true),
         ("adding step", 100, 100, 100, false, false, true),
+        ("adding input xs·Wihᵀ", 5500, 100, 2, false, true, false),
+        ("adding dWhh = dGᵀ·h", 100, 100, 5500, true, false, false),
+        ("adding dWih = dGᵀ·x", 100, 2, 5500, true, false, false),
         ("sgemm", 1024, 1024, 1024, false, false, false),
     ];
 
@@ -53,17 +56,27 @@ public static class Shapes
     {
         int threads = 1;
         bool layers = false;
+        string? match = null;
+        string[]? extra = null; // m,n,k,TA,TB,packed e.g. 96,96,100,N,N,packed
         for (int i = 0; i < args.Length; i++)
         {
             if (args[i] == "--threads") threads = int.Parse(args[++i], CultureInfo.InvariantCulture);
             else if (args[i] == "--layers") layers = true;
+            else if (args[i] == "--match") match = args[++i];
+            else if (args[i] == "--shape") extra = args[++i].Split(',');
         }
         Engine.Threads = threads;
         Console.WriteLine($"threads {threads}, {Dispatch.KernelPath}");
         if (layers) return Breakdown.Run();
         var rnd = new Random(1);
-        foreach (var (label, m, n, k, ta, tb, packed) in List)
+        var list = extra == null ? List :
+        [
+            ("--shape", int.Parse(extra[0], CultureInfo.InvariantCulture), int.Parse(extra[1], CultureInfo.InvariantCulture),
+             int.Parse(extra[2], CultureInfo.InvariantCulture), extra[3] == "T", extra[4] == "T", extra.Length > 5 && extra[5] == "packed"),
+        ];
+        foreach (var (label, m, n, k, ta, tb, packed) in list)
         {
+            if (match != null && !label.Contains(match, StringComparison.Ordinal)) continue;
             var a = new float[m * k]; var b = new float[k * n]; var c = new float[m * n];
             for (int i = 0; i < a.Length; i++) a[i] = (float)rnd.NextDouble() - 0.5f;
             for (int i = 0; i < b.Length; i++) b[i] = (float)rnd.NextDouble() - 0.5f;

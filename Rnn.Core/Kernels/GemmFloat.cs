@@ -35,6 +35,7 @@ public static unsafe partial class Gemm
         public float Alpha, Beta;
         public int Chunks, Unit;
         public bool Gemv;
+        public bool NarrowN;         // few columns, A stored (k, m): see NarrowColumns
         public float* PB;            // op(B) prepacked by PackB (null: pack per call)
     }
 
@@ -54,6 +55,7 @@ public static unsafe partial class Gemm
             A = a, B = b, C = c, M = m, N = n, K = k, TA = ta, TB = tb, Alpha = alpha, Beta = beta,
             Gemv = packedB == null && (m == 1 || n == 1), PB = packedB,
         };
+        g.NarrowN = packedB == null && ta && !tb && n >= 2 && n <= NarrowMaxCols && m >= 2;
         g.DirectB = packedB == null && !tb && m <= DirectBMaxRows;
         // Split the longer output side, in whole micro-tiles (or whole vectors for GEMV).
         g.SplitN = n >= m;
@@ -98,6 +100,7 @@ public static unsafe partial class Gemm
         int i0 = 0, i1 = g.M, j0 = 0, j1 = g.N;
         if (g.SplitN) { j0 = lo; j1 = hi; } else { i0 = lo; i1 = hi; }
         if (g.Gemv) { Gemv(ref g, i0, i1, j0, j1); return; }
+        if (g.NarrowN) { NarrowColumns(ref g, i0, i1, j0, j1); return; }
         if (g.PB != null && g.M == 1) { GemvPacked(ref g, j0, j1); return; }
         switch (Dispatch.Isa)
         {
@@ -155,6 +158,19 @@ public static unsafe partial class Gemm
                                     float* pa = bufA + (nint)ir * kc;
                                     float* cp = g.C + (nint)(ic + ir) * n + jc + jr;
                                     if (rows == mr && cols == nr) TK.Run(kc, pa, pb, sb, cp, n, g.Alpha, beta);
+                                    else if (typeof(TK) == typeof(Kernel512))
+                                    {
+                                        // Only the rows and 16-column vectors that hold output; whole vectors go straight to C.
+                                        bool wide = cols > 16;
+                                        if (cols <= 8) NarrowEdge512(cols, rows, kc, pa, pb, sb, cp, n, g.Alpha, beta);
+                                        else if (cols == (wide ? 32 : 16)) Edge512(rows, wide, kc, pa, pb, sb, cp, n, g.Alpha, beta);
+                                        else
+                                        {
+                                            if (beta != 0f) CopyTile(tile, nr, cp, n, rows, cols);
+                                            Edge512(rows, wide, kc, pa, pb, sb, tile, nr, g.Alpha, beta);
+                                            CopyTile(cp, n, tile, nr, rows, cols);
+                                        }
+                                    }
                                     else
                                     {
                                         // Edge tile: run the same kernel on a scratch tile, copy the valid part.
@@ -170,6 +186,48 @@ public static unsafe partial class Gemm
             }
         }
         finally { ArrayPool<float>.Shared.Return(ra); }
+    }
+
+    // Up to this many columns, a product with A stored (k, m) streams A once instead of running 32-wide tiles.
+    private const int NarrowMaxCols = 4;
+    private const int NarrowRows = 256;
+
+    /// <summary>
+    /// C[i0..i1, j0..j1] for a few columns with A stored (k, m), e.g. adding's dW_ih = dGᵀ·x with 2 inputs (a
+    /// 32-wide tile computes 16x the useful work and packs B 16x wider): each row p of A is contiguous over C's
+    /// rows, so C's columns are accumulated as vectors over i, p in order (one FMA chain per element, the
+    /// scalar tail the same FMA), in blocks of NarrowRows rows whose sums stay in L1.
+    /// </summary>
+    private static void NarrowColumns(ref Job g, int i0, int i1, int j0, int j1)
+    {
+        int m = g.M, n = g.N, k = g.K;
+        float* acc = stackalloc float[NarrowRows * NarrowMaxCols];
+        for (int ib = i0; ib < i1; ib += NarrowRows)
+        {
+            int rows = Math.Min(NarrowRows, i1 - ib);
+            int cols = j1 - j0;
+            new Span<float>(acc, rows * cols).Clear();
+            float* ap = g.A + ib, bp = g.B + j0;
+            for (int p = 0; p < k; p++, ap += m, bp += n)
+                for (int j = 0; j < cols; j++)
+                {
+                    float bv = bp[j];
+                    var vb = Vector256.Create(bv);
+                    float* aj = acc + j * rows;
+                    int i = 0;
+                    for (; i + 8 <= rows; i += 8)
+                        Vector256.FusedMultiplyAdd(Vector256.Load(ap + i), vb, Vector256.Load(aj + i)).Store(aj + i);
+                    for (; i < rows; i++) aj[i] = MathF.FusedMultiplyAdd(ap[i], bv, aj[i]);
+                }
+            float alpha = g.Alpha, beta = g.Beta;
+            for (int j = 0; j < cols; j++)
+                for (int i = 0; i < rows; i++)
+                {
+                    float* cij = g.C + (nint)(ib + i) * n + j0 + j;
+                    float sum = acc[j * rows + i];
+                    *cij = beta == 0f ? sum * alpha : MathF.FusedMultiplyAdd(sum, alpha, *cij * beta);
+                }
+        }
     }
 
     /// <summary>Copies a few floats (a panel row) without a call into memmove.</summary>
@@ -222,36 +280,43 @@ public static unsafe partial class Gemm
     private static void PackA(float* dst, ref Job g, int ic, int mc, int pc, int kc, int mr)
     {
         int m = g.M, k = g.K;
+        if (g.TA)
+        {
+            // A stored (k, m): row p of every panel is contiguous in A. p outermost, so A is read row after row
+            // (sequential lines) rather than one panel's column strip at a time (a 4·m-byte stride).
+            int full = mc / mr * mr;
+            float* s = g.A + (nint)pc * m + ic;
+            for (int p = 0; p < kc; p++, s += m)
+            {
+                float* d = dst + (nint)p * mr;
+                int ir = 0;
+                for (; ir < full; ir += mr, d += (nint)mr * kc) Copy(d, s + ir, mr);
+                if (ir < mc)
+                {
+                    int rows = mc - ir;
+                    Copy(d, s + ir, rows);
+                    for (int i = rows; i < mr; i++) d[i] = 0f;
+                }
+            }
+            return;
+        }
         for (int ir = 0; ir < mc; ir += mr)
         {
             int rows = Math.Min(mr, mc - ir);
             float* d = dst + (nint)ir * kc;
-            if (g.TA)
+            // A stored (m, k): 4x4 blocks transposed in registers, leftover rows one by one.
+            int i = 0;
+            if (Sse.IsSupported)
+                for (; i + 4 <= rows; i += 4)
+                    Transpose4(d + i, mr, g.A + (nint)(ic + ir + i) * k + pc, k, kc);
+            for (; i < rows; i++)
             {
-                // A stored (k, m): row p of the panel is contiguous in A.
-                float* s = g.A + (nint)pc * m + ic + ir;
-                for (int p = 0; p < kc; p++, s += m, d += mr)
-                {
-                    Copy(d, s, rows);
-                    for (int i = rows; i < mr; i++) d[i] = 0f;
-                }
+                float* s = g.A + (nint)(ic + ir + i) * k + pc;
+                float* di = d + i;
+                for (int p = 0; p < kc; p++) di[p * mr] = s[p];
             }
-            else
-            {
-                // A stored (m, k): 4x4 blocks transposed in registers, leftover rows one by one.
-                int i = 0;
-                if (Sse.IsSupported)
-                    for (; i + 4 <= rows; i += 4)
-                        Transpose4(d + i, mr, g.A + (nint)(ic + ir + i) * k + pc, k, kc);
-                for (; i < rows; i++)
-                {
-                    float* s = g.A + (nint)(ic + ir + i) * k + pc;
-                    float* di = d + i;
-                    for (int p = 0; p < kc; p++) di[p * mr] = s[p];
-                }
-                for (i = rows; i < mr; i++)
-                    for (int p = 0; p < kc; p++) d[p * mr + i] = 0f;
-            }
+            for (i = rows; i < mr; i++)
+                for (int p = 0; p < kc; p++) d[p * mr + i] = 0f;
         }
     }
 

@@ -109,6 +109,16 @@ public static class Vec
         for (int r = 0; r < rows; r++) Add(dst, src.Slice(r * cols, cols));
     }
 
+    /// <summary>
+    /// <see cref="AddColumnSums{T}(Span{T}, ReadOnlySpan{T}, int, int)"/> into two destinations (b_ih and b_hh see the same gradient) in one pass over
+    /// src: each gets the same additions in the same order as two separate calls.
+    /// </summary>
+    internal static void AddColumnSums<T>(Span<T> dst1, Span<T> dst2, ReadOnlySpan<T> src, int rows, int cols) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        Same(dst1.Length, cols); Same(dst2.Length, cols);
+        for (int r = 0; r < rows; r++) { var row = src.Slice(r * cols, cols); Add(dst1, row); Add(dst2, row); }
+    }
+
     /// <summary>Each row of a (rows, cols) matrix y set to <paramref name="row"/> (a bias broadcast).</summary>
     public static void BroadcastRows<T>(Span<T> y, ReadOnlySpan<T> row, int rows, int cols) where T : unmanaged
     {

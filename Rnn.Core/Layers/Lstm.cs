@@ -300,8 +300,8 @@ public sealed class Lstm<T> : Layer<T>, IRecurrentLayer<T> where T : unmanaged, 
         var hinAll = _dropH ? _tape.Steps(_hd, sStop, steps) : _tape.Steps(_h, sStop, steps); // (steps·B, H)
         Gemm.Multiply(WeightHh.Grad, dgAll, hinAll, true, false, T.One, T.One, G, H, rows);
         Gemm.Multiply(WeightIh.Grad, dgAll, _tape.Steps(_xs, sStop, steps), true, false, T.One, T.One, G, I, rows);
-        Vec.AddColumnSums<T>(BiasIh.Grad, dgAll, rows, G);
-        if (BiasHh != null) Vec.AddColumnSums<T>(BiasHh.Grad, dgAll, rows, G);
+        if (BiasHh != null) Vec.AddColumnSums<T>(BiasIh.Grad, BiasHh.Grad, dgAll, rows, G); // one pass over dGates
+        else Vec.AddColumnSums<T>(BiasIh.Grad, dgAll, rows, G);
 
         if (dx.IsEmpty) return;
         Gemm.Multiply(_tape.Steps(_dxs, sStop, steps), dgAll, WeightIh.Value, false, false, T.One, T.Zero, rows, I, G);

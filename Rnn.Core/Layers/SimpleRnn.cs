@@ -247,8 +247,8 @@ public sealed class SimpleRnn<T> : Layer<T>, IRecurrentLayer<T> where T : unmana
         var dpreAll = _tape.Steps(_dpre, sStop, steps);   // (steps·B, H)
         Gemm.Multiply(WeightHh.Grad, dpreAll, _tape.Steps(_h, sStop, steps), true, false, T.One, T.One, H, H, rows);
         Gemm.Multiply(WeightIh.Grad, dpreAll, _tape.Steps(_xs, sStop, steps), true, false, T.One, T.One, H, I, rows);
-        Vec.AddColumnSums<T>(BiasIh.Grad, dpreAll, rows, H);
-        if (BiasHh != null) Vec.AddColumnSums<T>(BiasHh.Grad, dpreAll, rows, H);
+        if (BiasHh != null) Vec.AddColumnSums<T>(BiasIh.Grad, BiasHh.Grad, dpreAll, rows, H); // one pass over dpre
+        else Vec.AddColumnSums<T>(BiasIh.Grad, dpreAll, rows, H);
 
         if (dx.IsEmpty) return;
         var dxs = _tape.Steps(_dxs, sStop, steps);
