@@ -5,36 +5,20 @@ using Rnn.Tape;
 
 namespace Rnn.Layers;
 
-/// <summary>Options of <see cref="Gru{T}"/>; the defaults are Keras 3's GRU layer (reset_after, two biases).</summary>
-public sealed record GruOptions
+/// <summary>
+/// Options of <see cref="Gru{T}"/>; the defaults are Keras 3's GRU layer (reset_after, two biases). TwoBiases is
+/// required by ResetAfter, where b_hn sits inside r⊙(·); set it false with ResetAfter = false for Keras 2's single bias.
+/// </summary>
+public sealed record GruOptions : GatedRecurrentOptions
 {
+    /// <summary>Keras 3's defaults: reset-after with two biases.</summary>
+    public GruOptions() => TwoBiases = true;
+
     /// <summary>
     /// true (PyTorch, cuDNN, Keras 3, ONNX linear_before_reset=1): n = tanh(W_in·x + b_in + r⊙(W_hn·h + b_hn)).
     /// false (Keras 2, ONNX default): n = tanh(W_in·x + b_in + W_hn·(r⊙h) + b_hn).
     /// </summary>
     public bool ResetAfter { get; init; } = true;
-    /// <summary>Return every step, (batch, seq, H); otherwise only the last scanned step, (batch, H).</summary>
-    public bool ReturnSequences { get; init; } = true;
-    /// <summary>Scan from the last step to the first (the output stays aligned with the input's time axis).</summary>
-    public bool Backwards { get; init; }
-    /// <summary>Where h_{−1} comes from: zeros, given to Forward, or a learned vector h0.</summary>
-    public InitialState InitialState { get; init; } = InitialState.Zero;
-    /// <summary>Weight initialisation (Keras: glorot / orthogonal / zero; PyTorch: U(±1/√H) everywhere).</summary>
-    public InitScheme Init { get; init; } = InitScheme.Keras;
-    /// <summary>
-    /// Keeps the second bias <c>bias_hh</c> (PyTorch always, Keras with reset_after). Required by ResetAfter, where
-    /// b_hn sits inside r⊙(·); set false with ResetAfter = false for Keras 2's single bias.
-    /// </summary>
-    public bool TwoBiases { get; init; } = true;
-    /// <summary>
-    /// Dropout rate on the inputs, in [0, 1): one inverted-dropout mask (batch, I) per sequence, reused at every step
-    /// (Gal and Ghahramani), shared by the three gates (Keras draws one per gate). Only while Training.
-    /// </summary>
-    public double Dropout { get; init; }
-    /// <summary>Dropout rate on h_{t−1} where it enters the recurrent GEMMs; one (batch, H) mask per sequence, as <see cref="Dropout"/>.</summary>
-    public double RecurrentDropout { get; init; }
-    /// <summary>Truncated BPTT: the reverse pass runs over the last k scanned steps only. −1 (default) = full BPTT.</summary>
-    public int GradientSteps { get; init; } = -1;
 }
 
 /// <summary>
@@ -58,7 +42,7 @@ public sealed class Gru<T> : Layer<T>, IRecurrentLayer<T> where T : unmanaged, I
     public Parameter<T> WeightHh { get; }
     /// <summary>(3H).</summary>
     public Parameter<T> BiasIh { get; }
-    /// <summary>(3H), only with <see cref="GruOptions.TwoBiases"/>.</summary>
+    /// <summary>(3H), only with <see cref="RecurrentOptions.TwoBiases"/>.</summary>
     public Parameter<T>? BiasHh { get; }
     /// <summary>(H), only with <see cref="InitialState.Learned"/>.</summary>
     public Parameter<T>? H0 { get; }
@@ -75,7 +59,7 @@ public sealed class Gru<T> : Layer<T>, IRecurrentLayer<T> where T : unmanaged, I
     private Slot _xs, _m, _gx, _gh, _ghrz, _ghn, _rh, _h, _hd, _mx, _mh, _dgx, _dgh, _dgrz, _dgn, _drh, _carry, _dhd, _dxs, _bias, _whhP, _whnP;
     private bool _hasMask, _dropX, _dropH, _masksDrawn, _kept; // _kept: the last Forward recorded the tape (Training)
 
-    /// <summary>Creates the layer and initialises its parameters per <see cref="GruOptions.Init"/> from <paramref name="rng"/> (null: zeros, for loading).</summary>
+    /// <summary>Creates the layer and initialises its parameters per <see cref="GatedRecurrentOptions.Init"/> from <paramref name="rng"/> (null: zeros, for loading).</summary>
     public Gru(int inputSize, int hiddenSize, Rng? rng, GruOptions? options = null, string suffix = "_l0")
     {
         Guard.AtLeast(inputSize, 1);

@@ -5,30 +5,14 @@ using Rnn.Tape;
 
 namespace Rnn.Layers;
 
-/// <summary>Options of <see cref="Lstm{T}"/>; the defaults are Keras's LSTM layer.</summary>
-public sealed record LstmOptions
+/// <summary>
+/// Options of <see cref="Lstm{T}"/>; the defaults are Keras's LSTM layer (one bias, unit forget bias). The initial
+/// state, when given or learned, is the pair (h0, c0).
+/// </summary>
+public sealed record LstmOptions : GatedRecurrentOptions
 {
-    /// <summary>Return every step, (batch, seq, H); otherwise only the last scanned step, (batch, H).</summary>
-    public bool ReturnSequences { get; init; } = true;
-    /// <summary>Scan from the last step to the first (the output stays aligned with the input's time axis).</summary>
-    public bool Backwards { get; init; }
-    /// <summary>Where (h_{−1}, c_{−1}) come from: zeros, given to Forward, or learned vectors h0, c0.</summary>
-    public InitialState InitialState { get; init; } = InitialState.Zero;
-    /// <summary>Weight initialisation (Keras: glorot / orthogonal / zero; PyTorch: U(±1/√H) everywhere).</summary>
-    public InitScheme Init { get; init; } = InitScheme.Keras;
     /// <summary>Set the forget-gate block of bias_ih to 1 after initialisation (Keras's unit_forget_bias).</summary>
     public bool UnitForgetBias { get; init; } = true;
-    /// <summary>Adds PyTorch's second bias <c>bias_hh_l0</c> (Keras has one bias).</summary>
-    public bool TwoBiases { get; init; }
-    /// <summary>
-    /// Dropout rate on the inputs, in [0, 1): one inverted-dropout mask (batch, I) per sequence, reused at every
-    /// step (Gal and Ghahramani), shared by the four gates (Keras draws one per gate). Only while Training.
-    /// </summary>
-    public double Dropout { get; init; }
-    /// <summary>Dropout rate on h_{t−1} where it enters the recurrent GEMM; one (batch, H) mask per sequence, as <see cref="Dropout"/>.</summary>
-    public double RecurrentDropout { get; init; }
-    /// <summary>Truncated BPTT: the reverse pass runs over the last k scanned steps only. −1 (default) = full BPTT.</summary>
-    public int GradientSteps { get; init; } = -1;
 }
 
 /// <summary>
@@ -54,7 +38,7 @@ public sealed class Lstm<T> : Layer<T>, IRecurrentLayer<T> where T : unmanaged, 
     public Parameter<T> WeightHh { get; }
     /// <summary>(4H).</summary>
     public Parameter<T> BiasIh { get; }
-    /// <summary>(4H), only with <see cref="LstmOptions.TwoBiases"/>.</summary>
+    /// <summary>(4H), only with <see cref="RecurrentOptions.TwoBiases"/>.</summary>
     public Parameter<T>? BiasHh { get; }
     /// <summary>(H), only with <see cref="InitialState.Learned"/>.</summary>
     public Parameter<T>? H0 { get; }
@@ -73,7 +57,7 @@ public sealed class Lstm<T> : Layer<T>, IRecurrentLayer<T> where T : unmanaged, 
     private Slot _xs, _m, _gates, _h, _c, _tc, _hd, _mx, _mh, _dgates, _carry, _dc, _dhd, _dxs, _bias, _whhP; // shapes in Forward
     private bool _hasMask, _dropX, _dropH, _masksDrawn, _kept; // _kept: the last Forward recorded the tape (Training)
 
-    /// <summary>Creates the layer and initialises its parameters per <see cref="LstmOptions.Init"/> from <paramref name="rng"/> (null: zeros, for loading).</summary>
+    /// <summary>Creates the layer and initialises its parameters per <see cref="GatedRecurrentOptions.Init"/> from <paramref name="rng"/> (null: zeros, for loading).</summary>
     public Lstm(int inputSize, int hiddenSize, Rng? rng, LstmOptions? options = null, string suffix = "_l0")
     {
         Guard.AtLeast(inputSize, 1);

@@ -8,28 +8,15 @@ using Rnn.Tape;
 namespace Rnn.Layers;
 
 /// <summary>Options of <see cref="SimpleRnn{T}"/>; the defaults are Lasagne's RecurrentLayer.</summary>
-public sealed record SimpleRnnOptions
+public sealed record SimpleRnnOptions : RecurrentOptions
 {
     /// <summary>f in h_t = f(x_t·W_ihᵀ + h_{t−1}·W_hhᵀ + b). Tanh or Relu.</summary>
     public Activation Activation { get; init; } = Activation.Tanh;
-    /// <summary>Scan from the last step to the first (the output stays aligned with the input's time axis).</summary>
-    public bool Backwards { get; init; }
-    /// <summary>Return every step, (batch, seq, H); otherwise only the last scanned step, (batch, H).</summary>
-    public bool ReturnSequences { get; init; } = true;
-    /// <summary>Where h_{−1} comes from.</summary>
-    public InitialState InitialState { get; init; } = InitialState.Zero;
     /// <summary>
     /// Lasagne's grad_clipping: the gradient flowing into the pre-activation at each step is clipped
     /// elementwise to [−c, c] (not norm clipping). 0 turns it off.
     /// </summary>
     public double GradClipping { get; init; }
-    /// <summary>
-    /// Truncated BPTT, Theano's truncate_gradient / Lasagne's gradient_steps: the reverse pass runs over
-    /// the last k scanned steps only. −1 (default) = full BPTT.
-    /// </summary>
-    public int GradientSteps { get; init; } = -1;
-    /// <summary>Adds PyTorch's second bias <c>bias_hh_l0</c> (Lasagne and Keras have one bias).</summary>
-    public bool TwoBiases { get; init; }
 }
 
 /// <summary>
@@ -53,7 +40,7 @@ public sealed class SimpleRnn<T> : Layer<T>, IRecurrentLayer<T> where T : unmana
     public Parameter<T> WeightHh { get; }
     /// <summary>(H).</summary>
     public Parameter<T> BiasIh { get; }
-    /// <summary>(H), only with <see cref="SimpleRnnOptions.TwoBiases"/>.</summary>
+    /// <summary>(H), only with <see cref="RecurrentOptions.TwoBiases"/>.</summary>
     public Parameter<T>? BiasHh { get; }
     /// <summary>(H), only with <see cref="InitialState.Learned"/>.</summary>
     public Parameter<T>? H0 { get; }
