@@ -71,7 +71,7 @@ public sealed class Bidirectional<T> : IRecurrentLayer<T> where T : unmanaged, I
     /// <inheritdoc/>
     public void Forward(Span<T> y, ReadOnlySpan<T> x, ReadOnlySpan<T> mask, int batch, int seqLen)
     {
-        if (y.Length != batch * OutputLength(seqLen)) Guard.Length(y.Length, batch * OutputLength(seqLen), ReturnSequences ? $"(batch={batch}, seq={seqLen}, {HiddenSize})" : $"(batch={batch}, {HiddenSize})");
+        Guard.Length(y.Length, batch * OutputLength(seqLen), $"(batch={batch}{(ReturnSequences ? $", seq={seqLen}" : "")}, {HiddenSize})");
         int rows = ReturnSequences ? batch * seqLen : batch, h = Forwards.HiddenSize;
         if (_tape.Begin(batch, seqLen))
         {

@@ -114,7 +114,7 @@ public sealed class Lstm<T> : Layer<T>, IRecurrentLayer<T> where T : unmanaged, 
         int B = batch, S = seqLen, I = InputSize, H = HiddenSize, G = 4 * H;
         Guard.AtLeast(batch, 1); Guard.AtLeast(seqLen, 1);
         if (x.Length != B * S * I) Guard.Length(x.Length, B * S * I, $"(batch={B}, seq={S}, features={I})", nameof(x));
-        if (y.Length != B * OutputLength(S)) Guard.Length(y.Length, B * OutputLength(S), Options.ReturnSequences ? $"(batch={B}, seq={S}, H={H})" : $"(batch={B}, H={H})", nameof(y));
+        Guard.Length(y.Length, B * OutputLength(S), $"(batch={B}{(Options.ReturnSequences ? $", seq={S}" : "")}, H={H})", nameof(y));
         Guard.Mask(mask, B, S);
         if (Options.InitialState == InitialState.Given)
         {
@@ -229,7 +229,7 @@ public sealed class Lstm<T> : Layer<T>, IRecurrentLayer<T> where T : unmanaged, 
             throw new InvalidOperationException("Backward: the last Forward ran with Training = false, which keeps no tape for the backward pass; run Forward with Training = true first.");
         if (_tape.Batch != B || _tape.SeqLen != S)
             throw new InvalidOperationException($"Backward: expected the shape of the last Forward (batch={_tape.Batch}, seq={_tape.SeqLen}), got (batch={B}, seq={S}).");
-        if (dy.Length != B * OutputLength(S)) Guard.Length(dy.Length, B * OutputLength(S), Options.ReturnSequences ? $"(batch={B}, seq={S}, H={H})" : $"(batch={B}, H={H})", nameof(dy));
+        Guard.Length(dy.Length, B * OutputLength(S), $"(batch={B}{(Options.ReturnSequences ? $", seq={S}" : "")}, H={H})", nameof(dy));
         if (!dx.IsEmpty && dx.Length != B * S * I) Guard.Length(dx.Length, B * S * I, $"(batch={B}, seq={S}, features={I})", nameof(dx));
         CheckState(dh0.Length, B, H, nameof(dh0)); CheckState(dc0.Length, B, H, nameof(dc0));
         CheckState(dhT.Length, B, H, nameof(dhT)); CheckState(dcT.Length, B, H, nameof(dcT));

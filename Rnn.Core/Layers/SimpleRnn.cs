@@ -46,7 +46,7 @@ public sealed class SimpleRnn<T> : Layer<T>, IRecurrentLayer<T> where T : unmana
     public Parameter<T>? H0 { get; }
 
     private readonly Tape<T> _tape = new();
-    private Slot _xs, _m, _h, _dpre, _carry, _dxs, _bias, _whhT; // see Forward for shapes
+    private Slot _xs, _m, _h, _dpre, _carry, _dxs, _bias, _whhPacked; // see Forward for shapes
     private bool _hasMask;
 
     /// <summary>
@@ -98,7 +98,7 @@ public sealed class SimpleRnn<T> : Layer<T>, IRecurrentLayer<T> where T : unmana
         int B = batch, S = seqLen, I = InputSize, H = HiddenSize;
         Guard.AtLeast(batch, 1); Guard.AtLeast(seqLen, 1);
         Guard.Length(x.Length, B * S * I, $"(batch={B}, seq={S}, features={I})");
-        if (y.Length != B * OutputLength(S)) Guard.Length(y.Length, B * OutputLength(S), Options.ReturnSequences ? $"(batch={B}, seq={S}, H={H})" : $"(batch={B}, H={H})");
+        Guard.Length(y.Length, B * OutputLength(S), $"(batch={B}{(Options.ReturnSequences ? $", seq={S}" : "")}, H={H})");
         Guard.Mask(mask, B, S);
         if (Options.InitialState == InitialState.Given) Guard.Length(h0.Length, B * H, $"(batch={B}, H={H})");
         else if (!h0.IsEmpty) throw new ArgumentException($"h0: expected empty with InitialState.{Options.InitialState}, got {h0.Length} elements.", nameof(h0));
@@ -113,7 +113,7 @@ public sealed class SimpleRnn<T> : Layer<T>, IRecurrentLayer<T> where T : unmana
             _carry = _tape.Add("carry", 2, B * H); // (2, B, H) dh flowing to the previous step
             _dxs = _tape.Add("dxs", S, B * I);     // (S, B, I) dx in scan order
             _bias = _tape.Add("bias", 1, H);       // (H) summed biases
-            _whhT = _tape.Add("whhT", 1, Gemm.PackedBLength<T>(H, H)); // W_hhᵀ packed once per pass (Forward), W_hh (Backward)
+            _whhPacked = _tape.Add("whhPacked", 1, Gemm.PackedBLength<T>(H, H)); // W_hhᵀ packed once per pass (Forward), W_hh (Backward)
             _tape.Commit();
         }
         _hasMask = !mask.IsEmpty;
@@ -141,7 +141,7 @@ public sealed class SimpleRnn<T> : Layer<T>, IRecurrentLayer<T> where T : unmana
             default: hInit.Clear(); break;
         }
 
-        var whhT = _tape[_whhT];
+        var whhT = _tape[_whhPacked];
         Gemm.PackB<T>(whhT, WeightHh.Value, true, H, H); // once per pass, not once per step
         for (int s = 0; s < S; s++)
         {
@@ -181,7 +181,7 @@ public sealed class SimpleRnn<T> : Layer<T>, IRecurrentLayer<T> where T : unmana
         int B = batch, S = seqLen, I = InputSize, H = HiddenSize;
         if (_tape.Batch != B || _tape.SeqLen != S)
             throw new InvalidOperationException($"Backward: expected the shape of the last Forward (batch={_tape.Batch}, seq={_tape.SeqLen}), got (batch={B}, seq={S}).");
-        if (dy.Length != B * OutputLength(S)) Guard.Length(dy.Length, B * OutputLength(S), Options.ReturnSequences ? $"(batch={B}, seq={S}, H={H})" : $"(batch={B}, H={H})");
+        Guard.Length(dy.Length, B * OutputLength(S), $"(batch={B}{(Options.ReturnSequences ? $", seq={S}" : "")}, H={H})");
         if (!dx.IsEmpty) Guard.Length(dx.Length, B * S * I, $"(batch={B}, seq={S}, features={I})");
         if (!dh0.IsEmpty) Guard.Length(dh0.Length, B * H, $"(batch={B}, H={H})");
 
@@ -191,7 +191,7 @@ public sealed class SimpleRnn<T> : Layer<T>, IRecurrentLayer<T> where T : unmana
         var next = _tape.Step(_carry, 1);
         carry.Clear();
         T clip = T.CreateTruncating(Options.GradClipping);
-        var whhP = _tape[_whhT];
+        var whhP = _tape[_whhPacked];
         Gemm.PackB<T>(whhP, WeightHh.Value, false, H, H); // W_hh (H, H) as op(B) of dh = dpre·W_hh
 
         for (int s = S - 1; s >= sStop; s--)

@@ -141,7 +141,7 @@ public sealed class Predictor<T> where T : unmanaged, IFloatingPointIeee754<T>
     {
         int B = s.Batch, O = Model.Spec.OutputSize, F = Model.Spec.FeatureSize;
         bool perStep = Model.Spec.PerStep;
-        if (output.Length != (perStep ? B * seqLen * O : B * O)) Guard.Length(output.Length, perStep ? B * seqLen * O : B * O, perStep ? $"(batch={B}, seq={seqLen}, {O})" : $"(batch={B}, {O})");
+        Guard.Length(output.Length, perStep ? B * seqLen * O : B * O, $"(batch={B}{(perStep ? $", seq={seqLen}" : "")}, {O})");
         Guard.Mask(mask, B, seqLen);
         s.Reset();
         var layers = Model.Recurrent;

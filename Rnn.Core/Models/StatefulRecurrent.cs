@@ -93,7 +93,7 @@ public sealed class StatefulRecurrent<T> where T : unmanaged, IFloatingPointIeee
     {
         if (batch != _batch || seqLen != _seq)
             throw new InvalidOperationException($"Backward: expected the shape of the last Forward (batch={_batch}, seq={_seq}), got (batch={batch}, seq={seqLen}).");
-        if (!dy.IsEmpty && dy.Length != _dy.Length) Guard.Length(dy.Length, _dy.Length, Layer.ReturnSequences ? $"(batch={batch}, seq={seqLen}, H={HiddenSize})" : $"(batch={batch}, H={HiddenSize})");
+        if (!dy.IsEmpty) Guard.Length(dy.Length, _dy.Length, $"(batch={batch}{(Layer.ReturnSequences ? $", seq={seqLen}" : "")}, H={HiddenSize})");
         if (!dsT.IsEmpty) Guard.Length(dsT.Length, StateLength(batch), $"(k={StateCount}, batch={batch}, H={HiddenSize})");
         if (!ds0.IsEmpty)
         {
