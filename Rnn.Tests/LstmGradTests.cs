@@ -245,22 +245,22 @@ public class LstmGradTests
         GradCheck.WeightedLoss(y, c, dy);
         lstm.Backward(dx, default, default, dy, default, default, B, S);
 
-        var (xe, me) = TimeSlice(x, mask, backwards ? k : 0, early, I);
-        var (xl, ml) = TimeSlice(x, mask, backwards ? 0 : early, k, I);
+        var (xe, me) = TestTensors.TimeSlice(x, mask, B, S, backwards ? k : 0, early, I);
+        var (xl, ml) = TestTensors.TimeSlice(x, mask, B, S, backwards ? 0 : early, k, I);
         using var head = new Lstm<double>(I, H, new Rng(13), new LstmOptions { Backwards = backwards, ReturnSequences = false });
         using var tail = new Lstm<double>(I, H, new Rng(13), new LstmOptions { Backwards = backwards, InitialState = InitialState.Given });
         head.Forward(new double[B * H], xe, me, default, default, B, early);
         var hF = head.FinalH.ToArray(); var cF = head.FinalC.ToArray();
-        var cl = TimeSlice(c, Array.Empty<double>(), backwards ? 0 : early, k, H).Item1;
+        var cl = TestTensors.TimeSlice(c, Array.Empty<double>(), B, S, backwards ? 0 : early, k, H).Item1;
         var yl = new double[B * k * H]; var dyl = new double[yl.Length]; var dxl = new double[xl.Length];
         tail.Forward(yl, xl, ml, hF, cF, B, k);
         GradCheck.WeightedLoss(yl, cl, dyl);
         tail.Backward(dxl, default, default, dyl, default, default, B, k);
 
-        AssertClose(tail.WeightIh.Grad, lstm.WeightIh.Grad); AssertClose(tail.WeightHh.Grad, lstm.WeightHh.Grad);
-        AssertClose(tail.BiasIh.Grad, lstm.BiasIh.Grad);
-        AssertClose(dxl, TimeSlice(dx, Array.Empty<double>(), backwards ? 0 : early, k, I).Item1);
-        Assert.All(TimeSlice(dx, Array.Empty<double>(), backwards ? k : 0, early, I).Item1, v => Assert.Equal(0.0, v));
+        TestTensors.AssertClose(tail.WeightIh.Grad, lstm.WeightIh.Grad); TestTensors.AssertClose(tail.WeightHh.Grad, lstm.WeightHh.Grad);
+        TestTensors.AssertClose(tail.BiasIh.Grad, lstm.BiasIh.Grad);
+        TestTensors.AssertClose(dxl, TestTensors.TimeSlice(dx, Array.Empty<double>(), B, S, backwards ? 0 : early, k, I).Item1);
+        Assert.All(TestTensors.TimeSlice(dx, Array.Empty<double>(), B, S, backwards ? k : 0, early, I).Item1, v => Assert.Equal(0.0, v));
         Assert.Contains(lstm.WeightHh.Grad, v => v != 0);
     }
 
@@ -287,24 +287,4 @@ public class LstmGradTests
         Assert.All(y, v => Assert.True(float.IsFinite(v)));
     }
 
-    /// <summary>Steps [t0, t0+n) of a (B, S, F) tensor and of its (B, S) mask.</summary>
-    internal static (double[], double[]) TimeSlice(double[] x, double[] mask, int t0, int n, int f)
-    {
-        var xs = new double[B * n * f]; var ms = mask.Length == 0 ? Array.Empty<double>() : new double[B * n];
-        for (int b = 0; b < B; b++)
-            for (int t = 0; t < n; t++)
-            {
-                Array.Copy(x, (b * S + t0 + t) * f, xs, (b * n + t) * f, f);
-                if (ms.Length > 0) ms[b * n + t] = mask[b * S + t0 + t];
-            }
-        return (xs, ms);
-    }
-
-    internal static void AssertClose(double[] expected, double[] actual)
-    {
-        Assert.Equal(expected.Length, actual.Length);
-        for (int i = 0; i < expected.Length; i++)
-            Assert.True(Math.Abs(expected[i] - actual[i]) <= 1e-12 + 1e-10 * Math.Abs(expected[i]),
-                $"index {i}: expected {expected[i]}, got {actual[i]}");
-    }
 }

@@ -102,8 +102,8 @@ public class SimpleRnnGradTests
 
         var r = NaiveRnn.Bptt(rnn.WeightIh.Value, rnn.WeightHh.Value, rnn.BiasIh.Value, x, mask, dy, B, S, I, H, backwards, clip, steps: S);
         Assert.True(r.ClipFired, "the clip never fired; the test would not exercise clipping");
-        AssertClose(r.DWih, rnn.WeightIh.Grad); AssertClose(r.DWhh, rnn.WeightHh.Grad);
-        AssertClose(r.Db, rnn.BiasIh.Grad); AssertClose(r.Dx, dx);
+        TestTensors.AssertClose(r.DWih, rnn.WeightIh.Grad); TestTensors.AssertClose(r.DWhh, rnn.WeightHh.Grad);
+        TestTensors.AssertClose(r.Db, rnn.BiasIh.Grad); TestTensors.AssertClose(r.Dx, dx);
     }
 
     [Theory]
@@ -132,8 +132,8 @@ public class SimpleRnnGradTests
 
         // The frozen part: scan steps [0, S−k) with the original weights → state entering the kept steps.
         int early = S - k;
-        var (xe, me) = TimeSlice(x, mask, backwards ? k : 0, early, I);
-        var (xl, ml) = TimeSlice(x, mask, backwards ? 0 : early, k, I);
+        var (xe, me) = TestTensors.TimeSlice(x, mask, B, S, backwards ? k : 0, early, I);
+        var (xl, ml) = TestTensors.TimeSlice(x, mask, B, S, backwards ? 0 : early, k, I);
         using var head = new SimpleRnn<double>(I, H, new Rng(13), new SimpleRnnOptions { Backwards = backwards, ReturnSequences = false });
         Copy(rnn, head);
         var hFrozen = new double[B * H];
@@ -142,7 +142,7 @@ public class SimpleRnnGradTests
         using var tail = new SimpleRnn<double>(I, H, new Rng(13), new SimpleRnnOptions { Backwards = backwards, ReturnSequences = sequences, InitialState = InitialState.Given });
         Copy(rnn, tail);
         // Loss weights of the kept steps (sequence output) or of the final state.
-        var cl = sequences ? TimeSlice(c, Array.Empty<double>(), backwards ? 0 : early, k, H).Item1 : c;
+        var cl = sequences ? TestTensors.TimeSlice(c, Array.Empty<double>(), B, S, backwards ? 0 : early, k, H).Item1 : c;
         var yl = new double[B * tail.OutputLength(k)]; var dyl = new double[yl.Length]; var dxl = new double[xl.Length];
         double Loss() { tail.Forward(yl, xl, ml, hFrozen, B, k); return GradCheck.WeightedLoss(yl, cl, default); }
         void Analytic()
@@ -154,37 +154,16 @@ public class SimpleRnnGradTests
         GradCheck.Assert(Loss, Analytic, tail.Parameters.Select(GradCheck.Of).Append(new GradCheck.Target("x", xl, dxl)).ToArray());
 
         // The truncated full-sequence gradients equal those of the tail exactly (same arithmetic), and dx is 0 on frozen steps.
-        AssertClose(tail.WeightIh.Grad, rnn.WeightIh.Grad); AssertClose(tail.WeightHh.Grad, rnn.WeightHh.Grad);
-        AssertClose(tail.BiasIh.Grad, rnn.BiasIh.Grad);
-        AssertClose(dxl, TimeSlice(dx, Array.Empty<double>(), backwards ? 0 : early, k, I).Item1);
-        Assert.All(TimeSlice(dx, Array.Empty<double>(), backwards ? k : 0, early, I).Item1, v => Assert.Equal(0.0, v));
+        TestTensors.AssertClose(tail.WeightIh.Grad, rnn.WeightIh.Grad); TestTensors.AssertClose(tail.WeightHh.Grad, rnn.WeightHh.Grad);
+        TestTensors.AssertClose(tail.BiasIh.Grad, rnn.BiasIh.Grad);
+        TestTensors.AssertClose(dxl, TestTensors.TimeSlice(dx, Array.Empty<double>(), B, S, backwards ? 0 : early, k, I).Item1);
+        Assert.All(TestTensors.TimeSlice(dx, Array.Empty<double>(), B, S, backwards ? k : 0, early, I).Item1, v => Assert.Equal(0.0, v));
     }
 
     private static void Copy(SimpleRnn<double> from, SimpleRnn<double> to)
     {
         from.WeightIh.Value.CopyTo(to.WeightIh.Value, 0); from.WeightHh.Value.CopyTo(to.WeightHh.Value, 0);
         from.BiasIh.Value.CopyTo(to.BiasIh.Value, 0);
-    }
-
-    /// <summary>Steps [t0, t0+n) of a (B, S, F) tensor and of its (B, S) mask.</summary>
-    private static (double[], double[]) TimeSlice(double[] x, double[] mask, int t0, int n, int f)
-    {
-        var xs = new double[B * n * f]; var ms = mask.Length == 0 ? Array.Empty<double>() : new double[B * n];
-        for (int b = 0; b < B; b++)
-            for (int t = 0; t < n; t++)
-            {
-                Array.Copy(x, (b * S + t0 + t) * f, xs, (b * n + t) * f, f);
-                if (ms.Length > 0) ms[b * n + t] = mask[b * S + t0 + t];
-            }
-        return (xs, ms);
-    }
-
-    private static void AssertClose(double[] expected, double[] actual)
-    {
-        Assert.Equal(expected.Length, actual.Length);
-        for (int i = 0; i < expected.Length; i++)
-            Assert.True(Math.Abs(expected[i] - actual[i]) <= 1e-12 + 1e-10 * Math.Abs(expected[i]),
-                $"index {i}: expected {expected[i]}, got {actual[i]}");
     }
 
     [Fact]
