@@ -144,17 +144,17 @@ public static unsafe partial class Gemm
                         {
                             int mc = Math.Min(mcMax, i1 - ic);
                             PackA(bufA, ref g, ic, mc, pc, kc, mr);
-                            for (int jr = 0; jr < nc; jr += nr)
+                            for (int ir = 0; ir < mc; ir += mr)
                             {
+                                int rows = Math.Min(mr, mc - ir);
+                                for (int jr = 0; jr < nc; jr += nr)
+                                {
                                 int cols = Math.Min(nr, nc - jr);
                                 float* pb; nint sb;
                                 if (g.PB != null) { pb = g.PB + pc * npad + (nint)(jc + jr) * kc; sb = nr; }
                                 else if (!g.DirectB) { pb = bufB + (nint)jr * kc; sb = nr; }
                                 else if (jr < ncFull) { pb = g.B + (nint)pc * n + jc + jr; sb = n; }
                                 else { pb = bufB; sb = nr; }
-                                for (int ir = 0; ir < mc; ir += mr)
-                                {
-                                    int rows = Math.Min(mr, mc - ir);
                                     float* pa = bufA + (nint)ir * kc;
                                     float* cp = g.C + (nint)(ic + ir) * n + jc + jr;
                                     if (rows == mr && cols == nr) TK.Run(kc, pa, pb, sb, cp, n, g.Alpha, beta);

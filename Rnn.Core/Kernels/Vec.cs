@@ -94,8 +94,31 @@ public static class Vec
     private static T ClipOne<T>(T v, T limit) where T : unmanaged, IFloatingPointIeee754<T>
         => v > limit ? limit : v < -limit ? -limit : v;
 
-    /// <summary>Σ x², accumulated in double in index order (deterministic).</summary>
+    /// <summary>
+    /// Σ x², accumulated in double. float: in four vector accumulators (lane j of accumulator q takes the
+    /// elements i ≡ 4·w·(i / 4w) + q·w + j), summed in a fixed order, so the result depends only on x; the
+    /// scalar chain it replaces cost 1 ns per element in the optimizer's global gradient norm.
+    /// </summary>
     public static double SumSquares<T>(ReadOnlySpan<T> x) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (typeof(T) != typeof(float) || !Vector.IsHardwareAccelerated) return SumSquaresReference(x);
+        var f = MemoryMarshal.Cast<T, float>(x);
+        ref float r = ref MemoryMarshal.GetReference(f);
+        int w = Vector<float>.Count, i = 0;
+        Vector<double> a0 = default, a1 = default, a2 = default, a3 = default;
+        for (; i <= f.Length - 2 * w; i += 2 * w)
+        {
+            Vector.Widen(Vector.LoadUnsafe(ref r, (nuint)i), out var l0, out var h0);
+            Vector.Widen(Vector.LoadUnsafe(ref r, (nuint)(i + w)), out var l1, out var h1);
+            a0 += l0 * l0; a1 += h0 * h0; a2 += l1 * l1; a3 += h1 * h1;
+        }
+        double s = Vector.Sum((a0 + a1) + (a2 + a3));
+        for (; i < f.Length; i++) { double v = f[i]; s += v * v; }
+        return s;
+    }
+
+    /// <summary>Scalar reference for <see cref="SumSquares{T}"/>: one double chain in index order.</summary>
+    public static double SumSquaresReference<T>(ReadOnlySpan<T> x) where T : unmanaged, IFloatingPointIeee754<T>
     {
         double s = 0;
         for (int i = 0; i < x.Length; i++) { double v = double.CreateTruncating(x[i]); s += v * v; }

@@ -14,6 +14,9 @@ internal static unsafe class WorkerPool
     // How long an idle worker spins before blocking: covers the gap between the GEMMs of consecutive time steps.
     private static readonly long SpinTicks = Stopwatch.Frequency / 20_000; // 50 µs
 
+    // How long the dispatcher spins on a worker's chunk before yielding its core to it.
+    private static readonly long YieldTicks = Stopwatch.Frequency / 50_000; // 20 µs
+
     private sealed class Worker
     {
         public int Index;            // participant index (1..Size-1)
@@ -94,8 +97,15 @@ internal static unsafe class WorkerPool
             // Wait for every worker (also those without a chunk) so none still reads the job afterwards.
             foreach (var w in ws)
             {
-                var sw = new SpinWait();
-                while (Volatile.Read(ref w.Ack) != gen) sw.SpinOnce(sleep1Threshold: -1);
+                // Spin with pauses only (a yield costs microseconds, as much as a whole step's chunk); yield
+                // only once the worker is clearly not running (descheduled on a busy machine).
+                long start = 0;
+                while (Volatile.Read(ref w.Ack) != gen)
+                {
+                    Thread.SpinWait(1);
+                    if (start == 0) start = Stopwatch.GetTimestamp();
+                    else if (Stopwatch.GetTimestamp() - start > YieldTicks) Thread.Yield();
+                }
             }
             if (s_error is { } e) throw new AggregateException("A kernel chunk failed.", e);
         }
@@ -121,7 +131,7 @@ internal static unsafe class WorkerPool
             long start = Stopwatch.GetTimestamp();
             while (Volatile.Read(ref s_gen) == seen)
             {
-                if (Stopwatch.GetTimestamp() - start < SpinTicks) { Thread.SpinWait(16); continue; }
+                if (Stopwatch.GetTimestamp() - start < SpinTicks) { Thread.SpinWait(1); continue; }
                 lock (w.Gate)
                 {
                     Volatile.Write(ref w.Sleeping, 1);

@@ -103,7 +103,15 @@ public class ElementwiseTests
             Vec.Clip<float>(a, 1f); Vec.ClipReference<float>(b, 1f);
             Assert.Equal(b, a); // NaN stays NaN (Assert.Equal treats NaN as equal to NaN)
             Assert.All(a, v => Assert.True(float.IsNaN(v) || Math.Abs(v) <= 1f));
+
+            // Products of floats are exact in double, so only the order of the additions differs.
+            double ss = Vec.SumSquares<float>(x), sr = Vec.SumSquaresReference<float>(x);
+            Assert.True(Math.Abs(ss - sr) <= 1e-13 * sr, $"SumSquares len {len}: {ss} vs {sr}");
+            Assert.Equal(ss, Vec.SumSquares<float>(x)); // deterministic
         }
+        float[] nan = [1f, float.NaN, 2f, 3f, 4f, 5f, 6f, 7f, 8f, 9f, 10f, 11f, 12f, 13f, 14f, 15f, 16f];
+        Assert.True(double.IsNaN(Vec.SumSquares<float>(nan)));
+        Assert.True(double.IsPositiveInfinity(Vec.SumSquares<float>([float.PositiveInfinity, 1f])));
     }
 
     private static void AssertClose(float[] a, float[] b, float tol, string what, int len)
