@@ -27,28 +27,28 @@ public static unsafe partial class Gemm
     /// 32 columns of B, so a 100-row, 100-column product runs 100 x 112 instead of 108 x 128. Each element
     /// gets the same FMA sequence as in the full kernel, so results do not depend on the tile that computed them.
     /// </summary>
-    private static void Edge512(int rows, bool wide, int kc, float* a, float* b, nint sb, float* c, nint ldc, float alpha, float beta)
+    private static void Edge512(int rows, bool wide, int kc, float* a, nint sa, float* b, nint sb, float* c, nint ldc, float alpha, float beta)
     {
         switch (rows)
         {
-            case 1: if (wide) Edge512<K1, K2>(kc, a, b, sb, c, ldc, alpha, beta); else Edge512<K1, K1>(kc, a, b, sb, c, ldc, alpha, beta); break;
-            case 2: if (wide) Edge512<K2, K2>(kc, a, b, sb, c, ldc, alpha, beta); else Edge512<K2, K1>(kc, a, b, sb, c, ldc, alpha, beta); break;
-            case 3: if (wide) Edge512<K3, K2>(kc, a, b, sb, c, ldc, alpha, beta); else Edge512<K3, K1>(kc, a, b, sb, c, ldc, alpha, beta); break;
-            case 4: if (wide) Edge512<K4, K2>(kc, a, b, sb, c, ldc, alpha, beta); else Edge512<K4, K1>(kc, a, b, sb, c, ldc, alpha, beta); break;
-            case 5: if (wide) Edge512<K5, K2>(kc, a, b, sb, c, ldc, alpha, beta); else Edge512<K5, K1>(kc, a, b, sb, c, ldc, alpha, beta); break;
-            case 6: if (wide) Edge512<K6, K2>(kc, a, b, sb, c, ldc, alpha, beta); else Edge512<K6, K1>(kc, a, b, sb, c, ldc, alpha, beta); break;
-            case 7: if (wide) Edge512<K7, K2>(kc, a, b, sb, c, ldc, alpha, beta); else Edge512<K7, K1>(kc, a, b, sb, c, ldc, alpha, beta); break;
-            case 8: if (wide) Edge512<K8, K2>(kc, a, b, sb, c, ldc, alpha, beta); else Edge512<K8, K1>(kc, a, b, sb, c, ldc, alpha, beta); break;
-            case 9: if (wide) Edge512<K9, K2>(kc, a, b, sb, c, ldc, alpha, beta); else Edge512<K9, K1>(kc, a, b, sb, c, ldc, alpha, beta); break;
-            case 10: if (wide) Edge512<K10, K2>(kc, a, b, sb, c, ldc, alpha, beta); else Edge512<K10, K1>(kc, a, b, sb, c, ldc, alpha, beta); break;
-            case 11: if (wide) Edge512<K11, K2>(kc, a, b, sb, c, ldc, alpha, beta); else Edge512<K11, K1>(kc, a, b, sb, c, ldc, alpha, beta); break;
-            case 12: if (wide) Edge512<K12, K2>(kc, a, b, sb, c, ldc, alpha, beta); else Edge512<K12, K1>(kc, a, b, sb, c, ldc, alpha, beta); break;
+            case 1: if (wide) Edge512<K1, K2>(kc, a, sa, b, sb, c, ldc, alpha, beta); else Edge512<K1, K1>(kc, a, sa, b, sb, c, ldc, alpha, beta); break;
+            case 2: if (wide) Edge512<K2, K2>(kc, a, sa, b, sb, c, ldc, alpha, beta); else Edge512<K2, K1>(kc, a, sa, b, sb, c, ldc, alpha, beta); break;
+            case 3: if (wide) Edge512<K3, K2>(kc, a, sa, b, sb, c, ldc, alpha, beta); else Edge512<K3, K1>(kc, a, sa, b, sb, c, ldc, alpha, beta); break;
+            case 4: if (wide) Edge512<K4, K2>(kc, a, sa, b, sb, c, ldc, alpha, beta); else Edge512<K4, K1>(kc, a, sa, b, sb, c, ldc, alpha, beta); break;
+            case 5: if (wide) Edge512<K5, K2>(kc, a, sa, b, sb, c, ldc, alpha, beta); else Edge512<K5, K1>(kc, a, sa, b, sb, c, ldc, alpha, beta); break;
+            case 6: if (wide) Edge512<K6, K2>(kc, a, sa, b, sb, c, ldc, alpha, beta); else Edge512<K6, K1>(kc, a, sa, b, sb, c, ldc, alpha, beta); break;
+            case 7: if (wide) Edge512<K7, K2>(kc, a, sa, b, sb, c, ldc, alpha, beta); else Edge512<K7, K1>(kc, a, sa, b, sb, c, ldc, alpha, beta); break;
+            case 8: if (wide) Edge512<K8, K2>(kc, a, sa, b, sb, c, ldc, alpha, beta); else Edge512<K8, K1>(kc, a, sa, b, sb, c, ldc, alpha, beta); break;
+            case 9: if (wide) Edge512<K9, K2>(kc, a, sa, b, sb, c, ldc, alpha, beta); else Edge512<K9, K1>(kc, a, sa, b, sb, c, ldc, alpha, beta); break;
+            case 10: if (wide) Edge512<K10, K2>(kc, a, sa, b, sb, c, ldc, alpha, beta); else Edge512<K10, K1>(kc, a, sa, b, sb, c, ldc, alpha, beta); break;
+            case 11: if (wide) Edge512<K11, K2>(kc, a, sa, b, sb, c, ldc, alpha, beta); else Edge512<K11, K1>(kc, a, sa, b, sb, c, ldc, alpha, beta); break;
+            case 12: if (wide) Edge512<K12, K2>(kc, a, sa, b, sb, c, ldc, alpha, beta); else Edge512<K12, K1>(kc, a, sa, b, sb, c, ldc, alpha, beta); break;
             default: throw new ArgumentOutOfRangeException(nameof(rows));
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Edge512<TR, TW>(int kc, float* a, float* b, nint sb, float* c, nint ldc, float alpha, float beta)
+    private static void Edge512<TR, TW>(int kc, float* a, nint sa, float* b, nint sb, float* c, nint ldc, float alpha, float beta)
         where TR : struct, IConst where TW : struct, IConst
     {
         bool two = TW.Value == 2;
@@ -69,6 +69,7 @@ public static unsafe partial class Gemm
         int p = 0;
         for (; p + 2 <= kc; p += 2)
         {
+            float* an = a + sa; // the next p's A values
             {
             var b0 = Vector512.Load(b); var b1 = two ? Vector512.Load(b + 16) : default;
             if (TR.Value > 0) { var a0 = Vector512.Create(a[0]); c0_0 = Vector512.FusedMultiplyAdd(a0, b0, c0_0); if (two) c0_1 = Vector512.FusedMultiplyAdd(a0, b1, c0_1); }
@@ -87,20 +88,20 @@ public static unsafe partial class Gemm
             b += sb;
             {
             var b0 = Vector512.Load(b); var b1 = two ? Vector512.Load(b + 16) : default;
-            if (TR.Value > 0) { var a0 = Vector512.Create(a[12]); c0_0 = Vector512.FusedMultiplyAdd(a0, b0, c0_0); if (two) c0_1 = Vector512.FusedMultiplyAdd(a0, b1, c0_1); }
-            if (TR.Value > 1) { var a1 = Vector512.Create(a[13]); c1_0 = Vector512.FusedMultiplyAdd(a1, b0, c1_0); if (two) c1_1 = Vector512.FusedMultiplyAdd(a1, b1, c1_1); }
-            if (TR.Value > 2) { var a2 = Vector512.Create(a[14]); c2_0 = Vector512.FusedMultiplyAdd(a2, b0, c2_0); if (two) c2_1 = Vector512.FusedMultiplyAdd(a2, b1, c2_1); }
-            if (TR.Value > 3) { var a3 = Vector512.Create(a[15]); c3_0 = Vector512.FusedMultiplyAdd(a3, b0, c3_0); if (two) c3_1 = Vector512.FusedMultiplyAdd(a3, b1, c3_1); }
-            if (TR.Value > 4) { var a4 = Vector512.Create(a[16]); c4_0 = Vector512.FusedMultiplyAdd(a4, b0, c4_0); if (two) c4_1 = Vector512.FusedMultiplyAdd(a4, b1, c4_1); }
-            if (TR.Value > 5) { var a5 = Vector512.Create(a[17]); c5_0 = Vector512.FusedMultiplyAdd(a5, b0, c5_0); if (two) c5_1 = Vector512.FusedMultiplyAdd(a5, b1, c5_1); }
-            if (TR.Value > 6) { var a6 = Vector512.Create(a[18]); c6_0 = Vector512.FusedMultiplyAdd(a6, b0, c6_0); if (two) c6_1 = Vector512.FusedMultiplyAdd(a6, b1, c6_1); }
-            if (TR.Value > 7) { var a7 = Vector512.Create(a[19]); c7_0 = Vector512.FusedMultiplyAdd(a7, b0, c7_0); if (two) c7_1 = Vector512.FusedMultiplyAdd(a7, b1, c7_1); }
-            if (TR.Value > 8) { var a8 = Vector512.Create(a[20]); c8_0 = Vector512.FusedMultiplyAdd(a8, b0, c8_0); if (two) c8_1 = Vector512.FusedMultiplyAdd(a8, b1, c8_1); }
-            if (TR.Value > 9) { var a9 = Vector512.Create(a[21]); c9_0 = Vector512.FusedMultiplyAdd(a9, b0, c9_0); if (two) c9_1 = Vector512.FusedMultiplyAdd(a9, b1, c9_1); }
-            if (TR.Value > 10) { var a10 = Vector512.Create(a[22]); c10_0 = Vector512.FusedMultiplyAdd(a10, b0, c10_0); if (two) c10_1 = Vector512.FusedMultiplyAdd(a10, b1, c10_1); }
-            if (TR.Value > 11) { var a11 = Vector512.Create(a[23]); c11_0 = Vector512.FusedMultiplyAdd(a11, b0, c11_0); if (two) c11_1 = Vector512.FusedMultiplyAdd(a11, b1, c11_1); }
+            if (TR.Value > 0) { var a0 = Vector512.Create(an[0]); c0_0 = Vector512.FusedMultiplyAdd(a0, b0, c0_0); if (two) c0_1 = Vector512.FusedMultiplyAdd(a0, b1, c0_1); }
+            if (TR.Value > 1) { var a1 = Vector512.Create(an[1]); c1_0 = Vector512.FusedMultiplyAdd(a1, b0, c1_0); if (two) c1_1 = Vector512.FusedMultiplyAdd(a1, b1, c1_1); }
+            if (TR.Value > 2) { var a2 = Vector512.Create(an[2]); c2_0 = Vector512.FusedMultiplyAdd(a2, b0, c2_0); if (two) c2_1 = Vector512.FusedMultiplyAdd(a2, b1, c2_1); }
+            if (TR.Value > 3) { var a3 = Vector512.Create(an[3]); c3_0 = Vector512.FusedMultiplyAdd(a3, b0, c3_0); if (two) c3_1 = Vector512.FusedMultiplyAdd(a3, b1, c3_1); }
+            if (TR.Value > 4) { var a4 = Vector512.Create(an[4]); c4_0 = Vector512.FusedMultiplyAdd(a4, b0, c4_0); if (two) c4_1 = Vector512.FusedMultiplyAdd(a4, b1, c4_1); }
+            if (TR.Value > 5) { var a5 = Vector512.Create(an[5]); c5_0 = Vector512.FusedMultiplyAdd(a5, b0, c5_0); if (two) c5_1 = Vector512.FusedMultiplyAdd(a5, b1, c5_1); }
+            if (TR.Value > 6) { var a6 = Vector512.Create(an[6]); c6_0 = Vector512.FusedMultiplyAdd(a6, b0, c6_0); if (two) c6_1 = Vector512.FusedMultiplyAdd(a6, b1, c6_1); }
+            if (TR.Value > 7) { var a7 = Vector512.Create(an[7]); c7_0 = Vector512.FusedMultiplyAdd(a7, b0, c7_0); if (two) c7_1 = Vector512.FusedMultiplyAdd(a7, b1, c7_1); }
+            if (TR.Value > 8) { var a8 = Vector512.Create(an[8]); c8_0 = Vector512.FusedMultiplyAdd(a8, b0, c8_0); if (two) c8_1 = Vector512.FusedMultiplyAdd(a8, b1, c8_1); }
+            if (TR.Value > 9) { var a9 = Vector512.Create(an[9]); c9_0 = Vector512.FusedMultiplyAdd(a9, b0, c9_0); if (two) c9_1 = Vector512.FusedMultiplyAdd(a9, b1, c9_1); }
+            if (TR.Value > 10) { var a10 = Vector512.Create(an[10]); c10_0 = Vector512.FusedMultiplyAdd(a10, b0, c10_0); if (two) c10_1 = Vector512.FusedMultiplyAdd(a10, b1, c10_1); }
+            if (TR.Value > 11) { var a11 = Vector512.Create(an[11]); c11_0 = Vector512.FusedMultiplyAdd(a11, b0, c11_0); if (two) c11_1 = Vector512.FusedMultiplyAdd(a11, b1, c11_1); }
             }
-            a += 24; b += sb;
+            a += 2 * sa; b += sb;
         }
         if (p < kc)
         {
@@ -159,24 +160,24 @@ public static unsafe partial class Gemm
     /// broadcast of B per column and p, where a 16-wide tile needs 12 broadcasts of A per p whatever the width),
     /// the same FMA chain per element, written straight to the rows x cols of C that exist.
     /// </summary>
-    private static void NarrowEdge512(int cols, int rows, int kc, float* a, float* b, nint sb, float* c, nint ldc, float alpha, float beta)
+    private static void NarrowEdge512(int cols, int rows, int kc, float* a, nint sa, float* b, nint sb, float* c, nint ldc, float alpha, float beta)
     {
         switch (cols)
         {
-            case 1: NarrowEdge512<K1>(rows, kc, a, b, sb, c, ldc, alpha, beta); break;
-            case 2: NarrowEdge512<K2>(rows, kc, a, b, sb, c, ldc, alpha, beta); break;
-            case 3: NarrowEdge512<K3>(rows, kc, a, b, sb, c, ldc, alpha, beta); break;
-            case 4: NarrowEdge512<K4>(rows, kc, a, b, sb, c, ldc, alpha, beta); break;
-            case 5: NarrowEdge512<K5>(rows, kc, a, b, sb, c, ldc, alpha, beta); break;
-            case 6: NarrowEdge512<K6>(rows, kc, a, b, sb, c, ldc, alpha, beta); break;
-            case 7: NarrowEdge512<K7>(rows, kc, a, b, sb, c, ldc, alpha, beta); break;
-            case 8: NarrowEdge512<K8>(rows, kc, a, b, sb, c, ldc, alpha, beta); break;
+            case 1: NarrowEdge512<K1>(rows, kc, a, sa, b, sb, c, ldc, alpha, beta); break;
+            case 2: NarrowEdge512<K2>(rows, kc, a, sa, b, sb, c, ldc, alpha, beta); break;
+            case 3: NarrowEdge512<K3>(rows, kc, a, sa, b, sb, c, ldc, alpha, beta); break;
+            case 4: NarrowEdge512<K4>(rows, kc, a, sa, b, sb, c, ldc, alpha, beta); break;
+            case 5: NarrowEdge512<K5>(rows, kc, a, sa, b, sb, c, ldc, alpha, beta); break;
+            case 6: NarrowEdge512<K6>(rows, kc, a, sa, b, sb, c, ldc, alpha, beta); break;
+            case 7: NarrowEdge512<K7>(rows, kc, a, sa, b, sb, c, ldc, alpha, beta); break;
+            case 8: NarrowEdge512<K8>(rows, kc, a, sa, b, sb, c, ldc, alpha, beta); break;
             default: throw new ArgumentOutOfRangeException(nameof(cols));
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void NarrowEdge512<TC>(int rows, int kc, float* a, float* b, nint sb, float* c, nint ldc, float alpha, float beta)
+    private static void NarrowEdge512<TC>(int rows, int kc, float* a, nint sa, float* b, nint sb, float* c, nint ldc, float alpha, float beta)
         where TC : struct, IConst
     {
         Vector256<float> l0 = default; Vector128<float> h0 = default;
@@ -187,7 +188,7 @@ public static unsafe partial class Gemm
         Vector256<float> l5 = default; Vector128<float> h5 = default;
         Vector256<float> l6 = default; Vector128<float> h6 = default;
         Vector256<float> l7 = default; Vector128<float> h7 = default;
-        for (int p = 0; p < kc; p++, a += 12, b += sb)
+        for (int p = 0; p < kc; p++, a += sa, b += sb)
         {
             var al = Vector256.Load(a); var ah = Vector128.Load(a + 8);
             if (TC.Value > 0) { float bj = b[0]; l0 = Vector256.FusedMultiplyAdd(al, Vector256.Create(bj), l0); h0 = Vector128.FusedMultiplyAdd(ah, Vector128.Create(bj), h0); }

@@ -16,7 +16,7 @@ public static unsafe partial class Gemm
     {
         static abstract int MR { get; }
         static abstract int NR { get; }
-        static abstract void Run(int kc, float* a, float* b, nint sb, float* c, nint ldc, float alpha, float beta);
+        static abstract void Run(int kc, float* a, nint sa, float* b, nint sb, float* c, nint ldc, float alpha, float beta);
     }
 
     /// <summary>AVX-512: 12 rows x 32 columns, 24 zmm accumulators.</summary>
@@ -26,7 +26,7 @@ public static unsafe partial class Gemm
         public static int NR => 32;
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void Run(int kc, float* a, float* b, nint sb, float* c, nint ldc, float alpha, float beta)
+        public static void Run(int kc, float* a, nint sa, float* b, nint sb, float* c, nint ldc, float alpha, float beta)
         {
             // Start fetching the C tile now: it is read (beta != 0) and written after the k loop.
             if (Sse.IsSupported)
@@ -47,6 +47,7 @@ public static unsafe partial class Gemm
             int p = 0;
             for (; p + 2 <= kc; p += 2)
             {
+                float* an = a + sa; // the next p's A values
                 {
                 var b0 = Vector512.Load(b + 0); var b1 = Vector512.Load(b + 16);
                 var a0 = Vector512.Create(a[0]); c0_0 = Vector512.FusedMultiplyAdd(a0, b0, c0_0); c0_1 = Vector512.FusedMultiplyAdd(a0, b1, c0_1);
@@ -65,20 +66,20 @@ public static unsafe partial class Gemm
                 b += sb;
                 {
                 var b0 = Vector512.Load(b + 0); var b1 = Vector512.Load(b + 16);
-                var a0 = Vector512.Create(a[12]); c0_0 = Vector512.FusedMultiplyAdd(a0, b0, c0_0); c0_1 = Vector512.FusedMultiplyAdd(a0, b1, c0_1);
-                var a1 = Vector512.Create(a[13]); c1_0 = Vector512.FusedMultiplyAdd(a1, b0, c1_0); c1_1 = Vector512.FusedMultiplyAdd(a1, b1, c1_1);
-                var a2 = Vector512.Create(a[14]); c2_0 = Vector512.FusedMultiplyAdd(a2, b0, c2_0); c2_1 = Vector512.FusedMultiplyAdd(a2, b1, c2_1);
-                var a3 = Vector512.Create(a[15]); c3_0 = Vector512.FusedMultiplyAdd(a3, b0, c3_0); c3_1 = Vector512.FusedMultiplyAdd(a3, b1, c3_1);
-                var a4 = Vector512.Create(a[16]); c4_0 = Vector512.FusedMultiplyAdd(a4, b0, c4_0); c4_1 = Vector512.FusedMultiplyAdd(a4, b1, c4_1);
-                var a5 = Vector512.Create(a[17]); c5_0 = Vector512.FusedMultiplyAdd(a5, b0, c5_0); c5_1 = Vector512.FusedMultiplyAdd(a5, b1, c5_1);
-                var a6 = Vector512.Create(a[18]); c6_0 = Vector512.FusedMultiplyAdd(a6, b0, c6_0); c6_1 = Vector512.FusedMultiplyAdd(a6, b1, c6_1);
-                var a7 = Vector512.Create(a[19]); c7_0 = Vector512.FusedMultiplyAdd(a7, b0, c7_0); c7_1 = Vector512.FusedMultiplyAdd(a7, b1, c7_1);
-                var a8 = Vector512.Create(a[20]); c8_0 = Vector512.FusedMultiplyAdd(a8, b0, c8_0); c8_1 = Vector512.FusedMultiplyAdd(a8, b1, c8_1);
-                var a9 = Vector512.Create(a[21]); c9_0 = Vector512.FusedMultiplyAdd(a9, b0, c9_0); c9_1 = Vector512.FusedMultiplyAdd(a9, b1, c9_1);
-                var a10 = Vector512.Create(a[22]); c10_0 = Vector512.FusedMultiplyAdd(a10, b0, c10_0); c10_1 = Vector512.FusedMultiplyAdd(a10, b1, c10_1);
-                var a11 = Vector512.Create(a[23]); c11_0 = Vector512.FusedMultiplyAdd(a11, b0, c11_0); c11_1 = Vector512.FusedMultiplyAdd(a11, b1, c11_1);
+                var a0 = Vector512.Create(an[0]); c0_0 = Vector512.FusedMultiplyAdd(a0, b0, c0_0); c0_1 = Vector512.FusedMultiplyAdd(a0, b1, c0_1);
+                var a1 = Vector512.Create(an[1]); c1_0 = Vector512.FusedMultiplyAdd(a1, b0, c1_0); c1_1 = Vector512.FusedMultiplyAdd(a1, b1, c1_1);
+                var a2 = Vector512.Create(an[2]); c2_0 = Vector512.FusedMultiplyAdd(a2, b0, c2_0); c2_1 = Vector512.FusedMultiplyAdd(a2, b1, c2_1);
+                var a3 = Vector512.Create(an[3]); c3_0 = Vector512.FusedMultiplyAdd(a3, b0, c3_0); c3_1 = Vector512.FusedMultiplyAdd(a3, b1, c3_1);
+                var a4 = Vector512.Create(an[4]); c4_0 = Vector512.FusedMultiplyAdd(a4, b0, c4_0); c4_1 = Vector512.FusedMultiplyAdd(a4, b1, c4_1);
+                var a5 = Vector512.Create(an[5]); c5_0 = Vector512.FusedMultiplyAdd(a5, b0, c5_0); c5_1 = Vector512.FusedMultiplyAdd(a5, b1, c5_1);
+                var a6 = Vector512.Create(an[6]); c6_0 = Vector512.FusedMultiplyAdd(a6, b0, c6_0); c6_1 = Vector512.FusedMultiplyAdd(a6, b1, c6_1);
+                var a7 = Vector512.Create(an[7]); c7_0 = Vector512.FusedMultiplyAdd(a7, b0, c7_0); c7_1 = Vector512.FusedMultiplyAdd(a7, b1, c7_1);
+                var a8 = Vector512.Create(an[8]); c8_0 = Vector512.FusedMultiplyAdd(a8, b0, c8_0); c8_1 = Vector512.FusedMultiplyAdd(a8, b1, c8_1);
+                var a9 = Vector512.Create(an[9]); c9_0 = Vector512.FusedMultiplyAdd(a9, b0, c9_0); c9_1 = Vector512.FusedMultiplyAdd(a9, b1, c9_1);
+                var a10 = Vector512.Create(an[10]); c10_0 = Vector512.FusedMultiplyAdd(a10, b0, c10_0); c10_1 = Vector512.FusedMultiplyAdd(a10, b1, c10_1);
+                var a11 = Vector512.Create(an[11]); c11_0 = Vector512.FusedMultiplyAdd(a11, b0, c11_0); c11_1 = Vector512.FusedMultiplyAdd(a11, b1, c11_1);
                 }
-                a += 24; b += sb;
+                a += 2 * sa; b += sb;
             }
             if (p < kc)
             {
@@ -140,7 +141,7 @@ public static unsafe partial class Gemm
         public static int NR => 16;
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void Run(int kc, float* a, float* b, nint sb, float* c, nint ldc, float alpha, float beta)
+        public static void Run(int kc, float* a, nint sa, float* b, nint sb, float* c, nint ldc, float alpha, float beta)
         {
             // Start fetching the C tile now: it is read (beta != 0) and written after the k loop.
             if (Sse.IsSupported)
@@ -155,6 +156,7 @@ public static unsafe partial class Gemm
             int p = 0;
             for (; p + 2 <= kc; p += 2)
             {
+                float* an = a + sa; // the next p's A values
                 {
                 var b0 = Vector256.Load(b + 0); var b1 = Vector256.Load(b + 8);
                 var a0 = Vector256.Create(a[0]); c0_0 = Vector256.FusedMultiplyAdd(a0, b0, c0_0); c0_1 = Vector256.FusedMultiplyAdd(a0, b1, c0_1);
@@ -167,14 +169,14 @@ public static unsafe partial class Gemm
                 b += sb;
                 {
                 var b0 = Vector256.Load(b + 0); var b1 = Vector256.Load(b + 8);
-                var a0 = Vector256.Create(a[6]); c0_0 = Vector256.FusedMultiplyAdd(a0, b0, c0_0); c0_1 = Vector256.FusedMultiplyAdd(a0, b1, c0_1);
-                var a1 = Vector256.Create(a[7]); c1_0 = Vector256.FusedMultiplyAdd(a1, b0, c1_0); c1_1 = Vector256.FusedMultiplyAdd(a1, b1, c1_1);
-                var a2 = Vector256.Create(a[8]); c2_0 = Vector256.FusedMultiplyAdd(a2, b0, c2_0); c2_1 = Vector256.FusedMultiplyAdd(a2, b1, c2_1);
-                var a3 = Vector256.Create(a[9]); c3_0 = Vector256.FusedMultiplyAdd(a3, b0, c3_0); c3_1 = Vector256.FusedMultiplyAdd(a3, b1, c3_1);
-                var a4 = Vector256.Create(a[10]); c4_0 = Vector256.FusedMultiplyAdd(a4, b0, c4_0); c4_1 = Vector256.FusedMultiplyAdd(a4, b1, c4_1);
-                var a5 = Vector256.Create(a[11]); c5_0 = Vector256.FusedMultiplyAdd(a5, b0, c5_0); c5_1 = Vector256.FusedMultiplyAdd(a5, b1, c5_1);
+                var a0 = Vector256.Create(an[0]); c0_0 = Vector256.FusedMultiplyAdd(a0, b0, c0_0); c0_1 = Vector256.FusedMultiplyAdd(a0, b1, c0_1);
+                var a1 = Vector256.Create(an[1]); c1_0 = Vector256.FusedMultiplyAdd(a1, b0, c1_0); c1_1 = Vector256.FusedMultiplyAdd(a1, b1, c1_1);
+                var a2 = Vector256.Create(an[2]); c2_0 = Vector256.FusedMultiplyAdd(a2, b0, c2_0); c2_1 = Vector256.FusedMultiplyAdd(a2, b1, c2_1);
+                var a3 = Vector256.Create(an[3]); c3_0 = Vector256.FusedMultiplyAdd(a3, b0, c3_0); c3_1 = Vector256.FusedMultiplyAdd(a3, b1, c3_1);
+                var a4 = Vector256.Create(an[4]); c4_0 = Vector256.FusedMultiplyAdd(a4, b0, c4_0); c4_1 = Vector256.FusedMultiplyAdd(a4, b1, c4_1);
+                var a5 = Vector256.Create(an[5]); c5_0 = Vector256.FusedMultiplyAdd(a5, b0, c5_0); c5_1 = Vector256.FusedMultiplyAdd(a5, b1, c5_1);
                 }
-                a += 12; b += sb;
+                a += 2 * sa; b += sb;
             }
             if (p < kc)
             {
@@ -218,7 +220,7 @@ public static unsafe partial class Gemm
         public static int NR => 8;
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public static void Run(int kc, float* a, float* b, nint sb, float* c, nint ldc, float alpha, float beta)
+        public static void Run(int kc, float* a, nint sa, float* b, nint sb, float* c, nint ldc, float alpha, float beta)
         {
             // Start fetching the C tile now: it is read (beta != 0) and written after the k loop.
             if (Sse.IsSupported)
@@ -233,6 +235,7 @@ public static unsafe partial class Gemm
             int p = 0;
             for (; p + 2 <= kc; p += 2)
             {
+                float* an = a + sa; // the next p's A values
                 {
                 var b0 = Vector128.Load(b + 0); var b1 = Vector128.Load(b + 4);
                 var a0 = Vector128.Create(a[0]); c0_0 = Vector128.MultiplyAddEstimate(a0, b0, c0_0); c0_1 = Vector128.MultiplyAddEstimate(a0, b1, c0_1);
@@ -245,14 +248,14 @@ public static unsafe partial class Gemm
                 b += sb;
                 {
                 var b0 = Vector128.Load(b + 0); var b1 = Vector128.Load(b + 4);
-                var a0 = Vector128.Create(a[6]); c0_0 = Vector128.MultiplyAddEstimate(a0, b0, c0_0); c0_1 = Vector128.MultiplyAddEstimate(a0, b1, c0_1);
-                var a1 = Vector128.Create(a[7]); c1_0 = Vector128.MultiplyAddEstimate(a1, b0, c1_0); c1_1 = Vector128.MultiplyAddEstimate(a1, b1, c1_1);
-                var a2 = Vector128.Create(a[8]); c2_0 = Vector128.MultiplyAddEstimate(a2, b0, c2_0); c2_1 = Vector128.MultiplyAddEstimate(a2, b1, c2_1);
-                var a3 = Vector128.Create(a[9]); c3_0 = Vector128.MultiplyAddEstimate(a3, b0, c3_0); c3_1 = Vector128.MultiplyAddEstimate(a3, b1, c3_1);
-                var a4 = Vector128.Create(a[10]); c4_0 = Vector128.MultiplyAddEstimate(a4, b0, c4_0); c4_1 = Vector128.MultiplyAddEstimate(a4, b1, c4_1);
-                var a5 = Vector128.Create(a[11]); c5_0 = Vector128.MultiplyAddEstimate(a5, b0, c5_0); c5_1 = Vector128.MultiplyAddEstimate(a5, b1, c5_1);
+                var a0 = Vector128.Create(an[0]); c0_0 = Vector128.MultiplyAddEstimate(a0, b0, c0_0); c0_1 = Vector128.MultiplyAddEstimate(a0, b1, c0_1);
+                var a1 = Vector128.Create(an[1]); c1_0 = Vector128.MultiplyAddEstimate(a1, b0, c1_0); c1_1 = Vector128.MultiplyAddEstimate(a1, b1, c1_1);
+                var a2 = Vector128.Create(an[2]); c2_0 = Vector128.MultiplyAddEstimate(a2, b0, c2_0); c2_1 = Vector128.MultiplyAddEstimate(a2, b1, c2_1);
+                var a3 = Vector128.Create(an[3]); c3_0 = Vector128.MultiplyAddEstimate(a3, b0, c3_0); c3_1 = Vector128.MultiplyAddEstimate(a3, b1, c3_1);
+                var a4 = Vector128.Create(an[4]); c4_0 = Vector128.MultiplyAddEstimate(a4, b0, c4_0); c4_1 = Vector128.MultiplyAddEstimate(a4, b1, c4_1);
+                var a5 = Vector128.Create(an[5]); c5_0 = Vector128.MultiplyAddEstimate(a5, b0, c5_0); c5_1 = Vector128.MultiplyAddEstimate(a5, b1, c5_1);
                 }
-                a += 12; b += sb;
+                a += 2 * sa; b += sb;
             }
             if (p < kc)
             {
@@ -295,7 +298,7 @@ public static unsafe partial class Gemm
         public static int MR => 4;
         public static int NR => 4;
 
-        public static void Run(int kc, float* a, float* b, nint sb, float* c, nint ldc, float alpha, float beta)
+        public static void Run(int kc, float* a, nint sa, float* b, nint sb, float* c, nint ldc, float alpha, float beta)
         {
             float c0_0 = 0; float c0_1 = 0; float c0_2 = 0; float c0_3 = 0;
             float c1_0 = 0; float c1_1 = 0; float c1_2 = 0; float c1_3 = 0;
@@ -308,7 +311,7 @@ public static unsafe partial class Gemm
                 float a1 = a[1]; c1_0 += a1 * b0; c1_1 += a1 * b1; c1_2 += a1 * b2; c1_3 += a1 * b3;
                 float a2 = a[2]; c2_0 += a2 * b0; c2_1 += a2 * b1; c2_2 += a2 * b2; c2_3 += a2 * b3;
                 float a3 = a[3]; c3_0 += a3 * b0; c3_1 += a3 * b1; c3_2 += a3 * b2; c3_3 += a3 * b3;
-                a += 4; b += sb;
+                a += sa; b += sb;
             }
             c[0 * ldc + 0] = alpha * c0_0 + (beta == 0f ? 0f : beta * c[0 * ldc + 0]);
             c[0 * ldc + 1] = alpha * c0_1 + (beta == 0f ? 0f : beta * c[0 * ldc + 1]);
