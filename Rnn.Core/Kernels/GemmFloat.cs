@@ -68,7 +68,7 @@ public static unsafe partial class Gemm
         int mr = MicroRows, nr = MicroCols;
         g.Unit = g.Gemv ? 32 : g.SplitN ? nr : mr;
         int units = ((g.SplitN ? n : m) + g.Unit - 1) / g.Unit;
-        int threads = WorkerPool.Size;
+        int threads = WorkerPool.InRows ? 1 : WorkerPool.Size; // inside a row-parallel loop, each thread runs its own rows
         // A matrix-vector product over a prepacked B is bound by streaming B, not by flops: split it once B is
         // large enough that each core reading half from its own L2 beats the cost of a dispatch.
         bool big = packedB != null && m == 1 ? (long)n * k >= ParallelMinPackedGemv : 2.0 * m * n * k >= ParallelMinFlops;

@@ -116,6 +116,51 @@ internal static unsafe class WorkerPool
         }
     }
 
+    // Fewest batch rows per participant for which a recurrent layer runs its time loop row-parallel.
+    private const int MinRowsPerChunk = 4;
+
+    [ThreadStatic] private static bool t_inRows;
+
+    /// <summary>True inside a <see cref="RunRows"/> body: kernels called there run on the calling thread.</summary>
+    public static bool InRows => t_inRows;
+
+    /// <summary>
+    /// Participants for a row-parallel loop over <paramref name="rows"/> independent batch rows: each gets at least
+    /// <see cref="MinRowsPerChunk"/> rows; 1 means run on the caller (and let each kernel split its own output).
+    /// </summary>
+    public static int RowChunks(int rows) => t_inRows ? 1 : Math.Max(1, Math.Min(Size, rows / MinRowsPerChunk));
+
+    private struct RowJob
+    {
+        public delegate* managed<void*, int, int, void> Body;
+        public void* State;
+        public int Rows, Chunks;
+    }
+
+    /// <summary>
+    /// Runs body(state, r0, r1) on contiguous, near-equal row ranges of [0, rows), range i on participant i, and
+    /// returns when all are done. A recurrent layer's rows (sequences of the batch) never interact inside its time
+    /// loop, so the whole loop runs with no barrier per step, and each row's arithmetic is what one thread would do:
+    /// results are bit-identical for any count. Kernels called inside run on their own thread (<see cref="InRows"/>).
+    /// </summary>
+    public static void RunRows(delegate* managed<void*, int, int, void> body, void* state, int rows, int chunks)
+    {
+        var job = new RowJob { Body = body, State = state, Rows = rows, Chunks = Math.Max(1, Math.Min(chunks, Size)) };
+        if (job.Chunks == 1) { RowChunk(&job, 0); return; }
+        Run(&RowChunk, &job, job.Chunks);
+    }
+
+    private static void RowChunk(void* state, int chunk)
+    {
+        ref RowJob j = ref *(RowJob*)state;
+        int r0 = (int)((long)j.Rows * chunk / j.Chunks), r1 = (int)((long)j.Rows * (chunk + 1) / j.Chunks);
+        if (r0 >= r1) return;
+        bool outer = t_inRows;
+        t_inRows = true;
+        try { j.Body(j.State, r0, r1); }
+        finally { t_inRows = outer; }
+    }
+
     private static void Acquire()
     {
         var sw = new SpinWait();

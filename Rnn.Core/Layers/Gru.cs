@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using Rnn.Init;
 using Rnn.Kernels;
 using Rnn.Tape;
@@ -27,7 +28,7 @@ public sealed record GruOptions : GatedRecurrentOptions
 /// (batch, seq) of 0/1, a masked step keeping h. Parameters: weight_ih (3H, I), weight_hh (3H, H), bias_ih (3H),
 /// bias_hh (3H) unless TwoBiases is off, h0 (H) when learned; each name ends in the constructor's suffix.
 /// </summary>
-public sealed class Gru<T> : Layer<T>, IRecurrentLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
+public sealed unsafe class Gru<T> : Layer<T>, IRecurrentLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     /// <summary>Input features I.</summary>
     public int InputSize { get; }
@@ -191,36 +192,14 @@ public sealed class Gru<T> : Layer<T>, IRecurrentLayer<T> where T : unmanaged, I
             default: hInit.Clear(); break;
         }
 
-        var mh = _tape[_mh];
         var whh = WeightHh.Value.AsSpan();
-        var bhn = BiasHh != null ? BiasHh.Value.AsSpan(2 * H, H) : default;
         var whhP = _tape[_whhP]; var whnP = _tape[_whnP];
+
         // Packed once per pass, not once per step.
         if (after) Gemm.PackB<T>(whhP, whh, true, G, H);
         else { Gemm.PackB<T>(whhP, whh[..(2 * H * H)], true, 2 * H, H); Gemm.PackB<T>(whnP, whh[(2 * H * H)..], true, H, H); }
-        for (int s = 0; s < S; s++)
-        {
-            var hPrev = _tape.Step(_h, s);
-            var hNew = _tape.Step(_h, s + 1);
-            ReadOnlySpan<T> hin = hPrev;
-            if (_dropH) { var hd = _tape.Step(_hd, s); RecurrentInit.Mul(hd, hPrev, mh); hin = hd; }
-            var gx = _tape.Step(_gx, s);
-            var ms = _hasMask ? _tape.Step(_m, s) : default;
-            if (after)
-            {
-                var gh = _tape.Step(_gh, _kept ? s : 0); // inference: one step's worth, Backward alone reads the rest
-                Gemm.MultiplyPacked(gh, hin, whhP, false, T.One, T.Zero, B, G, H);
-                GruCell.Forward(hNew, gx, gh, hPrev, bhn, ms, B, H);
-            }
-            else
-            {
-                var ghrz = _tape[_ghrz]; var ghn = _tape[_ghn]; var rh = _tape.Step(_rh, _kept ? s : 0);
-                Gemm.MultiplyPacked(ghrz, hin, whhP, false, T.One, T.Zero, B, 2 * H, H);
-                GruCell.ForwardGates(rh, gx, ghrz, hin, B, H);
-                Gemm.MultiplyPacked(ghn, rh, whnP, false, T.One, T.Zero, B, H, H);
-                GruCell.ForwardCandidate(hNew, gx, ghn, hPrev, ms, B, H);
-            }
-        }
+        var job = new StepJob { Layer = this, Batch = B, Seq = S };
+        WorkerPool.RunRows(&ForwardRows, Unsafe.AsPointer(ref job), B, WorkerPool.RowChunks(B));
 
         if (Options.ReturnSequences)
         {
@@ -232,6 +211,107 @@ public sealed class Gru<T> : Layer<T>, IRecurrentLayer<T> where T : unmanaged, I
             }
         }
         else _tape.Step(_h, S).CopyTo(y);
+    }
+
+    /// <summary>What a row range of the time loop needs besides the layer's fields; lives on the caller's stack.</summary>
+    private struct StepJob
+    {
+        public Gru<T> Layer;
+        public int Batch, Seq, Steps;
+        public T* Dy;   // Backward: dy, (batch, seq, H) or (batch, H)
+    }
+
+    private static void ForwardRows(void* state, int r0, int r1)
+    {
+        ref var j = ref Unsafe.AsRef<StepJob>(state);
+        j.Layer.ForwardSteps(r0, r1, j.Seq);
+    }
+
+    /// <summary>The recurrence for batch rows [r0, r1): rows never interact, so row ranges run in parallel.</summary>
+    private void ForwardSteps(int r0, int r1, int seqLen)
+    {
+        int S = seqLen, H = HiddenSize, G = 3 * H, n = r1 - r0;
+        bool after = Options.ResetAfter;
+        var mh = _dropH ? _tape[_mh].Slice(r0 * H, n * H) : default;
+        var bhn = BiasHh != null ? BiasHh.Value.AsSpan(2 * H, H) : default;
+        var whhP = _tape[_whhP]; var whnP = _tape[_whnP];
+        for (int s = 0; s < S; s++)
+        {
+            var hPrev = _tape.Step(_h, s).Slice(r0 * H, n * H);
+            var hNew = _tape.Step(_h, s + 1).Slice(r0 * H, n * H);
+            ReadOnlySpan<T> hin = hPrev;
+            if (_dropH) { var hd = _tape.Step(_hd, s).Slice(r0 * H, n * H); RecurrentInit.Mul(hd, hPrev, mh); hin = hd; }
+            var gx = _tape.Step(_gx, s).Slice(r0 * G, n * G);
+            var ms = _hasMask ? _tape.Step(_m, s).Slice(r0, n) : default;
+            if (after)
+            {
+                var gh = _tape.Step(_gh, _kept ? s : 0).Slice(r0 * G, n * G); // inference: one step's worth, Backward alone reads the rest
+                Gemm.MultiplyPacked(gh, hin, whhP, false, T.One, T.Zero, n, G, H);
+                GruCell.Forward(hNew, gx, gh, hPrev, bhn, ms, n, H);
+            }
+            else
+            {
+                var ghrz = _tape[_ghrz].Slice(r0 * 2 * H, n * 2 * H); var ghn = _tape[_ghn].Slice(r0 * H, n * H);
+                var rh = _tape.Step(_rh, _kept ? s : 0).Slice(r0 * H, n * H);
+                Gemm.MultiplyPacked(ghrz, hin, whhP, false, T.One, T.Zero, n, 2 * H, H);
+                GruCell.ForwardGates(rh, gx, ghrz, hin, n, H);
+                Gemm.MultiplyPacked(ghn, rh, whnP, false, T.One, T.Zero, n, H, H);
+                GruCell.ForwardCandidate(hNew, gx, ghn, hPrev, ms, n, H);
+            }
+        }
+    }
+
+    private static void BackwardRows(void* state, int r0, int r1)
+    {
+        ref var j = ref Unsafe.AsRef<StepJob>(state);
+        j.Layer.BackwardSteps(r0, r1, j.Batch, j.Seq, j.Steps, j.Dy);
+    }
+
+    /// <summary>The reverse time loop for batch rows [r0, r1), from the last step down to seq − steps.</summary>
+    private void BackwardSteps(int r0, int r1, int batch, int seqLen, int steps, T* pdy)
+    {
+        int B = batch, S = seqLen, H = HiddenSize, G = 3 * H, n = r1 - r0;
+        bool after = Options.ResetAfter;
+        var dy = new ReadOnlySpan<T>(pdy, B * OutputLength(S));
+        var dh = _tape.Step(_carry, 0).Slice(r0 * H, n * H);
+        var next = _tape.Step(_carry, 1).Slice(r0 * H, n * H);
+        var mh = _dropH ? _tape[_mh].Slice(r0 * H, n * H) : default;
+        var dhd = _dropH ? _tape[_dhd].Slice(r0 * H, n * H) : default;
+        var whhP = _tape[_whhP]; var whnP = _tape[_whnP];
+        for (int s = S - 1; s >= S - steps; s--)
+        {
+            if (Options.ReturnSequences)
+            {
+                int t = Options.Backwards ? S - 1 - s : s;
+                for (int b = 0; b < n; b++) Vec.Add(dh.Slice(b * H, H), dy.Slice(((r0 + b) * S + t) * H, H));
+            }
+            var hPrev = _tape.Step(_h, s).Slice(r0 * H, n * H);
+            var gx = _tape.Step(_gx, s).Slice(r0 * G, n * G);
+            var dgx = _tape.Step(_dgx, s).Slice(r0 * G, n * G);
+            var ms = _hasMask ? _tape.Step(_m, s).Slice(r0, n) : default;
+            // next = dh⊙z (dh on masked rows); the GEMM terms below add the gradient through hin.
+            // Without recurrent dropout hin is h_{t-1} itself, so they accumulate straight into next.
+            if (_dropH) dhd.Clear();
+            var dhin = _dropH ? dhd : next;
+            if (after)
+            {
+                var dgh = _tape.Step(_dgh, s).Slice(r0 * G, n * G);
+                GruCell.Backward(dgx, dgh, next, dh, gx, _tape.Step(_gh, s).Slice(r0 * G, n * G), hPrev, ms, n, H);
+                Gemm.MultiplyPacked(dhin, dgh, whhP, false, T.One, T.One, n, H, G);
+            }
+            else
+            {
+                var dgn = _tape.Step(_dgn, s).Slice(r0 * H, n * H); var dgrz = _tape.Step(_dgrz, s).Slice(r0 * 2 * H, n * 2 * H);
+                var drh = _tape[_drh].Slice(r0 * H, n * H);
+                ReadOnlySpan<T> hin = _dropH ? _tape.Step(_hd, s).Slice(r0 * H, n * H) : hPrev;
+                GruCell.BackwardCandidate(dgx, dgn, next, dh, gx, hPrev, ms, n, H);
+                Gemm.MultiplyPacked(drh, dgn, whnP, false, T.One, T.Zero, n, H, H);
+                GruCell.BackwardReset(dgx, dgrz, dhin, drh, gx, hin, n, H);
+                Gemm.MultiplyPacked(dhin, dgrz, whhP, false, T.One, T.One, n, H, 2 * H);
+            }
+            if (_dropH) RecurrentInit.AddMul(next, dhd, mh);
+            var tmp = dh; dh = next; next = tmp;
+        }
     }
 
     /// <summary>
@@ -255,50 +335,19 @@ public sealed class Gru<T> : Layer<T>, IRecurrentLayer<T> where T : unmanaged, I
         int steps = Options.GradientSteps > 0 ? Math.Min(Options.GradientSteps, S) : S;
         int sStop = S - steps;
         var dh = _tape.Step(_carry, 0);
-        var next = _tape.Step(_carry, 1);
         dh.Clear();
         if (!dhT.IsEmpty) Vec.Add(dh, dhT);
         if (!Options.ReturnSequences) Vec.Add(dh, dy);
-        var mh = _tape[_mh];
-        var dhd = _tape[_dhd];
         var whh = WeightHh.Value.AsSpan();
         var whhP = _tape[_whhP]; var whnP = _tape[_whnP];
         if (after) Gemm.PackB<T>(whhP, whh, false, H, G);
         else { Gemm.PackB<T>(whhP, whh[..(2 * H * H)], false, H, 2 * H); Gemm.PackB<T>(whnP, whh[(2 * H * H)..], false, H, H); }
-
-        for (int s = S - 1; s >= sStop; s--)
+        fixed (T* pdy = dy)
         {
-            if (Options.ReturnSequences)
-            {
-                int t = Options.Backwards ? S - 1 - s : s;
-                for (int b = 0; b < B; b++) Vec.Add(dh.Slice(b * H, H), dy.Slice((b * S + t) * H, H));
-            }
-            var hPrev = _tape.Step(_h, s);
-            var gx = _tape.Step(_gx, s);
-            var dgx = _tape.Step(_dgx, s);
-            var ms = _hasMask ? _tape.Step(_m, s) : default;
-            // next = dh⊙z (dh on masked rows); the GEMM terms below add the gradient through hin.
-            // Without recurrent dropout hin is h_{t-1} itself, so they accumulate straight into next.
-            if (_dropH) dhd.Clear();
-            var dhin = _dropH ? dhd : next;
-            if (after)
-            {
-                var dgh = _tape.Step(_dgh, s);
-                GruCell.Backward(dgx, dgh, next, dh, gx, _tape.Step(_gh, s), hPrev, ms, B, H);
-                Gemm.MultiplyPacked(dhin, dgh, whhP, false, T.One, T.One, B, H, G);
-            }
-            else
-            {
-                var dgn = _tape.Step(_dgn, s); var dgrz = _tape.Step(_dgrz, s); var drh = _tape[_drh];
-                ReadOnlySpan<T> hin = _dropH ? _tape.Step(_hd, s) : hPrev;
-                GruCell.BackwardCandidate(dgx, dgn, next, dh, gx, hPrev, ms, B, H);
-                Gemm.MultiplyPacked(drh, dgn, whnP, false, T.One, T.Zero, B, H, H);
-                GruCell.BackwardReset(dgx, dgrz, dhin, drh, gx, hin, B, H);
-                Gemm.MultiplyPacked(dhin, dgrz, whhP, false, T.One, T.One, B, H, 2 * H);
-            }
-            if (_dropH) RecurrentInit.AddMul(next, dhd, mh);
-            var tmp = dh; dh = next; next = tmp;
+            var job = new StepJob { Layer = this, Batch = B, Seq = S, Steps = steps, Dy = pdy };
+            WorkerPool.RunRows(&BackwardRows, Unsafe.AsPointer(ref job), B, WorkerPool.RowChunks(B));
         }
+        dh = _tape.Step(_carry, steps & 1); // the carries swap once per step
 
         if (sStop == 0)
         {

@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using Rnn.Init;
 using Rnn.Kernels;
 using Rnn.Tape;
@@ -23,7 +24,7 @@ public sealed record LstmOptions : GatedRecurrentOptions
 /// each name ending in the constructor's suffix. The final state is exposed as <see cref="FinalH"/> and
 /// <see cref="FinalC"/>, and its gradient is accepted by <see cref="Backward"/>.
 /// </summary>
-public sealed class Lstm<T> : Layer<T>, IRecurrentLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
+public sealed unsafe class Lstm<T> : Layer<T>, IRecurrentLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     /// <summary>Input features I.</summary>
     public int InputSize { get; }
@@ -187,23 +188,9 @@ public sealed class Lstm<T> : Layer<T>, IRecurrentLayer<T> where T : unmanaged, 
             default: hInit.Clear(); cInit.Clear(); break;
         }
 
-        var mh = _tape[_mh];
-        var whhP = _tape[_whhP];
-        Gemm.PackB<T>(whhP, WeightHh.Value, true, G, H); // once per pass, not once per step
-        for (int s = 0; s < S; s++)
-        {
-            var hPrev = _tape.Step(_h, s);
-            ReadOnlySpan<T> hin = hPrev;
-            if (_dropH) { var hd = _tape.Step(_hd, s); RecurrentInit.Mul(hd, hPrev, mh); hin = hd; }
-            var gates = _tape.Step(_gates, s);
-            Gemm.MultiplyPacked(gates, hin, whhP, false, T.One, T.One, B, G, H);
-            // Inference keeps no per-step c or tanh(c) (only Backward reads them): c cycles through slots 1 and 2
-            // (the last step still lands in slot S, for FinalC), tanh(c) reuses slot 0.
-            var cPrev = _kept || s == 0 ? _tape.Step(_c, s) : _tape.Step(_c, 1 + ((s - 1) & 1));
-            var cCur = _kept || s == S - 1 ? _tape.Step(_c, s + 1) : _tape.Step(_c, 1 + (s & 1));
-            LstmCell.Forward(_tape.Step(_h, s + 1), cCur, _tape.Step(_tc, _kept ? s : 0), gates,
-                hPrev, cPrev, _hasMask ? _tape.Step(_m, s) : default, B, H);
-        }
+        Gemm.PackB<T>(_tape[_whhP], WeightHh.Value, true, G, H); // once per pass, not once per step
+        var job = new StepJob { Layer = this, Batch = B, Seq = S };
+        WorkerPool.RunRows(&ForwardRows, Unsafe.AsPointer(ref job), B, WorkerPool.RowChunks(B));
 
         if (Options.ReturnSequences)
         {
@@ -215,6 +202,43 @@ public sealed class Lstm<T> : Layer<T>, IRecurrentLayer<T> where T : unmanaged, 
             }
         }
         else _tape.Step(_h, S).CopyTo(y);
+    }
+
+    /// <summary>What a row range of the time loop needs besides the layer's fields; lives on the caller's stack.</summary>
+    private struct StepJob
+    {
+        public Lstm<T> Layer;
+        public int Batch, Seq, Steps;
+        public T* Dy;   // Backward: dy, (batch, seq, H) or (batch, H)
+    }
+
+    private static void ForwardRows(void* state, int r0, int r1)
+    {
+        ref var j = ref Unsafe.AsRef<StepJob>(state);
+        j.Layer.ForwardSteps(r0, r1, j.Batch, j.Seq);
+    }
+
+    /// <summary>The recurrence for batch rows [r0, r1): rows never interact, so row ranges run in parallel.</summary>
+    private void ForwardSteps(int r0, int r1, int batch, int seqLen)
+    {
+        int S = seqLen, H = HiddenSize, G = 4 * H, n = r1 - r0;
+        var mh = _dropH ? _tape[_mh].Slice(r0 * H, n * H) : default;
+        var whhP = _tape[_whhP];
+        for (int s = 0; s < S; s++)
+        {
+            var hPrev = _tape.Step(_h, s).Slice(r0 * H, n * H);
+            ReadOnlySpan<T> hin = hPrev;
+            if (_dropH) { var hd = _tape.Step(_hd, s).Slice(r0 * H, n * H); RecurrentInit.Mul(hd, hPrev, mh); hin = hd; }
+            var gates = _tape.Step(_gates, s).Slice(r0 * G, n * G);
+            Gemm.MultiplyPacked(gates, hin, whhP, false, T.One, T.One, n, G, H);
+            // Inference keeps no per-step c or tanh(c) (only Backward reads them): c cycles through slots 1 and 2
+            // (the last step still lands in slot S, for FinalC), tanh(c) reuses slot 0.
+            var cPrev = _kept || s == 0 ? _tape.Step(_c, s) : _tape.Step(_c, 1 + ((s - 1) & 1));
+            var cCur = _kept || s == S - 1 ? _tape.Step(_c, s + 1) : _tape.Step(_c, 1 + (s & 1));
+            LstmCell.Forward(_tape.Step(_h, s + 1).Slice(r0 * H, n * H), cCur.Slice(r0 * H, n * H),
+                _tape.Step(_tc, _kept ? s : 0).Slice(r0 * H, n * H), gates, hPrev, cPrev.Slice(r0 * H, n * H),
+                _hasMask ? _tape.Step(_m, s).Slice(r0, n) : default, n, H);
+        }
     }
 
     /// <summary>
@@ -237,37 +261,18 @@ public sealed class Lstm<T> : Layer<T>, IRecurrentLayer<T> where T : unmanaged, 
         int steps = Options.GradientSteps > 0 ? Math.Min(Options.GradientSteps, S) : S;
         int sStop = S - steps;
         var dh = _tape.Step(_carry, 0);
-        var next = _tape.Step(_carry, 1);
         var dc = _tape[_dc];
         dh.Clear(); dc.Clear();
         if (!dhT.IsEmpty) Vec.Add(dh, dhT);
         if (!dcT.IsEmpty) Vec.Add(dc, dcT);
         if (!Options.ReturnSequences) Vec.Add(dh, dy);
-        var mh = _tape[_mh];
-        var dhd = _tape[_dhd];
-        var whhP = _tape[_whhP];
-        Gemm.PackB<T>(whhP, WeightHh.Value, false, H, G); // W_hh (4H, H) as op(B) of dh = dGates·W_hh
-
-        for (int s = S - 1; s >= sStop; s--)
+        Gemm.PackB<T>(_tape[_whhP], WeightHh.Value, false, H, G); // W_hh (4H, H) as op(B) of dh = dGates·W_hh
+        fixed (T* pdy = dy)
         {
-            if (Options.ReturnSequences)
-            {
-                int t = Options.Backwards ? S - 1 - s : s;
-                for (int b = 0; b < B; b++) Vec.Add(dh.Slice(b * H, H), dy.Slice((b * S + t) * H, H));
-            }
-            var dg = _tape.Step(_dgates, s);
-            // dGates and dc_{t-1}; next = dh on masked rows (state passed through), else 0.
-            LstmCell.Backward(dg, next, dc, dh, _tape.Step(_gates, s), _tape.Step(_c, s), _tape.Step(_tc, s),
-                _hasMask ? _tape.Step(_m, s) : default, B, H);
-            // dh_{t-1} += dGates·W_hh (through the dropout mask when it was applied).
-            if (_dropH)
-            {
-                Gemm.MultiplyPacked(dhd, dg, whhP, false, T.One, T.Zero, B, H, G);
-                RecurrentInit.AddMul(next, dhd, mh);
-            }
-            else Gemm.MultiplyPacked(next, dg, whhP, false, T.One, T.One, B, H, G);
-            var tmp = dh; dh = next; next = tmp;
+            var job = new StepJob { Layer = this, Batch = B, Seq = S, Steps = steps, Dy = pdy };
+            WorkerPool.RunRows(&BackwardRows, Unsafe.AsPointer(ref job), B, WorkerPool.RowChunks(B));
         }
+        dh = _tape.Step(_carry, steps & 1); // the carries swap once per step
 
         // Whatever reached (h_{-1}, c_{-1}) (never, under truncation).
         if (sStop == 0)
@@ -323,6 +328,45 @@ public sealed class Lstm<T> : Layer<T>, IRecurrentLayer<T> where T : unmanaged, 
 
     private static InvalidOperationException NoForward() => new("FinalH/FinalC: no Forward has run yet.");
 
+
+    private static void BackwardRows(void* state, int r0, int r1)
+    {
+        ref var j = ref Unsafe.AsRef<StepJob>(state);
+        j.Layer.BackwardSteps(r0, r1, j.Batch, j.Seq, j.Steps, j.Dy);
+    }
+
+    /// <summary>The reverse time loop for batch rows [r0, r1), from the last step down to seq − steps.</summary>
+    private void BackwardSteps(int r0, int r1, int batch, int seqLen, int steps, T* pdy)
+    {
+        int B = batch, S = seqLen, H = HiddenSize, G = 4 * H, n = r1 - r0;
+        var dy = new ReadOnlySpan<T>(pdy, B * OutputLength(S));
+        var dh = _tape.Step(_carry, 0).Slice(r0 * H, n * H);
+        var next = _tape.Step(_carry, 1).Slice(r0 * H, n * H);
+        var dc = _tape[_dc].Slice(r0 * H, n * H);
+        var mh = _dropH ? _tape[_mh].Slice(r0 * H, n * H) : default;
+        var dhd = _dropH ? _tape[_dhd].Slice(r0 * H, n * H) : default;
+        var whhP = _tape[_whhP];
+        for (int s = S - 1; s >= S - steps; s--)
+        {
+            if (Options.ReturnSequences)
+            {
+                int t = Options.Backwards ? S - 1 - s : s;
+                for (int b = 0; b < n; b++) Vec.Add(dh.Slice(b * H, H), dy.Slice(((r0 + b) * S + t) * H, H));
+            }
+            var dg = _tape.Step(_dgates, s).Slice(r0 * G, n * G);
+            // dGates and dc_{t-1}; next = dh on masked rows (state passed through), else 0.
+            LstmCell.Backward(dg, next, dc, dh, _tape.Step(_gates, s).Slice(r0 * G, n * G), _tape.Step(_c, s).Slice(r0 * H, n * H),
+                _tape.Step(_tc, s).Slice(r0 * H, n * H), _hasMask ? _tape.Step(_m, s).Slice(r0, n) : default, n, H);
+            // dh_{t-1} += dGates·W_hh (through the dropout mask when it was applied).
+            if (_dropH)
+            {
+                Gemm.MultiplyPacked(dhd, dg, whhP, false, T.One, T.Zero, n, H, G);
+                RecurrentInit.AddMul(next, dhd, mh);
+            }
+            else Gemm.MultiplyPacked(next, dg, whhP, false, T.One, T.One, n, H, G);
+            var tmp = dh; dh = next; next = tmp;
+        }
+    }
     /// <summary>State elements per row for <see cref="Step"/>: h and c, 2H.</summary>
     public int StateSize => 2 * HiddenSize;
     /// <summary>Scratch elements per row for <see cref="Step"/>: gates (4H) and tanh(c) (H).</summary>

@@ -25,7 +25,7 @@ public sealed record SimpleRnnOptions : RecurrentOptions
 /// Parameters use PyTorch's names and layout: weight_ih_l0 (H, I), weight_hh_l0 (H, H), bias_ih_l0 (H),
 /// optionally bias_hh_l0 (H) and h0 (H).
 /// </summary>
-public sealed class SimpleRnn<T> : Layer<T>, IRecurrentLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
+public sealed unsafe class SimpleRnn<T> : Layer<T>, IRecurrentLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     /// <summary>Input features I.</summary>
     public int InputSize { get; }
@@ -141,23 +141,9 @@ public sealed class SimpleRnn<T> : Layer<T>, IRecurrentLayer<T> where T : unmana
             default: hInit.Clear(); break;
         }
 
-        var whhT = _tape[_whhPacked];
-        Gemm.PackB<T>(whhT, WeightHh.Value, true, H, H); // once per pass, not once per step
-        for (int s = 0; s < S; s++)
-        {
-            var hPrev = _tape.Step(_h, s);
-            var hCur = _tape.Step(_h, s + 1);
-            Gemm.MultiplyPacked(hCur, hPrev, whhT, false, T.One, T.One, B, H, H);
-            if (typeof(T) == typeof(float) && Options.Activation == Activation.Tanh)
-                CellMath.Tanh(MemoryMarshal.Cast<T, float>(hCur), MemoryMarshal.Cast<T, float>(hCur)); // the cells' float exp
-            else Activations.Forward(hCur, hCur, Options.Activation);
-            if (_hasMask)
-            {
-                var ms = _tape.Step(_m, s);
-                for (int b = 0; b < B; b++)
-                    if (ms[b] == T.Zero) hPrev.Slice(b * H, H).CopyTo(hCur.Slice(b * H, H));
-            }
-        }
+        Gemm.PackB<T>(_tape[_whhPacked], WeightHh.Value, true, H, H); // once per pass, not once per step
+        var job = new StepJob { Layer = this, Batch = B, Seq = S };
+        WorkerPool.RunRows(&ForwardRows, Unsafe.AsPointer(ref job), B, WorkerPool.RowChunks(B));
 
         if (Options.ReturnSequences)
         {
@@ -169,6 +155,86 @@ public sealed class SimpleRnn<T> : Layer<T>, IRecurrentLayer<T> where T : unmana
             }
         }
         else _tape.Step(_h, S).CopyTo(y);
+    }
+
+    /// <summary>What a row range of the time loop needs besides the layer's fields; lives on the caller's stack.</summary>
+    private struct StepJob
+    {
+        public SimpleRnn<T> Layer;
+        public int Batch, Seq, Steps;
+        public T* Dy;   // Backward: dy, (batch, seq, H) or (batch, H)
+    }
+
+    private static void ForwardRows(void* state, int r0, int r1)
+    {
+        ref var j = ref Unsafe.AsRef<StepJob>(state);
+        j.Layer.ForwardSteps(r0, r1, j.Seq);
+    }
+
+    /// <summary>The recurrence for batch rows [r0, r1): rows never interact, so row ranges run in parallel.</summary>
+    private void ForwardSteps(int r0, int r1, int seqLen)
+    {
+        int S = seqLen, H = HiddenSize, n = r1 - r0;
+        var whhT = _tape[_whhPacked];
+        for (int s = 0; s < S; s++)
+        {
+            var hPrev = _tape.Step(_h, s).Slice(r0 * H, n * H);
+            var hCur = _tape.Step(_h, s + 1).Slice(r0 * H, n * H);
+            Gemm.MultiplyPacked(hCur, hPrev, whhT, false, T.One, T.One, n, H, H);
+            if (typeof(T) == typeof(float) && Options.Activation == Activation.Tanh)
+                CellMath.Tanh(MemoryMarshal.Cast<T, float>(hCur), MemoryMarshal.Cast<T, float>(hCur)); // the cells' float exp
+            else Activations.Forward(hCur, hCur, Options.Activation);
+            if (_hasMask)
+            {
+                var ms = _tape.Step(_m, s).Slice(r0, n);
+                for (int b = 0; b < n; b++)
+                    if (ms[b] == T.Zero) hPrev.Slice(b * H, H).CopyTo(hCur.Slice(b * H, H));
+            }
+        }
+    }
+
+    private static void BackwardRows(void* state, int r0, int r1)
+    {
+        ref var j = ref Unsafe.AsRef<StepJob>(state);
+        j.Layer.BackwardSteps(r0, r1, j.Batch, j.Seq, j.Steps, j.Dy);
+    }
+
+    /// <summary>The reverse time loop for batch rows [r0, r1), from the last step down to seq − steps.</summary>
+    private void BackwardSteps(int r0, int r1, int batch, int seqLen, int steps, T* pdy)
+    {
+        int B = batch, S = seqLen, H = HiddenSize, n = r1 - r0;
+        var dy = new ReadOnlySpan<T>(pdy, B * OutputLength(S));
+        var carry = _tape.Step(_carry, 0).Slice(r0 * H, n * H);
+        var next = _tape.Step(_carry, 1).Slice(r0 * H, n * H);
+        T clip = T.CreateTruncating(Options.GradClipping);
+        var whhP = _tape[_whhPacked];
+        for (int s = S - 1; s >= S - steps; s--)
+        {
+            int t = Options.Backwards ? S - 1 - s : s;
+            // dh = carry + dy at this step.
+            if (Options.ReturnSequences)
+                for (int b = 0; b < n; b++) Vec.Add(carry.Slice(b * H, H), dy.Slice(((r0 + b) * S + t) * H, H));
+            else if (s == S - 1) Vec.Add(carry, dy.Slice(r0 * H, n * H));
+
+            var dpre = _tape.Step(_dpre, s).Slice(r0 * H, n * H);
+            if (Options.Activation == Activation.Tanh) TanhBackward(dpre, _tape.Step(_h, s + 1).Slice(r0 * H, n * H), carry);
+            else Activations.Backward(dpre, _tape.Step(_h, s + 1).Slice(r0 * H, n * H), carry, Options.Activation);
+            if (clip > T.Zero) Vec.Clip(dpre, clip);
+
+            // Masked rows: no gradient to the cell, dh passes straight to h_{t-1}.
+            if (_hasMask)
+            {
+                var ms = _tape.Step(_m, s).Slice(r0, n);
+                for (int b = 0; b < n; b++)
+                {
+                    if (ms[b] == T.Zero) { dpre.Slice(b * H, H).Clear(); carry.Slice(b * H, H).CopyTo(next.Slice(b * H, H)); }
+                    else next.Slice(b * H, H).Clear();
+                }
+                Gemm.MultiplyPacked(next, dpre, whhP, false, T.One, T.One, n, H, H);
+            }
+            else Gemm.MultiplyPacked(next, dpre, whhP, false, T.One, T.Zero, n, H, H);
+            var tmp = carry; carry = next; next = tmp;
+        }
     }
 
     /// <summary>
@@ -188,39 +254,14 @@ public sealed class SimpleRnn<T> : Layer<T>, IRecurrentLayer<T> where T : unmana
         int steps = Options.GradientSteps > 0 ? Math.Min(Options.GradientSteps, S) : S;
         int sStop = S - steps;
         var carry = _tape.Step(_carry, 0);
-        var next = _tape.Step(_carry, 1);
         carry.Clear();
-        T clip = T.CreateTruncating(Options.GradClipping);
-        var whhP = _tape[_whhPacked];
-        Gemm.PackB<T>(whhP, WeightHh.Value, false, H, H); // W_hh (H, H) as op(B) of dh = dpre·W_hh
-
-        for (int s = S - 1; s >= sStop; s--)
+        Gemm.PackB<T>(_tape[_whhPacked], WeightHh.Value, false, H, H); // W_hh (H, H) as op(B) of dh = dpre·W_hh
+        fixed (T* pdy = dy)
         {
-            int t = Options.Backwards ? S - 1 - s : s;
-            // dh = carry + dy at this step.
-            if (Options.ReturnSequences)
-                for (int b = 0; b < B; b++) Vec.Add(carry.Slice(b * H, H), dy.Slice((b * S + t) * H, H));
-            else if (s == S - 1) Vec.Add(carry, dy);
-
-            var dpre = _tape.Step(_dpre, s);
-            if (Options.Activation == Activation.Tanh) TanhBackward(dpre, _tape.Step(_h, s + 1), carry);
-            else Activations.Backward(dpre, _tape.Step(_h, s + 1), carry, Options.Activation);
-            if (clip > T.Zero) Vec.Clip(dpre, clip);
-
-            // Masked rows: no gradient to the cell, dh passes straight to h_{t-1}.
-            if (_hasMask)
-            {
-                var ms = _tape.Step(_m, s);
-                for (int b = 0; b < B; b++)
-                {
-                    if (ms[b] == T.Zero) { dpre.Slice(b * H, H).Clear(); carry.Slice(b * H, H).CopyTo(next.Slice(b * H, H)); }
-                    else next.Slice(b * H, H).Clear();
-                }
-                Gemm.MultiplyPacked(next, dpre, whhP, false, T.One, T.One, B, H, H);
-            }
-            else Gemm.MultiplyPacked(next, dpre, whhP, false, T.One, T.Zero, B, H, H);
-            var tmp = carry; carry = next; next = tmp;
+            var job = new StepJob { Layer = this, Batch = B, Seq = S, Steps = steps, Dy = pdy };
+            WorkerPool.RunRows(&BackwardRows, Unsafe.AsPointer(ref job), B, WorkerPool.RowChunks(B));
         }
+        carry = _tape.Step(_carry, steps & 1); // the carries swap once per step
 
         // Whatever reached h_{-1} (never, under truncation).
         if (sStop == 0)
