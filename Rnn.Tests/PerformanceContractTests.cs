@@ -61,23 +61,35 @@ public class PerformanceContractTests
         finally { Engine.Threads = 1; }
     }
 
-    /// <summary>Forward and backward of an LSTM (and a GRU) give the same bits on 1 and 2 threads.</summary>
+    /// <summary>
+    /// Forward and backward of every recurrent layer give the same bits on 1 and 2 threads: the time loop split
+    /// by batch rows (odd batches split unevenly), the GEMMs split by output blocks, and batch 1's split GEMV.
+    /// extras: a mask with padded steps, recurrent dropout and truncated BPTT, which all act per row.
+    /// </summary>
     [Theory]
-    [InlineData("lstm", 64)]
-    [InlineData("lstm", 1)]
-    [InlineData("gru", 32)]
-    [InlineData("gru-before", 48)]
-    public void RecurrentLayerIsBitIdenticalOnOneAndTwoThreads(string kind, int batch)
+    [InlineData("lstm", 64, false)]
+    [InlineData("lstm", 1, false)]
+    [InlineData("lstm", 33, true)]
+    [InlineData("gru", 32, false)]
+    [InlineData("gru", 9, true)]
+    [InlineData("gru-before", 48, false)]
+    [InlineData("gru-before", 17, true)]
+    [InlineData("rnn", 100, false)]
+    [InlineData("rnn", 21, true)]
+    public void RecurrentLayerIsBitIdenticalOnOneAndTwoThreads(string kind, int batch, bool extras)
     {
         const int S = 12, I = 96, H = 160;
+        double rd = extras ? 0.3 : 0;
+        int steps = extras ? 7 : -1;
         (float[] y, float[] dx, float[][] grads) Run(int threads)
         {
             Engine.Threads = threads;
             IRecurrentLayer<float> l = kind switch
             {
-                "lstm" => new Lstm<float>(I, H, new Rng(4), new LstmOptions { TwoBiases = true, Init = InitScheme.PyTorch }),
-                "gru" => new Gru<float>(I, H, new Rng(4), new GruOptions { TwoBiases = true, ResetAfter = true, Init = InitScheme.PyTorch }),
-                _ => new Gru<float>(I, H, new Rng(4), new GruOptions { TwoBiases = true, ResetAfter = false, Init = InitScheme.PyTorch }),
+                "lstm" => new Lstm<float>(I, H, new Rng(4), new LstmOptions { TwoBiases = true, Init = InitScheme.PyTorch, RecurrentDropout = rd, GradientSteps = steps }),
+                "gru" => new Gru<float>(I, H, new Rng(4), new GruOptions { TwoBiases = true, ResetAfter = true, Init = InitScheme.PyTorch, RecurrentDropout = rd, GradientSteps = steps }),
+                "rnn" => new SimpleRnn<float>(I, H, new Rng(4), new SimpleRnnOptions { TwoBiases = true, GradientSteps = steps }),
+                _ => new Gru<float>(I, H, new Rng(4), new GruOptions { TwoBiases = true, ResetAfter = false, Init = InitScheme.PyTorch, RecurrentDropout = rd, GradientSteps = steps }),
             };
             using (l)
             {
@@ -85,7 +97,9 @@ public class PerformanceContractTests
                 var y = new float[batch * S * H];
                 var dy = GradCheck.Det(y.Length, 2, 5).Select(v => (float)v).ToArray();
                 var dx = new float[x.Length];
-                l.Forward(y, x, default, batch, S);
+                // Row b is padded after step S - 1 - b % 5 (extras only).
+                var mask = extras ? Enumerable.Range(0, batch * S).Select(i => i % S <= S - 1 - i / S % 5 ? 1f : 0f).ToArray() : default;
+                l.Forward(y, x, mask, batch, S);
                 l.Backward(dx, dy, batch, S);
                 return (y, dx, l.Parameters.Select(p => (float[])p.Grad.Clone()).ToArray());
             }
