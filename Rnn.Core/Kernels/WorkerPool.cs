@@ -145,8 +145,9 @@ internal static unsafe class WorkerPool
     /// </summary>
     public static void RunRows(delegate* managed<void*, int, int, void> body, void* state, int rows, int chunks)
     {
-        var job = new RowJob { Body = body, State = state, Rows = rows, Chunks = Math.Max(1, Math.Min(chunks, Size)) };
-        if (job.Chunks == 1) { RowChunk(&job, 0); return; }
+        // One chunk runs on the caller as a plain call: its kernels may still split their own output.
+        if (chunks <= 1 || Size == 1) { body(state, 0, rows); return; }
+        var job = new RowJob { Body = body, State = state, Rows = rows, Chunks = Math.Min(chunks, Size) };
         Run(&RowChunk, &job, job.Chunks);
     }
 
