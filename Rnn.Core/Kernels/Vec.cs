@@ -129,7 +129,56 @@ public static class Vec
     public static void AddColumnSums<T>(Span<T> dst, ReadOnlySpan<T> src, int rows, int cols) where T : unmanaged, IFloatingPointIeee754<T>
     {
         Same(dst.Length, cols);
-        for (int r = 0; r < rows; r++) Add(dst, src.Slice(r * cols, cols));
+        ColumnSums(dst, default, src, rows, cols);
+    }
+
+    /// <summary>Scalar reference for <see cref="AddColumnSums{T}(Span{T}, ReadOnlySpan{T}, int, int)"/>: row after row.</summary>
+    public static void AddColumnSumsReference<T>(Span<T> dst, ReadOnlySpan<T> src, int rows, int cols) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        Same(dst.Length, cols);
+        for (int r = 0; r < rows; r++)
+            for (int j = 0; j < cols; j++) dst[j] += src[r * cols + j];
+    }
+
+    // Rows in blocks that stay in L1, each column vector summed over the block in a register: every column still
+    // gets dst + row 0 + row 1 + ... in row order (the reference's bits), without a load and store of dst per row.
+    private const int SumRowBlock = 32;
+
+    private static void ColumnSums<T>(Span<T> dst1, Span<T> dst2, ReadOnlySpan<T> src, int rows, int cols) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ref T s0 = ref MemoryMarshal.GetReference(src);
+        bool two = !dst2.IsEmpty;
+        ref T d1 = ref MemoryMarshal.GetReference(dst1);
+        ref T d2 = ref two ? ref MemoryMarshal.GetReference(dst2) : ref d1;
+        int w = Vector<T>.Count;
+        for (int r0 = 0; r0 < rows; r0 += SumRowBlock)
+        {
+            int r1 = Math.Min(rows, r0 + SumRowBlock);
+            int j = 0;
+            for (; j <= cols - 2 * w; j += 2 * w)
+            {
+                var a = Vector.LoadUnsafe(ref d1, (nuint)j);
+                var b = Vector.LoadUnsafe(ref d1, (nuint)(j + w));
+                var a2 = Vector.LoadUnsafe(ref d2, (nuint)j);
+                var b2 = Vector.LoadUnsafe(ref d2, (nuint)(j + w));
+                for (int r = r0; r < r1; r++)
+                {
+                    var x = Vector.LoadUnsafe(ref s0, (nuint)(r * cols + j));
+                    var y = Vector.LoadUnsafe(ref s0, (nuint)(r * cols + j + w));
+                    a += x; b += y;
+                    if (two) { a2 += x; b2 += y; }
+                }
+                a.StoreUnsafe(ref d1, (nuint)j); b.StoreUnsafe(ref d1, (nuint)(j + w));
+                if (two) { a2.StoreUnsafe(ref d2, (nuint)j); b2.StoreUnsafe(ref d2, (nuint)(j + w)); }
+            }
+            for (; j < cols; j++)
+            {
+                T a = dst1[j], a2 = two ? dst2[j] : T.Zero;
+                for (int r = r0; r < r1; r++) { T x = src[r * cols + j]; a += x; a2 += x; }
+                dst1[j] = a;
+                if (two) dst2[j] = a2;
+            }
+        }
     }
 
     /// <summary>
@@ -139,7 +188,7 @@ public static class Vec
     internal static void AddColumnSums<T>(Span<T> dst1, Span<T> dst2, ReadOnlySpan<T> src, int rows, int cols) where T : unmanaged, IFloatingPointIeee754<T>
     {
         Same(dst1.Length, cols); Same(dst2.Length, cols);
-        for (int r = 0; r < rows; r++) { var row = src.Slice(r * cols, cols); Add(dst1, row); Add(dst2, row); }
+        ColumnSums(dst1, dst2, src, rows, cols);
     }
 
     /// <summary>Each row of a (rows, cols) matrix y set to <paramref name="row"/> (a bias broadcast).</summary>

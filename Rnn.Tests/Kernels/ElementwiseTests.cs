@@ -114,6 +114,41 @@ public class ElementwiseTests
         Assert.True(double.IsPositiveInfinity(Vec.SumSquares<float>([float.PositiveInfinity, 1f])));
     }
 
+    [Fact]
+    public void ColumnSumsMatchTheRowByRowReferenceBitForBit()
+    {
+        var rng = new Random(5);
+        foreach (int rows in new[] { 0, 1, 31, 32, 33, 100 })
+            foreach (int cols in new[] { 1, 7, 16, 17, 40, 384 })
+            {
+                var src = Enumerable.Range(0, rows * cols).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
+                var d0 = Enumerable.Range(0, cols).Select(_ => (float)rng.NextDouble()).ToArray();
+                var e0 = Enumerable.Range(0, cols).Select(_ => (float)rng.NextDouble()).ToArray();
+                var a = (float[])d0.Clone(); var b = (float[])d0.Clone();
+                Vec.AddColumnSums<float>(a, src, rows, cols); Vec.AddColumnSumsReference<float>(b, src, rows, cols);
+                Assert.Equal(b, a);
+                // The two-destination form gives each destination the one-destination bits.
+                var a1 = (float[])d0.Clone(); var a2 = (float[])e0.Clone(); var b2 = (float[])e0.Clone();
+                Vec.AddColumnSums<float>(a1, a2, src, rows, cols); Vec.AddColumnSumsReference<float>(b2, src, rows, cols);
+                Assert.Equal(b, a1); Assert.Equal(b2, a2);
+            }
+    }
+
+    [Fact]
+    public void FiniteFindsEveryNonFiniteValueAtEveryPosition()
+    {
+        foreach (int len in new[] { 1, 7, 8, 9, 16, 17, 33 })
+            foreach (float bad in new[] { float.NaN, float.PositiveInfinity, float.NegativeInfinity })
+                for (int pos = 0; pos < len; pos++)
+                {
+                    var x = Enumerable.Range(0, len).Select(i => (float)i - 3e38f * (i % 2)).ToArray(); // large but finite
+                    Rnn.Guard.Finite<float>(x);
+                    x[pos] = bad;
+                    var e = Assert.Throws<ArgumentException>(() => Rnn.Guard.Finite<float>(x, "x"));
+                    Assert.Contains($"at flat index {pos}", e.Message);
+                }
+    }
+
     private static void AssertClose(float[] a, float[] b, float tol, string what, int len)
     {
         for (int i = 0; i < a.Length; i++)
