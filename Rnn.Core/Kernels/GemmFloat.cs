@@ -28,6 +28,11 @@ public static unsafe partial class Gemm
     // apart (m = 512, 1024: the panel's lines fall into few cache sets), so those are still packed.
     internal static bool DirectATransposed = true;
 
+    // A stored (m, k) is read from its rows by Rows512 (AVX-512 path) when B has at most this many columns (and
+    // k >= 32): each A value then serves few column panels, and packing it cost more than the reuse saved
+    // (measured: 32 x 128 x 512 and 3200 x 128 x 512 7-12% faster; with 512+ columns packing wins). 0 turns it off.
+    internal static int DirectRowsMaxCols = 256;
+
     // With few rows, B is used by few A panels, so copying it costs more than strided reads save.
     internal static int DirectBMaxRows => Dispatch.Isa switch { 3 => 48, 2 => 24, _ => 0 };
 
@@ -36,7 +41,7 @@ public static unsafe partial class Gemm
     {
         public float* A, B, C;
         public int M, N, K;
-        public bool TA, TB, DirectA, DirectB, SplitN;
+        public bool TA, TB, DirectA, DirectRows, DirectB, SplitN;
         public float Alpha, Beta;
         public int Chunks, Unit;
         public bool Gemv;
@@ -63,6 +68,7 @@ public static unsafe partial class Gemm
         g.NarrowN = packedB == null && ta && !tb && n >= 2 && n <= NarrowMaxCols && m >= 2;
         g.DirectB = packedB == null && !tb && m <= DirectBMaxRows;
         g.DirectA = ta && DirectATransposed && m % 512 != 0;
+        g.DirectRows = !ta && DirectRowsMaxCols >= n && Dispatch.Isa == 3 && m > 1 && n > 1 && k >= 32;
         // Split the longer output side, in whole micro-tiles (or whole vectors for GEMV).
         g.SplitN = n >= m;
         int mr = MicroRows, nr = MicroCols;
@@ -149,7 +155,7 @@ public static unsafe partial class Gemm
                         for (int ic = i0; ic < i1; ic += mcMax)
                         {
                             int mc = Math.Min(mcMax, i1 - ic);
-                            if (!g.DirectA) PackA(bufA, ref g, ic, mc, pc, kc, mr);
+                            if (!g.DirectA && !g.DirectRows) PackA(bufA, ref g, ic, mc, pc, kc, mr);
                             for (int ir = 0; ir < mc; ir += mr)
                             {
                                 int rows = Math.Min(mr, mc - ir);
@@ -161,6 +167,9 @@ public static unsafe partial class Gemm
                                     if (rows == mr) { pa = g.A + (nint)pc * g.M + ic + ir; sa = g.M; }
                                     else { PackA(bufA, ref g, ic + ir, rows, pc, kc, mr); pa = bufA; }
                                 }
+                                // A stored (m, k) read from its rows (Rows512); a narrow last column panel still needs a packed panel.
+                                float* rowsA = g.DirectRows ? g.A + (nint)(ic + ir) * g.K + pc : null;
+                                if (g.DirectRows && (nc - 1) % nr < 8) { PackA(bufA, ref g, ic + ir, rows, pc, kc, mr); pa = bufA; }
                                 for (int jr = 0; jr < nc; jr += nr)
                                 {
                                 int cols = Math.Min(nr, nc - jr);
@@ -170,7 +179,18 @@ public static unsafe partial class Gemm
                                 else if (jr < ncFull) { pb = g.B + (nint)pc * n + jc + jr; sb = n; }
                                 else { pb = bufB; sb = nr; }
                                     float* cp = g.C + (nint)(ic + ir) * n + jc + jr;
-                                    if (rows == mr && cols == nr) TK.Run(kc, pa, sa, pb, sb, cp, n, g.Alpha, beta);
+                                    if (rowsA != null && cols > 8)
+                                    {
+                                        bool wide = cols > 16;
+                                        if (cols == (wide ? 32 : 16)) Rows512(rows, wide, kc, rowsA, g.K, pb, sb, cp, n, g.Alpha, beta);
+                                        else
+                                        {
+                                            if (beta != 0f) CopyTile(tile, nr, cp, n, rows, cols);
+                                            Rows512(rows, wide, kc, rowsA, g.K, pb, sb, tile, nr, g.Alpha, beta);
+                                            CopyTile(cp, n, tile, nr, rows, cols);
+                                        }
+                                    }
+                                    else if (rows == mr && cols == nr) TK.Run(kc, pa, sa, pb, sb, cp, n, g.Alpha, beta);
                                     else if (typeof(TK) == typeof(Kernel512))
                                     {
                                         // Only the rows and 16-column vectors that hold output; whole vectors go straight to C.

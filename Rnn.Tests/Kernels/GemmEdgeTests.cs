@@ -43,4 +43,37 @@ public class GemmEdgeTests
                         Assert.True(full[i * N + j] == c[i * cols + j], $"({r},{cols}) C[{i},{j}] = {c[i * cols + j]}, full product {full[i * N + j]}");
             }
     }
+
+    /// <summary>
+    /// Reading A in place (rows of A stored (m, k), or A stored (k, m) with its stride) gives the packed kernels'
+    /// bits for every shape and edge, so which path ran never shows in a result.
+    /// </summary>
+    [Theory]
+    [InlineData(false, 0f)]
+    [InlineData(false, 1f)]
+    [InlineData(true, 0f)]
+    [InlineData(true, -0.5f)]
+    public void ReadingAInPlaceGivesThePackedBits(bool transA, float beta)
+    {
+        Engine.Threads = 1;
+        int rowsMax = Gemm.DirectRowsMaxCols;
+        bool directT = Gemm.DirectATransposed;
+        try
+        {
+            foreach (int m in new[] { 2, 12, 25, 100 })
+                foreach (int n in new[] { 2, 9, 40, 100, 256 })
+                    foreach (int k in new[] { 32, 77, 600 })
+                    {
+                        var a = Random(m * k, 4); var b = Random(k * n, 5); var c0 = Random(m * n, 6);
+                        var packed = (float[])c0.Clone(); var direct = (float[])c0.Clone();
+                        Gemm.DirectRowsMaxCols = 0; Gemm.DirectATransposed = false;
+                        Gemm.Multiply<float>(packed, a, b, transA, false, 0.75f, beta, m, n, k);
+                        Gemm.DirectRowsMaxCols = 1 << 20; Gemm.DirectATransposed = true;
+                        Gemm.Multiply<float>(direct, a, b, transA, false, 0.75f, beta, m, n, k);
+                        for (int i = 0; i < packed.Length; i++)
+                            Assert.True(packed[i] == direct[i], $"({m},{n},{k}) C[{i / n},{i % n}] = {direct[i]}, packed {packed[i]}");
+                    }
+        }
+        finally { Gemm.DirectRowsMaxCols = rowsMax; Gemm.DirectATransposed = directT; }
+    }
 }
