@@ -111,6 +111,28 @@ public static unsafe partial class Gemm
         }
     }
 
+    /// <summary>
+    /// Two products with the same A: C1 (m, n1) = alpha·op(A)·B1 + beta·C1 and C2 (m, n2) = alpha·op(A)·B2 + beta·C2,
+    /// B1 (k, n1) and B2 (k, n2) row-major (e.g. an RNN's dW_hh = dGᵀ·H and dW_ih = dGᵀ·X over the same dG). The
+    /// float path packs (or reads) A once for both; each element gets the bits of the two separate calls.
+    /// </summary>
+    public static void MultiplyShared<T>(Span<T> c1, ReadOnlySpan<T> b1, int n1, Span<T> c2, ReadOnlySpan<T> b2, int n2,
+        ReadOnlySpan<T> a, bool transA, T alpha, T beta, int m, int k) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        Check(c1, a, b1, m, n1, k); Check(c2, a, b2, m, n2, k);
+        bool fused = typeof(T) == typeof(float) && m >= 2 && n1 > 0 && n2 > 0 && k > 0 && alpha != T.Zero
+            && n1 % MicroCols == 0 && n2 > NarrowMaxCols;
+        if (!fused)
+        {
+            Multiply(c1, a, b1, transA, false, alpha, beta, m, n1, k);
+            Multiply(c2, a, b2, transA, false, alpha, beta, m, n2, k);
+            return;
+        }
+        fixed (T* pc1 = c1, pc2 = c2, pb1 = b1, pb2 = b2, pa = a)
+            MultiplySharedFloat((float*)pc1, (float*)pb1, n1, (float*)pc2, (float*)pb2, n2, (float*)pa, transA,
+                float.CreateTruncating(alpha), float.CreateTruncating(beta), m, k);
+    }
+
     /// <summary>Scalar reference: the plain triple loop, accumulated in T, k innermost.</summary>
     public static void MultiplyReference<T>(Span<T> c, ReadOnlySpan<T> a, ReadOnlySpan<T> b,
         bool transA, bool transB, T alpha, T beta, int m, int n, int k)

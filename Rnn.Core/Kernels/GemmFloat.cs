@@ -47,6 +47,49 @@ public static unsafe partial class Gemm
         public bool Gemv;
         public bool NarrowN;         // few columns, A stored (k, m): see NarrowColumns
         public float* PB;            // op(B) prepacked by PackB (null: pack per call)
+        public float* B2, C2;        // two outputs sharing A: columns [N1, N) of op(B) and C are B2 (k, N - N1) and C2
+        public int N1;               // 0: one output
+    }
+
+    /// <summary>op(B) column block j: its first element at row pc (B stored (k, n) only) and its row stride.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float* BAt(ref Job g, int pc, int j, out nint ldb)
+    {
+        if (g.N1 > 0 && j >= g.N1) { ldb = g.N - g.N1; return g.B2 + (nint)pc * ldb + (j - g.N1); }
+        ldb = g.N1 > 0 ? g.N1 : g.N;
+        return g.B + (nint)pc * ldb + j;
+    }
+
+    /// <summary>C element (i, j) of the job and the row stride of the block that holds it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float* CAt(ref Job g, int i, int j, out nint ldc)
+    {
+        if (g.N1 > 0 && j >= g.N1) { ldc = g.N - g.N1; return g.C2 + (nint)i * ldc + (j - g.N1); }
+        ldc = g.N1 > 0 ? g.N1 : g.N;
+        return g.C + (nint)i * ldc + j;
+    }
+
+    /// <summary>
+    /// The float path of <see cref="MultiplyShared{T}"/>: one job over n1 + n2 columns, A packed (or read) once.
+    /// n1 is a multiple of the micro-tile width, so no tile straddles the two outputs.
+    /// </summary>
+    private static void MultiplySharedFloat(float* c1, float* b1, int n1, float* c2, float* b2, int n2, float* a, bool ta,
+        float alpha, float beta, int m, int k)
+    {
+        int n = n1 + n2;
+        var g = new Job
+        {
+            A = a, B = b1, C = c1, B2 = b2, C2 = c2, N1 = n1, M = m, N = n, K = k, TA = ta, Alpha = alpha, Beta = beta,
+        };
+        g.DirectA = ta && DirectATransposed && m % 512 != 0;
+        g.DirectRows = !ta && DirectRowsMaxCols >= n && Dispatch.Isa == 3 && k >= 32;
+        g.SplitN = n >= m;
+        g.Unit = g.SplitN ? MicroCols : MicroRows;
+        int units = ((g.SplitN ? n : m) + g.Unit - 1) / g.Unit;
+        int threads = WorkerPool.InRows ? 1 : WorkerPool.Size;
+        g.Chunks = 2.0 * m * n * k >= ParallelMinFlops ? Math.Min(threads, units) : 1;
+        if (g.Chunks <= 1) RunChunk(&g, 0);
+        else WorkerPool.Run(&RunChunk, &g, g.Chunks);
     }
 
     private static void MultiplyFloat(float* c, float* a, float* b, bool ta, bool tb, float alpha, float beta, int m, int n, int k,
@@ -178,38 +221,38 @@ public static unsafe partial class Gemm
                                 else if (!g.DirectB) { pb = bufB + (nint)jr * kc; sb = nr; }
                                 else if (jr < ncFull) { pb = g.B + (nint)pc * n + jc + jr; sb = n; }
                                 else { pb = bufB; sb = nr; }
-                                    float* cp = g.C + (nint)(ic + ir) * n + jc + jr;
+                                    float* cp = CAt(ref g, ic + ir, jc + jr, out nint ldc);
                                     if (rowsA != null && cols > 8)
                                     {
                                         bool wide = cols > 16;
-                                        if (cols == (wide ? 32 : 16)) Rows512(rows, wide, kc, rowsA, g.K, pb, sb, cp, n, g.Alpha, beta);
+                                        if (cols == (wide ? 32 : 16)) Rows512(rows, wide, kc, rowsA, g.K, pb, sb, cp, ldc, g.Alpha, beta);
                                         else
                                         {
-                                            if (beta != 0f) CopyTile(tile, nr, cp, n, rows, cols);
+                                            if (beta != 0f) CopyTile(tile, nr, cp, ldc, rows, cols);
                                             Rows512(rows, wide, kc, rowsA, g.K, pb, sb, tile, nr, g.Alpha, beta);
-                                            CopyTile(cp, n, tile, nr, rows, cols);
+                                            CopyTile(cp, ldc, tile, nr, rows, cols);
                                         }
                                     }
-                                    else if (rows == mr && cols == nr) TK.Run(kc, pa, sa, pb, sb, cp, n, g.Alpha, beta);
+                                    else if (rows == mr && cols == nr) TK.Run(kc, pa, sa, pb, sb, cp, ldc, g.Alpha, beta);
                                     else if (typeof(TK) == typeof(Kernel512))
                                     {
                                         // Only the rows and 16-column vectors that hold output; whole vectors go straight to C.
                                         bool wide = cols > 16;
-                                        if (cols <= 8) NarrowEdge512(cols, rows, kc, pa, sa, pb, sb, cp, n, g.Alpha, beta);
-                                        else if (cols == (wide ? 32 : 16)) Edge512(rows, wide, kc, pa, sa, pb, sb, cp, n, g.Alpha, beta);
+                                        if (cols <= 8) NarrowEdge512(cols, rows, kc, pa, sa, pb, sb, cp, ldc, g.Alpha, beta);
+                                        else if (cols == (wide ? 32 : 16)) Edge512(rows, wide, kc, pa, sa, pb, sb, cp, ldc, g.Alpha, beta);
                                         else
                                         {
-                                            if (beta != 0f) CopyTile(tile, nr, cp, n, rows, cols);
+                                            if (beta != 0f) CopyTile(tile, nr, cp, ldc, rows, cols);
                                             Edge512(rows, wide, kc, pa, sa, pb, sb, tile, nr, g.Alpha, beta);
-                                            CopyTile(cp, n, tile, nr, rows, cols);
+                                            CopyTile(cp, ldc, tile, nr, rows, cols);
                                         }
                                     }
                                     else
                                     {
                                         // Edge tile: run the same kernel on a scratch tile, copy the valid part.
-                                        if (beta != 0f) CopyTile(tile, nr, cp, n, rows, cols);
+                                        if (beta != 0f) CopyTile(tile, nr, cp, ldc, rows, cols);
                                         TK.Run(kc, pa, sa, pb, sb, tile, nr, g.Alpha, beta);
-                                        CopyTile(cp, n, tile, nr, rows, cols);
+                                        CopyTile(cp, ldc, tile, nr, rows, cols);
                                     }
                                 }
                             }
@@ -367,12 +410,12 @@ public static unsafe partial class Gemm
             if (!g.TB)
             {
                 // B stored (k, n): row p of the panel is contiguous in B.
-                float* s = g.B + (nint)pc * n + jc + jr;
+                float* s = BAt(ref g, pc, jc + jr, out nint ldb);
                 if (cols == nr && nr % 8 == 0)
-                    for (int p = 0; p < kc; p++, s += n, d += nr)
+                    for (int p = 0; p < kc; p++, s += ldb, d += nr)
                         for (int j = 0; j < nr; j += 8) Vector256.Store(Vector256.Load(s + j), d + j);
                 else
-                    for (int p = 0; p < kc; p++, s += n, d += nr)
+                    for (int p = 0; p < kc; p++, s += ldb, d += nr)
                     {
                         Copy(d, s, cols);
                         for (int j = cols; j < nr; j++) d[j] = 0f;

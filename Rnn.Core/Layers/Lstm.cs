@@ -287,8 +287,8 @@ public sealed unsafe class Lstm<T> : Layer<T>, IRecurrentLayer<T> where T : unma
         int rows = steps * B;
         var dgAll = _tape.Steps(_dgates, sStop, steps); // (steps·B, 4H)
         var hinAll = _dropH ? _tape.Steps(_hd, sStop, steps) : _tape.Steps(_h, sStop, steps); // (steps·B, H)
-        Gemm.Multiply(WeightHh.Grad, dgAll, hinAll, true, false, T.One, T.One, G, H, rows);
-        Gemm.Multiply(WeightIh.Grad, dgAll, _tape.Steps(_xs, sStop, steps), true, false, T.One, T.One, G, I, rows);
+        // dW_hh += dGᵀ·hin and dW_ih += dGᵀ·xs: one call, so dGᵀ is packed once for both.
+        Gemm.MultiplyShared(WeightHh.Grad, hinAll, H, WeightIh.Grad, _tape.Steps(_xs, sStop, steps), I, dgAll, true, T.One, T.One, G, rows);
         if (BiasHh != null) Vec.AddColumnSums<T>(BiasIh.Grad, BiasHh.Grad, dgAll, rows, G); // one pass over dGates
         else Vec.AddColumnSums<T>(BiasIh.Grad, dgAll, rows, G);
 

@@ -273,8 +273,8 @@ public sealed unsafe class SimpleRnn<T> : Layer<T>, IRecurrentLayer<T> where T :
         // Hoisted weight gradients: one GEMM each over all kept steps.
         int rows = steps * B;
         var dpreAll = _tape.Steps(_dpre, sStop, steps);   // (steps·B, H)
-        Gemm.Multiply(WeightHh.Grad, dpreAll, _tape.Steps(_h, sStop, steps), true, false, T.One, T.One, H, H, rows);
-        Gemm.Multiply(WeightIh.Grad, dpreAll, _tape.Steps(_xs, sStop, steps), true, false, T.One, T.One, H, I, rows);
+        // dW_hh += dpreᵀ·h and dW_ih += dpreᵀ·xs: one call where dpreᵀ can be packed once for both.
+        Gemm.MultiplyShared(WeightHh.Grad, _tape.Steps(_h, sStop, steps), H, WeightIh.Grad, _tape.Steps(_xs, sStop, steps), I, dpreAll, true, T.One, T.One, H, rows);
         if (BiasHh != null) Vec.AddColumnSums<T>(BiasIh.Grad, BiasHh.Grad, dpreAll, rows, H); // one pass over dpre
         else Vec.AddColumnSums<T>(BiasIh.Grad, dpreAll, rows, H);
 

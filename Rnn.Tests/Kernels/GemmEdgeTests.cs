@@ -76,4 +76,29 @@ public class GemmEdgeTests
         }
         finally { Gemm.DirectRowsMaxCols = rowsMax; Gemm.DirectATransposed = directT; }
     }
+
+    /// <summary>Two products sharing A give each output the bits of its own call, on 1 and 2 threads.</summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void SharedAProductsMatchSeparateCalls(bool transA)
+    {
+        try
+        {
+            foreach (int threads in new[] { 1, 2 })
+                foreach (var (m, n1, n2, k) in new[] { (2, 32, 7, 40), (25, 64, 100, 301), (100, 128, 128, 600), (512, 128, 33, 70), (40, 96, 200, 3) })
+                {
+                    Engine.Threads = threads;
+                    var a = Random(m * k, 7); var b1 = Random(k * n1, 8); var b2 = Random(k * n2, 9);
+                    var c1 = Random(m * n1, 10); var c2 = Random(m * n2, 11);
+                    var s1 = (float[])c1.Clone(); var s2 = (float[])c2.Clone();
+                    Gemm.Multiply<float>(c1, a, b1, transA, false, 0.5f, 1f, m, n1, k);
+                    Gemm.Multiply<float>(c2, a, b2, transA, false, 0.5f, 1f, m, n2, k);
+                    Gemm.MultiplyShared<float>(s1, b1, n1, s2, b2, n2, a, transA, 0.5f, 1f, m, k);
+                    for (int i = 0; i < c1.Length; i++) Assert.True(c1[i] == s1[i], $"t={threads} ({m},{n1},{n2},{k}) C1[{i}]: {s1[i]} vs {c1[i]}");
+                    for (int i = 0; i < c2.Length; i++) Assert.True(c2[i] == s2[i], $"t={threads} ({m},{n1},{n2},{k}) C2[{i}]: {s2[i]} vs {c2[i]}");
+                }
+        }
+        finally { Engine.Threads = 1; }
+    }
 }
