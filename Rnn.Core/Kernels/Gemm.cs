@@ -59,13 +59,18 @@ public static unsafe partial class Gemm
     // 64-byte line (whole-line vector loads); later calls read the offset back, so moving memory stays correct.
     private const int PackedHeader = 16;
 
+    // Header bit set when the panels are laid out for one-row products (PackB forOneRow).
+    private const int OneRowLayout = 0x100;
+
     /// <summary>
     /// Packs op(B) (k, n) once for many <see cref="MultiplyPacked{T}"/> calls with the same B, e.g. an RNN's
     /// W_hhᵀ over every step of a sequence, so no call copies or transposes it again. b is (k, n), or (n, k)
     /// with transB. packed (<see cref="PackedBLength{T}"/> elements) is owned by the caller; its layout is
-    /// private to this process (it depends on the instruction set in use).
+    /// private to this process (it depends on the instruction set in use). forOneRow lays B out for products
+    /// with m = 1 only (a batch-1 recurrent step streams B as one contiguous run instead of eight panels
+    /// side by side); MultiplyPacked then refuses other m. Results are the same bits either way.
     /// </summary>
-    public static void PackB<T>(Span<T> packed, ReadOnlySpan<T> b, bool transB, int n, int k)
+    public static void PackB<T>(Span<T> packed, ReadOnlySpan<T> b, bool transB, int n, int k, bool forOneRow = false)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (n < 0 || k < 0) throw new ArgumentOutOfRangeException(nameof(n), $"PackB sizes: expected n, k >= 0, got ({n}, {k}).");
@@ -80,8 +85,9 @@ public static unsafe partial class Gemm
                 float* f = (float*)pp;
                 int off = 1 + (int)((64 - ((nint)(f + 1) & 63)) & 63) / 4; // 1..16 when f is 4-byte aligned
                 if (((nint)f & 3) != 0) off = 1;
-                *(int*)f = off;
-                PackBFloat(f + off, (float*)pb, transB, n, k);
+                bool wide = forOneRow && OneRowWidth > 0;
+                *(int*)f = off | (wide ? OneRowLayout : 0);
+                PackBFloat(f + off, (float*)pb, transB, n, k, wide);
             }
             return;
         }
@@ -104,10 +110,12 @@ public static unsafe partial class Gemm
         if (m == 0 || n == 0) return;
         fixed (T* pc = c, pa = a, pb = packedB)
         {
-            int off = *(int*)pb;
+            int head = *(int*)pb, off = head & ~OneRowLayout;
             if (off < 1 || off > PackedHeader) throw new ArgumentException($"packedB: expected a buffer filled by PackB, got panel offset {off}.", nameof(packedB));
+            bool wide = (head & OneRowLayout) != 0;
+            if (wide && m != 1) throw new ArgumentException($"packedB: packed for one-row products (PackB forOneRow), expected m = 1, got m = {m}.", nameof(packedB));
             MultiplyFloat((float*)pc, (float*)pa, null, transA, false,
-                float.CreateTruncating(alpha), float.CreateTruncating(beta), m, n, k, (float*)pb + off);
+                float.CreateTruncating(alpha), float.CreateTruncating(beta), m, n, k, (float*)pb + off, wide ? OneRowWidth : 0);
         }
     }
 

@@ -47,6 +47,7 @@ public static unsafe partial class Gemm
         public bool Gemv;
         public bool NarrowN;         // few columns, A stored (k, m): see NarrowColumns
         public float* PB;            // op(B) prepacked by PackB (null: pack per call)
+        public int WideB;            // PB laid out for one row: columns per contiguous run (0: micro-kernel panels)
         public float* B2, C2;        // two outputs sharing A: columns [N1, N) of op(B) and C are B2 (k, N - N1) and C2
         public int N1;               // 0: one output
     }
@@ -93,7 +94,7 @@ public static unsafe partial class Gemm
     }
 
     private static void MultiplyFloat(float* c, float* a, float* b, bool ta, bool tb, float alpha, float beta, int m, int n, int k,
-        float* packedB = null)
+        float* packedB = null, int wideB = 0)
     {
         if (k == 0 || alpha == 0f)
         {
@@ -106,7 +107,7 @@ public static unsafe partial class Gemm
         var g = new Job
         {
             A = a, B = b, C = c, M = m, N = n, K = k, TA = ta, TB = tb, Alpha = alpha, Beta = beta,
-            Gemv = packedB == null && (m == 1 || n == 1), PB = packedB,
+            Gemv = packedB == null && (m == 1 || n == 1), PB = packedB, WideB = wideB,
         };
         g.NarrowN = packedB == null && ta && !tb && n >= 2 && n <= NarrowMaxCols && m >= 2;
         g.DirectB = packedB == null && !tb && m <= DirectBMaxRows;
@@ -126,8 +127,12 @@ public static unsafe partial class Gemm
         else WorkerPool.Run(&RunChunk, &g, g.Chunks);
     }
 
-    /// <summary>op(B) into panels, k block after k block: block pc holds RoundUp(n, NR)/NR panels of (kc, NR).</summary>
-    private static void PackBFloat(float* dst, float* b, bool tb, int n, int k)
+    /// <summary>
+    /// op(B) into panels, k block after k block: block pc holds RoundUp(n, NR)/NR panels of (kc, NR). wide (for
+    /// one-row products): runs of <see cref="OneRowWidth"/> columns instead, (kc, width) each, the last one as wide
+    /// as the columns left (rounded up to NR), so a matrix-vector product reads B as one sequential stream.
+    /// </summary>
+    private static void PackBFloat(float* dst, float* b, bool tb, int n, int k, bool wide)
     {
         var g = new Job { B = b, N = n, K = k, TB = tb };
         int nr = MicroCols;
@@ -135,8 +140,19 @@ public static unsafe partial class Gemm
         int kcMax = (k + kBlocks - 1) / kBlocks; // the same balanced blocks as Blocked
         nint npad = RoundUp(n, nr);
         for (int pc = 0; pc < k; pc += kcMax)
-            PackB(dst + pc * npad, ref g, pc, Math.Min(kcMax, k - pc), 0, n, nr);
+        {
+            int kc = Math.Min(kcMax, k - pc);
+            if (!wide) { PackB(dst + pc * npad, ref g, pc, kc, 0, n, nr); continue; }
+            for (int js = 0; js < n; js += OneRowWidth)
+            {
+                int cols = Math.Min(OneRowWidth, n - js);
+                PackB(dst + pc * npad + (nint)js * kc, ref g, pc, kc, js, cols, RoundUp(cols, nr));
+            }
+        }
     }
+
+    /// <summary>Columns per contiguous run of a B packed for one row: the matrix-vector loop's group of panels.</summary>
+    internal static int OneRowWidth => Dispatch.Isa switch { 3 => 8 * Kernel512.NR, 2 => 4 * Kernel256.NR, _ => 0 };
 
     /// <summary>Rows of the micro-tile on this machine.</summary>
     internal static int MicroRows => Dispatch.Isa switch { 3 => Kernel512.MR, 2 => Kernel256.MR, 1 => Kernel128.MR, _ => KernelScalar.MR };

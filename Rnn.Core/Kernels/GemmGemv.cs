@@ -59,25 +59,38 @@ public static unsafe partial class Gemm
             float beta = pc == 0 ? g.Beta : 1f;
             float* x = g.A + pc;
             float* block = g.PB + pc * npad;
-            for (int j = j0; j < j1; j += group * nr)
+            for (int j = j0; j < j1;)
             {
-                int panels = Math.Min(group, (j1 - j + nr - 1) / nr);
-                float* p0 = block + (nint)j * kc;
-                if (Dispatch.Isa == 3) Panels512(tile, x, p0, kc, panels);
-                else if (Dispatch.Isa == 2) Panels256(tile, x, p0, kc, panels);
+                // Micro-kernel panels: up to `group` panels of (kc, nr), kc·nr apart. One-row layout (WideB): the same
+                // columns inside one (kc, w) run, rows w apart, so the loop below streams B sequentially.
+                int panels, jEnd; float* p0; nint ps, rs;
+                if (g.WideB == 0) { panels = Math.Min(group, (j1 - j + nr - 1) / nr); jEnd = Math.Min(j1, j + group * nr); p0 = block + (nint)j * kc; ps = (nint)nr * kc; rs = nr; }
+                else
+                {
+                    int js = j / g.WideB * g.WideB, w = Math.Min(g.WideB, (int)npad - js);
+                    jEnd = Math.Min(j1, js + w);
+                    panels = (jEnd - j + nr - 1) / nr;
+                    p0 = block + (nint)js * kc + (j - js); ps = nr; rs = w;
+                }
+                if (Dispatch.Isa == 3) Panels512(tile, x, p0, kc, panels, ps, rs);
+                else if (Dispatch.Isa == 2) Panels256(tile, x, p0, kc, panels, ps, rs);
                 else PanelsScalar(tile, x, p0, kc, panels * nr, nr);
-                int cols = Math.Min(group * nr, j1 - j);
+                int cols = jEnd - j;
                 float* cj = g.C + j;
                 for (int q = 0; q < cols; q++) cj[q] = Out(tile[q], g.Alpha, beta, cj + q);
+                j = jEnd;
             }
         }
     }
 
-    /// <summary>tile[0..panels·32) = Σ_p x[p]·panel[p] over up to eight (kc, 32) panels at p0, p0 + 32·kc, ...</summary>
-    private static void Panels512(float* tile, float* x, float* p0, int kc, int panels)
+    /// <summary>
+    /// tile[0..panels·32) = Σ_p x[p]·panel[p] over up to eight 32-column panels at p0, p0 + ps, ..., whose row p
+    /// starts p·rs after the panel's start (micro-kernel panels: ps = 32·kc, rs = 32; one-row layout: ps = 32, rs = w).
+    /// </summary>
+    private static void Panels512(float* tile, float* x, float* p0, int kc, int panels, nint ps, nint rs)
     {
         // Sixteen accumulators: enough independent FMA chains to cover the FMA latency at two per cycle.
-        nint s = (nint)32 * kc;
+        nint s = ps;
         float* q1 = panels > 1 ? p0 + s : p0, q2 = panels > 2 ? p0 + 2 * s : p0, q3 = panels > 3 ? p0 + 3 * s : p0;
         float* q4 = panels > 4 ? p0 + 4 * s : p0, q5 = panels > 5 ? p0 + 5 * s : p0, q6 = panels > 6 ? p0 + 6 * s : p0, q7 = panels > 7 ? p0 + 7 * s : p0;
         Vector512<float> a0 = default, a1 = default, b0 = default, b1 = default, c0 = default, c1 = default, d0 = default, d1 = default;
@@ -85,7 +98,7 @@ public static unsafe partial class Gemm
         for (int p = 0; p < kc; p++)
         {
             var xp = Vector512.Create(x[p]);
-            nint o = (nint)p * 32;
+            nint o = p * rs;
             a0 = Vector512.FusedMultiplyAdd(xp, Vector512.Load(p0 + o), a0); a1 = Vector512.FusedMultiplyAdd(xp, Vector512.Load(p0 + o + 16), a1);
             b0 = Vector512.FusedMultiplyAdd(xp, Vector512.Load(q1 + o), b0); b1 = Vector512.FusedMultiplyAdd(xp, Vector512.Load(q1 + o + 16), b1);
             c0 = Vector512.FusedMultiplyAdd(xp, Vector512.Load(q2 + o), c0); c1 = Vector512.FusedMultiplyAdd(xp, Vector512.Load(q2 + o + 16), c1);
@@ -101,16 +114,16 @@ public static unsafe partial class Gemm
         g0.Store(tile + 192); g1.Store(tile + 208); h0.Store(tile + 224); h1.Store(tile + 240);
     }
 
-    /// <summary>As <see cref="Panels512"/> for (kc, 16) panels.</summary>
-    private static void Panels256(float* tile, float* x, float* p0, int kc, int panels)
+    /// <summary>As <see cref="Panels512"/> for 16-column panels (micro-kernel panels: ps = 16·kc, rs = 16).</summary>
+    private static void Panels256(float* tile, float* x, float* p0, int kc, int panels, nint ps, nint rs)
     {
-        nint s = (nint)16 * kc;
+        nint s = ps;
         float* q1 = panels > 1 ? p0 + s : p0, q2 = panels > 2 ? p0 + 2 * s : p0, q3 = panels > 3 ? p0 + 3 * s : p0;
         Vector256<float> a0 = default, a1 = default, b0 = default, b1 = default, c0 = default, c1 = default, d0 = default, d1 = default;
         for (int p = 0; p < kc; p++)
         {
             var xp = Vector256.Create(x[p]);
-            nint o = (nint)p * 16;
+            nint o = p * rs;
             a0 = Vector256.FusedMultiplyAdd(xp, Vector256.Load(p0 + o), a0); a1 = Vector256.FusedMultiplyAdd(xp, Vector256.Load(p0 + o + 8), a1);
             b0 = Vector256.FusedMultiplyAdd(xp, Vector256.Load(q1 + o), b0); b1 = Vector256.FusedMultiplyAdd(xp, Vector256.Load(q1 + o + 8), b1);
             c0 = Vector256.FusedMultiplyAdd(xp, Vector256.Load(q2 + o), c0); c1 = Vector256.FusedMultiplyAdd(xp, Vector256.Load(q2 + o + 8), c1);

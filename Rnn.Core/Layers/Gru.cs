@@ -196,8 +196,8 @@ public sealed unsafe class Gru<T> : Layer<T>, IRecurrentLayer<T> where T : unman
         var whhP = _tape[_whhP]; var whnP = _tape[_whnP];
 
         // Packed once per pass, not once per step.
-        if (after) Gemm.PackB<T>(whhP, whh, true, G, H);
-        else { Gemm.PackB<T>(whhP, whh[..(2 * H * H)], true, 2 * H, H); Gemm.PackB<T>(whnP, whh[(2 * H * H)..], true, H, H); }
+        if (after) Gemm.PackB<T>(whhP, whh, true, G, H, forOneRow: B == 1);
+        else { Gemm.PackB<T>(whhP, whh[..(2 * H * H)], true, 2 * H, H, forOneRow: B == 1); Gemm.PackB<T>(whnP, whh[(2 * H * H)..], true, H, H, forOneRow: B == 1); }
         var job = new StepJob { Layer = this, Batch = B, Seq = S };
         WorkerPool.RunRows(&ForwardRows, Unsafe.AsPointer(ref job), B, WorkerPool.RowChunks(B));
 
@@ -340,8 +340,8 @@ public sealed unsafe class Gru<T> : Layer<T>, IRecurrentLayer<T> where T : unman
         if (!Options.ReturnSequences) Vec.Add(dh, dy);
         var whh = WeightHh.Value.AsSpan();
         var whhP = _tape[_whhP]; var whnP = _tape[_whnP];
-        if (after) Gemm.PackB<T>(whhP, whh, false, H, G);
-        else { Gemm.PackB<T>(whhP, whh[..(2 * H * H)], false, H, 2 * H); Gemm.PackB<T>(whnP, whh[(2 * H * H)..], false, H, H); }
+        if (after) Gemm.PackB<T>(whhP, whh, false, H, G, forOneRow: B == 1);
+        else { Gemm.PackB<T>(whhP, whh[..(2 * H * H)], false, H, 2 * H, forOneRow: B == 1); Gemm.PackB<T>(whnP, whh[(2 * H * H)..], false, H, H, forOneRow: B == 1); }
         fixed (T* pdy = dy)
         {
             var job = new StepJob { Layer = this, Batch = B, Seq = S, Steps = steps, Dy = pdy };

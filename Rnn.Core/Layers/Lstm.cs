@@ -188,7 +188,7 @@ public sealed unsafe class Lstm<T> : Layer<T>, IRecurrentLayer<T> where T : unma
             default: hInit.Clear(); cInit.Clear(); break;
         }
 
-        Gemm.PackB<T>(_tape[_whhP], WeightHh.Value, true, G, H); // once per pass, not once per step
+        Gemm.PackB<T>(_tape[_whhP], WeightHh.Value, true, G, H, forOneRow: B == 1); // once per pass, not once per step
         var job = new StepJob { Layer = this, Batch = B, Seq = S };
         WorkerPool.RunRows(&ForwardRows, Unsafe.AsPointer(ref job), B, WorkerPool.RowChunks(B));
 
@@ -266,7 +266,7 @@ public sealed unsafe class Lstm<T> : Layer<T>, IRecurrentLayer<T> where T : unma
         if (!dhT.IsEmpty) Vec.Add(dh, dhT);
         if (!dcT.IsEmpty) Vec.Add(dc, dcT);
         if (!Options.ReturnSequences) Vec.Add(dh, dy);
-        Gemm.PackB<T>(_tape[_whhP], WeightHh.Value, false, H, G); // W_hh (4H, H) as op(B) of dh = dGates·W_hh
+        Gemm.PackB<T>(_tape[_whhP], WeightHh.Value, false, H, G, forOneRow: B == 1); // W_hh (4H, H) as op(B) of dh = dGates·W_hh
         fixed (T* pdy = dy)
         {
             var job = new StepJob { Layer = this, Batch = B, Seq = S, Steps = steps, Dy = pdy };

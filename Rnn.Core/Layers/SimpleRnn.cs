@@ -141,7 +141,7 @@ public sealed unsafe class SimpleRnn<T> : Layer<T>, IRecurrentLayer<T> where T :
             default: hInit.Clear(); break;
         }
 
-        Gemm.PackB<T>(_tape[_whhPacked], WeightHh.Value, true, H, H); // once per pass, not once per step
+        Gemm.PackB<T>(_tape[_whhPacked], WeightHh.Value, true, H, H, forOneRow: B == 1); // once per pass, not once per step
         var job = new StepJob { Layer = this, Batch = B, Seq = S };
         WorkerPool.RunRows(&ForwardRows, Unsafe.AsPointer(ref job), B, WorkerPool.RowChunks(B));
 
@@ -255,7 +255,7 @@ public sealed unsafe class SimpleRnn<T> : Layer<T>, IRecurrentLayer<T> where T :
         int sStop = S - steps;
         var carry = _tape.Step(_carry, 0);
         carry.Clear();
-        Gemm.PackB<T>(_tape[_whhPacked], WeightHh.Value, false, H, H); // W_hh (H, H) as op(B) of dh = dpre·W_hh
+        Gemm.PackB<T>(_tape[_whhPacked], WeightHh.Value, false, H, H, forOneRow: B == 1); // W_hh (H, H) as op(B) of dh = dpre·W_hh
         fixed (T* pdy = dy)
         {
             var job = new StepJob { Layer = this, Batch = B, Seq = S, Steps = steps, Dy = pdy };

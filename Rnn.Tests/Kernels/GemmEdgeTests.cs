@@ -101,4 +101,33 @@ public class GemmEdgeTests
         }
         finally { Engine.Threads = 1; }
     }
+
+    /// <summary>B packed for one row (a batch-1 step) gives the bits of the usual packing, on 1 and 2 threads.</summary>
+    [Fact]
+    public void OneRowPackingGivesTheSameBits()
+    {
+        try
+        {
+            foreach (int threads in new[] { 1, 2 })
+                foreach (var (n, k) in new[] { (1024, 256), (100, 37), (300, 600), (16, 1100), (520, 64) })
+                {
+                    Engine.Threads = threads;
+                    var a = Random(k, 12); var b = Random(k * n, 13); var c0 = Random(n, 14);
+                    foreach (bool tb in new[] { false, true })
+                    {
+                        var usual = new float[Gemm.PackedBLength<float>(n, k)]; var oneRow = new float[usual.Length];
+                        Gemm.PackB<float>(usual, b, tb, n, k);
+                        Gemm.PackB<float>(oneRow, b, tb, n, k, forOneRow: true);
+                        var c1 = (float[])c0.Clone(); var c2 = (float[])c0.Clone();
+                        Gemm.MultiplyPacked<float>(c1, a, usual, false, 0.5f, 1f, 1, n, k);
+                        Gemm.MultiplyPacked<float>(c2, a, oneRow, false, 0.5f, 1f, 1, n, k);
+                        for (int j = 0; j < n; j++) Assert.True(c1[j] == c2[j], $"t={threads} ({n},{k}) tb={tb} C[{j}]: {c2[j]} vs {c1[j]}");
+                        if (Gemm.OneRowWidth == 0) continue; // no vector path: forOneRow keeps the usual layout
+                        var e = Assert.Throws<ArgumentException>(() => Gemm.MultiplyPacked<float>(new float[2 * n], Random(2 * k, 15), oneRow, false, 1f, 0f, 2, n, k));
+                        Assert.Contains("expected m = 1, got m = 2", e.Message);
+                    }
+                }
+        }
+        finally { Engine.Threads = 1; }
+    }
 }
