@@ -77,7 +77,18 @@ public static unsafe partial class Gemm
                 else PanelsScalar(tile, x, p0, kc, panels * nr, nr);
                 int cols = jEnd - j;
                 float* cj = g.C + j;
-                for (int q = 0; q < cols; q++) cj[q] = Out(tile[q], g.Alpha, beta, cj + q);
+                int q = 0;
+                if (Vector256.IsHardwareAccelerated)
+                {
+                    // Out() eight at a time: the same unfused multiplies and add, so the same bits.
+                    var va = Vector256.Create(g.Alpha); var vb = Vector256.Create(beta);
+                    for (; q + 8 <= cols; q += 8)
+                    {
+                        var acc = Vector256.Load(tile + q) * va;
+                        (beta == 0f ? acc : acc + Vector256.Load(cj + q) * vb).Store(cj + q);
+                    }
+                }
+                for (; q < cols; q++) cj[q] = Out(tile[q], g.Alpha, beta, cj + q);
                 j = jEnd;
             }
         }
