@@ -134,19 +134,34 @@ public static unsafe partial class Gemm
     /// </summary>
     private static void PackBFloat(float* dst, float* b, bool tb, int n, int k, bool wide)
     {
-        var g = new Job { B = b, N = n, K = k, TB = tb };
-        int nr = MicroCols;
+        var g = new Job { PB = dst, B = b, N = n, K = k, TB = tb, WideB = wide ? OneRowWidth : 0 };
+        // A large B (a recurrent layer's W_hh, packed once per pass) is copied by every participant, each its own
+        // run of columns: a pure copy, so the layout is the same whoever wrote which part.
+        int unit = wide ? OneRowWidth : MicroCols;
+        g.Unit = unit;
+        g.Chunks = (long)n * k >= ParallelMinPackedGemv && !WorkerPool.InRows ? Math.Min(WorkerPool.Size, (n + unit - 1) / unit) : 1;
+        if (g.Chunks <= 1) PackBChunk(&g, 0);
+        else WorkerPool.Run(&PackBChunk, &g, g.Chunks);
+    }
+
+    /// <summary>Columns [j0, j1) of <see cref="PackBFloat"/>'s job (whole panels or one-row runs) into PB.</summary>
+    private static void PackBChunk(void* state, int chunk)
+    {
+        ref Job g = ref Unsafe.AsRef<Job>(state);
+        int n = g.N, k = g.K, nr = MicroCols;
+        int units = (n + g.Unit - 1) / g.Unit;
+        int j0 = (int)((long)units * chunk / g.Chunks) * g.Unit, j1 = Math.Min(n, (int)((long)units * (chunk + 1) / g.Chunks) * g.Unit);
         int kBlocks = (k + KC - 1) / KC;
         int kcMax = (k + kBlocks - 1) / kBlocks; // the same balanced blocks as Blocked
         nint npad = RoundUp(n, nr);
         for (int pc = 0; pc < k; pc += kcMax)
         {
             int kc = Math.Min(kcMax, k - pc);
-            if (!wide) { PackB(dst + pc * npad, ref g, pc, kc, 0, n, nr); continue; }
-            for (int js = 0; js < n; js += OneRowWidth)
+            if (g.WideB == 0) { if (j1 > j0) PackB(g.PB + pc * npad + (nint)j0 * kc, ref g, pc, kc, j0, j1 - j0, nr); continue; }
+            for (int js = j0; js < j1; js += OneRowWidth)
             {
                 int cols = Math.Min(OneRowWidth, n - js);
-                PackB(dst + pc * npad + (nint)js * kc, ref g, pc, kc, js, cols, RoundUp(cols, nr));
+                PackB(g.PB + pc * npad + (nint)js * kc, ref g, pc, kc, js, cols, RoundUp(cols, nr));
             }
         }
     }
