@@ -33,6 +33,10 @@ public static unsafe partial class Gemm
     // (measured: 32 x 128 x 512 and 3200 x 128 x 512 7-12% faster; with 512+ columns packing wins). 0 turns it off.
     internal static int DirectRowsMaxCols = 256;
 
+    // ... and whatever the columns when A has at most this many rows (an RNN step's batch): A then stays in cache
+    // for every column panel, and the rows split into near-equal tiles (see Blocked). 0 turns it off.
+    internal static int DirectRowsMaxRows = 64;
+
     // With few rows, B is used by few A panels, so copying it costs more than strided reads save.
     internal static int DirectBMaxRows => Dispatch.Isa switch { 3 => 48, 2 => 24, _ => 0 };
 
@@ -112,7 +116,7 @@ public static unsafe partial class Gemm
         g.NarrowN = packedB == null && ta && !tb && n >= 2 && n <= NarrowMaxCols && m >= 2;
         g.DirectB = packedB == null && !tb && m <= DirectBMaxRows;
         g.DirectA = ta && DirectATransposed && m % 512 != 0;
-        g.DirectRows = !ta && DirectRowsMaxCols >= n && Dispatch.Isa == 3 && m > 1 && n > 1 && k >= 32;
+        g.DirectRows = !ta && (DirectRowsMaxCols >= n || m <= DirectRowsMaxRows) && Dispatch.Isa == 3 && m > 1 && n > 1 && k >= 32;
         // Split the longer output side, in whole micro-tiles (or whole vectors for GEMV).
         g.SplitN = n >= m;
         int mr = MicroRows, nr = MicroCols;
@@ -230,9 +234,12 @@ public static unsafe partial class Gemm
                         {
                             int mc = Math.Min(mcMax, i1 - ic);
                             if (!g.DirectA && !g.DirectRows) PackA(bufA, ref g, ic, mc, pc, kc, mr);
-                            for (int ir = 0; ir < mc; ir += mr)
+                            int tiles = (mc + mr - 1) / mr;
+                            for (int ir = 0, rows, t = 0; ir < mc; ir += rows, t++)
                             {
-                                int rows = Math.Min(mr, mc - ir);
+                                // Packed panels hold MR rows each. Rows read in place need no panel, so they are split into
+                                // near-equal tiles (16 rows: 8 + 8, not 12 + 4, whose 4-row tile costs about 6 rows).
+                                rows = g.DirectRows ? (mc - ir + tiles - t - 1) / (tiles - t) : Math.Min(mr, mc - ir);
                                 // A stored (k, m) is read in place (row p of the panel is contiguous at stride m),
                                 // except a last panel of fewer than MR rows, which is packed (kernels may read MR floats).
                                 float* pa = bufA + (nint)ir * kc; nint sa = mr;

@@ -56,17 +56,17 @@ public class GemmEdgeTests
     public void ReadingAInPlaceGivesThePackedBits(bool transA, float beta)
     {
         Engine.Threads = 1;
-        int rowsMax = Gemm.DirectRowsMaxCols;
+        int colsMax = Gemm.DirectRowsMaxCols, rowsMax = Gemm.DirectRowsMaxRows;
         bool directT = Gemm.DirectATransposed;
         try
         {
-            foreach (int m in new[] { 2, 12, 25, 100 })
-                foreach (int n in new[] { 2, 9, 40, 100, 256 })
+            foreach (int m in new[] { 2, 12, 16, 25, 64, 100 })
+                foreach (int n in new[] { 2, 9, 40, 100, 256, 600 })
                     foreach (int k in new[] { 32, 77, 600 })
                     {
                         var a = Random(m * k, 4); var b = Random(k * n, 5); var c0 = Random(m * n, 6);
                         var packed = (float[])c0.Clone(); var direct = (float[])c0.Clone();
-                        Gemm.DirectRowsMaxCols = 0; Gemm.DirectATransposed = false;
+                        Gemm.DirectRowsMaxCols = 0; Gemm.DirectRowsMaxRows = 0; Gemm.DirectATransposed = false;
                         Gemm.Multiply<float>(packed, a, b, transA, false, 0.75f, beta, m, n, k);
                         Gemm.DirectRowsMaxCols = 1 << 20; Gemm.DirectATransposed = true;
                         Gemm.Multiply<float>(direct, a, b, transA, false, 0.75f, beta, m, n, k);
@@ -74,7 +74,7 @@ public class GemmEdgeTests
                             Assert.True(packed[i] == direct[i], $"({m},{n},{k}) C[{i / n},{i % n}] = {direct[i]}, packed {packed[i]}");
                     }
         }
-        finally { Gemm.DirectRowsMaxCols = rowsMax; Gemm.DirectATransposed = directT; }
+        finally { Gemm.DirectRowsMaxCols = colsMax; Gemm.DirectRowsMaxRows = rowsMax; Gemm.DirectATransposed = directT; }
     }
 
     /// <summary>Two products sharing A give each output the bits of its own call, on 1 and 2 threads.</summary>
