@@ -198,6 +198,20 @@ public static class Vec
         for (int r = 0; r < rows; r++) row.CopyTo(y.Slice(r * cols, cols));
     }
 
+    /// <summary>
+    /// Asks the cache for x's lines without waiting, for reads whose addresses the hardware cannot predict (an
+    /// embedding's rows, gathered by token id). No effect on values; a no-op where the hint does not exist.
+    /// </summary>
+    public static unsafe void Prefetch<T>(ReadOnlySpan<T> x) where T : unmanaged
+    {
+        if (!System.Runtime.Intrinsics.X86.Sse.IsSupported || x.IsEmpty) return;
+        fixed (T* p = x)
+        {
+            byte* b = (byte*)p, end = b + (nint)x.Length * sizeof(T);
+            for (; b < end; b += 64) System.Runtime.Intrinsics.X86.Sse.Prefetch0(b);
+        }
+    }
+
     private static void Same(int a, int b)
     {
         if (a != b) throw new ArgumentException($"length mismatch: expected {a}, got {b}.");

@@ -56,8 +56,23 @@ public sealed class Embedding<T> : Layer<T>, IDisposable where T : unmanaged, IF
             _tape.Commit();
         }
         tokens.CopyTo(_tape[_tokens]);
+        Gather(y, tokens);
+    }
+
+    // Rows ahead of the copy whose lines are requested first: the ids are known, the rows are scattered over the
+    // table, so the hardware prefetcher cannot guess them.
+    private const int GatherAhead = 8;
+
+    /// <summary>y (n, D) = the table's rows tokens (n), requesting each row GatherAhead rows before copying it.</summary>
+    private void Gather(Span<T> y, ReadOnlySpan<int> tokens)
+    {
+        int n = tokens.Length, D = Dim;
         var w = Weight.Value.AsSpan();
-        for (int i = 0; i < n; i++) w.Slice(tokens[i] * D, D).CopyTo(y.Slice(i * D, D));
+        for (int i = 0; i < n; i++)
+        {
+            if (i + GatherAhead < n) Vec.Prefetch<T>(w.Slice(tokens[i + GatherAhead] * D, D));
+            w.Slice(tokens[i] * D, D).CopyTo(y.Slice(i * D, D));
+        }
     }
 
     /// <summary>
@@ -69,8 +84,7 @@ public sealed class Embedding<T> : Layer<T>, IDisposable where T : unmanaged, IF
         int n = tokens.Length, D = Dim;
         Guard.Length(y.Length, n * D, $"(n={n}, dim={D})");
         CheckIds(tokens, Math.Max(n, 1));
-        var w = Weight.Value.AsSpan();
-        for (int i = 0; i < n; i++) w.Slice(tokens[i] * D, D).CopyTo(y.Slice(i * D, D));
+        Gather(y, tokens);
     }
 
     /// <summary>
