@@ -71,7 +71,7 @@ public static class Breakdown
         {
             for (int s = 0; s < S; s++)
                 LstmCell.Forward<float>(h.AsSpan((s + 1) * B * H, B * H), cc.AsSpan((s + 1) * B * H, B * H), tc.AsSpan(s * B * H, B * H),
-                    g0.AsSpan(s * B * G, B * G), h.AsSpan(s * B * H, B * H), cc.AsSpan(s * B * H, B * H), default, B, H);
+                    g0.AsSpan(s * B * G, B * G), h.AsSpan(s * B * H, B * H), cc.AsSpan(s * B * H, B * H), default, default, B, H);
         }, 20.0 * S * B * H);
         Line("input GEMM (S·B, 4H, I)", input, total);
         Line($"{S} step GEMMs (B, 4H, H), packed", steps, total);

@@ -17,21 +17,26 @@ namespace Rnn.Kernels;
 public static class LstmCell
 {
     /// <summary>
-    /// One step forward. gates (batch, 4H): pre-activations in, post-activation i, f, g, o out.
-    /// h, c, tc (batch, H): written (tc = tanh(c)). hPrev, cPrev (batch, H). mask (batch) of 0/1, or empty.
-    /// Masked rows copy hPrev, cPrev into h, c and leave gates and tc as they were.
+    /// One step forward. gates (batch, 4H): pre-activations in (without the bias when <paramref name="bias"/> is
+    /// given: it is added here, which spares the layer a pass writing the bias into every step's gates),
+    /// post-activation i, f, g, o out. h, c, tc (batch, H): written (tc = tanh(c)). hPrev, cPrev (batch, H).
+    /// bias (4H) or empty. mask (batch) of 0/1, or empty. Masked rows copy hPrev, cPrev into h, c and leave
+    /// gates and tc as they were.
     /// </summary>
     public static void Forward<T>(Span<T> h, Span<T> c, Span<T> tc, Span<T> gates,
-        ReadOnlySpan<T> hPrev, ReadOnlySpan<T> cPrev, ReadOnlySpan<T> mask, int batch, int hidden)
+        ReadOnlySpan<T> hPrev, ReadOnlySpan<T> cPrev, ReadOnlySpan<T> bias, ReadOnlySpan<T> mask, int batch, int hidden)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        if (typeof(T) != typeof(float)) { ForwardReference(h, c, tc, gates, hPrev, cPrev, mask, batch, hidden); return; }
-        CheckForward(h, c, tc, gates, hPrev, cPrev, mask, batch, hidden);
+        if (typeof(T) != typeof(float)) { ForwardReference(h, c, tc, gates, hPrev, cPrev, bias, mask, batch, hidden); return; }
+        CheckForward(h, c, tc, gates, hPrev, cPrev, bias, mask, batch, hidden);
         int H = hidden;
+        bool hasBias = !bias.IsEmpty;
+        ref float bb = ref hasBias ? ref F(bias, 0) : ref F(gates, 0); // not read without a bias
         for (int b = 0; b < batch; b++)
         {
             if (!mask.IsEmpty && mask[b] == T.Zero) { Carry(h, c, hPrev, cPrev, b, H); continue; }
             ref float g = ref F(gates, b * 4 * H);
+            if (hasBias) AddBias(ref g, ref bb, (nuint)(4 * H));
             ref float cp = ref F(cPrev, b * H);
             ref float cr = ref F(c, b * H);
             ref float tr = ref F(tc, b * H);
@@ -87,17 +92,30 @@ public static class LstmCell
         }
     }
 
+    /// <summary>g[0..n) += bias[0..n): the row's pre-activations get the summed biases (rounded once, as the GEMM did).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AddBias(ref float g, ref float bias, nuint n)
+    {
+        nuint j = 0;
+        if (Vector512.IsHardwareAccelerated)
+            for (; j + 16 <= n; j += 16) (Vector512.LoadUnsafe(ref g, j) + Vector512.LoadUnsafe(ref bias, j)).StoreUnsafe(ref g, j);
+        if (Vector256.IsHardwareAccelerated)
+            for (; j + 8 <= n; j += 8) (Vector256.LoadUnsafe(ref g, j) + Vector256.LoadUnsafe(ref bias, j)).StoreUnsafe(ref g, j);
+        for (; j < n; j++) Unsafe.Add(ref g, j) += Unsafe.Add(ref bias, j);
+    }
+
     /// <summary>Scalar reference for <see cref="Forward{T}"/> (T.Tanh and the stable scalar sigmoid).</summary>
     public static void ForwardReference<T>(Span<T> h, Span<T> c, Span<T> tc, Span<T> gates,
-        ReadOnlySpan<T> hPrev, ReadOnlySpan<T> cPrev, ReadOnlySpan<T> mask, int batch, int hidden)
+        ReadOnlySpan<T> hPrev, ReadOnlySpan<T> cPrev, ReadOnlySpan<T> bias, ReadOnlySpan<T> mask, int batch, int hidden)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        CheckForward(h, c, tc, gates, hPrev, cPrev, mask, batch, hidden);
+        CheckForward(h, c, tc, gates, hPrev, cPrev, bias, mask, batch, hidden);
         int H = hidden;
         for (int b = 0; b < batch; b++)
         {
             if (!mask.IsEmpty && mask[b] == T.Zero) { Carry(h, c, hPrev, cPrev, b, H); continue; }
             var g = gates.Slice(b * 4 * H, 4 * H);
+            if (!bias.IsEmpty) for (int j = 0; j < 4 * H; j++) g[j] += bias[j];
             for (int j = 0; j < H; j++)
             {
                 T i = SigmoidScalar(g[j]), f = SigmoidScalar(g[H + j]), gg = T.Tanh(g[2 * H + j]), o = SigmoidScalar(g[3 * H + j]);
@@ -199,11 +217,12 @@ public static class LstmCell
         => ref Unsafe.Add(ref MemoryMarshal.GetReference(s), offset);
 
     private static void CheckForward<T>(Span<T> h, Span<T> c, Span<T> tc, Span<T> gates,
-        ReadOnlySpan<T> hPrev, ReadOnlySpan<T> cPrev, ReadOnlySpan<T> mask, int batch, int hidden) where T : unmanaged
+        ReadOnlySpan<T> hPrev, ReadOnlySpan<T> cPrev, ReadOnlySpan<T> bias, ReadOnlySpan<T> mask, int batch, int hidden) where T : unmanaged
     {
         int bh = batch * hidden;
         Len(h.Length, bh, nameof(h)); Len(c.Length, bh, nameof(c)); Len(tc.Length, bh, nameof(tc));
         Len(gates.Length, 4 * bh, nameof(gates)); Len(hPrev.Length, bh, nameof(hPrev)); Len(cPrev.Length, bh, nameof(cPrev));
+        if (!bias.IsEmpty) Len(bias.Length, 4 * hidden, nameof(bias));
         if (!mask.IsEmpty) Len(mask.Length, batch, nameof(mask));
     }
 

@@ -171,13 +171,12 @@ public sealed unsafe class Lstm<T> : Layer<T>, IRecurrentLayer<T> where T : unma
             if (_hasMask) { var ms = _tape.Step(_m, s); for (int b = 0; b < B; b++) ms[b] = mask[b * S + t]; }
         }
 
-        // Hoisted input projection: gates (S·B, 4H) = bias + xs·W_ihᵀ.
+        // Hoisted input projection: gates (S·B, 4H) = xs·W_ihᵀ; + h·W_hhᵀ per step, + bias in the cell.
         var bias = _tape[_bias];
         BiasIh.Value.CopyTo(bias);
         if (BiasHh != null) Vec.Add(bias, BiasHh.Value);
-        var gatesAll = _tape[_gates];
-        Vec.BroadcastRows<T>(gatesAll, bias, S * B, G);
-        Gemm.Multiply(gatesAll, _tape[_xs], WeightIh.Value, false, true, T.One, T.One, S * B, G, I);
+        // The cell adds the bias (no pass writing it into every step's gates first).
+        Gemm.Multiply(_tape[_gates], _tape[_xs], WeightIh.Value, false, true, T.One, T.Zero, S * B, G, I);
 
         var hInit = _tape.Step(_h, 0);
         var cInit = _tape.Step(_c, 0);
@@ -224,6 +223,7 @@ public sealed unsafe class Lstm<T> : Layer<T>, IRecurrentLayer<T> where T : unma
         int S = seqLen, H = HiddenSize, G = 4 * H, n = r1 - r0;
         var mh = _dropH ? _tape[_mh].Slice(r0 * H, n * H) : default;
         var whhP = _tape[_whhP];
+        var bias = _tape[_bias];
         for (int s = 0; s < S; s++)
         {
             var hPrev = _tape.Step(_h, s).Slice(r0 * H, n * H);
@@ -236,7 +236,7 @@ public sealed unsafe class Lstm<T> : Layer<T>, IRecurrentLayer<T> where T : unma
             var cPrev = _kept || s == 0 ? _tape.Step(_c, s) : _tape.Step(_c, 1 + ((s - 1) & 1));
             var cCur = _kept || s == S - 1 ? _tape.Step(_c, s + 1) : _tape.Step(_c, 1 + (s & 1));
             LstmCell.Forward(_tape.Step(_h, s + 1).Slice(r0 * H, n * H), cCur.Slice(r0 * H, n * H),
-                _tape.Step(_tc, _kept ? s : 0).Slice(r0 * H, n * H), gates, hPrev, cPrev.Slice(r0 * H, n * H),
+                _tape.Step(_tc, _kept ? s : 0).Slice(r0 * H, n * H), gates, hPrev, cPrev.Slice(r0 * H, n * H), bias,
                 _hasMask ? _tape.Step(_m, s).Slice(r0, n) : default, n, H);
         }
     }
@@ -403,7 +403,7 @@ public sealed unsafe class Lstm<T> : Layer<T>, IRecurrentLayer<T> where T : unma
         }
         Gemm.Multiply(gates, x, WeightIh.Value, false, true, T.One, T.One, batch, G, InputSize);
         Gemm.Multiply(gates, h, WeightHh.Value, false, true, T.One, T.One, batch, G, H);
-        LstmCell.Forward(h, c, tc, gates, h, c, default, batch, H);
+        LstmCell.Forward(h, c, tc, gates, h, c, default, default, batch, H); // the bias is in gates already
     }
 
     /// <summary>Returns the tape's memory to the pool.</summary>

@@ -47,9 +47,20 @@ public class CellKernelTests
         var mask = Mask<T>();
         T[] h1 = new T[bh], c1 = new T[bh], t1 = new T[bh], g1 = C(gates);
         T[] h2 = new T[bh], c2 = new T[bh], t2 = new T[bh], g2 = C(gates);
-        LstmCell.Forward<T>(h1, c1, t1, g1, hp, cp, mask, Batch, H);
-        LstmCell.ForwardReference<T>(h2, c2, t2, g2, hp, cp, mask, Batch, H);
+        LstmCell.Forward<T>(h1, c1, t1, g1, hp, cp, default, mask, Batch, H);
+        LstmCell.ForwardReference<T>(h2, c2, t2, g2, hp, cp, default, mask, Batch, H);
         Close(h2, h1, "h"); Close(c2, c1, "c"); Close(g2, g1, "gates");
+        // With the bias added by the cell: the same as gates that already held it.
+        var bias = Data<T>(4 * H, 1.5, 0.6);
+        var gb = C(gates);
+        for (int i = 0; i < gb.Length; i++) gb[i] += bias[i % (4 * H)];
+        T[] h3 = new T[bh], c3 = new T[bh], t3 = new T[bh], g3 = C(gates), h4 = new T[bh], c4 = new T[bh], t4 = new T[bh], g4 = C(gates);
+        T[] h5 = new T[bh], c5 = new T[bh], t5 = new T[bh];
+        LstmCell.Forward<T>(h3, c3, t3, g3, hp, cp, bias, mask, Batch, H);
+        LstmCell.ForwardReference<T>(h4, c4, t4, g4, hp, cp, bias, mask, Batch, H);
+        LstmCell.Forward<T>(h5, c5, t5, gb, hp, cp, default, mask, Batch, H);
+        Close(h4, h3, "h (bias)"); Close(c4, c3, "c (bias)");
+        Assert.Equal(h5, h3); Assert.Equal(c5, c3); // the same additions, rounded the same way
         // tc of the masked row is not written; compare the live rows.
         Close(t2.Where((_, i) => i / H != 1).ToArray(), t1.Where((_, i) => i / H != 1).ToArray(), "tc");
         Assert.Equal(hp.AsSpan(H, H).ToArray(), h1.AsSpan(H, H).ToArray());
