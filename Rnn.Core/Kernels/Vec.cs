@@ -191,6 +191,13 @@ public static class Vec
         ColumnSums(dst1, dst2, src, rows, cols);
     }
 
+    /// <summary>Each row of a (rows, cols) matrix y gets <paramref name="row"/> added (a bias, added where the rows are hot).</summary>
+    public static void AddToRows<T>(Span<T> y, ReadOnlySpan<T> row, int rows, int cols) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        Same(row.Length, cols);
+        for (int r = 0; r < rows; r++) Add(y.Slice(r * cols, cols), row);
+    }
+
     /// <summary>Each row of a (rows, cols) matrix y set to <paramref name="row"/> (a bias broadcast).</summary>
     public static void BroadcastRows<T>(Span<T> y, ReadOnlySpan<T> row, int rows, int cols) where T : unmanaged
     {

@@ -180,9 +180,9 @@ public sealed unsafe class Gru<T> : Layer<T>, IRecurrentLayer<T> where T : unman
         var bias = _tape[_bias];
         BiasIh.Value.CopyTo(bias);
         if (BiasHh != null) Vec.Add(after ? bias[..(2 * H)] : bias, after ? BiasHh.Value.AsSpan(0, 2 * H) : BiasHh.Value);
-        var gxAll = _tape[_gx];
-        Vec.BroadcastRows<T>(gxAll, bias, S * B, G);
-        Gemm.Multiply(gxAll, _tape[_xs], WeightIh.Value, false, true, T.One, T.One, S * B, G, I);
+        // The bias is added to each step's rows inside the time loop, where they are about to be read, instead of a
+        // pass writing it over all steps first (for I ≤ 512, one k block, the same bits as the GEMM onto the bias).
+        Gemm.Multiply(_tape[_gx], _tape[_xs], WeightIh.Value, false, true, T.One, T.Zero, S * B, G, I);
 
         var hInit = _tape.Step(_h, 0);
         switch (Options.InitialState)
@@ -233,6 +233,7 @@ public sealed unsafe class Gru<T> : Layer<T>, IRecurrentLayer<T> where T : unman
         int S = seqLen, H = HiddenSize, G = 3 * H, n = r1 - r0;
         bool after = Options.ResetAfter;
         var mh = _dropH ? _tape[_mh].Slice(r0 * H, n * H) : default;
+        var bias = _tape[_bias];
         var bhn = BiasHh != null ? BiasHh.Value.AsSpan(2 * H, H) : default;
         var whhP = _tape[_whhP]; var whnP = _tape[_whnP];
         for (int s = 0; s < S; s++)
@@ -242,6 +243,7 @@ public sealed unsafe class Gru<T> : Layer<T>, IRecurrentLayer<T> where T : unman
             ReadOnlySpan<T> hin = hPrev;
             if (_dropH) { var hd = _tape.Step(_hd, s).Slice(r0 * H, n * H); RecurrentInit.Mul(hd, hPrev, mh); hin = hd; }
             var gx = _tape.Step(_gx, s).Slice(r0 * G, n * G);
+            Vec.AddToRows<T>(gx, bias, n, G);
             var ms = _hasMask ? _tape.Step(_m, s).Slice(r0, n) : default;
             if (after)
             {

@@ -130,8 +130,9 @@ public sealed unsafe class SimpleRnn<T> : Layer<T>, IRecurrentLayer<T> where T :
         var bias = _tape[_bias];
         WeightBiasSum(bias);
         var hAll = _tape.Steps(_h, 1, S); // (S, B, H) pre-activations, then states
-        Vec.BroadcastRows<T>(hAll, bias, S * B, H);
-        Gemm.Multiply(hAll, _tape[_xs], WeightIh.Value, false, true, T.One, T.One, S * B, H, I);
+        // x·W_ihᵀ for every step in one GEMM; each step adds the bias to its rows in the time loop, instead of a pass
+        // writing it over every step first (for I ≤ 512, one k block, the same bits as the GEMM onto the bias).
+        Gemm.Multiply(hAll, _tape[_xs], WeightIh.Value, false, true, T.One, T.Zero, S * B, H, I);
 
         var hInit = _tape.Step(_h, 0);
         switch (Options.InitialState)
@@ -176,10 +177,12 @@ public sealed unsafe class SimpleRnn<T> : Layer<T>, IRecurrentLayer<T> where T :
     {
         int S = seqLen, H = HiddenSize, n = r1 - r0;
         var whhT = _tape[_whhPacked];
+        var bias = _tape[_bias];
         for (int s = 0; s < S; s++)
         {
             var hPrev = _tape.Step(_h, s).Slice(r0 * H, n * H);
             var hCur = _tape.Step(_h, s + 1).Slice(r0 * H, n * H);
+            Vec.AddToRows<T>(hCur, bias, n, H);
             Gemm.MultiplyPacked(hCur, hPrev, whhT, false, T.One, T.One, n, H, H);
             if (typeof(T) == typeof(float) && Options.Activation == Activation.Tanh)
                 CellMath.Tanh(MemoryMarshal.Cast<T, float>(hCur), MemoryMarshal.Cast<T, float>(hCur)); // the cells' float exp
