@@ -65,6 +65,7 @@ public static class Shapes
             else if (args[i] == "--match") match = args[++i];
             else if (args[i] == "--shape") extra = args[++i].Split(',');
             else if (args[i] == "--pack-a") Gemm.DirectATransposed = false; // compare: A stored (k, m) packed
+            else if (args[i] == "--direct-b") Gemm.DirectBMaxRows512 = int.Parse(args[++i], CultureInfo.InvariantCulture);
             else if (args[i] == "--pack-rows") { Gemm.DirectRowsMaxCols = 0; Gemm.DirectRowsMaxRows = 0; } // compare: A stored (m, k) packed
         }
         Engine.Threads = threads;
