@@ -91,7 +91,7 @@ public static unsafe partial class Gemm
             A = a, B = b1, C = c1, B2 = b2, C2 = c2, N1 = n1, M = m, N = n, K = k, TA = ta, Alpha = alpha, Beta = beta,
         };
         g.DirectA = ta && DirectATransposed && m % 512 != 0;
-        g.DirectRows = !ta && DirectRowsMaxCols >= n && Dispatch.Isa == 3 && k >= 32;
+        g.DirectRows = !ta && DirectRowsMaxCols >= n && Dispatch.Isa == 3 && k >= 32 && (n % Kernel512.NR == 0 || n % Kernel512.NR > 8);
         g.SplitN = n >= m;
         g.Unit = g.SplitN ? MicroCols : MicroRows;
         int units = ((g.SplitN ? n : m) + g.Unit - 1) / g.Unit;
@@ -120,7 +120,8 @@ public static unsafe partial class Gemm
         g.NarrowN = packedB == null && ta && !tb && n >= 2 && n <= NarrowMaxCols && m >= 2;
         g.DirectB = packedB == null && !tb && m <= DirectBMaxRows;
         g.DirectA = ta && DirectATransposed && m % 512 != 0;
-        g.DirectRows = !ta && (DirectRowsMaxCols >= n || m <= DirectRowsMaxRows) && Dispatch.Isa == 3 && m > 1 && n > 1 && k >= 32;
+        g.DirectRows = !ta && (DirectRowsMaxCols >= n || m <= DirectRowsMaxRows) && Dispatch.Isa == 3 && m > 1 && n > 1 && k >= 32
+            && (n % Kernel512.NR == 0 || n % Kernel512.NR > 8); // a narrow last panel needs packed A anyway: then pack it all
         // Split the longer output side, in whole micro-tiles (or whole vectors for GEMV).
         g.SplitN = n >= m;
         int mr = MicroRows, nr = MicroCols;
