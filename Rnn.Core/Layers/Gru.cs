@@ -28,7 +28,7 @@ public sealed record GruOptions : GatedRecurrentOptions
 /// (batch, seq) of 0/1, a masked step keeping h. Parameters: weight_ih (3H, I), weight_hh (3H, H), bias_ih (3H),
 /// bias_hh (3H) unless TwoBiases is off, h0 (H) when learned; each name ends in the constructor's suffix.
 /// </summary>
-public sealed unsafe class Gru<T> : Layer<T>, IRecurrentLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
+public sealed class Gru<T> : Layer<T>, IRecurrentLayer<T>, IRowLoops<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     /// <summary>Input features I.</summary>
     public int InputSize { get; }
@@ -198,37 +198,14 @@ public sealed unsafe class Gru<T> : Layer<T>, IRecurrentLayer<T> where T : unman
         // Packed once per pass, not once per step.
         if (after) Gemm.PackB<T>(whhP, whh, true, G, H, forOneRow: B == 1);
         else { Gemm.PackB<T>(whhP, whh[..(2 * H * H)], true, 2 * H, H, forOneRow: B == 1); Gemm.PackB<T>(whnP, whh[(2 * H * H)..], true, H, H, forOneRow: B == 1); }
-        var job = new StepJob { Layer = this, Batch = B, Seq = S };
-        WorkerPool.RunRows(&ForwardRows, Unsafe.AsPointer(ref job), B, WorkerPool.RowChunks(B));
+        RowLoops<T>.Forward(this, B, S);
 
-        if (Options.ReturnSequences)
-        {
-            for (int s = 0; s < S; s++)
-            {
-                int t = Options.Backwards ? S - 1 - s : s;
-                var hs = _tape.Step(_h, s + 1);
-                for (int b = 0; b < B; b++) hs.Slice(b * H, H).CopyTo(y.Slice((b * S + t) * H, H));
-            }
-        }
+        if (Options.ReturnSequences) RecurrentInit.FromScanOrder(y, _tape.Steps(_h, 1, S), B, S, H, Options.Backwards);
         else _tape.Step(_h, S).CopyTo(y);
     }
 
-    /// <summary>What a row range of the time loop needs besides the layer's fields; lives on the caller's stack.</summary>
-    private struct StepJob
-    {
-        public Gru<T> Layer;
-        public int Batch, Seq, Steps;
-        public T* Dy;   // Backward: dy, (batch, seq, H) or (batch, H)
-    }
-
-    private static void ForwardRows(void* state, int r0, int r1)
-    {
-        ref var j = ref Unsafe.AsRef<StepJob>(state);
-        j.Layer.ForwardSteps(r0, r1, j.Seq);
-    }
-
     /// <summary>The recurrence for batch rows [r0, r1): rows never interact, so row ranges run in parallel.</summary>
-    private void ForwardSteps(int r0, int r1, int seqLen)
+    void IRowLoops<T>.ForwardSteps(int r0, int r1, int batch, int seqLen)
     {
         int S = seqLen, H = HiddenSize, G = 3 * H, n = r1 - r0;
         bool after = Options.ResetAfter;
@@ -263,18 +240,11 @@ public sealed unsafe class Gru<T> : Layer<T>, IRecurrentLayer<T> where T : unman
         }
     }
 
-    private static void BackwardRows(void* state, int r0, int r1)
-    {
-        ref var j = ref Unsafe.AsRef<StepJob>(state);
-        j.Layer.BackwardSteps(r0, r1, j.Batch, j.Seq, j.Steps, j.Dy);
-    }
-
     /// <summary>The reverse time loop for batch rows [r0, r1), from the last step down to seq − steps.</summary>
-    private void BackwardSteps(int r0, int r1, int batch, int seqLen, int steps, T* pdy)
+    void IRowLoops<T>.BackwardSteps(int r0, int r1, int batch, int seqLen, int steps, ReadOnlySpan<T> dy)
     {
         int B = batch, S = seqLen, H = HiddenSize, G = 3 * H, n = r1 - r0;
         bool after = Options.ResetAfter;
-        var dy = new ReadOnlySpan<T>(pdy, B * OutputLength(S));
         var dh = _tape.Step(_carry, 0).Slice(r0 * H, n * H);
         var next = _tape.Step(_carry, 1).Slice(r0 * H, n * H);
         var mh = _dropH ? _tape[_mh].Slice(r0 * H, n * H) : default;
@@ -344,11 +314,7 @@ public sealed unsafe class Gru<T> : Layer<T>, IRecurrentLayer<T> where T : unman
         var whhP = _tape[_whhP]; var whnP = _tape[_whnP];
         if (after) Gemm.PackB<T>(whhP, whh, false, H, G, forOneRow: B == 1);
         else { Gemm.PackB<T>(whhP, whh[..(2 * H * H)], false, H, 2 * H, forOneRow: B == 1); Gemm.PackB<T>(whnP, whh[(2 * H * H)..], false, H, H, forOneRow: B == 1); }
-        fixed (T* pdy = dy)
-        {
-            var job = new StepJob { Layer = this, Batch = B, Seq = S, Steps = steps, Dy = pdy };
-            WorkerPool.RunRows(&BackwardRows, Unsafe.AsPointer(ref job), B, WorkerPool.RowChunks(B));
-        }
+        RowLoops<T>.Backward(this, B, S, steps, dy);
         dh = _tape.Step(_carry, steps & 1); // the carries swap once per step
 
         if (sStop == 0)

@@ -19,6 +19,20 @@ public enum InitScheme
 /// <summary>Shared pieces of the gated layers: weight initialisation and per-sequence dropout masks.</summary>
 internal static class RecurrentInit
 {
+    /// <summary>
+    /// y (B, S, W) batch-major from hs (S, B, W) in scan order (scan step s is time S − 1 − s when backwards):
+    /// a recurrent layer's outputs from its time-major tape.
+    /// </summary>
+    public static void FromScanOrder<T>(Span<T> y, ReadOnlySpan<T> hs, int batch, int seqLen, int width, bool backwards) where T : unmanaged
+    {
+        int B = batch, S = seqLen, W = width;
+        for (int s = 0; s < S; s++)
+        {
+            int t = backwards ? S - 1 - s : s;
+            for (int b = 0; b < B; b++) hs.Slice((s * B + b) * W, W).CopyTo(y.Slice((b * S + t) * W, W));
+        }
+    }
+
     /// <summary>Fills W_ih (G·H, I), W_hh (G·H, H) and the biases (G·H) per <paramref name="scheme"/>; draws in that order.</summary>
     public static void Weights<T>(InitScheme scheme, Rng rng, int gates, int inputSize, int hiddenSize,
         Parameter<T> wih, Parameter<T> whh, Parameter<T> bih, Parameter<T>? bhh) where T : unmanaged, IFloatingPointIeee754<T>

@@ -25,7 +25,7 @@ public sealed record SimpleRnnOptions : RecurrentOptions
 /// Parameters use PyTorch's names and layout: weight_ih_l0 (H, I), weight_hh_l0 (H, H), bias_ih_l0 (H),
 /// optionally bias_hh_l0 (H) and h0 (H).
 /// </summary>
-public sealed unsafe class SimpleRnn<T> : Layer<T>, IRecurrentLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
+public sealed class SimpleRnn<T> : Layer<T>, IRecurrentLayer<T>, IRowLoops<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     /// <summary>Input features I.</summary>
     public int InputSize { get; }
@@ -143,37 +143,14 @@ public sealed unsafe class SimpleRnn<T> : Layer<T>, IRecurrentLayer<T> where T :
         }
 
         Gemm.PackB<T>(_tape[_whhPacked], WeightHh.Value, true, H, H, forOneRow: B == 1); // once per pass, not once per step
-        var job = new StepJob { Layer = this, Batch = B, Seq = S };
-        WorkerPool.RunRows(&ForwardRows, Unsafe.AsPointer(ref job), B, WorkerPool.RowChunks(B));
+        RowLoops<T>.Forward(this, B, S);
 
-        if (Options.ReturnSequences)
-        {
-            for (int s = 0; s < S; s++)
-            {
-                int t = Options.Backwards ? S - 1 - s : s;
-                var hs = _tape.Step(_h, s + 1);
-                for (int b = 0; b < B; b++) hs.Slice(b * H, H).CopyTo(y.Slice((b * S + t) * H, H));
-            }
-        }
+        if (Options.ReturnSequences) RecurrentInit.FromScanOrder(y, _tape.Steps(_h, 1, S), B, S, H, Options.Backwards);
         else _tape.Step(_h, S).CopyTo(y);
     }
 
-    /// <summary>What a row range of the time loop needs besides the layer's fields; lives on the caller's stack.</summary>
-    private struct StepJob
-    {
-        public SimpleRnn<T> Layer;
-        public int Batch, Seq, Steps;
-        public T* Dy;   // Backward: dy, (batch, seq, H) or (batch, H)
-    }
-
-    private static void ForwardRows(void* state, int r0, int r1)
-    {
-        ref var j = ref Unsafe.AsRef<StepJob>(state);
-        j.Layer.ForwardSteps(r0, r1, j.Seq);
-    }
-
     /// <summary>The recurrence for batch rows [r0, r1): rows never interact, so row ranges run in parallel.</summary>
-    private void ForwardSteps(int r0, int r1, int seqLen)
+    void IRowLoops<T>.ForwardSteps(int r0, int r1, int batch, int seqLen)
     {
         int S = seqLen, H = HiddenSize, n = r1 - r0;
         var whhT = _tape[_whhPacked];
@@ -196,17 +173,10 @@ public sealed unsafe class SimpleRnn<T> : Layer<T>, IRecurrentLayer<T> where T :
         }
     }
 
-    private static void BackwardRows(void* state, int r0, int r1)
-    {
-        ref var j = ref Unsafe.AsRef<StepJob>(state);
-        j.Layer.BackwardSteps(r0, r1, j.Batch, j.Seq, j.Steps, j.Dy);
-    }
-
     /// <summary>The reverse time loop for batch rows [r0, r1), from the last step down to seq − steps.</summary>
-    private void BackwardSteps(int r0, int r1, int batch, int seqLen, int steps, T* pdy)
+    void IRowLoops<T>.BackwardSteps(int r0, int r1, int batch, int seqLen, int steps, ReadOnlySpan<T> dy)
     {
         int B = batch, S = seqLen, H = HiddenSize, n = r1 - r0;
-        var dy = new ReadOnlySpan<T>(pdy, B * OutputLength(S));
         var carry = _tape.Step(_carry, 0).Slice(r0 * H, n * H);
         var next = _tape.Step(_carry, 1).Slice(r0 * H, n * H);
         T clip = T.CreateTruncating(Options.GradClipping);
@@ -259,11 +229,7 @@ public sealed unsafe class SimpleRnn<T> : Layer<T>, IRecurrentLayer<T> where T :
         var carry = _tape.Step(_carry, 0);
         carry.Clear();
         Gemm.PackB<T>(_tape[_whhPacked], WeightHh.Value, false, H, H, forOneRow: B == 1); // W_hh (H, H) as op(B) of dh = dpre·W_hh
-        fixed (T* pdy = dy)
-        {
-            var job = new StepJob { Layer = this, Batch = B, Seq = S, Steps = steps, Dy = pdy };
-            WorkerPool.RunRows(&BackwardRows, Unsafe.AsPointer(ref job), B, WorkerPool.RowChunks(B));
-        }
+        RowLoops<T>.Backward(this, B, S, steps, dy);
         carry = _tape.Step(_carry, steps & 1); // the carries swap once per step
 
         // Whatever reached h_{-1} (never, under truncation).
