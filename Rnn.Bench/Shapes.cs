@@ -88,15 +88,7 @@ public static class Shapes
             Action f = packed ? () => Gemm.MultiplyPacked<float>(c, a, pb, ta, 1f, 1f, m, n, k)
                               : () => Gemm.Multiply<float>(c, a, b, ta, tb, 1f, 1f, m, n, k);
             double flops = 2.0 * m * n * k;
-            int inner = (int)Math.Max(1, Math.Min(10000, 2e7 / flops));
-            for (int i = 0; i < inner; i++) f();
-            double best = double.MaxValue;
-            for (int rep = 0; rep < 15; rep++)
-            {
-                long t0 = Stopwatch.GetTimestamp();
-                for (int i = 0; i < inner; i++) f();
-                best = Math.Min(best, Stopwatch.GetElapsedTime(t0).TotalSeconds / inner);
-            }
+            double best = MinTime(f, flops);
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{label,-28} {m,5} {n,5} {k,5} {(ta ? "T" : "N")}{(tb ? "T" : "N")} {(packed ? "packed" : "      ")} {best * 1e6,10:F2} us {flops / best / 1e9,7:F1} GFLOP/s"));
         }

@@ -85,20 +85,11 @@ public static unsafe partial class Gemm
     private static void MultiplySharedFloat(float* c1, float* b1, int n1, float* c2, float* b2, int n2, float* a, bool ta,
         float alpha, float beta, int m, int k)
     {
-        int n = n1 + n2;
         var g = new Job
         {
-            A = a, B = b1, C = c1, B2 = b2, C2 = c2, N1 = n1, M = m, N = n, K = k, TA = ta, Alpha = alpha, Beta = beta,
+            A = a, B = b1, C = c1, B2 = b2, C2 = c2, N1 = n1, M = m, N = n1 + n2, K = k, TA = ta, Alpha = alpha, Beta = beta,
         };
-        g.DirectA = ta && DirectATransposed && m % 512 != 0;
-        g.DirectRows = !ta && DirectRowsMaxCols >= n && Dispatch.Isa == 3 && k >= 32 && (n % Kernel512.NR == 0 || n % Kernel512.NR > 8);
-        g.SplitN = n >= m;
-        g.Unit = g.SplitN ? MicroCols : MicroRows;
-        int units = ((g.SplitN ? n : m) + g.Unit - 1) / g.Unit;
-        int threads = WorkerPool.InRows ? 1 : WorkerPool.Size;
-        g.Chunks = 2.0 * m * n * k >= ParallelMinFlops ? Math.Min(threads, units) : 1;
-        if (g.Chunks <= 1) RunChunk(&g, 0);
-        else WorkerPool.Run(&RunChunk, &g, g.Chunks);
+        Run(ref g);
     }
 
     private static void MultiplyFloat(float* c, float* a, float* b, bool ta, bool tb, float alpha, float beta, int m, int n, int k,
@@ -114,26 +105,36 @@ public static unsafe partial class Gemm
         }
         var g = new Job
         {
-            A = a, B = b, C = c, M = m, N = n, K = k, TA = ta, TB = tb, Alpha = alpha, Beta = beta,
-            Gemv = packedB == null && (m == 1 || n == 1), PB = packedB, WideB = wideB,
+            A = a, B = b, C = c, M = m, N = n, K = k, TA = ta, TB = tb, Alpha = alpha, Beta = beta, PB = packedB, WideB = wideB,
         };
-        g.NarrowN = packedB == null && ta && !tb && n >= 2 && n <= NarrowMaxCols && m >= 2;
-        g.DirectB = packedB == null && !tb && m <= DirectBMaxRows;
-        g.DirectA = ta && DirectATransposed && m % 512 != 0;
-        g.DirectRows = !ta && (DirectRowsMaxCols >= n || m <= DirectRowsMaxRows) && Dispatch.Isa == 3 && m > 1 && n > 1 && k >= 32
+        Run(ref g);
+    }
+
+    /// <summary>Chooses the job's paths and its split between threads from its operands, then runs it.</summary>
+    private static void Run(ref Job g)
+    {
+        int m = g.M, n = g.N, k = g.K;
+        bool one = g.N1 == 0, unpacked = g.PB == null;
+        g.Gemv = one && unpacked && (m == 1 || n == 1);
+        g.NarrowN = one && unpacked && g.TA && !g.TB && n >= 2 && n <= NarrowMaxCols && m >= 2;
+        g.DirectB = one && unpacked && !g.TB && m <= DirectBMaxRows;
+        g.DirectA = g.TA && DirectATransposed && m % 512 != 0;
+        g.DirectRows = !g.TA && (DirectRowsMaxCols >= n || m <= DirectRowsMaxRows) && Dispatch.Isa == 3 && m > 1 && n > 1 && k >= 32
             && (n % Kernel512.NR == 0 || n % Kernel512.NR > 8); // a narrow last panel needs packed A anyway: then pack it all
         // Split the longer output side, in whole micro-tiles (or whole vectors for GEMV).
         g.SplitN = n >= m;
-        int mr = MicroRows, nr = MicroCols;
-        g.Unit = g.Gemv ? 32 : g.SplitN ? nr : mr;
+        g.Unit = g.Gemv ? 32 : g.SplitN ? MicroCols : MicroRows;
         int units = ((g.SplitN ? n : m) + g.Unit - 1) / g.Unit;
         int threads = WorkerPool.InRows ? 1 : WorkerPool.Size; // inside a row-parallel loop, each thread runs its own rows
         // A matrix-vector product over a prepacked B is bound by streaming B, not by flops: split it once B is
         // large enough that each core reading half from its own L2 beats the cost of a dispatch.
-        bool big = packedB != null && m == 1 ? (long)n * k >= ParallelMinPackedGemv : 2.0 * m * n * k >= ParallelMinFlops;
+        bool big = !unpacked && m == 1 ? (long)n * k >= ParallelMinPackedGemv : 2.0 * m * n * k >= ParallelMinFlops;
         g.Chunks = big ? Math.Min(threads, units) : 1;
-        if (g.Chunks <= 1) RunChunk(&g, 0);
-        else WorkerPool.Run(&RunChunk, &g, g.Chunks);
+        fixed (Job* pg = &g)
+        {
+            if (g.Chunks <= 1) RunChunk(pg, 0);
+            else WorkerPool.Run(&RunChunk, pg, g.Chunks);
+        }
     }
 
     /// <summary>
@@ -253,9 +254,8 @@ public static unsafe partial class Gemm
                                     if (rows == mr) { pa = g.A + (nint)pc * g.M + ic + ir; sa = g.M; }
                                     else { PackA(bufA, ref g, ic + ir, rows, pc, kc, mr); pa = bufA; }
                                 }
-                                // A stored (m, k) read from its rows (Rows512); a narrow last column panel still needs a packed panel.
+                                // A stored (m, k) read from its rows (Rows512; DirectRows excludes a narrow last panel).
                                 float* rowsA = g.DirectRows ? g.A + (nint)(ic + ir) * g.K + pc : null;
-                                if (g.DirectRows && (nc - 1) % nr < 8) { PackA(bufA, ref g, ic + ir, rows, pc, kc, mr); pa = bufA; }
                                 for (int jr = 0; jr < nc; jr += nr)
                                 {
                                 int cols = Math.Min(nr, nc - jr);
@@ -265,7 +265,7 @@ public static unsafe partial class Gemm
                                 else if (jr < ncFull) { pb = g.B + (nint)pc * n + jc + jr; sb = n; }
                                 else { pb = bufB; sb = nr; }
                                     float* cp = CAt(ref g, ic + ir, jc + jr, out nint ldc);
-                                    if (rowsA != null && cols > 8)
+                                    if (rowsA != null)
                                     {
                                         bool wide = cols > 16;
                                         if (cols == (wide ? 32 : 16)) Rows512(rows, wide, kc, rowsA, g.K, pb, sb, cp, ldc, g.Alpha, beta);

@@ -1,5 +1,4 @@
 using System.Numerics;
-using System.Runtime.CompilerServices;
 using Rnn.Init;
 using Rnn.Kernels;
 using Rnn.Tape;
@@ -205,7 +204,7 @@ public sealed class Gru<T> : Layer<T>, IRecurrentLayer<T>, IRowLoops<T> where T 
     }
 
     /// <summary>The recurrence for batch rows [r0, r1): rows never interact, so row ranges run in parallel.</summary>
-    void IRowLoops<T>.ForwardSteps(int r0, int r1, int batch, int seqLen)
+    void IRowLoops<T>.ForwardSteps(int r0, int r1, int seqLen)
     {
         int S = seqLen, H = HiddenSize, G = 3 * H, n = r1 - r0;
         bool after = Options.ResetAfter;
@@ -241,9 +240,9 @@ public sealed class Gru<T> : Layer<T>, IRecurrentLayer<T>, IRowLoops<T> where T 
     }
 
     /// <summary>The reverse time loop for batch rows [r0, r1), from the last step down to seq − steps.</summary>
-    void IRowLoops<T>.BackwardSteps(int r0, int r1, int batch, int seqLen, int steps, ReadOnlySpan<T> dy)
+    void IRowLoops<T>.BackwardSteps(int r0, int r1, int seqLen, int steps, ReadOnlySpan<T> dy)
     {
-        int B = batch, S = seqLen, H = HiddenSize, G = 3 * H, n = r1 - r0;
+        int S = seqLen, H = HiddenSize, G = 3 * H, n = r1 - r0;
         bool after = Options.ResetAfter;
         var dh = _tape.Step(_carry, 0).Slice(r0 * H, n * H);
         var next = _tape.Step(_carry, 1).Slice(r0 * H, n * H);

@@ -1,5 +1,4 @@
 using System.Numerics;
-using System.Runtime.CompilerServices;
 using Rnn.Init;
 using Rnn.Kernels;
 using Rnn.Tape;
@@ -195,7 +194,7 @@ public sealed class Lstm<T> : Layer<T>, IRecurrentLayer<T>, IRowLoops<T> where T
     }
 
     /// <summary>The recurrence for batch rows [r0, r1): rows never interact, so row ranges run in parallel.</summary>
-    void IRowLoops<T>.ForwardSteps(int r0, int r1, int batch, int seqLen)
+    void IRowLoops<T>.ForwardSteps(int r0, int r1, int seqLen)
     {
         int S = seqLen, H = HiddenSize, G = 4 * H, n = r1 - r0;
         var mh = _dropH ? _tape[_mh].Slice(r0 * H, n * H) : default;
@@ -301,11 +300,10 @@ public sealed class Lstm<T> : Layer<T>, IRecurrentLayer<T>, IRowLoops<T> where T
 
     private static InvalidOperationException NoForward() => new("FinalH/FinalC: no Forward has run yet.");
 
-
     /// <summary>The reverse time loop for batch rows [r0, r1), from the last step down to seq − steps.</summary>
-    void IRowLoops<T>.BackwardSteps(int r0, int r1, int batch, int seqLen, int steps, ReadOnlySpan<T> dy)
+    void IRowLoops<T>.BackwardSteps(int r0, int r1, int seqLen, int steps, ReadOnlySpan<T> dy)
     {
-        int B = batch, S = seqLen, H = HiddenSize, G = 4 * H, n = r1 - r0;
+        int S = seqLen, H = HiddenSize, G = 4 * H, n = r1 - r0;
         var dh = _tape.Step(_carry, 0).Slice(r0 * H, n * H);
         var next = _tape.Step(_carry, 1).Slice(r0 * H, n * H);
         var dc = _tape[_dc].Slice(r0 * H, n * H);

@@ -8,10 +8,10 @@ namespace Rnn.Layers;
 internal interface IRowLoops<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     /// <summary>The forward recurrence for batch rows [r0, r1).</summary>
-    void ForwardSteps(int r0, int r1, int batch, int seqLen);
+    void ForwardSteps(int r0, int r1, int seqLen);
 
     /// <summary>The reverse loop for batch rows [r0, r1), from the last step down to seqLen − steps; dy as Backward got it.</summary>
-    void BackwardSteps(int r0, int r1, int batch, int seqLen, int steps, ReadOnlySpan<T> dy);
+    void BackwardSteps(int r0, int r1, int seqLen, int steps, ReadOnlySpan<T> dy);
 }
 
 /// <summary>
@@ -25,14 +25,14 @@ internal static unsafe class RowLoops<T> where T : unmanaged, IFloatingPointIeee
     private struct Job
     {
         public IRowLoops<T> Layer;
-        public int Batch, Seq, Steps;
+        public int Seq, Steps;
         public T* Dy;      // Backward: dy, (batch, seq, H) or (batch, H)
         public int DyLength;
     }
 
     public static void Forward(IRowLoops<T> layer, int batch, int seqLen)
     {
-        var job = new Job { Layer = layer, Batch = batch, Seq = seqLen };
+        var job = new Job { Layer = layer, Seq = seqLen };
         WorkerPool.RunRows(&ForwardChunk, Unsafe.AsPointer(ref job), batch, WorkerPool.RowChunks(batch));
     }
 
@@ -40,7 +40,7 @@ internal static unsafe class RowLoops<T> where T : unmanaged, IFloatingPointIeee
     {
         fixed (T* p = dy)
         {
-            var job = new Job { Layer = layer, Batch = batch, Seq = seqLen, Steps = steps, Dy = p, DyLength = dy.Length };
+            var job = new Job { Layer = layer, Seq = seqLen, Steps = steps, Dy = p, DyLength = dy.Length };
             WorkerPool.RunRows(&BackwardChunk, Unsafe.AsPointer(ref job), batch, WorkerPool.RowChunks(batch));
         }
     }
@@ -48,12 +48,12 @@ internal static unsafe class RowLoops<T> where T : unmanaged, IFloatingPointIeee
     private static void ForwardChunk(void* state, int r0, int r1)
     {
         ref var j = ref Unsafe.AsRef<Job>(state);
-        j.Layer.ForwardSteps(r0, r1, j.Batch, j.Seq);
+        j.Layer.ForwardSteps(r0, r1, j.Seq);
     }
 
     private static void BackwardChunk(void* state, int r0, int r1)
     {
         ref var j = ref Unsafe.AsRef<Job>(state);
-        j.Layer.BackwardSteps(r0, r1, j.Batch, j.Seq, j.Steps, new ReadOnlySpan<T>(j.Dy, j.DyLength));
+        j.Layer.BackwardSteps(r0, r1, j.Seq, j.Steps, new ReadOnlySpan<T>(j.Dy, j.DyLength));
     }
 }

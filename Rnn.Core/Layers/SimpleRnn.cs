@@ -150,7 +150,7 @@ public sealed class SimpleRnn<T> : Layer<T>, IRecurrentLayer<T>, IRowLoops<T> wh
     }
 
     /// <summary>The recurrence for batch rows [r0, r1): rows never interact, so row ranges run in parallel.</summary>
-    void IRowLoops<T>.ForwardSteps(int r0, int r1, int batch, int seqLen)
+    void IRowLoops<T>.ForwardSteps(int r0, int r1, int seqLen)
     {
         int S = seqLen, H = HiddenSize, n = r1 - r0;
         var whhT = _tape[_whhPacked];
@@ -174,9 +174,9 @@ public sealed class SimpleRnn<T> : Layer<T>, IRecurrentLayer<T>, IRowLoops<T> wh
     }
 
     /// <summary>The reverse time loop for batch rows [r0, r1), from the last step down to seq − steps.</summary>
-    void IRowLoops<T>.BackwardSteps(int r0, int r1, int batch, int seqLen, int steps, ReadOnlySpan<T> dy)
+    void IRowLoops<T>.BackwardSteps(int r0, int r1, int seqLen, int steps, ReadOnlySpan<T> dy)
     {
-        int B = batch, S = seqLen, H = HiddenSize, n = r1 - r0;
+        int S = seqLen, H = HiddenSize, n = r1 - r0;
         var carry = _tape.Step(_carry, 0).Slice(r0 * H, n * H);
         var next = _tape.Step(_carry, 1).Slice(r0 * H, n * H);
         T clip = T.CreateTruncating(Options.GradClipping);
