@@ -27,25 +27,11 @@ public sealed record GruOptions : GatedRecurrentOptions
 /// (batch, seq) of 0/1, a masked step keeping h. Parameters: weight_ih (3H, I), weight_hh (3H, H), bias_ih (3H),
 /// bias_hh (3H) unless TwoBiases is off, h0 (H) when learned; each name ends in the constructor's suffix.
 /// </summary>
-public sealed class Gru<T> : Layer<T>, IRecurrentLayer<T>, IRowLoops<T> where T : unmanaged, IFloatingPointIeee754<T>
+public sealed class Gru<T> : RecurrentLayer<T>, IRecurrentLayer<T>, IRowLoops<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
-    /// <summary>Input features I.</summary>
-    public int InputSize { get; }
-    /// <summary>Hidden units H.</summary>
-    public int HiddenSize { get; }
     /// <summary>The options this layer was built with.</summary>
     public GruOptions Options { get; }
 
-    /// <summary>(3H, I), row blocks r, z, n.</summary>
-    public Parameter<T> WeightIh { get; }
-    /// <summary>(3H, H).</summary>
-    public Parameter<T> WeightHh { get; }
-    /// <summary>(3H).</summary>
-    public Parameter<T> BiasIh { get; }
-    /// <summary>(3H), only with <see cref="RecurrentOptions.TwoBiases"/>.</summary>
-    public Parameter<T>? BiasHh { get; }
-    /// <summary>(H), only with <see cref="InitialState.Learned"/>.</summary>
-    public Parameter<T>? H0 { get; }
 
     /// <summary>
     /// Source of the dropout masks, drawn at each training Forward. Seeded from the constructor's generator;
@@ -61,31 +47,16 @@ public sealed class Gru<T> : Layer<T>, IRecurrentLayer<T>, IRowLoops<T> where T 
 
     /// <summary>Creates the layer and initialises its parameters per <see cref="GatedRecurrentOptions.Init"/> from <paramref name="rng"/> (null: zeros, for loading).</summary>
     public Gru(int inputSize, int hiddenSize, Rng? rng, GruOptions? options = null, string suffix = "_l0")
+        : base(inputSize, hiddenSize, 3, options ??= new GruOptions(), suffix)
     {
-        Guard.AtLeast(inputSize, 1);
-        Guard.AtLeast(hiddenSize, 1);
-        Options = options ?? new GruOptions();
-        if (Options.GradientSteps == 0 || Options.GradientSteps < -1)
-            throw new ArgumentException($"options.GradientSteps: expected -1 or >= 1, got {Options.GradientSteps}.", nameof(options));
+        Options = options;
         if (Options.ResetAfter && !Options.TwoBiases)
             throw new ArgumentException("options.TwoBiases: expected true with ResetAfter (b_hn is multiplied by r, so it cannot merge into b_ih), got false.", nameof(options));
         RecurrentInit.CheckRate(Options.Dropout, nameof(GruOptions.Dropout));
         RecurrentInit.CheckRate(Options.RecurrentDropout, nameof(GruOptions.RecurrentDropout));
-        InputSize = inputSize; HiddenSize = hiddenSize;
-        int G = 3 * hiddenSize;
-        WeightIh = Add(new Parameter<T>("weight_ih" + suffix, [G, inputSize]));
-        WeightHh = Add(new Parameter<T>("weight_hh" + suffix, [G, hiddenSize]));
-        BiasIh = Add(new Parameter<T>("bias_ih" + suffix, [G]));
-        if (Options.TwoBiases) BiasHh = Add(new Parameter<T>("bias_hh" + suffix, [G]));
-        if (Options.InitialState == InitialState.Learned) H0 = Add(new Parameter<T>("h0" + suffix, [hiddenSize]));
         if (rng != null) RecurrentInit.Weights(Options.Init, rng, 3, inputSize, hiddenSize, WeightIh, WeightHh, BiasIh, BiasHh);
         DropoutRng = new Rng(rng?.NextUInt64() ?? 0);
     }
-
-    /// <inheritdoc/>
-    public bool Backwards => Options.Backwards;
-    /// <inheritdoc/>
-    public bool ReturnSequences => Options.ReturnSequences;
 
     /// <inheritdoc/>
     void IRecurrentLayer<T>.Forward(Span<T> y, ReadOnlySpan<T> x, ReadOnlySpan<T> mask, int batch, int seqLen)
@@ -93,9 +64,6 @@ public sealed class Gru<T> : Layer<T>, IRecurrentLayer<T>, IRowLoops<T> where T 
     /// <inheritdoc/>
     void IRecurrentLayer<T>.Backward(Span<T> dx, ReadOnlySpan<T> dy, int batch, int seqLen)
         => Backward(dx, default, dy, default, batch, seqLen);
-
-    /// <summary>Output elements per sequence: seq·H with ReturnSequences, else H.</summary>
-    public int OutputLength(int seqLen) => Options.ReturnSequences ? seqLen * HiddenSize : HiddenSize;
 
     /// <summary>h after the last scanned step of the last Forward, (batch, H). Owned by the layer; valid until the next Forward.</summary>
     public ReadOnlySpan<T> FinalH => _tape.Batch < 0 ? throw new InvalidOperationException("FinalH: no Forward has run yet.") : _tape.Step(_h, _tape.SeqLen);

@@ -23,25 +23,11 @@ public sealed record LstmOptions : GatedRecurrentOptions
 /// each name ending in the constructor's suffix. The final state is exposed as <see cref="FinalH"/> and
 /// <see cref="FinalC"/>, and its gradient is accepted by <see cref="Backward"/>.
 /// </summary>
-public sealed class Lstm<T> : Layer<T>, IRecurrentLayer<T>, IRowLoops<T> where T : unmanaged, IFloatingPointIeee754<T>
+public sealed class Lstm<T> : RecurrentLayer<T>, IRecurrentLayer<T>, IRowLoops<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
-    /// <summary>Input features I.</summary>
-    public int InputSize { get; }
-    /// <summary>Hidden units H.</summary>
-    public int HiddenSize { get; }
     /// <summary>The options this layer was built with.</summary>
     public LstmOptions Options { get; }
 
-    /// <summary>(4H, I), row blocks i, f, g, o.</summary>
-    public Parameter<T> WeightIh { get; }
-    /// <summary>(4H, H).</summary>
-    public Parameter<T> WeightHh { get; }
-    /// <summary>(4H).</summary>
-    public Parameter<T> BiasIh { get; }
-    /// <summary>(4H), only with <see cref="RecurrentOptions.TwoBiases"/>.</summary>
-    public Parameter<T>? BiasHh { get; }
-    /// <summary>(H), only with <see cref="InitialState.Learned"/>.</summary>
-    public Parameter<T>? H0 { get; }
     /// <summary>(H), only with <see cref="InitialState.Learned"/>.</summary>
     public Parameter<T>? C0 { get; }
 
@@ -59,34 +45,16 @@ public sealed class Lstm<T> : Layer<T>, IRecurrentLayer<T>, IRowLoops<T> where T
 
     /// <summary>Creates the layer and initialises its parameters per <see cref="GatedRecurrentOptions.Init"/> from <paramref name="rng"/> (null: zeros, for loading).</summary>
     public Lstm(int inputSize, int hiddenSize, Rng? rng, LstmOptions? options = null, string suffix = "_l0")
+        : base(inputSize, hiddenSize, 4, options ??= new LstmOptions(), suffix)
     {
-        Guard.AtLeast(inputSize, 1);
-        Guard.AtLeast(hiddenSize, 1);
-        Options = options ?? new LstmOptions();
-        if (Options.GradientSteps == 0 || Options.GradientSteps < -1)
-            throw new ArgumentException($"options.GradientSteps: expected -1 or >= 1, got {Options.GradientSteps}.", nameof(options));
+        Options = options;
         RecurrentInit.CheckRate(Options.Dropout, nameof(LstmOptions.Dropout));
         RecurrentInit.CheckRate(Options.RecurrentDropout, nameof(LstmOptions.RecurrentDropout));
-        InputSize = inputSize; HiddenSize = hiddenSize;
-        int G = 4 * hiddenSize;
-        WeightIh = Add(new Parameter<T>("weight_ih" + suffix, [G, inputSize]));
-        WeightHh = Add(new Parameter<T>("weight_hh" + suffix, [G, hiddenSize]));
-        BiasIh = Add(new Parameter<T>("bias_ih" + suffix, [G]));
-        if (Options.TwoBiases) BiasHh = Add(new Parameter<T>("bias_hh" + suffix, [G]));
-        if (Options.InitialState == InitialState.Learned)
-        {
-            H0 = Add(new Parameter<T>("h0" + suffix, [hiddenSize]));
-            C0 = Add(new Parameter<T>("c0" + suffix, [hiddenSize]));
-        }
+        if (Options.InitialState == InitialState.Learned) C0 = Add(new Parameter<T>("c0" + suffix, [hiddenSize]));
         if (rng != null) RecurrentInit.Weights(Options.Init, rng, 4, inputSize, hiddenSize, WeightIh, WeightHh, BiasIh, BiasHh);
         if (Options.UnitForgetBias) BiasIh.Value.AsSpan(hiddenSize, hiddenSize).Fill(T.One);
         DropoutRng = new Rng(rng?.NextUInt64() ?? 0);
     }
-
-    /// <inheritdoc/>
-    public bool Backwards => Options.Backwards;
-    /// <inheritdoc/>
-    public bool ReturnSequences => Options.ReturnSequences;
 
     /// <inheritdoc/>
     void IRecurrentLayer<T>.Forward(Span<T> y, ReadOnlySpan<T> x, ReadOnlySpan<T> mask, int batch, int seqLen)
@@ -94,9 +62,6 @@ public sealed class Lstm<T> : Layer<T>, IRecurrentLayer<T>, IRowLoops<T> where T
     /// <inheritdoc/>
     void IRecurrentLayer<T>.Backward(Span<T> dx, ReadOnlySpan<T> dy, int batch, int seqLen)
         => Backward(dx, default, default, dy, default, default, batch, seqLen);
-
-    /// <summary>Output elements per sequence: seq·H with ReturnSequences, else H.</summary>
-    public int OutputLength(int seqLen) => Options.ReturnSequences ? seqLen * HiddenSize : HiddenSize;
 
     /// <summary>h after the last scanned step of the last Forward, (batch, H). Owned by the layer; valid until the next Forward.</summary>
     public ReadOnlySpan<T> FinalH => _tape.Batch < 0 ? throw NoForward() : _tape.Step(_h, _tape.SeqLen);

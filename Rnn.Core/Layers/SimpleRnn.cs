@@ -25,25 +25,11 @@ public sealed record SimpleRnnOptions : RecurrentOptions
 /// Parameters use PyTorch's names and layout: weight_ih_l0 (H, I), weight_hh_l0 (H, H), bias_ih_l0 (H),
 /// optionally bias_hh_l0 (H) and h0 (H).
 /// </summary>
-public sealed class SimpleRnn<T> : Layer<T>, IRecurrentLayer<T>, IRowLoops<T> where T : unmanaged, IFloatingPointIeee754<T>
+public sealed class SimpleRnn<T> : RecurrentLayer<T>, IRecurrentLayer<T>, IRowLoops<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
-    /// <summary>Input features I.</summary>
-    public int InputSize { get; }
-    /// <summary>Hidden units H.</summary>
-    public int HiddenSize { get; }
     /// <summary>The options this layer was built with.</summary>
     public SimpleRnnOptions Options { get; }
 
-    /// <summary>(H, I).</summary>
-    public Parameter<T> WeightIh { get; }
-    /// <summary>(H, H).</summary>
-    public Parameter<T> WeightHh { get; }
-    /// <summary>(H).</summary>
-    public Parameter<T> BiasIh { get; }
-    /// <summary>(H), only with <see cref="RecurrentOptions.TwoBiases"/>.</summary>
-    public Parameter<T>? BiasHh { get; }
-    /// <summary>(H), only with <see cref="InitialState.Learned"/>.</summary>
-    public Parameter<T>? H0 { get; }
 
     private readonly Tape<T> _tape = new();
     private Slot _xs, _m, _h, _dpre, _carry, _dxs, _bias, _whhPacked; // see Forward for shapes
@@ -54,29 +40,15 @@ public sealed class SimpleRnn<T> : Layer<T>, IRecurrentLayer<T>, IRowLoops<T> wh
     /// biases and h0 start at zero; a null rng leaves every weight at zero (for loading). Re-initialise <see cref="Parameter{T}.Value"/> for other schemes.
     /// </summary>
     public SimpleRnn(int inputSize, int hiddenSize, Rng? rng, SimpleRnnOptions? options = null, string suffix = "_l0")
+        : base(inputSize, hiddenSize, 1, options ??= new SimpleRnnOptions(), suffix)
     {
-        Guard.AtLeast(inputSize, 1);
-        Guard.AtLeast(hiddenSize, 1);
-        Options = options ?? new SimpleRnnOptions();
+        Options = options;
         if (Options.Activation is not (Activation.Tanh or Activation.Relu))
             throw new ArgumentException($"options.Activation: expected Tanh or Relu, got {Options.Activation}.", nameof(options));
-        if (Options.GradientSteps == 0 || Options.GradientSteps < -1)
-            throw new ArgumentException($"options.GradientSteps: expected -1 or >= 1, got {Options.GradientSteps}.", nameof(options));
-        InputSize = inputSize; HiddenSize = hiddenSize;
-        WeightIh = Add(new Parameter<T>("weight_ih" + suffix, [hiddenSize, inputSize]));
-        WeightHh = Add(new Parameter<T>("weight_hh" + suffix, [hiddenSize, hiddenSize]));
-        BiasIh = Add(new Parameter<T>("bias_ih" + suffix, [hiddenSize]));
-        if (Options.TwoBiases) BiasHh = Add(new Parameter<T>("bias_hh" + suffix, [hiddenSize]));
-        if (Options.InitialState == InitialState.Learned) H0 = Add(new Parameter<T>("h0" + suffix, [hiddenSize]));
         if (rng == null) return; // loading: the caller writes every value
         Initializers.HeUniform<T>(WeightIh.Value, rng, inputSize);
         Initializers.HeUniform<T>(WeightHh.Value, rng, hiddenSize);
     }
-
-    /// <inheritdoc/>
-    public bool Backwards => Options.Backwards;
-    /// <inheritdoc/>
-    public bool ReturnSequences => Options.ReturnSequences;
 
     /// <inheritdoc/>
     void IRecurrentLayer<T>.Forward(Span<T> y, ReadOnlySpan<T> x, ReadOnlySpan<T> mask, int batch, int seqLen)
@@ -84,9 +56,6 @@ public sealed class SimpleRnn<T> : Layer<T>, IRecurrentLayer<T>, IRowLoops<T> wh
     /// <inheritdoc/>
     void IRecurrentLayer<T>.Backward(Span<T> dx, ReadOnlySpan<T> dy, int batch, int seqLen)
         => Backward(dx, default, dy, batch, seqLen);
-
-    /// <summary>Output elements per sequence: seq·H with ReturnSequences, else H.</summary>
-    public int OutputLength(int seqLen) => Options.ReturnSequences ? seqLen * HiddenSize : HiddenSize;
 
     /// <summary>
     /// Runs the layer over a batch and records the tape for <see cref="Backward"/>.
