@@ -191,14 +191,14 @@ public static unsafe partial class Gemm
         for (int p = 0; p < kc; p++, a += sa, b += sb)
         {
             var al = Vector256.Load(a); var ah = Vector128.Load(a + 8);
-            if (TC.Value > 0) { float bj = b[0]; l0 = Vector256.FusedMultiplyAdd(al, Vector256.Create(bj), l0); h0 = Vector128.FusedMultiplyAdd(ah, Vector128.Create(bj), h0); }
-            if (TC.Value > 1) { float bj = b[1]; l1 = Vector256.FusedMultiplyAdd(al, Vector256.Create(bj), l1); h1 = Vector128.FusedMultiplyAdd(ah, Vector128.Create(bj), h1); }
-            if (TC.Value > 2) { float bj = b[2]; l2 = Vector256.FusedMultiplyAdd(al, Vector256.Create(bj), l2); h2 = Vector128.FusedMultiplyAdd(ah, Vector128.Create(bj), h2); }
-            if (TC.Value > 3) { float bj = b[3]; l3 = Vector256.FusedMultiplyAdd(al, Vector256.Create(bj), l3); h3 = Vector128.FusedMultiplyAdd(ah, Vector128.Create(bj), h3); }
-            if (TC.Value > 4) { float bj = b[4]; l4 = Vector256.FusedMultiplyAdd(al, Vector256.Create(bj), l4); h4 = Vector128.FusedMultiplyAdd(ah, Vector128.Create(bj), h4); }
-            if (TC.Value > 5) { float bj = b[5]; l5 = Vector256.FusedMultiplyAdd(al, Vector256.Create(bj), l5); h5 = Vector128.FusedMultiplyAdd(ah, Vector128.Create(bj), h5); }
-            if (TC.Value > 6) { float bj = b[6]; l6 = Vector256.FusedMultiplyAdd(al, Vector256.Create(bj), l6); h6 = Vector128.FusedMultiplyAdd(ah, Vector128.Create(bj), h6); }
-            if (TC.Value > 7) { float bj = b[7]; l7 = Vector256.FusedMultiplyAdd(al, Vector256.Create(bj), l7); h7 = Vector128.FusedMultiplyAdd(ah, Vector128.Create(bj), h7); }
+            if (TC.Value > 0) { var bj = Avx.BroadcastScalarToVector256(b + 0); l0 = Vector256.FusedMultiplyAdd(al, bj, l0); h0 = Vector128.FusedMultiplyAdd(ah, bj.GetLower(), h0); }
+            if (TC.Value > 1) { var bj = Avx.BroadcastScalarToVector256(b + 1); l1 = Vector256.FusedMultiplyAdd(al, bj, l1); h1 = Vector128.FusedMultiplyAdd(ah, bj.GetLower(), h1); }
+            if (TC.Value > 2) { var bj = Avx.BroadcastScalarToVector256(b + 2); l2 = Vector256.FusedMultiplyAdd(al, bj, l2); h2 = Vector128.FusedMultiplyAdd(ah, bj.GetLower(), h2); }
+            if (TC.Value > 3) { var bj = Avx.BroadcastScalarToVector256(b + 3); l3 = Vector256.FusedMultiplyAdd(al, bj, l3); h3 = Vector128.FusedMultiplyAdd(ah, bj.GetLower(), h3); }
+            if (TC.Value > 4) { var bj = Avx.BroadcastScalarToVector256(b + 4); l4 = Vector256.FusedMultiplyAdd(al, bj, l4); h4 = Vector128.FusedMultiplyAdd(ah, bj.GetLower(), h4); }
+            if (TC.Value > 5) { var bj = Avx.BroadcastScalarToVector256(b + 5); l5 = Vector256.FusedMultiplyAdd(al, bj, l5); h5 = Vector128.FusedMultiplyAdd(ah, bj.GetLower(), h5); }
+            if (TC.Value > 6) { var bj = Avx.BroadcastScalarToVector256(b + 6); l6 = Vector256.FusedMultiplyAdd(al, bj, l6); h6 = Vector128.FusedMultiplyAdd(ah, bj.GetLower(), h6); }
+            if (TC.Value > 7) { var bj = Avx.BroadcastScalarToVector256(b + 7); l7 = Vector256.FusedMultiplyAdd(al, bj, l7); h7 = Vector128.FusedMultiplyAdd(ah, bj.GetLower(), h7); }
         }
         float* t = stackalloc float[8 * 12];
         if (TC.Value > 0) { l0.Store(t + 0 * 12); h0.Store(t + 0 * 12 + 8); }

@@ -229,13 +229,15 @@ public static unsafe partial class Gemm
                 {
                     int nc = Math.Min(ncMax, j1 - jc);
                     int ncFull = g.DirectB ? nc - nc % nr : nc; // direct: full panels are read in place
+                // ... and so is a last panel of at most 8 columns, which NarrowEdge512 reads a row at a time.
+                bool narrowDirect = g.DirectB && typeof(TK) == typeof(Kernel512) && !g.DirectRows && nc - ncFull <= 8;
                     for (int pc = 0; pc < k; pc += kcMax)
                     {
                         int kc = Math.Min(kcMax, k - pc);
                         float beta = pc == 0 ? g.Beta : 1f;
                         if (g.PB != null) { }
                         else if (!g.DirectB) PackB(bufB, ref g, pc, kc, jc, nc, nr);
-                        else if (ncFull < nc) PackB(bufB, ref g, pc, kc, jc + ncFull, nc - ncFull, nr);
+                        else if (ncFull < nc && !narrowDirect) PackB(bufB, ref g, pc, kc, jc + ncFull, nc - ncFull, nr);
                         for (int ic = i0; ic < i1; ic += mcMax)
                         {
                             int mc = Math.Min(mcMax, i1 - ic);
@@ -262,7 +264,7 @@ public static unsafe partial class Gemm
                                 float* pb; nint sb;
                                 if (g.PB != null) { pb = g.PB + pc * npad + (nint)(jc + jr) * kc; sb = nr; }
                                 else if (!g.DirectB) { pb = bufB + (nint)jr * kc; sb = nr; }
-                                else if (jr < ncFull) { pb = g.B + (nint)pc * n + jc + jr; sb = n; }
+                                else if (jr < ncFull || narrowDirect) { pb = g.B + (nint)pc * n + jc + jr; sb = n; }
                                 else { pb = bufB; sb = nr; }
                                     float* cp = CAt(ref g, ic + ir, jc + jr, out nint ldc);
                                     if (rowsA != null)

@@ -87,25 +87,29 @@ public static class GruCell
     /// Reset-after step backward. dh (batch, H): total gradient at h'. gx, gh, hPrev: as Forward left them.
     /// Writes dgx (batch, 3H) = [dr, dz, dn] at the pre-activations (the x side and b_ih), dgh (batch, 3H) =
     /// [dr, dz, dn⊙r] (the h·W_hhᵀ + b_hh side), and dhPrev = dh⊙z (dh on masked rows, whose dgx, dgh are 0).
+    /// dBias (batch, 4H) or empty: [dr, dz, dn, dn⊙r] is added to it (per-row sums over the steps: the first 3H
+    /// give b_ih's gradient, the r, z and last blocks b_hh's), while the values are in registers.
     /// </summary>
-    public static void Backward<T>(Span<T> dgx, Span<T> dgh, Span<T> dhPrev, ReadOnlySpan<T> dh,
+    public static void Backward<T>(Span<T> dgx, Span<T> dgh, Span<T> dhPrev, Span<T> dBias, ReadOnlySpan<T> dh,
         ReadOnlySpan<T> gx, ReadOnlySpan<T> gh, ReadOnlySpan<T> hPrev, ReadOnlySpan<T> mask, int batch, int hidden)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        CheckAfterBack(dgx, dgh, dhPrev, dh, gx, gh, hPrev, mask, batch, hidden);
+        CheckAfterBack(dgx, dgh, dhPrev, dBias, dh, gx, gh, hPrev, mask, batch, hidden);
         int H = hidden;
+        bool acc = !dBias.IsEmpty;
         for (int b = 0; b < batch; b++)
         {
             if (!mask.IsEmpty && mask[b] == T.Zero) { MaskedRow(dgx, dgh, dhPrev, dh, b, H); continue; }
             ref T dx = ref R(dgx, b * 3 * H); ref T dg = ref R(dgh, b * 3 * H); ref T dhp = ref R(dhPrev, b * H);
             ref T d = ref R(dh, b * H); ref T x = ref R(gx, b * 3 * H); ref T g = ref R(gh, b * 3 * H); ref T hp = ref R(hPrev, b * H);
-            nuint j = AfterBackSpan<T, VecOps<T>, Vector<T>>(ref dx, ref dg, ref dhp, ref d, ref x, ref g, ref hp, (nuint)H, 0);
-            AfterBackSpan<T, ScalarOps<T>, T>(ref dx, ref dg, ref dhp, ref d, ref x, ref g, ref hp, (nuint)H, j);
+            ref T db = ref acc ? ref dBias[b * 4 * H] : ref dx; // not written without dBias
+            nuint j = AfterBackSpan<T, VecOps<T>, Vector<T>>(ref dx, ref dg, ref dhp, ref db, acc, ref d, ref x, ref g, ref hp, (nuint)H, 0);
+            AfterBackSpan<T, ScalarOps<T>, T>(ref dx, ref dg, ref dhp, ref db, acc, ref d, ref x, ref g, ref hp, (nuint)H, j);
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static nuint AfterBackSpan<T, TOps, TV>(ref T dx, ref T dg, ref T dhp, ref T d, ref T x, ref T g, ref T hp, nuint H, nuint j)
+    private static nuint AfterBackSpan<T, TOps, TV>(ref T dx, ref T dg, ref T dhp, ref T db, bool acc, ref T d, ref T x, ref T g, ref T hp, nuint H, nuint j)
         where TOps : struct, IOps<T, TV>
     {
         var one = TOps.One;
@@ -116,19 +120,27 @@ public static class GruCell
             var dn = TOps.Mul(TOps.Mul(dhv, TOps.Sub(one, z)), TOps.Sub(one, TOps.Mul(n, n)));
             var dz = TOps.Mul(TOps.Mul(dhv, TOps.Sub(TOps.Load(ref hp, j), n)), TOps.Mul(z, TOps.Sub(one, z)));
             var dr = TOps.Mul(TOps.Mul(dn, hn), TOps.Mul(r, TOps.Sub(one, r)));
+            var dnr = TOps.Mul(dn, r);
             TOps.Store(dr, ref dx, j); TOps.Store(dz, ref dx, H + j); TOps.Store(dn, ref dx, 2 * H + j);
-            TOps.Store(dr, ref dg, j); TOps.Store(dz, ref dg, H + j); TOps.Store(TOps.Mul(dn, r), ref dg, 2 * H + j);
+            TOps.Store(dr, ref dg, j); TOps.Store(dz, ref dg, H + j); TOps.Store(dnr, ref dg, 2 * H + j);
             TOps.Store(TOps.Mul(dhv, z), ref dhp, j);
+            if (acc)
+            {
+                TOps.Store(TOps.Add(TOps.Load(ref db, j), dr), ref db, j);
+                TOps.Store(TOps.Add(TOps.Load(ref db, H + j), dz), ref db, H + j);
+                TOps.Store(TOps.Add(TOps.Load(ref db, 2 * H + j), dn), ref db, 2 * H + j);
+                TOps.Store(TOps.Add(TOps.Load(ref db, 3 * H + j), dnr), ref db, 3 * H + j);
+            }
         }
         return j;
     }
 
     /// <summary>Scalar reference for <see cref="Backward{T}"/>.</summary>
-    public static void BackwardReference<T>(Span<T> dgx, Span<T> dgh, Span<T> dhPrev, ReadOnlySpan<T> dh,
+    public static void BackwardReference<T>(Span<T> dgx, Span<T> dgh, Span<T> dhPrev, Span<T> dBias, ReadOnlySpan<T> dh,
         ReadOnlySpan<T> gx, ReadOnlySpan<T> gh, ReadOnlySpan<T> hPrev, ReadOnlySpan<T> mask, int batch, int hidden)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        CheckAfterBack(dgx, dgh, dhPrev, dh, gx, gh, hPrev, mask, batch, hidden);
+        CheckAfterBack(dgx, dgh, dhPrev, dBias, dh, gx, gh, hPrev, mask, batch, hidden);
         int H = hidden;
         for (int b = 0; b < batch; b++)
         {
@@ -143,6 +155,9 @@ public static class GruCell
                 dgx[o + j] = dr; dgx[o + H + j] = dz; dgx[o + 2 * H + j] = dn;
                 dgh[o + j] = dr; dgh[o + H + j] = dz; dgh[o + 2 * H + j] = dn * r;
                 dhPrev[b * H + j] = d * z;
+                if (dBias.IsEmpty) continue;
+                int q = b * 4 * H + j;
+                dBias[q] += dr; dBias[q + H] += dz; dBias[q + 2 * H] += dn; dBias[q + 3 * H] += dn * r;
             }
         }
     }
@@ -396,10 +411,11 @@ public static class GruCell
         if (!mask.IsEmpty) Len(mask.Length, batch, nameof(mask));
     }
 
-    private static void CheckAfterBack<T>(Span<T> dgx, Span<T> dgh, Span<T> dhPrev, ReadOnlySpan<T> dh,
+    private static void CheckAfterBack<T>(Span<T> dgx, Span<T> dgh, Span<T> dhPrev, Span<T> dBias, ReadOnlySpan<T> dh,
         ReadOnlySpan<T> gx, ReadOnlySpan<T> gh, ReadOnlySpan<T> hPrev, ReadOnlySpan<T> mask, int batch, int hidden) where T : unmanaged
     {
         int bh = batch * hidden;
+        if (!dBias.IsEmpty) Len(dBias.Length, 4 * bh, nameof(dBias));
         Len(dgx.Length, 3 * bh, nameof(dgx)); Len(dgh.Length, 3 * bh, nameof(dgh)); Len(dhPrev.Length, bh, nameof(dhPrev));
         Len(dh.Length, bh, nameof(dh)); Len(gx.Length, 3 * bh, nameof(gx)); Len(gh.Length, 3 * bh, nameof(gh));
         Len(hPrev.Length, bh, nameof(hPrev));

@@ -131,20 +131,24 @@ public static class LstmCell
     /// One step backward. dh (batch, H): total gradient at h'. dc (batch, H): gradient at c' in, at c out.
     /// gates, cPrev, tc: what Forward stored. Writes dGates (batch, 4H) at the pre-activations, and dhPrev
     /// (batch, H): dh for masked rows (the state passed through), 0 otherwise (the caller adds dGates·W_hh).
+    /// dBias (batch, 4H) or empty: dGates is added to it (per-row sums over the steps, for the bias gradient,
+    /// while the values are in registers instead of in a pass over every step's dGates afterwards).
     /// Masked rows get zero dGates and keep dc.
     /// </summary>
-    public static void Backward<T>(Span<T> dGates, Span<T> dhPrev, Span<T> dc, ReadOnlySpan<T> dh,
+    public static void Backward<T>(Span<T> dGates, Span<T> dhPrev, Span<T> dc, Span<T> dBias, ReadOnlySpan<T> dh,
         ReadOnlySpan<T> gates, ReadOnlySpan<T> cPrev, ReadOnlySpan<T> tc, ReadOnlySpan<T> mask, int batch, int hidden)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        CheckBackward(dGates, dhPrev, dc, dh, gates, cPrev, tc, mask, batch, hidden);
+        CheckBackward(dGates, dhPrev, dc, dBias, dh, gates, cPrev, tc, mask, batch, hidden);
         int H = hidden, w = Vector<T>.Count;
         var one = Vector<T>.One;
+        bool acc = !dBias.IsEmpty;
         for (int b = 0; b < batch; b++)
         {
             if (!mask.IsEmpty && mask[b] == T.Zero) { MaskedBackward(dGates, dhPrev, dh, b, H); continue; }
             ref T g = ref R(gates, b * 4 * H);
             ref T dg = ref R(dGates, b * 4 * H);
+            ref T db = ref acc ? ref dBias[b * 4 * H] : ref dg; // not written without dBias
             ref T cp = ref R(cPrev, b * H);
             ref T t = ref R(tc, b * H);
             ref T dhr = ref R(dh, b * H);
@@ -158,33 +162,41 @@ public static class LstmCell
                 var gg = Vector.LoadUnsafe(ref g, 2 * nh + u); var o = Vector.LoadUnsafe(ref g, 3 * nh + u);
                 var tv = Vector.LoadUnsafe(ref t, u); var dhv = Vector.LoadUnsafe(ref dhr, u);
                 var dct = Vector.LoadUnsafe(ref dcr, u) + dhv * o * (one - tv * tv);
-                (dct * gg * i * (one - i)).StoreUnsafe(ref dg, u);
-                (dct * Vector.LoadUnsafe(ref cp, u) * f * (one - f)).StoreUnsafe(ref dg, nh + u);
-                (dct * i * (one - gg * gg)).StoreUnsafe(ref dg, 2 * nh + u);
-                (dhv * tv * o * (one - o)).StoreUnsafe(ref dg, 3 * nh + u);
+                var di = dct * gg * i * (one - i);
+                var df = dct * Vector.LoadUnsafe(ref cp, u) * f * (one - f);
+                var dgg = dct * i * (one - gg * gg);
+                var dov = dhv * tv * o * (one - o);
+                di.StoreUnsafe(ref dg, u); df.StoreUnsafe(ref dg, nh + u); dgg.StoreUnsafe(ref dg, 2 * nh + u); dov.StoreUnsafe(ref dg, 3 * nh + u);
                 (dct * f).StoreUnsafe(ref dcr, u);
+                if (acc)
+                {
+                    (Vector.LoadUnsafe(ref db, u) + di).StoreUnsafe(ref db, u);
+                    (Vector.LoadUnsafe(ref db, nh + u) + df).StoreUnsafe(ref db, nh + u);
+                    (Vector.LoadUnsafe(ref db, 2 * nh + u) + dgg).StoreUnsafe(ref db, 2 * nh + u);
+                    (Vector.LoadUnsafe(ref db, 3 * nh + u) + dov).StoreUnsafe(ref db, 3 * nh + u);
+                }
             }
-            for (; j < H; j++) BackwardOne(dGates, dc, dh, gates, cPrev, tc, b, j, H);
+            for (; j < H; j++) BackwardOne(dGates, dc, dBias, dh, gates, cPrev, tc, b, j, H);
             dhPrev.Slice(b * H, H).Clear();
         }
     }
 
     /// <summary>Scalar reference for <see cref="Backward{T}"/>.</summary>
-    public static void BackwardReference<T>(Span<T> dGates, Span<T> dhPrev, Span<T> dc, ReadOnlySpan<T> dh,
+    public static void BackwardReference<T>(Span<T> dGates, Span<T> dhPrev, Span<T> dc, Span<T> dBias, ReadOnlySpan<T> dh,
         ReadOnlySpan<T> gates, ReadOnlySpan<T> cPrev, ReadOnlySpan<T> tc, ReadOnlySpan<T> mask, int batch, int hidden)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        CheckBackward(dGates, dhPrev, dc, dh, gates, cPrev, tc, mask, batch, hidden);
+        CheckBackward(dGates, dhPrev, dc, dBias, dh, gates, cPrev, tc, mask, batch, hidden);
         for (int b = 0; b < batch; b++)
         {
             if (!mask.IsEmpty && mask[b] == T.Zero) { MaskedBackward(dGates, dhPrev, dh, b, hidden); continue; }
-            for (int j = 0; j < hidden; j++) BackwardOne(dGates, dc, dh, gates, cPrev, tc, b, j, hidden);
+            for (int j = 0; j < hidden; j++) BackwardOne(dGates, dc, dBias, dh, gates, cPrev, tc, b, j, hidden);
             dhPrev.Slice(b * hidden, hidden).Clear();
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void BackwardOne<T>(Span<T> dGates, Span<T> dc, ReadOnlySpan<T> dh, ReadOnlySpan<T> gates,
+    private static void BackwardOne<T>(Span<T> dGates, Span<T> dc, Span<T> dBias, ReadOnlySpan<T> dh, ReadOnlySpan<T> gates,
         ReadOnlySpan<T> cPrev, ReadOnlySpan<T> tc, int b, int j, int H) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int r = b * 4 * H, k = b * H + j;
@@ -196,6 +208,8 @@ public static class LstmCell
         dGates[r + 2 * H + j] = dct * i * (T.One - gg * gg);
         dGates[r + 3 * H + j] = dhv * t * o * (T.One - o);
         dc[k] = dct * f;
+        if (dBias.IsEmpty) return;
+        for (int q = 0; q < 4; q++) dBias[r + q * H + j] += dGates[r + q * H + j];
     }
 
     private static void MaskedBackward<T>(Span<T> dGates, Span<T> dhPrev, ReadOnlySpan<T> dh, int b, int H) where T : unmanaged
@@ -226,11 +240,12 @@ public static class LstmCell
         if (!mask.IsEmpty) Len(mask.Length, batch, nameof(mask));
     }
 
-    private static void CheckBackward<T>(Span<T> dGates, Span<T> dhPrev, Span<T> dc, ReadOnlySpan<T> dh,
+    private static void CheckBackward<T>(Span<T> dGates, Span<T> dhPrev, Span<T> dc, Span<T> dBias, ReadOnlySpan<T> dh,
         ReadOnlySpan<T> gates, ReadOnlySpan<T> cPrev, ReadOnlySpan<T> tc, ReadOnlySpan<T> mask, int batch, int hidden) where T : unmanaged
     {
         int bh = batch * hidden;
         Len(dGates.Length, 4 * bh, nameof(dGates)); Len(dhPrev.Length, bh, nameof(dhPrev)); Len(dc.Length, bh, nameof(dc));
+        if (!dBias.IsEmpty) Len(dBias.Length, 4 * bh, nameof(dBias));
         Len(dh.Length, bh, nameof(dh)); Len(gates.Length, 4 * bh, nameof(gates)); Len(cPrev.Length, bh, nameof(cPrev));
         Len(tc.Length, bh, nameof(tc));
         if (!mask.IsEmpty) Len(mask.Length, batch, nameof(mask));

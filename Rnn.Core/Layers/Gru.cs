@@ -42,7 +42,7 @@ public sealed class Gru<T> : RecurrentLayer<T>, IRecurrentLayer<T>, IRowLoops<T>
     public bool ReuseDropoutMasks { get; set; }
 
     private readonly Tape<T> _tape = new();
-    private Slot _xs, _m, _gx, _gh, _ghrz, _ghn, _rh, _h, _hd, _mx, _mh, _dgx, _dgh, _dgrz, _dgn, _drh, _carry, _dhd, _dxs, _bias, _whhP, _whnP;
+    private Slot _xs, _m, _gx, _gh, _ghrz, _ghn, _rh, _h, _hd, _mx, _mh, _dgx, _dgh, _dbias, _dgrz, _dgn, _drh, _carry, _dhd, _dxs, _bias, _whhP, _whnP;
     private bool _hasMask, _dropX, _dropH, _masksDrawn, _kept; // _kept: the last Forward recorded the tape (Training)
 
     /// <summary>Creates the layer and initialises its parameters per <see cref="GatedRecurrentOptions.Init"/> from <paramref name="rng"/> (null: zeros, for loading).</summary>
@@ -106,6 +106,7 @@ public sealed class Gru<T> : RecurrentLayer<T>, IRecurrentLayer<T>, IRowLoops<T>
             _mh = _tape.Add("mh", 1, rd ? B * H : 0);         // (B, H) recurrent dropout mask
             _dgx = _tape.Add("dgx", S, B * G);                // (S, B, 3H) gradient at the x-side pre-activations
             _dgh = _tape.Add("dgh", after ? S : 0, B * G);    // (S, B, 3H) after: gradient at h·W_hhᵀ + b_hh
+            _dbias = _tape.Add("dbias", after ? 1 : 0, 4 * (B + 1) * H); // (B+1, 4H) after: [dr, dz, dn, dn⊙r] summed over the steps per row; their sum
             _dgrz = _tape.Add("dgrz", after ? 0 : S, 2 * B * H); // (S, B, 2H) before: [dr, dz] compact
             _dgn = _tape.Add("dgn", after ? 0 : S, B * H);    // (S, B, H) before: gradient at (r⊙h)·W_hnᵀ
             _drh = _tape.Add("drh", after ? 0 : 1, B * H);    // (B, H) before: gradient at r⊙hin of one step
@@ -217,6 +218,7 @@ public sealed class Gru<T> : RecurrentLayer<T>, IRecurrentLayer<T>, IRowLoops<T>
         var mh = _dropH ? _tape[_mh].Slice(r0 * H, n * H) : default;
         var dhd = _dropH ? _tape[_dhd].Slice(r0 * H, n * H) : default;
         var whhP = _tape[_whhP]; var whnP = _tape[_whnP];
+        var dbias = after ? _tape[_dbias].Slice(r0 * 4 * H, n * 4 * H) : default;
         for (int s = S - 1; s >= S - steps; s--)
         {
             if (Options.ReturnSequences)
@@ -235,7 +237,7 @@ public sealed class Gru<T> : RecurrentLayer<T>, IRecurrentLayer<T>, IRowLoops<T>
             if (after)
             {
                 var dgh = _tape.Step(_dgh, s).Slice(r0 * G, n * G);
-                GruCell.Backward(dgx, dgh, next, dh, gx, _tape.Step(_gh, s).Slice(r0 * G, n * G), hPrev, ms, n, H);
+                GruCell.Backward(dgx, dgh, next, dbias, dh, gx, _tape.Step(_gh, s).Slice(r0 * G, n * G), hPrev, ms, n, H);
                 Gemm.MultiplyPacked(dhin, dgh, whhP, false, T.One, T.One, n, H, G);
             }
             else
@@ -281,6 +283,7 @@ public sealed class Gru<T> : RecurrentLayer<T>, IRecurrentLayer<T>, IRowLoops<T>
         var whhP = _tape[_whhP]; var whnP = _tape[_whnP];
         if (after) Gemm.PackB<T>(whhP, whh, false, H, G, forOneRow: B == 1);
         else { Gemm.PackB<T>(whhP, whh[..(2 * H * H)], false, H, 2 * H, forOneRow: B == 1); Gemm.PackB<T>(whnP, whh[(2 * H * H)..], false, H, H, forOneRow: B == 1); }
+        if (after) _tape[_dbias].Clear();
         RowLoops<T>.Backward(this, B, S, steps, dy);
         dh = _tape.Step(_carry, steps & 1); // the carries swap once per step
 
@@ -299,7 +302,14 @@ public sealed class Gru<T> : RecurrentLayer<T>, IRecurrentLayer<T>, IRowLoops<T>
         {
             var dghAll = _tape.Steps(_dgh, sStop, steps);
             Gemm.Multiply(dWhh, dghAll, hinAll, true, false, T.One, T.One, G, H, rows);
-            Vec.AddColumnSums<T>(BiasHh!.Grad, dghAll, rows, G);
+            // The cells summed [dr, dz, dn, dn⊙r] over the steps per row: b_ih gets the first 3H, b_hh [dr, dz, dn⊙r].
+            var dbias = _tape[_dbias];
+            var sums = dbias.Slice(4 * B * H, 4 * H);
+            sums.Clear();
+            Vec.AddColumnSums<T>(sums, dbias[..(4 * B * H)], B, 4 * H);
+            Vec.Add(BiasIh.Grad.AsSpan(), sums[..G]);
+            Vec.Add(BiasHh!.Grad.AsSpan(0, 2 * H), sums[..(2 * H)]);
+            Vec.Add(BiasHh.Grad.AsSpan(2 * H, H), sums[(3 * H)..]);
         }
         else
         {
@@ -309,7 +319,7 @@ public sealed class Gru<T> : RecurrentLayer<T>, IRecurrentLayer<T>, IRowLoops<T>
             if (BiasHh != null) Vec.AddColumnSums<T>(BiasHh.Grad, dgxAll, rows, G);
         }
         Gemm.Multiply(WeightIh.Grad, dgxAll, _tape.Steps(_xs, sStop, steps), true, false, T.One, T.One, G, I, rows);
-        Vec.AddColumnSums<T>(BiasIh.Grad, dgxAll, rows, G);
+        if (!after) Vec.AddColumnSums<T>(BiasIh.Grad, dgxAll, rows, G);
 
         if (dx.IsEmpty) return;
         Gemm.Multiply(_tape.Steps(_dxs, sStop, steps), dgxAll, WeightIh.Value, false, false, T.One, T.Zero, rows, I, G);

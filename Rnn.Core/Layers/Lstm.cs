@@ -40,7 +40,7 @@ public sealed class Lstm<T> : RecurrentLayer<T>, IRecurrentLayer<T>, IRowLoops<T
     public bool ReuseDropoutMasks { get; set; }
 
     private readonly Tape<T> _tape = new();
-    private Slot _xs, _m, _gates, _h, _c, _tc, _hd, _mx, _mh, _dgates, _carry, _dc, _dhd, _dxs, _bias, _whhP; // shapes in Forward
+    private Slot _xs, _m, _gates, _h, _c, _tc, _hd, _mx, _mh, _dgates, _dbias, _carry, _dc, _dhd, _dxs, _bias, _whhP; // shapes in Forward
     private bool _hasMask, _dropX, _dropH, _masksDrawn, _kept; // _kept: the last Forward recorded the tape (Training)
 
     /// <summary>Creates the layer and initialises its parameters per <see cref="GatedRecurrentOptions.Init"/> from <paramref name="rng"/> (null: zeros, for loading).</summary>
@@ -104,6 +104,7 @@ public sealed class Lstm<T> : RecurrentLayer<T>, IRecurrentLayer<T>, IRowLoops<T
             _mx = _tape.Add("mx", 1, Options.Dropout > 0 ? B * I : 0); // (B, I) input dropout mask
             _mh = _tape.Add("mh", 1, rd ? B * H : 0);  // (B, H) recurrent dropout mask
             _dgates = _tape.Add("dgates", S, B * G); // (S, B, 4H) gradient at the pre-activations
+            _dbias = _tape.Add("dbias", 1, B * G);   // (B, 4H) dGates summed over the steps, per row: the bias gradient
             _carry = _tape.Add("carry", 2, B * H);   // (2, B, H) dh flowing to the previous step
             _dc = _tape.Add("dc", 1, B * H);         // (B, H) dc flowing to the previous step
             _dhd = _tape.Add("dhd", 1, rd ? B * H : 0); // (B, H) gradient at hd of one step
@@ -208,6 +209,7 @@ public sealed class Lstm<T> : RecurrentLayer<T>, IRecurrentLayer<T>, IRowLoops<T
         if (!dcT.IsEmpty) Vec.Add(dc, dcT);
         if (!Options.ReturnSequences) Vec.Add(dh, dy);
         Gemm.PackB<T>(_tape[_whhP], WeightHh.Value, false, H, G, forOneRow: B == 1); // W_hh (4H, H) as op(B) of dh = dGates·W_hh
+        _tape[_dbias].Clear();
         RowLoops<T>.Backward(this, B, S, steps, dy);
         dh = _tape.Step(_carry, steps & 1); // the carries swap once per step
 
@@ -226,8 +228,9 @@ public sealed class Lstm<T> : RecurrentLayer<T>, IRecurrentLayer<T>, IRowLoops<T
         var hinAll = _dropH ? _tape.Steps(_hd, sStop, steps) : _tape.Steps(_h, sStop, steps); // (steps·B, H)
         // dW_hh += dGᵀ·hin and dW_ih += dGᵀ·xs: one call, so dGᵀ is packed once for both.
         Gemm.MultiplyShared(WeightHh.Grad, hinAll, H, WeightIh.Grad, _tape.Steps(_xs, sStop, steps), I, dgAll, true, T.One, T.One, G, rows);
-        if (BiasHh != null) Vec.AddColumnSums<T>(BiasIh.Grad, BiasHh.Grad, dgAll, rows, G); // one pass over dGates
-        else Vec.AddColumnSums<T>(BiasIh.Grad, dgAll, rows, G);
+        // The cells summed dGates over the steps per row; the bias gradient is the sum of those rows.
+        if (BiasHh != null) Vec.AddColumnSums<T>(BiasIh.Grad, BiasHh.Grad, _tape[_dbias], B, G);
+        else Vec.AddColumnSums<T>(BiasIh.Grad, _tape[_dbias], B, G);
 
         if (dx.IsEmpty) return;
         Gemm.Multiply(_tape.Steps(_dxs, sStop, steps), dgAll, WeightIh.Value, false, false, T.One, T.Zero, rows, I, G);
@@ -274,6 +277,7 @@ public sealed class Lstm<T> : RecurrentLayer<T>, IRecurrentLayer<T>, IRowLoops<T
         var dc = _tape[_dc].Slice(r0 * H, n * H);
         var mh = _dropH ? _tape[_mh].Slice(r0 * H, n * H) : default;
         var dhd = _dropH ? _tape[_dhd].Slice(r0 * H, n * H) : default;
+        var dbias = _tape[_dbias].Slice(r0 * G, n * G);
         var whhP = _tape[_whhP];
         for (int s = S - 1; s >= S - steps; s--)
         {
@@ -284,7 +288,7 @@ public sealed class Lstm<T> : RecurrentLayer<T>, IRecurrentLayer<T>, IRowLoops<T
             }
             var dg = _tape.Step(_dgates, s).Slice(r0 * G, n * G);
             // dGates and dc_{t-1}; next = dh on masked rows (state passed through), else 0.
-            LstmCell.Backward(dg, next, dc, dh, _tape.Step(_gates, s).Slice(r0 * G, n * G), _tape.Step(_c, s).Slice(r0 * H, n * H),
+            LstmCell.Backward(dg, next, dc, dbias, dh, _tape.Step(_gates, s).Slice(r0 * G, n * G), _tape.Step(_c, s).Slice(r0 * H, n * H),
                 _tape.Step(_tc, s).Slice(r0 * H, n * H), _hasMask ? _tape.Step(_m, s).Slice(r0, n) : default, n, H);
             // dh_{t-1} += dGates·W_hh (through the dropout mask when it was applied).
             if (_dropH)

@@ -32,7 +32,7 @@ public sealed class SimpleRnn<T> : RecurrentLayer<T>, IRecurrentLayer<T>, IRowLo
 
 
     private readonly Tape<T> _tape = new();
-    private Slot _xs, _m, _h, _dpre, _carry, _dxs, _bias, _whhPacked; // see Forward for shapes
+    private Slot _xs, _m, _h, _dpre, _dbias, _carry, _dxs, _bias, _whhPacked; // see Forward for shapes
     private bool _hasMask;
 
     /// <summary>
@@ -79,6 +79,7 @@ public sealed class SimpleRnn<T> : RecurrentLayer<T>, IRecurrentLayer<T>, IRowLo
             _m = _tape.Add("m", S, B);             // (S, B) mask in scan order
             _h = _tape.Add("h", S + 1, B * H);     // (S+1, B, H) h[0] = h_{-1}, h[s+1] = state after scan step s
             _dpre = _tape.Add("dpre", S, B * H);   // (S, B, H) gradient at the pre-activation
+            _dbias = _tape.Add("dbias", 1, B * H); // (B, H) dpre summed over the steps, per row: the bias gradient
             _carry = _tape.Add("carry", 2, B * H); // (2, B, H) dh flowing to the previous step
             _dxs = _tape.Add("dxs", S, B * I);     // (S, B, I) dx in scan order
             _bias = _tape.Add("bias", 1, H);       // (H) summed biases
@@ -150,6 +151,7 @@ public sealed class SimpleRnn<T> : RecurrentLayer<T>, IRecurrentLayer<T>, IRowLo
         var next = _tape.Step(_carry, 1).Slice(r0 * H, n * H);
         T clip = T.CreateTruncating(Options.GradClipping);
         var whhP = _tape[_whhPacked];
+        var dbias = _tape[_dbias].Slice(r0 * H, n * H);
         for (int s = S - 1; s >= S - steps; s--)
         {
             int t = Options.Backwards ? S - 1 - s : s;
@@ -159,7 +161,9 @@ public sealed class SimpleRnn<T> : RecurrentLayer<T>, IRecurrentLayer<T>, IRowLo
             else if (s == S - 1) Vec.Add(carry, dy.Slice(r0 * H, n * H));
 
             var dpre = _tape.Step(_dpre, s).Slice(r0 * H, n * H);
-            if (Options.Activation == Activation.Tanh) TanhBackward(dpre, _tape.Step(_h, s + 1).Slice(r0 * H, n * H), carry);
+            // The bias gradient's per-row sums are taken in the tanh pass when nothing changes dpre after it.
+            bool fused = Options.Activation == Activation.Tanh && clip == T.Zero && !_hasMask;
+            if (Options.Activation == Activation.Tanh) TanhBackward(dpre, fused ? dbias : default, _tape.Step(_h, s + 1).Slice(r0 * H, n * H), carry);
             else Activations.Backward(dpre, _tape.Step(_h, s + 1).Slice(r0 * H, n * H), carry, Options.Activation);
             if (clip > T.Zero) Vec.Clip(dpre, clip);
 
@@ -175,6 +179,7 @@ public sealed class SimpleRnn<T> : RecurrentLayer<T>, IRecurrentLayer<T>, IRowLo
                 Gemm.MultiplyPacked(next, dpre, whhP, false, T.One, T.One, n, H, H);
             }
             else Gemm.MultiplyPacked(next, dpre, whhP, false, T.One, T.Zero, n, H, H);
+            if (!fused) Vec.Add(dbias, dpre);
             var tmp = carry; carry = next; next = tmp;
         }
     }
@@ -198,6 +203,7 @@ public sealed class SimpleRnn<T> : RecurrentLayer<T>, IRecurrentLayer<T>, IRowLo
         var carry = _tape.Step(_carry, 0);
         carry.Clear();
         Gemm.PackB<T>(_tape[_whhPacked], WeightHh.Value, false, H, H, forOneRow: B == 1); // W_hh (H, H) as op(B) of dh = dpre·W_hh
+        _tape[_dbias].Clear();
         RowLoops<T>.Backward(this, B, S, steps, dy);
         carry = _tape.Step(_carry, steps & 1); // the carries swap once per step
 
@@ -213,8 +219,9 @@ public sealed class SimpleRnn<T> : RecurrentLayer<T>, IRecurrentLayer<T>, IRowLo
         var dpreAll = _tape.Steps(_dpre, sStop, steps);   // (steps·B, H)
         // dW_hh += dpreᵀ·h and dW_ih += dpreᵀ·xs: one call where dpreᵀ can be packed once for both.
         Gemm.MultiplyShared(WeightHh.Grad, _tape.Steps(_h, sStop, steps), H, WeightIh.Grad, _tape.Steps(_xs, sStop, steps), I, dpreAll, true, T.One, T.One, H, rows);
-        if (BiasHh != null) Vec.AddColumnSums<T>(BiasIh.Grad, BiasHh.Grad, dpreAll, rows, H); // one pass over dpre
-        else Vec.AddColumnSums<T>(BiasIh.Grad, dpreAll, rows, H);
+        // The loop summed dpre over the steps per row; the bias gradient is the sum of those rows.
+        if (BiasHh != null) Vec.AddColumnSums<T>(BiasIh.Grad, BiasHh.Grad, _tape[_dbias], B, H);
+        else Vec.AddColumnSums<T>(BiasIh.Grad, _tape[_dbias], B, H);
 
         if (dx.IsEmpty) return;
         var dxs = _tape.Steps(_dxs, sStop, steps);
@@ -262,19 +269,39 @@ public sealed class SimpleRnn<T> : RecurrentLayer<T>, IRecurrentLayer<T>, IRowLo
     }
 
     /// <summary>dpre = dh ⊙ (1 − h²), vectorised; each element is computed as in Activations.Backward.</summary>
-    private static void TanhBackward(Span<T> dpre, ReadOnlySpan<T> h, ReadOnlySpan<T> dh)
+    /// <summary>dpre = dh ⊙ (1 − h²); dpre is also added to sums (same shape) unless it is empty.</summary>
+    private static void TanhBackward(Span<T> dpre, Span<T> sums, ReadOnlySpan<T> h, ReadOnlySpan<T> dh)
     {
         int n = dpre.Length, w = Vector<T>.Count, i = 0;
         ref T d = ref MemoryMarshal.GetReference(dpre);
         ref T y = ref MemoryMarshal.GetReference(h);
         ref T g = ref MemoryMarshal.GetReference(dh);
         if (h.Length < n || dh.Length < n) throw new ArgumentException($"TanhBackward: expected {n} elements, got {h.Length} and {dh.Length}.");
+        if (sums.IsEmpty)
+        {
+            for (; i + w <= n; i += w)
+            {
+                var yv = Vector.LoadUnsafe(ref y, (nuint)i);
+                (Vector.LoadUnsafe(ref g, (nuint)i) * (Vector<T>.One - yv * yv)).StoreUnsafe(ref d, (nuint)i);
+            }
+            for (; i < n; i++) Unsafe.Add(ref d, i) = Unsafe.Add(ref g, i) * (T.One - Unsafe.Add(ref y, i) * Unsafe.Add(ref y, i));
+            return;
+        }
+        if (sums.Length != n) throw new ArgumentException($"TanhBackward: expected {n} sums, got {sums.Length}.");
+        ref T a = ref MemoryMarshal.GetReference(sums);
         for (; i + w <= n; i += w)
         {
             var yv = Vector.LoadUnsafe(ref y, (nuint)i);
-            (Vector.LoadUnsafe(ref g, (nuint)i) * (Vector<T>.One - yv * yv)).StoreUnsafe(ref d, (nuint)i);
+            var dv = Vector.LoadUnsafe(ref g, (nuint)i) * (Vector<T>.One - yv * yv);
+            dv.StoreUnsafe(ref d, (nuint)i);
+            (Vector.LoadUnsafe(ref a, (nuint)i) + dv).StoreUnsafe(ref a, (nuint)i);
         }
-        for (; i < n; i++) Unsafe.Add(ref d, i) = Unsafe.Add(ref g, i) * (T.One - Unsafe.Add(ref y, i) * Unsafe.Add(ref y, i));
+        for (; i < n; i++)
+        {
+            T dv = Unsafe.Add(ref g, i) * (T.One - Unsafe.Add(ref y, i) * Unsafe.Add(ref y, i));
+            Unsafe.Add(ref d, i) = dv;
+            Unsafe.Add(ref a, i) += dv;
+        }
     }
 
     private void WeightBiasSum(Span<T> bias)

@@ -68,11 +68,19 @@ public class CellKernelTests
         var dh = Data<T>(bh, 1.0, 0.4); var dc = Data<T>(bh, 0.7, 0.5);
         T[] dg1 = new T[4 * bh], dhp1 = new T[bh], dc1 = C(dc);
         T[] dg2 = new T[4 * bh], dhp2 = new T[bh], dc2 = C(dc);
-        LstmCell.Backward<T>(dg1, dhp1, dc1, dh, g2, cp, t2, mask, Batch, H);
-        LstmCell.BackwardReference<T>(dg2, dhp2, dc2, dh, g2, cp, t2, mask, Batch, H);
+        LstmCell.Backward<T>(dg1, dhp1, dc1, default, dh, g2, cp, t2, mask, Batch, H);
+        LstmCell.BackwardReference<T>(dg2, dhp2, dc2, default, dh, g2, cp, t2, mask, Batch, H);
         Close(dg2, dg1, "dGates"); Close(dhp2, dhp1, "dhPrev"); Close(dc2, dc1, "dc");
         Assert.Equal(dh.AsSpan(H, H).ToArray(), dhp1.AsSpan(H, H).ToArray());
         Assert.Contains(dg1, v => v != T.Zero);
+        // With per-row bias sums: the same outputs, and dGates added to the sums (masked rows add zeros).
+        var sums0 = Data<T>(4 * bh, 0.8, 0.9);
+        T[] dg3 = new T[4 * bh], dhp3 = new T[bh], dc3 = C(dc), s3 = C(sums0), dg4 = new T[4 * bh], dhp4 = new T[bh], dc4 = C(dc), s4 = C(sums0);
+        LstmCell.Backward<T>(dg3, dhp3, dc3, s3, dh, g2, cp, t2, mask, Batch, H);
+        LstmCell.BackwardReference<T>(dg4, dhp4, dc4, s4, dh, g2, cp, t2, mask, Batch, H);
+        Assert.Equal(dg1, dg3); Assert.Equal(dc1, dc3); Assert.Equal(dhp1, dhp3);
+        Assert.Equal(sums0.Zip(dg3, (a, d) => a + d).ToArray(), s3);
+        Assert.Equal(sums0.Zip(dg4, (a, d) => a + d).ToArray(), s4);
     }
 
     private static void GruAfter<T>(int H) where T : unmanaged, IFloatingPointIeee754<T>
@@ -88,10 +96,24 @@ public class CellKernelTests
 
         var dh = Data<T>(bh, 1.0, 0.4);
         T[] dx1 = new T[3 * bh], dg1 = new T[3 * bh], dhp1 = new T[bh], dx2 = new T[3 * bh], dg2 = new T[3 * bh], dhp2 = new T[bh];
-        GruCell.Backward<T>(dx1, dg1, dhp1, dh, x2, g2, hp, mask, Batch, H);
-        GruCell.BackwardReference<T>(dx2, dg2, dhp2, dh, x2, g2, hp, mask, Batch, H);
+        GruCell.Backward<T>(dx1, dg1, dhp1, default, dh, x2, g2, hp, mask, Batch, H);
+        GruCell.BackwardReference<T>(dx2, dg2, dhp2, default, dh, x2, g2, hp, mask, Batch, H);
         Close(dx2, dx1, "dgx"); Close(dg2, dg1, "dgh"); Close(dhp2, dhp1, "dhPrev");
         Assert.Contains(dx1, v => v != T.Zero);
+        // With per-row bias sums: the same outputs, and [dr, dz, dn, dn⊙r] added to the sums.
+        var sums0 = Data<T>(4 * bh, 0.8, 0.9);
+        T[] dx3 = new T[3 * bh], dg3 = new T[3 * bh], dhp3 = new T[bh], s3 = C(sums0), dx4 = new T[3 * bh], dg4 = new T[3 * bh], dhp4 = new T[bh], s4 = C(sums0);
+        GruCell.Backward<T>(dx3, dg3, dhp3, s3, dh, x2, g2, hp, mask, Batch, H);
+        GruCell.BackwardReference<T>(dx4, dg4, dhp4, s4, dh, x2, g2, hp, mask, Batch, H);
+        Assert.Equal(dx1, dx3); Assert.Equal(dg1, dg3); Assert.Equal(dhp1, dhp3);
+        foreach (var (dx, dg, s) in new[] { (dx3, dg3, s3), (dx4, dg4, s4) })
+            for (int b = 0; b < Batch; b++)
+                for (int j = 0; j < H; j++)
+                {
+                    int o = b * 3 * H + j, q = b * 4 * H + j;
+                    Assert.Equal(sums0[q] + dx[o], s[q]); Assert.Equal(sums0[q + H] + dx[o + H], s[q + H]);
+                    Assert.Equal(sums0[q + 2 * H] + dx[o + 2 * H], s[q + 2 * H]); Assert.Equal(sums0[q + 3 * H] + dg[o + 2 * H], s[q + 3 * H]);
+                }
     }
 
     private static void GruBefore<T>(int H) where T : unmanaged, IFloatingPointIeee754<T>

@@ -77,6 +77,38 @@ public class GemmEdgeTests
         finally { Gemm.DirectRowsMaxCols = colsMax; Gemm.DirectRowsMaxRows = rowsMax; Gemm.DirectATransposed = directT; }
     }
 
+    /// <summary>
+    /// Reading B in place (whole panels, and a last panel of at most 8 columns, which the narrow edge kernel reads a
+    /// row at a time) gives the packed kernels' bits, with A read either way.
+    /// </summary>
+    [Theory]
+    [InlineData(false, 0f)]
+    [InlineData(false, 1f)]
+    [InlineData(true, 0f)]
+    [InlineData(true, -0.5f)]
+    public void ReadingBInPlaceGivesThePackedBits(bool transA, float beta)
+    {
+        Engine.Threads = 1;
+        int directB = Gemm.DirectBMaxRows512;
+        try
+        {
+            foreach (int m in new[] { 4, 12, 25, 100 })
+                foreach (int n in new[] { 3, 36, 100, 104, 130 })
+                    foreach (int k in new[] { 7, 77, 600 })
+                    {
+                        var a = Random(m * k, 7); var b = Random(k * n, 8); var c0 = Random(m * n, 9);
+                        var packed = (float[])c0.Clone(); var direct = (float[])c0.Clone();
+                        Gemm.DirectBMaxRows512 = 0;
+                        Gemm.Multiply<float>(packed, a, b, transA, false, 0.75f, beta, m, n, k);
+                        Gemm.DirectBMaxRows512 = 1 << 20;
+                        Gemm.Multiply<float>(direct, a, b, transA, false, 0.75f, beta, m, n, k);
+                        for (int i = 0; i < packed.Length; i++)
+                            Assert.True(packed[i] == direct[i], $"({m},{n},{k}) C[{i / n},{i % n}] = {direct[i]}, packed {packed[i]}");
+                    }
+        }
+        finally { Gemm.DirectBMaxRows512 = directB; }
+    }
+
     /// <summary>Two products sharing A give each output the bits of its own call, on 1 and 2 threads.</summary>
     [Theory]
     [InlineData(false)]
