@@ -67,6 +67,7 @@ public static class Shapes
             else if (args[i] == "--pack-a") Gemm.DirectATransposed = false; // compare: A stored (k, m) packed
             else if (args[i] == "--direct-b") Gemm.DirectBMaxRows512 = int.Parse(args[++i], CultureInfo.InvariantCulture);
             else if (args[i] == "--pack-rows") { Gemm.DirectRowsMaxCols = 0; Gemm.DirectRowsMaxRows = 0; } // compare: A stored (m, k) packed
+            else if (args[i] == "--rows-cols") Gemm.DirectRowsMaxCols = int.Parse(args[++i], CultureInfo.InvariantCulture); // compare: A's rows in place up to N columns
         }
         Engine.Threads = threads;
         Console.WriteLine($"threads {threads}, {Dispatch.KernelPath}");

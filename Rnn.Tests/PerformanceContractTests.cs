@@ -122,6 +122,41 @@ public class PerformanceContractTests
         finally { Engine.Threads = 1; }
     }
 
+    /// <summary>The LSTM's input projection per step (in the time loop) and hoisted (one GEMM first) give the same bits.</summary>
+    [Theory]
+    [InlineData(2, false)]
+    [InlineData(5, true)]
+    [InlineData(40, false)]
+    public void LstmInputProjectionPerStepGivesTheHoistedBits(int batch, bool extras)
+    {
+        const int S = 9, I = 24, H = 40;
+        (float[] y, float[] dx, float[][] grads) Run(int minRows)
+        {
+            int saved = Lstm<float>.StepInputMinRows;
+            Lstm<float>.StepInputMinRows = minRows;
+            try
+            {
+                using var lstm = new Lstm<float>(I, H, new Rng(8), new LstmOptions { TwoBiases = true, RecurrentDropout = extras ? 0.25 : 0, GradientSteps = extras ? 5 : -1 });
+                IRecurrentLayer<float> l = lstm;
+                var x = GradCheck.Det(batch * S * I).Select(v => (float)v).ToArray();
+                var y = new float[batch * S * H];
+                var dy = GradCheck.Det(y.Length, 2, 5).Select(v => (float)v).ToArray();
+                var dx = new float[x.Length];
+                var mask = extras ? Enumerable.Range(0, batch * S).Select(i => i % S <= S - 1 - i / S % 4 ? 1f : 0f).ToArray() : default;
+                l.Forward(y, x, mask, batch, S);
+                l.Backward(dx, dy, batch, S);
+                return (y, dx, l.Parameters.Select(p => (float[])p.Grad.Clone()).ToArray());
+            }
+            finally { Lstm<float>.StepInputMinRows = saved; }
+        }
+        Engine.Threads = 1;
+        var perStep = Run(1);
+        var hoisted = Run(int.MaxValue);
+        AssertBits(hoisted.y, perStep.y, "y");
+        AssertBits(hoisted.dx, perStep.dx, "dx");
+        for (int i = 0; i < perStep.grads.Length; i++) AssertBits(hoisted.grads[i], perStep.grads[i], $"grad {i}");
+    }
+
     /// <summary>Inference (Training = false) keeps no tape, yet gives the training pass's outputs and final states.</summary>
     [Theory]
     [InlineData("lstm", 1)]

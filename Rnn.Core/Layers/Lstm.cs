@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using Rnn.Init;
 using Rnn.Kernels;
 using Rnn.Tape;
@@ -40,8 +41,18 @@ public sealed class Lstm<T> : RecurrentLayer<T>, IRecurrentLayer<T>, IRowLoops<T
     public bool ReuseDropoutMasks { get; set; }
 
     private readonly Tape<T> _tape = new();
-    private Slot _xs, _m, _gates, _h, _c, _tc, _hd, _mx, _mh, _dgates, _dbias, _carry, _dc, _dhd, _dxs, _bias, _whhP; // shapes in Forward
+    private Slot _xs, _m, _gates, _h, _c, _tc, _hd, _mx, _mh, _dgates, _dbias, _carry, _dc, _dhd, _dxs, _bias, _whhP, _wihP; // shapes in Forward
     private bool _hasMask, _dropX, _dropH, _masksDrawn, _kept; // _kept: the last Forward recorded the tape (Training)
+    private bool _xStep; // the last Forward projected the input per step (see StepInputMinRows)
+
+    /// <summary>
+    /// Rows per time-loop participant from which the input projection x·W_ihᵀ runs per step, into the gates the
+    /// step's GEMM and cell then use while they are in cache, instead of as one GEMM over all steps first (whose
+    /// (S·B, 4H) output goes out to memory and comes back a step at a time), while the packed W_ihᵀ is at most
+    /// <see cref="StepInputMaxBytes"/> (it then stays in cache beside W_hh). Both give the same bits.
+    /// </summary>
+    internal static int StepInputMinRows = 32;
+    internal static int StepInputMaxBytes = 256 << 10;
 
     /// <summary>Creates the layer and initialises its parameters per <see cref="GatedRecurrentOptions.Init"/> from <paramref name="rng"/> (null: zeros, for loading).</summary>
     public Lstm(int inputSize, int hiddenSize, Rng? rng, LstmOptions? options = null, string suffix = "_l0")
@@ -112,6 +123,7 @@ public sealed class Lstm<T> : RecurrentLayer<T>, IRecurrentLayer<T>, IRowLoops<T
             _bias = _tape.Add("bias", 1, G);         // (4H) summed biases
             // W_hh packed once per pass for the per-step GEMMs: W_hhᵀ (H, 4H) in Forward, W_hh (4H, H) in Backward.
             _whhP = _tape.Add("whhP", 1, Math.Max(Gemm.PackedBLength<T>(G, H), Gemm.PackedBLength<T>(H, G)));
+            _wihP = _tape.Add("wihP", 1, Gemm.PackedBLength<T>(G, I)); // W_ihᵀ (I, 4H) packed, for the per-step input projection
             _tape.Commit();
             _masksDrawn = false;
         }
@@ -141,7 +153,9 @@ public sealed class Lstm<T> : RecurrentLayer<T>, IRecurrentLayer<T>, IRowLoops<T
         BiasIh.Value.CopyTo(bias);
         if (BiasHh != null) Vec.Add(bias, BiasHh.Value);
         // The cell adds the bias (no pass writing it into every step's gates first).
-        Gemm.Multiply(_tape[_gates], _tape[_xs], WeightIh.Value, false, true, T.One, T.Zero, S * B, G, I);
+        _xStep = B / WorkerPool.RowChunks(B) >= StepInputMinRows && (long)G * I * Unsafe.SizeOf<T>() <= StepInputMaxBytes;
+        if (_xStep) Gemm.PackB<T>(_tape[_wihP], WeightIh.Value, true, G, I);
+        else Gemm.Multiply(_tape[_gates], _tape[_xs], WeightIh.Value, false, true, T.One, T.Zero, S * B, G, I);
 
         var hInit = _tape.Step(_h, 0);
         var cInit = _tape.Step(_c, 0);
@@ -164,14 +178,16 @@ public sealed class Lstm<T> : RecurrentLayer<T>, IRecurrentLayer<T>, IRowLoops<T
     {
         int S = seqLen, H = HiddenSize, G = 4 * H, n = r1 - r0;
         var mh = _dropH ? _tape[_mh].Slice(r0 * H, n * H) : default;
-        var whhP = _tape[_whhP];
+        var whhP = _tape[_whhP]; var wihP = _tape[_wihP];
         var bias = _tape[_bias];
+        int I = InputSize;
         for (int s = 0; s < S; s++)
         {
             var hPrev = _tape.Step(_h, s).Slice(r0 * H, n * H);
             ReadOnlySpan<T> hin = hPrev;
             if (_dropH) { var hd = _tape.Step(_hd, s).Slice(r0 * H, n * H); RecurrentInit.Mul(hd, hPrev, mh); hin = hd; }
             var gates = _tape.Step(_gates, s).Slice(r0 * G, n * G);
+            if (_xStep) Gemm.MultiplyPacked(gates, _tape.Step(_xs, s).Slice(r0 * I, n * I), wihP, false, T.One, T.Zero, n, G, I);
             Gemm.MultiplyPacked(gates, hin, whhP, false, T.One, T.One, n, G, H);
             // Inference keeps no per-step c or tanh(c) (only Backward reads them): c cycles through slots 1 and 2
             // (the last step still lands in slot S, for FinalC), tanh(c) reuses slot 0.
