@@ -68,6 +68,21 @@ public class OptimizerTests
     }
 
     [Fact]
+    public void UnclippedStepReportsTheGlobalNorm()
+    {
+        // Without clipping the norm is summed chunk by chunk during the update: the same value as GlobalNorm before it.
+        var dense = new Parameter<double>("w", [5000]);
+        for (int i = 0; i < dense.Length; i++) dense.Grad[i] = Math.Sin(i) * 0.01;
+        var emb = new Parameter<double>("emb", [10, 3], rowSparse: true);
+        emb.Grad[6] = 2; emb.Grad[8] = -1; emb.TouchedRows!.Add(2);
+        var o = new Adam<double>([dense, emb], 0.1);
+        double expected = GradClip.GlobalNorm(o.Parameters);
+        o.Step();
+        Assert.Equal(expected, o.LastGradNorm, 12);
+        Assert.True(expected > 2);
+    }
+
+    [Fact]
     public void RowSparseParametersUpdateOnlyTouchedRows()
     {
         var p = new Parameter<double>("emb", [4, 2], rowSparse: true);

@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.InteropServices;
 
 namespace Rnn.Optimizers;
 
@@ -26,19 +27,30 @@ public sealed class Adam<T> : Optimizer<T> where T : unmanaged, IFloatingPointIe
         _m = NewState(); _v = NewState();
     }
 
+    // Per-step constants (BeginStep): lr_t = lr/(1−β1^t) and 1/√(1−β2^t).
+    private T _stepSize, _invSqrtBc2;
+
+    /// <inheritdoc/>
+    protected override void BeginStep()
+    {
+        double t = StepCount;
+        double bc1 = 1 - Math.Pow(Beta1, t), bc2 = 1 - Math.Pow(Beta2, t);
+        _stepSize = T.CreateTruncating(LearningRate / bc1);
+        _invSqrtBc2 = T.CreateTruncating(1 / Math.Sqrt(bc2));
+    }
+
     /// <inheritdoc/>
     protected override void Update(int index, Parameter<T> p, int offset, int count, T gradScale)
     {
-        double t = StepCount;
         T b1 = T.CreateTruncating(Beta1), b2 = T.CreateTruncating(Beta2);
         T c1 = T.One - b1, c2 = T.One - b2;
         // lr_t = lr·√(1−β2^t)/(1−β1^t), ε scaled the same way as PyTorch's √v̂ + ε form.
-        double bc1 = 1 - Math.Pow(Beta1, t), bc2 = 1 - Math.Pow(Beta2, t);
-        T stepSize = T.CreateTruncating(LearningRate / bc1);
-        T invSqrtBc2 = T.CreateTruncating(1 / Math.Sqrt(bc2));
+        T stepSize = _stepSize, invSqrtBc2 = _invSqrtBc2;
         T eps = T.CreateTruncating(Epsilon);
         var w = p.Value.AsSpan(offset, count); var g = p.Grad.AsSpan(offset, count);
         var m = _m[index].AsSpan(offset, count); var v = _v[index].AsSpan(offset, count);
+        ref T rw = ref MemoryMarshal.GetReference(w); ref T rg = ref MemoryMarshal.GetReference(g);
+        ref T rm = ref MemoryMarshal.GetReference(m); ref T rv = ref MemoryMarshal.GetReference(v);
         int i = 0;
         if (Vector.IsHardwareAccelerated)
         {
@@ -48,11 +60,12 @@ public sealed class Adam<T> : Optimizer<T> where T : unmanaged, IFloatingPointIe
             var vs = new Vector<T>(gradScale); var vstep = new Vector<T>(stepSize); var vinv = new Vector<T>(invSqrtBc2); var veps = new Vector<T>(eps);
             for (; i + Vector<T>.Count <= count; i += Vector<T>.Count)
             {
-                var gi = vs * new Vector<T>(g[i..]);
-                var mi = vb1 * new Vector<T>(m[i..]) + vc1 * gi;
-                var vi = vb2 * new Vector<T>(v[i..]) + vc2 * gi * gi;
-                mi.CopyTo(m[i..]); vi.CopyTo(v[i..]);
-                (new Vector<T>(w[i..]) - vstep * mi / (Vector.SquareRoot(vi) * vinv + veps)).CopyTo(w[i..]);
+                nuint u = (nuint)i;
+                var gi = vs * Vector.LoadUnsafe(ref rg, u);
+                var mi = vb1 * Vector.LoadUnsafe(ref rm, u) + vc1 * gi;
+                var vi = vb2 * Vector.LoadUnsafe(ref rv, u) + vc2 * gi * gi;
+                mi.StoreUnsafe(ref rm, u); vi.StoreUnsafe(ref rv, u);
+                (Vector.LoadUnsafe(ref rw, u) - vstep * mi / (Vector.SquareRoot(vi) * vinv + veps)).StoreUnsafe(ref rw, u);
             }
         }
         for (; i < count; i++)

@@ -1,4 +1,5 @@
 using System.Numerics;
+using Rnn.Kernels;
 
 namespace Rnn.Optimizers;
 
@@ -36,24 +37,49 @@ public abstract class Optimizer<T> where T : unmanaged, IFloatingPointIeee754<T>
         LearningRate = learningRate;
     }
 
+    // Without clipping, the norm is summed a chunk at a time just before the chunk's update reads it again from cache.
+    private const int NormChunk = 2048;
+
     /// <summary>Applies one update from the accumulated gradients (it does not clear them).</summary>
     public void Step()
     {
         StepCount++;
-        double scale = 1;
-        LastGradNorm = GradClip.GlobalNorm(Parameters);
-        if (MaxGradNorm > 0 && LastGradNorm > MaxGradNorm) scale = MaxGradNorm / (LastGradNorm + 1e-6);
+        BeginStep();
+        bool clip = MaxGradNorm > 0;
+        double scale = 1, sumSquares = 0;
+        if (clip)
+        {
+            LastGradNorm = GradClip.GlobalNorm(Parameters);
+            if (LastGradNorm > MaxGradNorm) scale = MaxGradNorm / (LastGradNorm + 1e-6);
+        }
+        T k = T.CreateTruncating(scale);
         for (int i = 0; i < Parameters.Count; i++)
         {
             var p = Parameters[i];
-            if (p.TouchedRows is null) Update(i, p, 0, p.Length, T.CreateTruncating(scale));
+            if (p.TouchedRows is null)
+            {
+                for (int o = 0; o < p.Length; o += NormChunk)
+                {
+                    int n = Math.Min(NormChunk, p.Length - o);
+                    if (!clip) sumSquares += Vec.SumSquares<T>(p.Grad.AsSpan(o, n));
+                    Update(i, p, o, n, k);
+                }
+            }
             else
             {
                 int row = p.Length / p.Shape[0];
-                foreach (int r in p.TouchedRows.Rows) Update(i, p, r * row, row, T.CreateTruncating(scale));
+                foreach (int r in p.TouchedRows.Rows)
+                {
+                    if (!clip) sumSquares += Vec.SumSquares<T>(p.Grad.AsSpan(r * row, row));
+                    Update(i, p, r * row, row, k);
+                }
             }
         }
+        if (!clip) LastGradNorm = Math.Sqrt(sumSquares);
     }
+
+    /// <summary>Called once at the start of each <see cref="Step"/>, after <see cref="StepCount"/> is advanced: per-step constants.</summary>
+    protected virtual void BeginStep() { }
 
     /// <summary>Clears every gradient.</summary>
     public void ZeroGrad() { foreach (var p in Parameters) p.ZeroGrad(); }
