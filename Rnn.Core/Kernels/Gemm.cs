@@ -7,7 +7,9 @@ namespace Rnn.Kernels;
 
 /// <summary>
 /// C = alpha·op(A)·op(B) + beta·C over row-major spans. op(A) is (m, k), op(B) is (k, n), C is (m, n).
-/// With transA, A is stored (k, m); with transB, B is stored (n, k).
+/// With transA, A is stored (k, m); with transB, B is stored (n, k). lda (optional, 0 = dense) is the stride
+/// between A's stored rows when they are further apart than k (m with transA), e.g. rows padded so that they
+/// do not fall a multiple of 2 KB apart.
 /// </summary>
 public static unsafe partial class Gemm
 {
@@ -19,16 +21,29 @@ public static unsafe partial class Gemm
     /// beta = 0 overwrites C without reading it (NaN garbage in C is ignored).
     /// </summary>
     public static void Multiply<T>(Span<T> c, ReadOnlySpan<T> a, ReadOnlySpan<T> b,
-        bool transA, bool transB, T alpha, T beta, int m, int n, int k)
+        bool transA, bool transB, T alpha, T beta, int m, int n, int k, int lda = 0)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        Check(c, a, b, m, n, k);
+        Check(c, a, b, m, n, k, transA, lda);
         if (m == 0 || n == 0) return;
         if (typeof(T) == typeof(float))
         {
             fixed (T* pc = c, pa = a, pb = b)
                 MultiplyFloat((float*)pc, (float*)pa, (float*)pb, transA, transB,
-                    float.CreateTruncating(alpha), float.CreateTruncating(beta), m, n, k);
+                    float.CreateTruncating(alpha), float.CreateTruncating(beta), m, n, k, lda);
+            return;
+        }
+        if (lda > 0 && lda != (transA ? m : k))
+        {
+            // The reference path reads A densely: copy its rows together first.
+            int rows = transA ? k : m, cols = transA ? m : k;
+            T[] dense = ArrayPool<T>.Shared.Rent(rows * cols);
+            try
+            {
+                for (int r = 0; r < rows; r++) a.Slice(r * lda, cols).CopyTo(dense.AsSpan(r * cols, cols));
+                Multiply(c, dense.AsSpan(0, rows * cols), b, transA, transB, alpha, beta, m, n, k);
+            }
+            finally { ArrayPool<T>.Shared.Return(dense); }
             return;
         }
         if (beta == T.Zero) c[..(m * n)].Clear();
@@ -101,12 +116,12 @@ public static unsafe partial class Gemm
     /// of summation), except that m = 1 runs a matrix-vector loop over the panels instead of a GEMV.
     /// </summary>
     public static void MultiplyPacked<T>(Span<T> c, ReadOnlySpan<T> a, ReadOnlySpan<T> packedB, bool transA,
-        T alpha, T beta, int m, int n, int k) where T : unmanaged, IFloatingPointIeee754<T>
+        T alpha, T beta, int m, int n, int k, int lda = 0) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int len = PackedBLength<T>(n, k);
         if (packedB.Length < len) throw new ArgumentException($"packedB: expected at least {len} elements, got {packedB.Length}.", nameof(packedB));
-        if (typeof(T) != typeof(float)) { Multiply(c, a, packedB, transA, false, alpha, beta, m, n, k); return; }
-        Check(c, a, packedB, m, n, k);
+        if (typeof(T) != typeof(float)) { Multiply(c, a, packedB, transA, false, alpha, beta, m, n, k, lda); return; }
+        Check(c, a, packedB, m, n, k, transA, lda);
         if (m == 0 || n == 0) return;
         fixed (T* pc = c, pa = a, pb = packedB)
         {
@@ -115,7 +130,7 @@ public static unsafe partial class Gemm
             bool wide = (head & OneRowLayout) != 0;
             if (wide && m != 1) throw new ArgumentException($"packedB: packed for one-row products (PackB forOneRow), expected m = 1, got m = {m}.", nameof(packedB));
             MultiplyFloat((float*)pc, (float*)pa, null, transA, false,
-                float.CreateTruncating(alpha), float.CreateTruncating(beta), m, n, k, (float*)pb + off, wide ? OneRowWidth : 0);
+                float.CreateTruncating(alpha), float.CreateTruncating(beta), m, n, k, lda, (float*)pb + off, wide ? OneRowWidth : 0);
         }
     }
 
@@ -125,20 +140,20 @@ public static unsafe partial class Gemm
     /// float path packs (or reads) A once for both; each element gets the bits of the two separate calls.
     /// </summary>
     public static void MultiplyShared<T>(Span<T> c1, ReadOnlySpan<T> b1, int n1, Span<T> c2, ReadOnlySpan<T> b2, int n2,
-        ReadOnlySpan<T> a, bool transA, T alpha, T beta, int m, int k) where T : unmanaged, IFloatingPointIeee754<T>
+        ReadOnlySpan<T> a, bool transA, T alpha, T beta, int m, int k, int lda = 0) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        Check(c1, a, b1, m, n1, k); Check(c2, a, b2, m, n2, k);
+        Check(c1, a, b1, m, n1, k, transA, lda); Check(c2, a, b2, m, n2, k, transA, lda);
         bool fused = typeof(T) == typeof(float) && m >= 2 && n1 > 0 && n2 > 0 && k > 0 && alpha != T.Zero
             && n1 % MicroCols == 0 && n2 > NarrowMaxCols;
         if (!fused)
         {
-            Multiply(c1, a, b1, transA, false, alpha, beta, m, n1, k);
-            Multiply(c2, a, b2, transA, false, alpha, beta, m, n2, k);
+            Multiply(c1, a, b1, transA, false, alpha, beta, m, n1, k, lda);
+            Multiply(c2, a, b2, transA, false, alpha, beta, m, n2, k, lda);
             return;
         }
         fixed (T* pc1 = c1, pc2 = c2, pb1 = b1, pb2 = b2, pa = a)
             MultiplySharedFloat((float*)pc1, (float*)pb1, n1, (float*)pc2, (float*)pb2, n2, (float*)pa, transA,
-                float.CreateTruncating(alpha), float.CreateTruncating(beta), m, k);
+                float.CreateTruncating(alpha), float.CreateTruncating(beta), m, k, lda);
     }
 
     /// <summary>Scalar reference: the plain triple loop, accumulated in T, k innermost.</summary>
@@ -157,12 +172,19 @@ public static unsafe partial class Gemm
             }
     }
 
-    private static void Check<T>(Span<T> c, ReadOnlySpan<T> a, ReadOnlySpan<T> b, int m, int n, int k)
+    private static void Check<T>(Span<T> c, ReadOnlySpan<T> a, ReadOnlySpan<T> b, int m, int n, int k, bool transA = false, int lda = 0)
     {
         if (m < 0 || n < 0 || k < 0)
             throw new ArgumentOutOfRangeException(nameof(m), $"Gemm sizes: expected m, n, k >= 0, got ({m}, {n}, {k}).");
         if (c.Length < m * n) throw new ArgumentException($"c: expected at least m*n = {m * n} elements, got {c.Length}.", nameof(c));
-        if (a.Length < m * k) throw new ArgumentException($"a: expected at least m*k = {m * k} elements, got {a.Length}.", nameof(a));
+        if (lda != 0)
+        {
+            int rows = transA ? k : m, cols = transA ? m : k;
+            if (lda < cols) throw new ArgumentOutOfRangeException(nameof(lda), $"lda: expected 0 or at least {(transA ? "m" : "k")} = {cols}, got {lda}.");
+            long need = rows == 0 || cols == 0 ? 0 : (long)(rows - 1) * lda + cols;
+            if (a.Length < need) throw new ArgumentException($"a: expected at least {need} elements for {rows} rows {lda} apart, got {a.Length}.", nameof(a));
+        }
+        else if (a.Length < m * k) throw new ArgumentException($"a: expected at least m*k = {m * k} elements, got {a.Length}.", nameof(a));
         if (b.Length < k * n) throw new ArgumentException($"b: expected at least k*n = {k * n} elements, got {b.Length}.", nameof(b));
     }
 

@@ -49,6 +49,7 @@ public static unsafe partial class Gemm
     {
         public float* A, B, C;
         public int M, N, K;
+        public int Lda;              // A's row stride as stored: K, or M with TA, unless the caller gave another
         public bool TA, TB, DirectA, DirectRows, DirectB, SplitN;
         public float Alpha, Beta;
         public int Chunks, Unit;
@@ -83,17 +84,18 @@ public static unsafe partial class Gemm
     /// n1 is a multiple of the micro-tile width, so no tile straddles the two outputs.
     /// </summary>
     private static void MultiplySharedFloat(float* c1, float* b1, int n1, float* c2, float* b2, int n2, float* a, bool ta,
-        float alpha, float beta, int m, int k)
+        float alpha, float beta, int m, int k, int lda)
     {
         var g = new Job
         {
             A = a, B = b1, C = c1, B2 = b2, C2 = c2, N1 = n1, M = m, N = n1 + n2, K = k, TA = ta, Alpha = alpha, Beta = beta,
+            Lda = lda > 0 ? lda : ta ? m : k,
         };
         Run(ref g);
     }
 
     private static void MultiplyFloat(float* c, float* a, float* b, bool ta, bool tb, float alpha, float beta, int m, int n, int k,
-        float* packedB = null, int wideB = 0)
+        int lda, float* packedB = null, int wideB = 0)
     {
         if (k == 0 || alpha == 0f)
         {
@@ -106,8 +108,22 @@ public static unsafe partial class Gemm
         var g = new Job
         {
             A = a, B = b, C = c, M = m, N = n, K = k, TA = ta, TB = tb, Alpha = alpha, Beta = beta, PB = packedB, WideB = wideB,
+            Lda = lda > 0 ? lda : ta ? m : k,
         };
-        Run(ref g);
+        if (g.Lda == (ta ? m : k) || (m > 1 && n > 1)) { Run(ref g); return; }
+        // One row or column runs a vector loop that reads A densely: give it a dense copy (O(m·k), as the loop).
+        int rows = ta ? k : m, cols = ta ? m : k;
+        float[] dense = ArrayPool<float>.Shared.Rent(rows * cols);
+        try
+        {
+            fixed (float* d = dense)
+            {
+                for (int r = 0; r < rows; r++) new ReadOnlySpan<float>(a + (nint)r * g.Lda, cols).CopyTo(new Span<float>(d + (nint)r * cols, cols));
+                g.A = d; g.Lda = cols;
+                Run(ref g);
+            }
+        }
+        finally { ArrayPool<float>.Shared.Return(dense); }
     }
 
     /// <summary>Chooses the job's paths and its split between threads from its operands, then runs it.</summary>
@@ -118,7 +134,7 @@ public static unsafe partial class Gemm
         g.Gemv = one && unpacked && (m == 1 || n == 1);
         g.NarrowN = one && unpacked && g.TA && !g.TB && n >= 2 && n <= NarrowMaxCols && m >= 2;
         g.DirectB = one && unpacked && !g.TB && m <= DirectBMaxRows;
-        g.DirectA = g.TA && DirectATransposed && m % 512 != 0;
+        g.DirectA = g.TA && DirectATransposed && g.Lda % 512 != 0; // rows 2 KB apart share few cache sets: pack those
         g.DirectRows = !g.TA && (DirectRowsMaxCols >= n || m <= DirectRowsMaxRows) && Dispatch.Isa == 3 && m > 1 && n > 1 && k >= 32
             && (n % Kernel512.NR == 0 || n % Kernel512.NR > 8); // a narrow last panel needs packed A anyway: then pack it all
         // Split the longer output side, in whole micro-tiles (or whole vectors for GEMV).
@@ -253,11 +269,11 @@ public static unsafe partial class Gemm
                                 float* pa = bufA + (nint)ir * kc; nint sa = mr;
                                 if (g.DirectA)
                                 {
-                                    if (rows == mr) { pa = g.A + (nint)pc * g.M + ic + ir; sa = g.M; }
+                                    if (rows == mr) { pa = g.A + (nint)pc * g.Lda + ic + ir; sa = g.Lda; }
                                     else { PackA(bufA, ref g, ic + ir, rows, pc, kc, mr); pa = bufA; }
                                 }
                                 // A stored (m, k) read from its rows (Rows512; DirectRows excludes a narrow last panel).
-                                float* rowsA = g.DirectRows ? g.A + (nint)(ic + ir) * g.K + pc : null;
+                                float* rowsA = g.DirectRows ? g.A + (nint)(ic + ir) * g.Lda + pc : null;
                                 for (int jr = 0; jr < nc; jr += nr)
                                 {
                                 int cols = Math.Min(nr, nc - jr);
@@ -270,11 +286,11 @@ public static unsafe partial class Gemm
                                     if (rowsA != null)
                                     {
                                         bool wide = cols > 16;
-                                        if (cols == (wide ? 32 : 16)) Rows512(rows, wide, kc, rowsA, g.K, pb, sb, cp, ldc, g.Alpha, beta);
+                                        if (cols == (wide ? 32 : 16)) Rows512(rows, wide, kc, rowsA, g.Lda, pb, sb, cp, ldc, g.Alpha, beta);
                                         else
                                         {
                                             if (beta != 0f) CopyTile(tile, nr, cp, ldc, rows, cols);
-                                            Rows512(rows, wide, kc, rowsA, g.K, pb, sb, tile, nr, g.Alpha, beta);
+                                            Rows512(rows, wide, kc, rowsA, g.Lda, pb, sb, tile, nr, g.Alpha, beta);
                                             CopyTile(cp, ldc, tile, nr, rows, cols);
                                         }
                                     }
@@ -329,7 +345,7 @@ public static unsafe partial class Gemm
             int cols = j1 - j0;
             new Span<float>(acc, rows * cols).Clear();
             float* ap = g.A + ib, bp = g.B + j0;
-            for (int p = 0; p < k; p++, ap += m, bp += n)
+            for (int p = 0; p < k; p++, ap += g.Lda, bp += n)
                 for (int j = 0; j < cols; j++)
                 {
                     float bv = bp[j];
@@ -400,14 +416,14 @@ public static unsafe partial class Gemm
     /// </summary>
     private static void PackA(float* dst, ref Job g, int ic, int mc, int pc, int kc, int mr)
     {
-        int m = g.M, k = g.K;
+        nint lda = g.Lda; // A's row stride: A stored (k, m) with TA, else (m, k)
         if (g.TA)
         {
             // A stored (k, m): row p of every panel is contiguous in A. p outermost, so A is read row after row
-            // (sequential lines) rather than one panel's column strip at a time (a 4·m-byte stride).
+            // (sequential lines) rather than one panel's column strip at a time (a 4·lda-byte stride).
             int full = mc / mr * mr;
-            float* s = g.A + (nint)pc * m + ic;
-            for (int p = 0; p < kc; p++, s += m)
+            float* s = g.A + pc * lda + ic;
+            for (int p = 0; p < kc; p++, s += lda)
             {
                 float* d = dst + (nint)p * mr;
                 int ir = 0;
@@ -429,10 +445,10 @@ public static unsafe partial class Gemm
             int i = 0;
             if (Sse.IsSupported)
                 for (; i + 4 <= rows; i += 4)
-                    Transpose4(d + i, mr, g.A + (nint)(ic + ir + i) * k + pc, k, kc);
+                    Transpose4(d + i, mr, g.A + (ic + ir + i) * lda + pc, lda, kc);
             for (; i < rows; i++)
             {
-                float* s = g.A + (nint)(ic + ir + i) * k + pc;
+                float* s = g.A + (ic + ir + i) * lda + pc;
                 float* di = d + i;
                 for (int p = 0; p < kc; p++) di[p * mr] = s[p];
             }

@@ -133,21 +133,24 @@ public static class LstmCell
     /// (batch, H): dh for masked rows (the state passed through), 0 otherwise (the caller adds dGates·W_hh).
     /// dBias (batch, 4H) or empty: dGates is added to it (per-row sums over the steps, for the bias gradient,
     /// while the values are in registers instead of in a pass over every step's dGates afterwards).
+    /// dGatesStride: elements between dGates rows (0: 4H), so that a caller can pad rows that would otherwise
+    /// lie a multiple of 2 KB apart (the weight-gradient GEMM then reads dGatesᵀ in place).
     /// Masked rows get zero dGates and keep dc.
     /// </summary>
     public static void Backward<T>(Span<T> dGates, Span<T> dhPrev, Span<T> dc, Span<T> dBias, ReadOnlySpan<T> dh,
-        ReadOnlySpan<T> gates, ReadOnlySpan<T> cPrev, ReadOnlySpan<T> tc, ReadOnlySpan<T> mask, int batch, int hidden)
+        ReadOnlySpan<T> gates, ReadOnlySpan<T> cPrev, ReadOnlySpan<T> tc, ReadOnlySpan<T> mask, int batch, int hidden, int dGatesStride = 0)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        CheckBackward(dGates, dhPrev, dc, dBias, dh, gates, cPrev, tc, mask, batch, hidden);
+        int ds = dGatesStride > 0 ? dGatesStride : 4 * hidden;
+        CheckBackward(dGates, dhPrev, dc, dBias, dh, gates, cPrev, tc, mask, batch, hidden, ds);
         int H = hidden, w = Vector<T>.Count;
         var one = Vector<T>.One;
         bool acc = !dBias.IsEmpty;
         for (int b = 0; b < batch; b++)
         {
-            if (!mask.IsEmpty && mask[b] == T.Zero) { MaskedBackward(dGates, dhPrev, dh, b, H); continue; }
+            if (!mask.IsEmpty && mask[b] == T.Zero) { MaskedBackward(dGates, dhPrev, dh, b, H, ds); continue; }
             ref T g = ref R(gates, b * 4 * H);
-            ref T dg = ref R(dGates, b * 4 * H);
+            ref T dg = ref R(dGates, b * ds);
             ref T db = ref acc ? ref dBias[b * 4 * H] : ref dg; // not written without dBias
             ref T cp = ref R(cPrev, b * H);
             ref T t = ref R(tc, b * H);
@@ -176,45 +179,46 @@ public static class LstmCell
                     (Vector.LoadUnsafe(ref db, 3 * nh + u) + dov).StoreUnsafe(ref db, 3 * nh + u);
                 }
             }
-            for (; j < H; j++) BackwardOne(dGates, dc, dBias, dh, gates, cPrev, tc, b, j, H);
+            for (; j < H; j++) BackwardOne(dGates, dc, dBias, dh, gates, cPrev, tc, b, j, H, ds);
             dhPrev.Slice(b * H, H).Clear();
         }
     }
 
     /// <summary>Scalar reference for <see cref="Backward{T}"/>.</summary>
     public static void BackwardReference<T>(Span<T> dGates, Span<T> dhPrev, Span<T> dc, Span<T> dBias, ReadOnlySpan<T> dh,
-        ReadOnlySpan<T> gates, ReadOnlySpan<T> cPrev, ReadOnlySpan<T> tc, ReadOnlySpan<T> mask, int batch, int hidden)
+        ReadOnlySpan<T> gates, ReadOnlySpan<T> cPrev, ReadOnlySpan<T> tc, ReadOnlySpan<T> mask, int batch, int hidden, int dGatesStride = 0)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        CheckBackward(dGates, dhPrev, dc, dBias, dh, gates, cPrev, tc, mask, batch, hidden);
+        int ds = dGatesStride > 0 ? dGatesStride : 4 * hidden;
+        CheckBackward(dGates, dhPrev, dc, dBias, dh, gates, cPrev, tc, mask, batch, hidden, ds);
         for (int b = 0; b < batch; b++)
         {
-            if (!mask.IsEmpty && mask[b] == T.Zero) { MaskedBackward(dGates, dhPrev, dh, b, hidden); continue; }
-            for (int j = 0; j < hidden; j++) BackwardOne(dGates, dc, dBias, dh, gates, cPrev, tc, b, j, hidden);
+            if (!mask.IsEmpty && mask[b] == T.Zero) { MaskedBackward(dGates, dhPrev, dh, b, hidden, ds); continue; }
+            for (int j = 0; j < hidden; j++) BackwardOne(dGates, dc, dBias, dh, gates, cPrev, tc, b, j, hidden, ds);
             dhPrev.Slice(b * hidden, hidden).Clear();
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void BackwardOne<T>(Span<T> dGates, Span<T> dc, Span<T> dBias, ReadOnlySpan<T> dh, ReadOnlySpan<T> gates,
-        ReadOnlySpan<T> cPrev, ReadOnlySpan<T> tc, int b, int j, int H) where T : unmanaged, IFloatingPointIeee754<T>
+        ReadOnlySpan<T> cPrev, ReadOnlySpan<T> tc, int b, int j, int H, int ds) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        int r = b * 4 * H, k = b * H + j;
+        int r = b * 4 * H, d = b * ds, k = b * H + j;
         T i = gates[r + j], f = gates[r + H + j], gg = gates[r + 2 * H + j], o = gates[r + 3 * H + j];
         T t = tc[k], dhv = dh[k];
         T dct = dc[k] + dhv * o * (T.One - t * t);   // gradient at c' from both c'-paths
-        dGates[r + j] = dct * gg * i * (T.One - i);
-        dGates[r + H + j] = dct * cPrev[k] * f * (T.One - f);
-        dGates[r + 2 * H + j] = dct * i * (T.One - gg * gg);
-        dGates[r + 3 * H + j] = dhv * t * o * (T.One - o);
+        dGates[d + j] = dct * gg * i * (T.One - i);
+        dGates[d + H + j] = dct * cPrev[k] * f * (T.One - f);
+        dGates[d + 2 * H + j] = dct * i * (T.One - gg * gg);
+        dGates[d + 3 * H + j] = dhv * t * o * (T.One - o);
         dc[k] = dct * f;
         if (dBias.IsEmpty) return;
-        for (int q = 0; q < 4; q++) dBias[r + q * H + j] += dGates[r + q * H + j];
+        for (int q = 0; q < 4; q++) dBias[r + q * H + j] += dGates[d + q * H + j];
     }
 
-    private static void MaskedBackward<T>(Span<T> dGates, Span<T> dhPrev, ReadOnlySpan<T> dh, int b, int H) where T : unmanaged
+    private static void MaskedBackward<T>(Span<T> dGates, Span<T> dhPrev, ReadOnlySpan<T> dh, int b, int H, int ds) where T : unmanaged
     {
-        dGates.Slice(b * 4 * H, 4 * H).Clear();
+        dGates.Slice(b * ds, 4 * H).Clear();
         dh.Slice(b * H, H).CopyTo(dhPrev.Slice(b * H, H));
     }
 
@@ -241,10 +245,13 @@ public static class LstmCell
     }
 
     private static void CheckBackward<T>(Span<T> dGates, Span<T> dhPrev, Span<T> dc, Span<T> dBias, ReadOnlySpan<T> dh,
-        ReadOnlySpan<T> gates, ReadOnlySpan<T> cPrev, ReadOnlySpan<T> tc, ReadOnlySpan<T> mask, int batch, int hidden) where T : unmanaged
+        ReadOnlySpan<T> gates, ReadOnlySpan<T> cPrev, ReadOnlySpan<T> tc, ReadOnlySpan<T> mask, int batch, int hidden, int ds) where T : unmanaged
     {
         int bh = batch * hidden;
-        Len(dGates.Length, 4 * bh, nameof(dGates)); Len(dhPrev.Length, bh, nameof(dhPrev)); Len(dc.Length, bh, nameof(dc));
+        if (ds < 4 * hidden) throw new ArgumentOutOfRangeException("dGatesStride", $"dGatesStride: expected 0 or at least 4H = {4 * hidden}, got {ds}.");
+        if (ds == 4 * hidden) Len(dGates.Length, 4 * bh, nameof(dGates));
+        else if (batch > 0 && dGates.Length < (batch - 1) * ds + 4 * hidden)
+            throw new ArgumentException($"dGates: expected at least {(batch - 1) * ds + 4 * hidden} elements for {batch} rows {ds} apart, got {dGates.Length}.", nameof(dGates)); Len(dhPrev.Length, bh, nameof(dhPrev)); Len(dc.Length, bh, nameof(dc));
         if (!dBias.IsEmpty) Len(dBias.Length, 4 * bh, nameof(dBias));
         Len(dh.Length, bh, nameof(dh)); Len(gates.Length, 4 * bh, nameof(gates)); Len(cPrev.Length, bh, nameof(cPrev));
         Len(tc.Length, bh, nameof(tc));

@@ -45,6 +45,10 @@ public sealed class Lstm<T> : RecurrentLayer<T>, IRecurrentLayer<T>, IRowLoops<T
     private bool _hasMask, _dropX, _dropH, _masksDrawn, _kept; // _kept: the last Forward recorded the tape (Training)
     private bool _xStep; // the last Forward projected the input per step (see StepInputMinRows)
 
+    // dGates rows 2 KB (a multiple of 512 floats) apart fall into few cache sets, so the weight-gradient GEMM would
+    // have to pack dGatesᵀ; 16 floats of padding let it read dGatesᵀ in place.
+    private int GatesStride => 4 * HiddenSize % 512 == 0 ? 4 * HiddenSize + 16 : 4 * HiddenSize;
+
     /// <summary>
     /// Rows per time-loop participant from which the input projection x·W_ihᵀ runs per step, into the gates the
     /// step's GEMM and cell then use while they are in cache, instead of as one GEMM over all steps first (whose
@@ -114,7 +118,7 @@ public sealed class Lstm<T> : RecurrentLayer<T>, IRecurrentLayer<T>, IRowLoops<T
             _hd = _tape.Add("hd", rd ? S : 0, B * H); // (S, B, H) h[s] ⊙ recurrent-dropout mask: the GEMM's input
             _mx = _tape.Add("mx", 1, Options.Dropout > 0 ? B * I : 0); // (B, I) input dropout mask
             _mh = _tape.Add("mh", 1, rd ? B * H : 0);  // (B, H) recurrent dropout mask
-            _dgates = _tape.Add("dgates", S, B * G); // (S, B, 4H) gradient at the pre-activations
+            _dgates = _tape.Add("dgates", S, B * GatesStride); // (S, B, 4H) gradient at the pre-activations, rows GatesStride apart
             _dbias = _tape.Add("dbias", 1, B * G);   // (B, 4H) dGates summed over the steps, per row: the bias gradient
             _carry = _tape.Add("carry", 2, B * H);   // (2, B, H) dh flowing to the previous step
             _dc = _tape.Add("dc", 1, B * H);         // (B, H) dc flowing to the previous step
@@ -240,16 +244,16 @@ public sealed class Lstm<T> : RecurrentLayer<T>, IRecurrentLayer<T>, IRowLoops<T
 
         // Hoisted weight gradients: one GEMM each over all kept steps.
         int rows = steps * B;
-        var dgAll = _tape.Steps(_dgates, sStop, steps); // (steps·B, 4H)
+        var dgAll = _tape.Steps(_dgates, sStop, steps); // (steps·B, 4H), rows GatesStride apart
         var hinAll = _dropH ? _tape.Steps(_hd, sStop, steps) : _tape.Steps(_h, sStop, steps); // (steps·B, H)
         // dW_hh += dGᵀ·hin and dW_ih += dGᵀ·xs: one call, so dGᵀ is packed once for both.
-        Gemm.MultiplyShared(WeightHh.Grad, hinAll, H, WeightIh.Grad, _tape.Steps(_xs, sStop, steps), I, dgAll, true, T.One, T.One, G, rows);
+        Gemm.MultiplyShared(WeightHh.Grad, hinAll, H, WeightIh.Grad, _tape.Steps(_xs, sStop, steps), I, dgAll, true, T.One, T.One, G, rows, GatesStride);
         // The cells summed dGates over the steps per row; the bias gradient is the sum of those rows.
         if (BiasHh != null) Vec.AddColumnSums<T>(BiasIh.Grad, BiasHh.Grad, _tape[_dbias], B, G);
         else Vec.AddColumnSums<T>(BiasIh.Grad, _tape[_dbias], B, G);
 
         if (dx.IsEmpty) return;
-        Gemm.Multiply(_tape.Steps(_dxs, sStop, steps), dgAll, WeightIh.Value, false, false, T.One, T.Zero, rows, I, G);
+        Gemm.Multiply(_tape.Steps(_dxs, sStop, steps), dgAll, WeightIh.Value, false, false, T.One, T.Zero, rows, I, G, GatesStride);
         var mx = _tape[_mx];
         for (int s = sStop; s < S; s++)
         {
@@ -287,7 +291,7 @@ public sealed class Lstm<T> : RecurrentLayer<T>, IRecurrentLayer<T>, IRowLoops<T
     /// <summary>The reverse time loop for batch rows [r0, r1), from the last step down to seq − steps.</summary>
     void IRowLoops<T>.BackwardSteps(int r0, int r1, int seqLen, int steps, ReadOnlySpan<T> dy)
     {
-        int S = seqLen, H = HiddenSize, G = 4 * H, n = r1 - r0;
+        int S = seqLen, H = HiddenSize, G = 4 * H, n = r1 - r0, ds = GatesStride;
         var dh = _tape.Step(_carry, 0).Slice(r0 * H, n * H);
         var next = _tape.Step(_carry, 1).Slice(r0 * H, n * H);
         var dc = _tape[_dc].Slice(r0 * H, n * H);
@@ -302,17 +306,17 @@ public sealed class Lstm<T> : RecurrentLayer<T>, IRecurrentLayer<T>, IRowLoops<T
                 int t = Options.Backwards ? S - 1 - s : s;
                 for (int b = 0; b < n; b++) Vec.Add(dh.Slice(b * H, H), dy.Slice(((r0 + b) * S + t) * H, H));
             }
-            var dg = _tape.Step(_dgates, s).Slice(r0 * G, n * G);
+            var dg = _tape.Step(_dgates, s).Slice(r0 * ds, n * ds);
             // dGates and dc_{t-1}; next = dh on masked rows (state passed through), else 0.
             LstmCell.Backward(dg, next, dc, dbias, dh, _tape.Step(_gates, s).Slice(r0 * G, n * G), _tape.Step(_c, s).Slice(r0 * H, n * H),
-                _tape.Step(_tc, s).Slice(r0 * H, n * H), _hasMask ? _tape.Step(_m, s).Slice(r0, n) : default, n, H);
+                _tape.Step(_tc, s).Slice(r0 * H, n * H), _hasMask ? _tape.Step(_m, s).Slice(r0, n) : default, n, H, ds);
             // dh_{t-1} += dGates·W_hh (through the dropout mask when it was applied).
             if (_dropH)
             {
-                Gemm.MultiplyPacked(dhd, dg, whhP, false, T.One, T.Zero, n, H, G);
+                Gemm.MultiplyPacked(dhd, dg, whhP, false, T.One, T.Zero, n, H, G, ds);
                 RecurrentInit.AddMul(next, dhd, mh);
             }
-            else Gemm.MultiplyPacked(next, dg, whhP, false, T.One, T.One, n, H, G);
+            else Gemm.MultiplyPacked(next, dg, whhP, false, T.One, T.One, n, H, G, ds);
             var tmp = dh; dh = next; next = tmp;
         }
     }

@@ -109,6 +109,64 @@ public class GemmEdgeTests
         finally { Gemm.DirectBMaxRows512 = directB; }
     }
 
+    /// <summary>
+    /// A given with a row stride (lda) gives the bits of the same A stored densely, for every path: packed, read in
+    /// place (rows, or (k, m) with its stride), a few columns, one row or column, prepacked B, two outputs sharing A;
+    /// the double path too.
+    /// </summary>
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void RowStrideOfAGivesTheDenseBits(int threads)
+    {
+        Engine.Threads = threads;
+        try
+        {
+            foreach (bool ta in new[] { false, true })
+                foreach (int m in new[] { 1, 2, 13, 64, 100, 512 })
+                    foreach (int n in new[] { 1, 3, 40, 128 })
+                        foreach (int k in new[] { 1, 33, 300 })
+                        {
+                            int rows = ta ? k : m, cols = ta ? m : k, lda = cols + (cols % 3 == 0 ? 16 : 5);
+                            var dense = Random(rows * cols, 10); var b = Random(k * n, 11); var c0 = Random(m * n, 12);
+                            var strided = new float[(rows - 1) * lda + cols];
+                            for (int r = 0; r < rows; r++) Array.Copy(dense, r * cols, strided, r * lda, cols);
+                            var want = (float[])c0.Clone(); var got = (float[])c0.Clone();
+                            Gemm.Multiply<float>(want, dense, b, ta, false, 0.75f, 1f, m, n, k);
+                            Gemm.Multiply<float>(got, strided, b, ta, false, 0.75f, 1f, m, n, k, lda);
+                            AssertSame(want, got, $"Multiply ta={ta} ({m},{n},{k})");
+                            var pb = new float[Gemm.PackedBLength<float>(n, k)];
+                            Gemm.PackB<float>(pb, b, false, n, k);
+                            want = (float[])c0.Clone(); got = (float[])c0.Clone();
+                            Gemm.MultiplyPacked<float>(want, dense, pb, ta, 1f, 0f, m, n, k);
+                            Gemm.MultiplyPacked<float>(got, strided, pb, ta, 1f, 0f, m, n, k, lda);
+                            AssertSame(want, got, $"MultiplyPacked ta={ta} ({m},{n},{k})");
+                            var b2 = Random(k * 40, 13);
+                            float[] w1 = (float[])c0.Clone(), g1 = (float[])c0.Clone(), w2 = Random(m * 40, 14), g2 = (float[])w2.Clone();
+                            Gemm.MultiplyShared<float>(w1, b, n, w2, b2, 40, dense, ta, 1f, 1f, m, k);
+                            Gemm.MultiplyShared<float>(g1, b, n, g2, b2, 40, strided, ta, 1f, 1f, m, k, lda);
+                            AssertSame(w1, g1, $"MultiplyShared c1 ta={ta} ({m},{n},{k})"); AssertSame(w2, g2, $"MultiplyShared c2 ta={ta} ({m},{n},{k})");
+                        }
+            // double: the reference path
+            var ad = Enumerable.Range(0, 7 * 5).Select(i => Math.Sin(i)).ToArray(); var bd = Enumerable.Range(0, 5 * 3).Select(i => Math.Cos(i)).ToArray();
+            var sd = new double[6 * 8 + 5];
+            for (int r = 0; r < 7; r++) Array.Copy(ad, r * 5, sd, r * 8, 5);
+            double[] cw = new double[21], cg = new double[21];
+            Gemm.Multiply<double>(cw, ad, bd, false, false, 1.0, 0.0, 7, 3, 5);
+            Gemm.Multiply<double>(cg, sd, bd, false, false, 1.0, 0.0, 7, 3, 5, 8);
+            Assert.Equal(cw, cg);
+            Assert.Throws<ArgumentOutOfRangeException>(() => Gemm.Multiply<float>(new float[4], new float[4], new float[4], false, false, 1f, 0f, 2, 2, 2, 1));
+            Assert.Throws<ArgumentException>(() => Gemm.Multiply<float>(new float[4], new float[4], new float[4], false, false, 1f, 0f, 2, 2, 2, 3));
+        }
+        finally { Engine.Threads = 1; }
+    }
+
+    private static void AssertSame(float[] want, float[] got, string what)
+    {
+        for (int i = 0; i < want.Length; i++)
+            Assert.True(want[i] == got[i], $"{what}: element {i} = {got[i]}, dense {want[i]}");
+    }
+
     /// <summary>Two products sharing A give each output the bits of its own call, on 1 and 2 threads.</summary>
     [Theory]
     [InlineData(false)]
