@@ -40,6 +40,14 @@ public sealed class Adam<T> : Optimizer<T> where T : unmanaged, IFloatingPointIe
     }
 
     /// <inheritdoc/>
+    protected override void PrefetchRow(int index, Parameter<T> p, int offset, int count)
+    {
+        base.PrefetchRow(index, p, offset, count);
+        Kernels.Vec.Prefetch<T>(_m[index].AsSpan(offset, count));
+        Kernels.Vec.Prefetch<T>(_v[index].AsSpan(offset, count));
+    }
+
+    /// <inheritdoc/>
     protected override void Update(int index, Parameter<T> p, int offset, int count, T gradScale)
     {
         T b1 = T.CreateTruncating(Beta1), b2 = T.CreateTruncating(Beta2);

@@ -68,8 +68,12 @@ public abstract class Optimizer<T> where T : unmanaged, IFloatingPointIeee754<T>
             else
             {
                 int row = p.Length / p.Shape[0];
-                foreach (int r in p.TouchedRows.Rows)
+                var rows = p.TouchedRows.Rows;
+                for (int q = 0; q < rows.Length; q++)
                 {
+                    // Touched rows are scattered over a large table: ask for a later row's lines ahead of its update.
+                    if (q + RowsAhead < rows.Length) PrefetchRow(i, p, rows[q + RowsAhead] * row, row);
+                    int r = rows[q];
                     if (!clip) sumSquares += Vec.SumSquares<T>(p.Grad.AsSpan(r * row, row));
                     Update(i, p, r * row, row, k);
                 }
@@ -80,6 +84,15 @@ public abstract class Optimizer<T> where T : unmanaged, IFloatingPointIeee754<T>
 
     /// <summary>Called once at the start of each <see cref="Step"/>, after <see cref="StepCount"/> is advanced: per-step constants.</summary>
     protected virtual void BeginStep() { }
+
+    private const int RowsAhead = 4;
+
+    /// <summary>Prefetches what <see cref="Update"/> will read for elements [offset, offset+count) (the value and gradient; overrides add their state).</summary>
+    protected virtual void PrefetchRow(int index, Parameter<T> p, int offset, int count)
+    {
+        Vec.Prefetch<T>(p.Value.AsSpan(offset, count));
+        Vec.Prefetch<T>(p.Grad.AsSpan(offset, count));
+    }
 
     /// <summary>Clears every gradient.</summary>
     public void ZeroGrad() { foreach (var p in Parameters) p.ZeroGrad(); }
