@@ -102,6 +102,7 @@ public sealed class Embedding<T> : Layer<T>, IDisposable where T : unmanaged, IF
         var touched = Weight.TouchedRows!;
         for (int i = 0; i < n; i++)
         {
+            if (i + GatherAhead < n) Vec.Prefetch<T>(g.Slice(ids[i + GatherAhead] * D, D)); // scattered rows, as in Gather
             int id = ids[i];
             Vec.Add<T>(g.Slice(id * D, D), dy.Slice(i * D, D));
             touched.Add(id);
