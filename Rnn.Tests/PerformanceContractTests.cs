@@ -122,22 +122,30 @@ public class PerformanceContractTests
         finally { Engine.Threads = 1; }
     }
 
-    /// <summary>The LSTM's input projection per step (in the time loop) and hoisted (one GEMM first) give the same bits.</summary>
+    /// <summary>The input projection per step (in the time loop) and hoisted (one GEMM first) give the same bits.</summary>
     [Theory]
-    [InlineData(2, false)]
-    [InlineData(5, true)]
-    [InlineData(40, false)]
-    public void LstmInputProjectionPerStepGivesTheHoistedBits(int batch, bool extras)
+    [InlineData("lstm", 2, false)]
+    [InlineData("lstm", 5, true)]
+    [InlineData("lstm", 40, false)]
+    [InlineData("gru", 5, true)]
+    [InlineData("gru", 40, false)]
+    [InlineData("gru-before", 7, true)]
+    public void InputProjectionPerStepGivesTheHoistedBits(string kind, int batch, bool extras)
     {
         const int S = 9, I = 24, H = 40;
         (float[] y, float[] dx, float[][] grads) Run(int minRows)
         {
-            int saved = Lstm<float>.StepInputMinRows;
-            Lstm<float>.StepInputMinRows = minRows;
+            int saved = RecurrentLayer<float>.StepInputMinRows;
+            RecurrentLayer<float>.StepInputMinRows = minRows;
             try
             {
-                using var lstm = new Lstm<float>(I, H, new Rng(8), new LstmOptions { TwoBiases = true, RecurrentDropout = extras ? 0.25 : 0, GradientSteps = extras ? 5 : -1 });
-                IRecurrentLayer<float> l = lstm;
+                double rd = extras ? 0.25 : 0; int steps = extras ? 5 : -1;
+                using IRecurrentLayer<float> l = kind switch
+                {
+                    "lstm" => new Lstm<float>(I, H, new Rng(8), new LstmOptions { TwoBiases = true, RecurrentDropout = rd, GradientSteps = steps }),
+                    "gru" => new Gru<float>(I, H, new Rng(8), new GruOptions { TwoBiases = true, ResetAfter = true, RecurrentDropout = rd, GradientSteps = steps }),
+                    _ => new Gru<float>(I, H, new Rng(8), new GruOptions { TwoBiases = true, ResetAfter = false, RecurrentDropout = rd, GradientSteps = steps }),
+                };
                 var x = GradCheck.Det(batch * S * I).Select(v => (float)v).ToArray();
                 var y = new float[batch * S * H];
                 var dy = GradCheck.Det(y.Length, 2, 5).Select(v => (float)v).ToArray();
@@ -147,7 +155,7 @@ public class PerformanceContractTests
                 l.Backward(dx, dy, batch, S);
                 return (y, dx, l.Parameters.Select(p => (float[])p.Grad.Clone()).ToArray());
             }
-            finally { Lstm<float>.StepInputMinRows = saved; }
+            finally { RecurrentLayer<float>.StepInputMinRows = saved; }
         }
         Engine.Threads = 1;
         var perStep = Run(1);

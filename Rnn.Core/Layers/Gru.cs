@@ -42,8 +42,9 @@ public sealed class Gru<T> : RecurrentLayer<T>, IRecurrentLayer<T>, IRowLoops<T>
     public bool ReuseDropoutMasks { get; set; }
 
     private readonly Tape<T> _tape = new();
-    private Slot _xs, _m, _gx, _gh, _ghrz, _ghn, _rh, _h, _hd, _mx, _mh, _dgx, _dgh, _dbias, _dgrz, _dgn, _drh, _carry, _dhd, _dxs, _bias, _whhP, _whnP;
+    private Slot _xs, _m, _gx, _gh, _ghrz, _ghn, _rh, _h, _hd, _mx, _mh, _dgx, _dgh, _dbias, _dgrz, _dgn, _drh, _carry, _dhd, _dxs, _bias, _whhP, _whnP, _wihP;
     private bool _hasMask, _dropX, _dropH, _masksDrawn, _kept; // _kept: the last Forward recorded the tape (Training)
+    private bool _xStep; // the last Forward projected the input per step (see StepInputMinRows)
 
     /// <summary>Creates the layer and initialises its parameters per <see cref="GatedRecurrentOptions.Init"/> from <paramref name="rng"/> (null: zeros, for loading).</summary>
     public Gru(int inputSize, int hiddenSize, Rng? rng, GruOptions? options = null, string suffix = "_l0")
@@ -119,6 +120,7 @@ public sealed class Gru<T> : RecurrentLayer<T>, IRecurrentLayer<T>, IRowLoops<T>
             int gh = after ? G : 2 * H;
             _whhP = _tape.Add("whhP", 1, Math.Max(Gemm.PackedBLength<T>(gh, H), Gemm.PackedBLength<T>(H, gh)));
             _whnP = _tape.Add("whnP", 1, after ? 0 : Gemm.PackedBLength<T>(H, H));
+            _wihP = _tape.Add("wihP", 1, Gemm.PackedBLength<T>(G, I)); // W_ihᵀ (I, 3H) packed, for the per-step input projection
             _tape.Commit();
             _masksDrawn = false;
         }
@@ -150,7 +152,9 @@ public sealed class Gru<T> : RecurrentLayer<T>, IRecurrentLayer<T>, IRowLoops<T>
         if (BiasHh != null) Vec.Add(after ? bias[..(2 * H)] : bias, after ? BiasHh.Value.AsSpan(0, 2 * H) : BiasHh.Value);
         // The bias is added to each step's rows inside the time loop, where they are about to be read, instead of a
         // pass writing it over all steps first (for I ≤ 512, one k block, the same bits as the GEMM onto the bias).
-        Gemm.Multiply(_tape[_gx], _tape[_xs], WeightIh.Value, false, true, T.One, T.Zero, S * B, G, I);
+        _xStep = InputPerStep(B, G);
+        if (_xStep) Gemm.PackB<T>(_tape[_wihP], WeightIh.Value, true, G, I);
+        else Gemm.Multiply(_tape[_gx], _tape[_xs], WeightIh.Value, false, true, T.One, T.Zero, S * B, G, I);
 
         var hInit = _tape.Step(_h, 0);
         switch (Options.InitialState)
@@ -180,7 +184,8 @@ public sealed class Gru<T> : RecurrentLayer<T>, IRecurrentLayer<T>, IRowLoops<T>
         var mh = _dropH ? _tape[_mh].Slice(r0 * H, n * H) : default;
         var bias = _tape[_bias];
         var bhn = BiasHh != null ? BiasHh.Value.AsSpan(2 * H, H) : default;
-        var whhP = _tape[_whhP]; var whnP = _tape[_whnP];
+        var whhP = _tape[_whhP]; var whnP = _tape[_whnP]; var wihP = _tape[_wihP];
+        int I = InputSize;
         for (int s = 0; s < S; s++)
         {
             var hPrev = _tape.Step(_h, s).Slice(r0 * H, n * H);
@@ -188,6 +193,7 @@ public sealed class Gru<T> : RecurrentLayer<T>, IRecurrentLayer<T>, IRowLoops<T>
             ReadOnlySpan<T> hin = hPrev;
             if (_dropH) { var hd = _tape.Step(_hd, s).Slice(r0 * H, n * H); RecurrentInit.Mul(hd, hPrev, mh); hin = hd; }
             var gx = _tape.Step(_gx, s).Slice(r0 * G, n * G);
+            if (_xStep) Gemm.MultiplyPacked(gx, _tape.Step(_xs, s).Slice(r0 * I, n * I), wihP, false, T.One, T.Zero, n, G, I);
             Vec.AddToRows<T>(gx, bias, n, G);
             var ms = _hasMask ? _tape.Step(_m, s).Slice(r0, n) : default;
             if (after)

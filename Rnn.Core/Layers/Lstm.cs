@@ -1,5 +1,4 @@
 using System.Numerics;
-using System.Runtime.CompilerServices;
 using Rnn.Init;
 using Rnn.Kernels;
 using Rnn.Tape;
@@ -48,15 +47,6 @@ public sealed class Lstm<T> : RecurrentLayer<T>, IRecurrentLayer<T>, IRowLoops<T
     // dGates rows 2 KB (a multiple of 512 floats) apart fall into few cache sets, so the weight-gradient GEMM would
     // have to pack dGatesᵀ; 16 floats of padding let it read dGatesᵀ in place.
     private int GatesStride => 4 * HiddenSize % 512 == 0 ? 4 * HiddenSize + 16 : 4 * HiddenSize;
-
-    /// <summary>
-    /// Rows per time-loop participant from which the input projection x·W_ihᵀ runs per step, into the gates the
-    /// step's GEMM and cell then use while they are in cache, instead of as one GEMM over all steps first (whose
-    /// (S·B, 4H) output goes out to memory and comes back a step at a time), while the packed W_ihᵀ is at most
-    /// <see cref="StepInputMaxBytes"/> (it then stays in cache beside W_hh). Both give the same bits.
-    /// </summary>
-    internal static int StepInputMinRows = 32;
-    internal static int StepInputMaxBytes = 256 << 10;
 
     /// <summary>Creates the layer and initialises its parameters per <see cref="GatedRecurrentOptions.Init"/> from <paramref name="rng"/> (null: zeros, for loading).</summary>
     public Lstm(int inputSize, int hiddenSize, Rng? rng, LstmOptions? options = null, string suffix = "_l0")
@@ -157,7 +147,7 @@ public sealed class Lstm<T> : RecurrentLayer<T>, IRecurrentLayer<T>, IRowLoops<T
         BiasIh.Value.CopyTo(bias);
         if (BiasHh != null) Vec.Add(bias, BiasHh.Value);
         // The cell adds the bias (no pass writing it into every step's gates first).
-        _xStep = B / WorkerPool.RowChunks(B) >= StepInputMinRows && (long)G * I * Unsafe.SizeOf<T>() <= StepInputMaxBytes;
+        _xStep = InputPerStep(B, G);
         if (_xStep) Gemm.PackB<T>(_tape[_wihP], WeightIh.Value, true, G, I);
         else Gemm.Multiply(_tape[_gates], _tape[_xs], WeightIh.Value, false, true, T.One, T.Zero, S * B, G, I);
 

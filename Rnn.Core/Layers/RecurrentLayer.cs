@@ -51,4 +51,18 @@ public abstract class RecurrentLayer<T> : Layer<T> where T : unmanaged, IFloatin
 
     /// <summary>Output elements per sequence: seq·H with ReturnSequences, else H.</summary>
     public int OutputLength(int seqLen) => _common.ReturnSequences ? seqLen * HiddenSize : HiddenSize;
+
+    /// <summary>
+    /// Rows per time-loop participant from which the input projection x·W_ihᵀ runs per step, into the gates the
+    /// step's GEMM and cell then use while they are in cache, instead of as one GEMM over all steps first (whose
+    /// (S·B, G·H) output goes out to memory and comes back a step at a time), while the packed W_ihᵀ is at most
+    /// <see cref="StepInputMaxBytes"/> (it then stays in cache beside W_hh). Both give the same bits.
+    /// </summary>
+    internal static int StepInputMinRows = 32;
+    internal static int StepInputMaxBytes = 256 << 10;
+
+    /// <summary>Whether a forward over <paramref name="batch"/> rows projects the input per step (see <see cref="StepInputMinRows"/>).</summary>
+    private protected bool InputPerStep(int batch, int gateRows) =>
+        typeof(T) == typeof(float) && batch / Kernels.WorkerPool.RowChunks(batch) >= StepInputMinRows
+        && (long)gateRows * InputSize * sizeof(float) <= StepInputMaxBytes;
 }
