@@ -3,33 +3,38 @@ using Rnn.Kernels;
 
 namespace Rnn.Tests.Kernels;
 
-/// <summary>The cells' float exp, sigmoid and tanh against double precision, the same bar as the Activations tests.</summary>
+/// <summary>The cells' float sigmoid and tanh against double precision, the same bar as the Activations tests.</summary>
 public class CellMathTests
 {
     [Fact]
-    public void ExpSigmoidTanhMatchDoublePrecision()
+    public void SigmoidTanhMatchDoublePrecision()
     {
-        // 600 001 points over [-30, 30] (step 1e-4) for sigmoid and tanh; exp relative error over [-87, 88].
+        // 600 001 points over [-30, 30] (step 1e-4), every lane width the machine runs.
         var x = Enumerable.Range(0, 600_001).Select(i => (float)(-30 + i * 1e-4)).ToArray();
         var t = new float[x.Length];
         CellMath.Tanh(t, x);
-        double et = 0, es = 0, ee = 0;
+        double et = 0, es = 0, et8 = 0;
         for (int i = 0; i < x.Length; i++) et = Math.Max(et, Math.Abs(t[i] - Math.Tanh(x[i])));
+        static double Sig(double v) => 1 / (1 + Math.Exp(-v));
+        if (Vector512.IsHardwareAccelerated)
+            for (int i = 0; i + 16 <= x.Length; i += 16)
+            {
+                var s = CellMath.Sigmoid(Vector512.Create(x.AsSpan(i)));
+                for (int l = 0; l < 16; l++) es = Math.Max(es, Math.Abs(s[l] - Sig(x[i + l])));
+            }
         if (Vector256.IsHardwareAccelerated)
-        {
             for (int i = 0; i + 8 <= x.Length; i += 8)
             {
                 var s = CellMath.Sigmoid(Vector256.Create(x, i));
-                for (int l = 0; l < 8; l++) es = Math.Max(es, Math.Abs(s[l] - 1 / (1 + Math.Exp(-(double)x[i + l]))));
+                var th = CellMath.Tanh(Vector256.Create(x, i));
+                for (int l = 0; l < 8; l++)
+                {
+                    es = Math.Max(es, Math.Abs(s[l] - Sig(x[i + l])));
+                    et8 = Math.Max(et8, Math.Abs(th[l] - Math.Tanh(x[i + l])));
+                }
             }
-            for (float v = -87f; v <= 88f; v += 0.001f)
-            {
-                float e = CellMath.Exp(Vector256.Create(v))[0];
-                ee = Math.Max(ee, Math.Abs(e - Math.Exp(v)) / Math.Exp(v));
-            }
-            Assert.True(ee <= 3e-7, $"exp max relative error {ee:E2}");
-        }
         Assert.True(et <= 1e-6, $"tanh max abs error {et:E2}");
+        Assert.True(et8 <= 1e-6, $"tanh (8 lanes) max abs error {et8:E2}");
         Assert.True(es <= 1e-6, $"sigmoid max abs error {es:E2}");
     }
 
@@ -44,6 +49,12 @@ public class CellMathTests
         {
             if (float.IsNaN(expect[i])) Assert.True(float.IsNaN(t[i]), $"tanh({x[i]}) = {t[i]}, expected NaN");
             else Assert.Equal(expect[i], t[i]);
+        }
+        if (Vector512.IsHardwareAccelerated)
+        {
+            var s16 = CellMath.Sigmoid(Vector512.Create([-1e30f, -200f, 0f, 200f, 1e30f, float.NaN, float.NegativeInfinity, float.PositiveInfinity, 0, 0, 0, 0, 0, 0, 0, 0]));
+            Assert.True(s16[0] >= 0 && s16[0] < 1e-37f); Assert.Equal(0.5f, s16[2]); Assert.Equal(1f, s16[3]); Assert.True(float.IsNaN(s16[5]));
+            Assert.True(s16[6] >= 0 && s16[6] < 1e-37f); Assert.Equal(1f, s16[7]);
         }
         if (!Vector256.IsHardwareAccelerated) return;
         var s = CellMath.Sigmoid(Vector256.Create(-1e30f, -200f, 0f, 200f, 1e30f, float.NaN, float.NegativeInfinity, float.PositiveInfinity));
