@@ -135,8 +135,7 @@ public static unsafe partial class Gemm
         g.NarrowN = one && unpacked && g.TA && !g.TB && n >= 2 && n <= NarrowMaxCols && m >= 2;
         g.DirectB = one && unpacked && !g.TB && m <= DirectBMaxRows;
         g.DirectA = g.TA && DirectATransposed && g.Lda % 512 != 0; // rows 2 KB apart share few cache sets: pack those
-        g.DirectRows = !g.TA && (DirectRowsMaxCols >= n || m <= DirectRowsMaxRows) && Dispatch.Isa == 3 && m > 1 && n > 1 && k >= 32
-            && (n % Kernel512.NR == 0 || n % Kernel512.NR > 8); // a narrow last panel needs packed A anyway: then pack it all
+        g.DirectRows = !g.TA && (DirectRowsMaxCols >= n || m <= DirectRowsMaxRows) && Dispatch.Isa == 3 && m > 1 && n > 1 && k >= 32;
         // Split the longer output side, in whole micro-tiles (or whole vectors for GEMV).
         g.SplitN = n >= m;
         g.Unit = g.Gemv ? 32 : g.SplitN ? MicroCols : MicroRows;
@@ -272,7 +271,7 @@ public static unsafe partial class Gemm
                                     if (rows == mr) { pa = g.A + (nint)pc * g.Lda + ic + ir; sa = g.Lda; }
                                     else { PackA(bufA, ref g, ic + ir, rows, pc, kc, mr); pa = bufA; }
                                 }
-                                // A stored (m, k) read from its rows (Rows512; DirectRows excludes a narrow last panel).
+                                // A stored (m, k) read from its rows (Rows512; NarrowRows512 for a last panel of at most 8 columns).
                                 float* rowsA = g.DirectRows ? g.A + (nint)(ic + ir) * g.Lda + pc : null;
                                 for (int jr = 0; jr < nc; jr += nr)
                                 {
@@ -286,7 +285,8 @@ public static unsafe partial class Gemm
                                     if (rowsA != null)
                                     {
                                         bool wide = cols > 16;
-                                        if (cols == (wide ? 32 : 16)) Rows512(rows, wide, kc, rowsA, g.Lda, pb, sb, cp, ldc, g.Alpha, beta);
+                                        if (cols <= 8) NarrowRows512(cols, rows, kc, rowsA, g.Lda, pb, sb, cp, ldc, g.Alpha, beta);
+                                        else if (cols == (wide ? 32 : 16)) Rows512(rows, wide, kc, rowsA, g.Lda, pb, sb, cp, ldc, g.Alpha, beta);
                                         else
                                         {
                                             if (beta != 0f) CopyTile(tile, nr, cp, ldc, rows, cols);

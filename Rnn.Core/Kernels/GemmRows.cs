@@ -141,4 +141,74 @@ public static unsafe partial class Gemm
             if (TR.Value > 11) { Vector512.FusedMultiplyAdd(c11_0, va, Vector512.Load(c + 11 * ldc) * vb).Store(c + 11 * ldc); if (two) Vector512.FusedMultiplyAdd(c11_1, va, Vector512.Load(c + 11 * ldc + 16) * vb).Store(c + 11 * ldc + 16); }
         }
     }
+    /// <summary>
+    /// The last panel of at most 8 columns with A read from its rows (<see cref="Rows512"/>'s addressing): one 8-lane
+    /// accumulator per row, the same FMA chain per element as every other kernel, so a 100-wide product reads A in
+    /// place instead of packing all of it for the sake of its last 4 columns. B is a packed (zero-padded) panel.
+    /// </summary>
+    private static void NarrowRows512(int cols, int rows, int kc, float* a, nint lda, float* b, nint sb, float* c, nint ldc, float alpha, float beta)
+    {
+        switch (rows)
+        {
+            case 1: NarrowRows512<K1>(cols, kc, a, lda, b, sb, c, ldc, alpha, beta); break;
+            case 2: NarrowRows512<K2>(cols, kc, a, lda, b, sb, c, ldc, alpha, beta); break;
+            case 3: NarrowRows512<K3>(cols, kc, a, lda, b, sb, c, ldc, alpha, beta); break;
+            case 4: NarrowRows512<K4>(cols, kc, a, lda, b, sb, c, ldc, alpha, beta); break;
+            case 5: NarrowRows512<K5>(cols, kc, a, lda, b, sb, c, ldc, alpha, beta); break;
+            case 6: NarrowRows512<K6>(cols, kc, a, lda, b, sb, c, ldc, alpha, beta); break;
+            case 7: NarrowRows512<K7>(cols, kc, a, lda, b, sb, c, ldc, alpha, beta); break;
+            case 8: NarrowRows512<K8>(cols, kc, a, lda, b, sb, c, ldc, alpha, beta); break;
+            case 9: NarrowRows512<K9>(cols, kc, a, lda, b, sb, c, ldc, alpha, beta); break;
+            case 10: NarrowRows512<K10>(cols, kc, a, lda, b, sb, c, ldc, alpha, beta); break;
+            case 11: NarrowRows512<K11>(cols, kc, a, lda, b, sb, c, ldc, alpha, beta); break;
+            case 12: NarrowRows512<K12>(cols, kc, a, lda, b, sb, c, ldc, alpha, beta); break;
+            default: throw new ArgumentOutOfRangeException(nameof(rows));
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void NarrowRows512<TR>(int cols, int kc, float* a, nint lda, float* b, nint sb, float* c, nint ldc, float alpha, float beta)
+        where TR : struct, IConst
+    {
+        Vector256<float> c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default;
+        Vector256<float> c6 = default, c7 = default, c8 = default, c9 = default, c10 = default, c11 = default;
+        nint L = lda * sizeof(float), L3 = 3 * L;
+        byte* q0 = (byte*)a, q4 = q0 + 4 * L, q8 = q0 + 8 * L;
+        for (int p = 0; p < kc; p++, b += sb, q0 += 4, q4 += 4, q8 += 4)
+        {
+            var bv = Vector256.Load(b);
+            if (TR.Value > 0) c0 = Vector256.FusedMultiplyAdd(Vector256.Create(*(float*)(q0)), bv, c0);
+            if (TR.Value > 1) c1 = Vector256.FusedMultiplyAdd(Vector256.Create(*(float*)(q0 + L)), bv, c1);
+            if (TR.Value > 2) c2 = Vector256.FusedMultiplyAdd(Vector256.Create(*(float*)(q0 + 2 * L)), bv, c2);
+            if (TR.Value > 3) c3 = Vector256.FusedMultiplyAdd(Vector256.Create(*(float*)(q0 + L3)), bv, c3);
+            if (TR.Value > 4) c4 = Vector256.FusedMultiplyAdd(Vector256.Create(*(float*)(q4)), bv, c4);
+            if (TR.Value > 5) c5 = Vector256.FusedMultiplyAdd(Vector256.Create(*(float*)(q4 + L)), bv, c5);
+            if (TR.Value > 6) c6 = Vector256.FusedMultiplyAdd(Vector256.Create(*(float*)(q4 + 2 * L)), bv, c6);
+            if (TR.Value > 7) c7 = Vector256.FusedMultiplyAdd(Vector256.Create(*(float*)(q4 + L3)), bv, c7);
+            if (TR.Value > 8) c8 = Vector256.FusedMultiplyAdd(Vector256.Create(*(float*)(q8)), bv, c8);
+            if (TR.Value > 9) c9 = Vector256.FusedMultiplyAdd(Vector256.Create(*(float*)(q8 + L)), bv, c9);
+            if (TR.Value > 10) c10 = Vector256.FusedMultiplyAdd(Vector256.Create(*(float*)(q8 + 2 * L)), bv, c10);
+            if (TR.Value > 11) c11 = Vector256.FusedMultiplyAdd(Vector256.Create(*(float*)(q8 + L3)), bv, c11);
+        }
+        float* t = stackalloc float[12 * 8];
+        if (TR.Value > 0) c0.Store(t + 0 * 8);
+        if (TR.Value > 1) c1.Store(t + 1 * 8);
+        if (TR.Value > 2) c2.Store(t + 2 * 8);
+        if (TR.Value > 3) c3.Store(t + 3 * 8);
+        if (TR.Value > 4) c4.Store(t + 4 * 8);
+        if (TR.Value > 5) c5.Store(t + 5 * 8);
+        if (TR.Value > 6) c6.Store(t + 6 * 8);
+        if (TR.Value > 7) c7.Store(t + 7 * 8);
+        if (TR.Value > 8) c8.Store(t + 8 * 8);
+        if (TR.Value > 9) c9.Store(t + 9 * 8);
+        if (TR.Value > 10) c10.Store(t + 10 * 8);
+        if (TR.Value > 11) c11.Store(t + 11 * 8);
+        for (int i = 0; i < TR.Value; i++)
+            for (int j = 0; j < cols; j++)
+            {
+                float* cij = c + i * ldc + j;
+                float sum = t[i * 8 + j];
+                *cij = beta == 0f ? sum * alpha : MathF.FusedMultiplyAdd(sum, alpha, *cij * beta);
+            }
+    }
 }
