@@ -198,6 +198,30 @@ public static class Vec
         for (int r = 0; r < rows; r++) Add(y.Slice(r * cols, cols), row);
     }
 
+    /// <summary>
+    /// y (rows, cols) += the rows of x that lie <paramref name="xStride"/> elements apart, starting at x[0]: one
+    /// time step's rows of a batch-major (batch, seq, H) gradient added to the time loop's (batch, H) carry.
+    /// </summary>
+    public static void AddRows<T>(Span<T> y, ReadOnlySpan<T> x, int rows, int cols, int xStride) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (rows <= 0 || cols <= 0) return;
+        if (y.Length < rows * cols) throw new ArgumentException($"y: expected at least {rows * cols} elements, got {y.Length}.", nameof(y));
+        if (xStride < cols || x.Length < (long)(rows - 1) * xStride + cols)
+            throw new ArgumentException($"x: expected {rows} rows of {cols} elements {xStride} apart, got {x.Length} elements.", nameof(x));
+        ref T ry = ref MemoryMarshal.GetReference(y);
+        ref T rx = ref MemoryMarshal.GetReference(x);
+        int w = Vector<T>.Count;
+        for (int r = 0; r < rows; r++)
+        {
+            ref T yr = ref Unsafe.Add(ref ry, r * cols);
+            ref T xr = ref Unsafe.Add(ref rx, r * xStride);
+            int i = 0;
+            for (; i <= cols - w; i += w)
+                (Vector.LoadUnsafe(ref yr, (nuint)i) + Vector.LoadUnsafe(ref xr, (nuint)i)).StoreUnsafe(ref yr, (nuint)i);
+            for (; i < cols; i++) Unsafe.Add(ref yr, i) += Unsafe.Add(ref xr, i);
+        }
+    }
+
     /// <summary>Each row of a (rows, cols) matrix y set to <paramref name="row"/> (a bias broadcast).</summary>
     public static void BroadcastRows<T>(Span<T> y, ReadOnlySpan<T> row, int rows, int cols) where T : unmanaged
     {

@@ -230,7 +230,7 @@ public sealed class Gru<T> : RecurrentLayer<T>, IRecurrentLayer<T>, IRowLoops<T>
             if (Options.ReturnSequences)
             {
                 int t = Options.Backwards ? S - 1 - s : s;
-                for (int b = 0; b < n; b++) Vec.Add(dh.Slice(b * H, H), dy.Slice(((r0 + b) * S + t) * H, H));
+                Vec.AddRows(dh, dy[((r0 * S + t) * H)..], n, H, S * H);
             }
             var hPrev = _tape.Step(_h, s).Slice(r0 * H, n * H);
             var gx = _tape.Step(_gx, s).Slice(r0 * G, n * G);

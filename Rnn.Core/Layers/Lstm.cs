@@ -294,7 +294,7 @@ public sealed class Lstm<T> : RecurrentLayer<T>, IRecurrentLayer<T>, IRowLoops<T
             if (Options.ReturnSequences)
             {
                 int t = Options.Backwards ? S - 1 - s : s;
-                for (int b = 0; b < n; b++) Vec.Add(dh.Slice(b * H, H), dy.Slice(((r0 + b) * S + t) * H, H));
+                Vec.AddRows(dh, dy[((r0 * S + t) * H)..], n, H, S * H);
             }
             var dg = _tape.Step(_dgates, s).Slice(r0 * ds, n * ds);
             // dGates and dc_{t-1}; next = dh on masked rows (state passed through), else 0.

@@ -157,7 +157,7 @@ public sealed class SimpleRnn<T> : RecurrentLayer<T>, IRecurrentLayer<T>, IRowLo
             int t = Options.Backwards ? S - 1 - s : s;
             // dh = carry + dy at this step.
             if (Options.ReturnSequences)
-                for (int b = 0; b < n; b++) Vec.Add(carry.Slice(b * H, H), dy.Slice(((r0 + b) * S + t) * H, H));
+                Vec.AddRows(carry, dy[((r0 * S + t) * H)..], n, H, S * H);
             else if (s == S - 1) Vec.Add(carry, dy.Slice(r0 * H, n * H));
 
             var dpre = _tape.Step(_dpre, s).Slice(r0 * H, n * H);

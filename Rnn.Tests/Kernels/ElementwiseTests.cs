@@ -15,6 +15,18 @@ public class ElementwiseTests
     private static double Sigmoid(double x) => x >= 0 ? 1 / (1 + Math.Exp(-x)) : Math.Exp(x) / (1 + Math.Exp(x));
 
     [Fact]
+    public void AddRowsAddsStridedRows()
+    {
+        // y (3, 37) += rows of x 100 apart, starting at x[5]: the carry += one step of a (batch, seq, H) gradient.
+        var x = Enumerable.Range(0, 400).Select(i => (float)Math.Sin(i)).ToArray();
+        var y = Enumerable.Range(0, 3 * 37).Select(i => (float)i).ToArray();
+        var want = y.Select((v, i) => v + x[5 + i / 37 * 100 + i % 37]).ToArray();
+        Vec.AddRows<float>(y, x.AsSpan(5), 3, 37, 100);
+        Assert.Equal(want, y);
+        Assert.Throws<ArgumentException>(() => Vec.AddRows<float>(y, x.AsSpan(5), 4, 37, 100));
+    }
+
+    [Fact]
     public void TanhAndSigmoidWithin1e6OverDenseRange()
     {
         // 600 001 points over [-30, 30] (step 1e-4), max abs error against the double-precision functions.
