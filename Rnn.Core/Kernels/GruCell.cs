@@ -25,37 +25,43 @@ public static class GruCell
 
     /// <summary>
     /// Reset-after step. gx (batch, 3H): x·W_ihᵀ + b_ih + [b_hr, b_hz, 0] in, r, z, n out. gh (batch, 3H): h·W_hhᵀ in;
-    /// its n block gets + b_hn (kept for Backward). bhn (H). h, hPrev (batch, H). mask (batch) or empty.
+    /// its n block gets + b_hn (kept for Backward). bhn (H). h, hPrev (batch, H). bias (3H) or empty: added to gx
+    /// first (the x-side biases; the same bits as gx that already held them, without a pass writing them there).
+    /// mask (batch) or empty.
     /// </summary>
     public static void Forward<T>(Span<T> h, Span<T> gx, Span<T> gh, ReadOnlySpan<T> hPrev, ReadOnlySpan<T> bhn,
-        ReadOnlySpan<T> mask, int batch, int hidden) where T : unmanaged, IFloatingPointIeee754<T>
+        ReadOnlySpan<T> bias, ReadOnlySpan<T> mask, int batch, int hidden) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        if (typeof(T) != typeof(float)) { ForwardReference(h, gx, gh, hPrev, bhn, mask, batch, hidden); return; }
-        CheckAfter(h, gx, gh, hPrev, bhn, mask, batch, hidden);
+        if (typeof(T) != typeof(float)) { ForwardReference(h, gx, gh, hPrev, bhn, bias, mask, batch, hidden); return; }
+        CheckAfter(h, gx, gh, hPrev, bhn, bias, mask, batch, hidden);
         int H = hidden;
+        bool hasBias = !bias.IsEmpty;
         for (int b = 0; b < batch; b++)
         {
             if (!mask.IsEmpty && mask[b] == T.Zero) { hPrev.Slice(b * H, H).CopyTo(h.Slice(b * H, H)); continue; }
             ref float x = ref F(gx, b * 3 * H); ref float g = ref F(gh, b * 3 * H);
             ref float hp = ref F(hPrev, b * H); ref float bn = ref F(bhn, 0); ref float hr = ref F(h, b * H);
+            ref float bx = ref hasBias ? ref F(bias, 0) : ref x; // not read without a bias
             nuint j = 0, n = (nuint)H;
-            if (Vector512.IsHardwareAccelerated) j = AfterSpan<F512, Vector512<float>>(ref x, ref g, ref hp, ref bn, ref hr, n, j);
-            if (Vector256.IsHardwareAccelerated) j = AfterSpan<F256, Vector256<float>>(ref x, ref g, ref hp, ref bn, ref hr, n, j);
-            if (Vector128.IsHardwareAccelerated) j = AfterSpan<F128, Vector128<float>>(ref x, ref g, ref hp, ref bn, ref hr, n, j);
-            AfterSpan<F1, float>(ref x, ref g, ref hp, ref bn, ref hr, n, j);
+            if (Vector512.IsHardwareAccelerated) j = AfterSpan<F512, Vector512<float>>(ref x, ref g, ref hp, ref bn, ref bx, hasBias, ref hr, n, j);
+            if (Vector256.IsHardwareAccelerated) j = AfterSpan<F256, Vector256<float>>(ref x, ref g, ref hp, ref bn, ref bx, hasBias, ref hr, n, j);
+            if (Vector128.IsHardwareAccelerated) j = AfterSpan<F128, Vector128<float>>(ref x, ref g, ref hp, ref bn, ref bx, hasBias, ref hr, n, j);
+            AfterSpan<F1, float>(ref x, ref g, ref hp, ref bn, ref bx, hasBias, ref hr, n, j);
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static nuint AfterSpan<TOps, TV>(ref float x, ref float g, ref float hp, ref float bn, ref float h, nuint H, nuint j)
+    private static nuint AfterSpan<TOps, TV>(ref float x, ref float g, ref float hp, ref float bn, ref float bx, bool hasBias, ref float h, nuint H, nuint j)
         where TOps : struct, IActOps<TV>
     {
         for (nuint w = (nuint)TOps.Count; j + w <= H; j += w)
         {
-            var r = TOps.Sigmoid(TOps.Add(TOps.Load(ref x, j), TOps.Load(ref g, j)));
-            var z = TOps.Sigmoid(TOps.Add(TOps.Load(ref x, H + j), TOps.Load(ref g, H + j)));
+            TV xr = TOps.Load(ref x, j), xz = TOps.Load(ref x, H + j), xn = TOps.Load(ref x, 2 * H + j);
+            if (hasBias) { xr = TOps.Add(xr, TOps.Load(ref bx, j)); xz = TOps.Add(xz, TOps.Load(ref bx, H + j)); xn = TOps.Add(xn, TOps.Load(ref bx, 2 * H + j)); }
+            var r = TOps.Sigmoid(TOps.Add(xr, TOps.Load(ref g, j)));
+            var z = TOps.Sigmoid(TOps.Add(xz, TOps.Load(ref g, H + j)));
             var hn = TOps.Add(TOps.Load(ref g, 2 * H + j), TOps.Load(ref bn, j));
-            var nv = TOps.Tanh(TOps.Add(TOps.Load(ref x, 2 * H + j), TOps.Mul(r, hn)));
+            var nv = TOps.Tanh(TOps.Add(xn, TOps.Mul(r, hn)));
             TOps.Store(r, ref x, j); TOps.Store(z, ref x, H + j); TOps.Store(nv, ref x, 2 * H + j); TOps.Store(hn, ref g, 2 * H + j);
             TOps.Store(TOps.Add(nv, TOps.Mul(z, TOps.Sub(TOps.Load(ref hp, j), nv))), ref h, j);
         }
@@ -64,14 +70,15 @@ public static class GruCell
 
     /// <summary>Scalar reference for <see cref="Forward{T}"/>.</summary>
     public static void ForwardReference<T>(Span<T> h, Span<T> gx, Span<T> gh, ReadOnlySpan<T> hPrev, ReadOnlySpan<T> bhn,
-        ReadOnlySpan<T> mask, int batch, int hidden) where T : unmanaged, IFloatingPointIeee754<T>
+        ReadOnlySpan<T> bias, ReadOnlySpan<T> mask, int batch, int hidden) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        CheckAfter(h, gx, gh, hPrev, bhn, mask, batch, hidden);
+        CheckAfter(h, gx, gh, hPrev, bhn, bias, mask, batch, hidden);
         int H = hidden;
         for (int b = 0; b < batch; b++)
         {
             if (!mask.IsEmpty && mask[b] == T.Zero) { hPrev.Slice(b * H, H).CopyTo(h.Slice(b * H, H)); continue; }
             var x = gx.Slice(b * 3 * H, 3 * H); var g = gh.Slice(b * 3 * H, 3 * H);
+            if (!bias.IsEmpty) for (int j = 0; j < 3 * H; j++) x[j] += bias[j];
             for (int j = 0; j < H; j++)
             {
                 T r = SigmoidScalar(x[j] + g[j]), z = SigmoidScalar(x[H + j] + g[H + j]);
@@ -403,9 +410,10 @@ public static class GruCell
     private static void Len(int actual, int expected, string name) => LstmCell.Len(actual, expected, name);
 
     private static void CheckAfter<T>(Span<T> h, Span<T> gx, Span<T> gh, ReadOnlySpan<T> hPrev, ReadOnlySpan<T> bhn,
-        ReadOnlySpan<T> mask, int batch, int hidden) where T : unmanaged
+        ReadOnlySpan<T> bias, ReadOnlySpan<T> mask, int batch, int hidden) where T : unmanaged
     {
         int bh = batch * hidden;
+        if (!bias.IsEmpty) Len(bias.Length, 3 * hidden, nameof(bias));
         Len(h.Length, bh, nameof(h)); Len(gx.Length, 3 * bh, nameof(gx)); Len(gh.Length, 3 * bh, nameof(gh));
         Len(hPrev.Length, bh, nameof(hPrev)); Len(bhn.Length, hidden, nameof(bhn));
         if (!mask.IsEmpty) Len(mask.Length, batch, nameof(mask));

@@ -194,16 +194,16 @@ public sealed class Gru<T> : RecurrentLayer<T>, IRecurrentLayer<T>, IRowLoops<T>
             if (_dropH) { var hd = _tape.Step(_hd, s).Slice(r0 * H, n * H); RecurrentInit.Mul(hd, hPrev, mh); hin = hd; }
             var gx = _tape.Step(_gx, s).Slice(r0 * G, n * G);
             if (_xStep) Gemm.MultiplyPacked(gx, _tape.Step(_xs, s).Slice(r0 * I, n * I), wihP, false, T.One, T.Zero, n, G, I);
-            Vec.AddToRows<T>(gx, bias, n, G);
             var ms = _hasMask ? _tape.Step(_m, s).Slice(r0, n) : default;
             if (after)
             {
                 var gh = _tape.Step(_gh, _kept ? s : 0).Slice(r0 * G, n * G); // inference: one step's worth, Backward alone reads the rest
                 Gemm.MultiplyPacked(gh, hin, whhP, false, T.One, T.Zero, n, G, H);
-                GruCell.Forward(hNew, gx, gh, hPrev, bhn, ms, n, H);
+                GruCell.Forward(hNew, gx, gh, hPrev, bhn, bias, ms, n, H); // the cell adds the x-side biases
             }
             else
             {
+                Vec.AddToRows<T>(gx, bias, n, G);
                 var ghrz = _tape[_ghrz].Slice(r0 * 2 * H, n * 2 * H); var ghn = _tape[_ghn].Slice(r0 * H, n * H);
                 var rh = _tape.Step(_rh, _kept ? s : 0).Slice(r0 * H, n * H);
                 Gemm.MultiplyPacked(ghrz, hin, whhP, false, T.One, T.Zero, n, 2 * H, H);
@@ -393,7 +393,7 @@ public sealed class Gru<T> : RecurrentLayer<T>, IRecurrentLayer<T>, IRowLoops<T>
         {
             var gh = scratch.Slice(batch * G, batch * G); // (B, 3H)
             Gemm.Multiply(gh, state, whh, false, true, T.One, T.Zero, batch, G, H);
-            GruCell.Forward(state, gx, gh, state, BiasHh != null ? BiasHh.Value.AsSpan(2 * H, H) : default, default, batch, H);
+            GruCell.Forward(state, gx, gh, state, BiasHh != null ? BiasHh.Value.AsSpan(2 * H, H) : default, default, default, batch, H);
         }
         else
         {

@@ -89,10 +89,20 @@ public class CellKernelTests
         var gx = Data<T>(3 * bh, 3.0, 0.1); var gh = Data<T>(3 * bh, 2.0, 0.6); var hp = Data<T>(bh, 0.9, 0.2);
         var bhn = Data<T>(H, 0.5, 0.7); var mask = Mask<T>();
         T[] h1 = new T[bh], x1 = C(gx), g1 = C(gh), h2 = new T[bh], x2 = C(gx), g2 = C(gh);
-        GruCell.Forward<T>(h1, x1, g1, hp, bhn, mask, Batch, H);
-        GruCell.ForwardReference<T>(h2, x2, g2, hp, bhn, mask, Batch, H);
+        GruCell.Forward<T>(h1, x1, g1, hp, bhn, default, mask, Batch, H);
+        GruCell.ForwardReference<T>(h2, x2, g2, hp, bhn, default, mask, Batch, H);
         Close(h2, h1, "h"); Close(x2, x1, "gx"); Close(g2, g1, "gh");
         Assert.Equal(hp.AsSpan(H, H).ToArray(), h1.AsSpan(H, H).ToArray());
+        // With the x-side biases added by the cell: the same bits as gx that already held them.
+        var bias = Data<T>(3 * H, 1.5, 0.6);
+        var gxb = C(gx);
+        for (int i = 0; i < gxb.Length; i++) gxb[i] += bias[i % (3 * H)];
+        T[] h3 = new T[bh], x3 = C(gx), g3 = C(gh), h4 = new T[bh], x4 = C(gx), g4 = C(gh), h5 = new T[bh], g5 = C(gh);
+        GruCell.Forward<T>(h3, x3, g3, hp, bhn, bias, mask, Batch, H);
+        GruCell.ForwardReference<T>(h4, x4, g4, hp, bhn, bias, mask, Batch, H);
+        GruCell.Forward<T>(h5, gxb, g5, hp, bhn, default, mask, Batch, H);
+        Close(h4, h3, "h (bias)");
+        Assert.Equal(h5, h3); Assert.Equal(g5, g3);
 
         var dh = Data<T>(bh, 1.0, 0.4);
         T[] dx1 = new T[3 * bh], dg1 = new T[3 * bh], dhp1 = new T[bh], dx2 = new T[3 * bh], dg2 = new T[3 * bh], dhp2 = new T[bh];
