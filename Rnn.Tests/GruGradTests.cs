@@ -175,6 +175,25 @@ public class GruGradTests
     }
 
     [Fact]
+    public void ResetAfterBackwardRunsOncePerForward()
+    {
+        // The reset-after Backward writes its gradients over the forward's tape: a second Backward is refused, and the
+        // next Forward makes one possible again, with the same gradients.
+        const int b = 2, s = 3;
+        using var gru = new Gru<double>(I, H, new Rng(5), new GruOptions { ResetAfter = true });
+        var x = GradCheck.Det(b * s * I); var y = new double[b * s * H]; var dy = GradCheck.Det(y.Length, 2);
+        gru.Forward(y, x, default, default, b, s);
+        gru.Backward(default, default, dy, default, b, s);
+        var g1 = gru.WeightHh.Grad.ToArray();
+        var e = Assert.Throws<InvalidOperationException>(() => gru.Backward(default, default, dy, default, b, s));
+        Assert.Contains("run Forward again", e.Message);
+        foreach (var p in gru.Parameters) p.ZeroGrad();
+        gru.Forward(y, x, default, default, b, s);
+        gru.Backward(default, default, dy, default, b, s);
+        Assert.Equal(g1, gru.WeightHh.Grad);
+    }
+
+    [Fact]
     public void ResetAfterNeedsTwoBiasesAndInitSchemes()
     {
         Assert.Throws<ArgumentException>(() => new Gru<double>(I, H, new Rng(1), new GruOptions { TwoBiases = false }));

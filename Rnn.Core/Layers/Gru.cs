@@ -44,6 +44,7 @@ public sealed class Gru<T> : RecurrentLayer<T>, IRecurrentLayer<T>, IRowLoops<T>
     private readonly Tape<T> _tape = new();
     private Slot _xs, _m, _gx, _gh, _ghrz, _ghn, _rh, _h, _hd, _mx, _mh, _dgx, _dgh, _dbias, _dgrz, _dgn, _drh, _carry, _dhd, _dxs, _bias, _whhP, _whnP, _wihP;
     private bool _hasMask, _dropX, _dropH, _masksDrawn, _kept; // _kept: the last Forward recorded the tape (Training)
+    private bool _spent; // a reset-after Backward wrote its gradients over the last Forward's tape
     private bool _xStep; // the last Forward projected the input per step (see StepInputMinRows)
 
     /// <summary>Creates the layer and initialises its parameters per <see cref="GatedRecurrentOptions.Init"/> from <paramref name="rng"/> (null: zeros, for loading).</summary>
@@ -105,8 +106,10 @@ public sealed class Gru<T> : RecurrentLayer<T>, IRecurrentLayer<T>, IRowLoops<T>
             _hd = _tape.Add("hd", rd ? S : 0, B * H);         // (S, B, H) h[s] ⊙ recurrent-dropout mask: the GEMMs' input
             _mx = _tape.Add("mx", 1, Options.Dropout > 0 ? B * I : 0); // (B, I) input dropout mask
             _mh = _tape.Add("mh", 1, rd ? B * H : 0);         // (B, H) recurrent dropout mask
-            _dgx = _tape.Add("dgx", S, B * G);                // (S, B, 3H) gradient at the x-side pre-activations
-            _dgh = _tape.Add("dgh", after ? S : 0, B * G);    // (S, B, 3H) after: gradient at h·W_hhᵀ + b_hh
+            // Reset-after writes each step's gradients over that step's gx and gh, which only its own cell step reads
+            // (a tape 2·S·B·3H smaller, so more of it stays in cache); before reset they get their own slots.
+            _dgx = _tape.Add("dgx", after ? 0 : S, B * G);    // (S, B, 3H) before: gradient at the x-side pre-activations
+            _dgh = _tape.Add("dgh", 0, B * G);                // unused (after: in gh)
             _dbias = _tape.Add("dbias", after ? 1 : 0, 4 * (B + 1) * H); // (B+1, 4H) after: [dr, dz, dn, dn⊙r] summed over the steps per row; their sum
             _dgrz = _tape.Add("dgrz", after ? 0 : S, 2 * B * H); // (S, B, 2H) before: [dr, dz] compact
             _dgn = _tape.Add("dgn", after ? 0 : S, B * H);    // (S, B, H) before: gradient at (r⊙h)·W_hnᵀ
@@ -126,6 +129,7 @@ public sealed class Gru<T> : RecurrentLayer<T>, IRecurrentLayer<T>, IRowLoops<T>
         }
         _hasMask = !mask.IsEmpty;
         _kept = Training;
+        _spent = false;
         _dropX = Training && Options.Dropout > 0;
         _dropH = Training && Options.RecurrentDropout > 0;
         DrawMasks();
@@ -234,7 +238,7 @@ public sealed class Gru<T> : RecurrentLayer<T>, IRecurrentLayer<T>, IRowLoops<T>
             }
             var hPrev = _tape.Step(_h, s).Slice(r0 * H, n * H);
             var gx = _tape.Step(_gx, s).Slice(r0 * G, n * G);
-            var dgx = _tape.Step(_dgx, s).Slice(r0 * G, n * G);
+            var dgx = _tape.Step(after ? _gx : _dgx, s).Slice(r0 * G, n * G); // after: over gx (read first, element by element)
             var ms = _hasMask ? _tape.Step(_m, s).Slice(r0, n) : default;
             // next = dh⊙z (dh on masked rows); the GEMM terms below add the gradient through hin.
             // Without recurrent dropout hin is h_{t-1} itself, so they accumulate straight into next.
@@ -242,7 +246,7 @@ public sealed class Gru<T> : RecurrentLayer<T>, IRecurrentLayer<T>, IRowLoops<T>
             var dhin = _dropH ? dhd : next;
             if (after)
             {
-                var dgh = _tape.Step(_dgh, s).Slice(r0 * G, n * G);
+                var dgh = _tape.Step(_gh, s).Slice(r0 * G, n * G); // over gh, whose n block the cell reads first
                 GruCell.Backward(dgx, dgh, next, dbias, dh, gx, _tape.Step(_gh, s).Slice(r0 * G, n * G), hPrev, ms, n, H);
                 Gemm.MultiplyPacked(dhin, dgh, whhP, false, T.One, T.One, n, H, G);
             }
@@ -271,6 +275,8 @@ public sealed class Gru<T> : RecurrentLayer<T>, IRecurrentLayer<T>, IRowLoops<T>
         int B = batch, S = seqLen, I = InputSize, H = HiddenSize, G = 3 * H;
         if (!_kept)
             throw new InvalidOperationException("Backward: the last Forward ran with Training = false, which keeps no tape for the backward pass; run Forward with Training = true first.");
+        if (_spent)
+            throw new InvalidOperationException("Backward: the last Forward's tape was already used by a Backward (the reset-after GRU writes its gradients over it); run Forward again first.");
         if (_tape.Batch != B || _tape.SeqLen != S)
             throw new InvalidOperationException($"Backward: expected the shape of the last Forward (batch={_tape.Batch}, seq={_tape.SeqLen}), got (batch={B}, seq={S}).");
         Guard.Length(dy.Length, B * OutputLength(S), $"(batch={B}{(Options.ReturnSequences ? $", seq={S}" : "")}, H={H})", nameof(dy));
@@ -279,6 +285,7 @@ public sealed class Gru<T> : RecurrentLayer<T>, IRecurrentLayer<T>, IRowLoops<T>
         if (!dhT.IsEmpty && dhT.Length != B * H) Guard.Length(dhT.Length, B * H, $"(batch={B}, H={H})", nameof(dhT));
 
         bool after = Options.ResetAfter;
+        _spent = after;
         int steps = Options.GradientSteps > 0 ? Math.Min(Options.GradientSteps, S) : S;
         int sStop = S - steps;
         var dh = _tape.Step(_carry, 0);
@@ -301,12 +308,12 @@ public sealed class Gru<T> : RecurrentLayer<T>, IRecurrentLayer<T>, IRowLoops<T>
 
         // Hoisted weight gradients over all kept steps.
         int rows = steps * B;
-        var dgxAll = _tape.Steps(_dgx, sStop, steps); // (steps·B, 3H)
+        var dgxAll = _tape.Steps(after ? _gx : _dgx, sStop, steps); // (steps·B, 3H)
         var hinAll = _dropH ? _tape.Steps(_hd, sStop, steps) : _tape.Steps(_h, sStop, steps); // (steps·B, H)
         var dWhh = WeightHh.Grad.AsSpan();
         if (after)
         {
-            var dghAll = _tape.Steps(_dgh, sStop, steps);
+            var dghAll = _tape.Steps(_gh, sStop, steps);
             Gemm.Multiply(dWhh, dghAll, hinAll, true, false, T.One, T.One, G, H, rows);
             // The cells summed [dr, dz, dn, dn⊙r] over the steps per row: b_ih gets the first 3H, b_hh [dr, dz, dn⊙r].
             var dbias = _tape[_dbias];
