@@ -107,6 +107,25 @@ public class LstmGradTests
 
 
     [Fact]
+    public void BackwardRunsOncePerForward()
+    {
+        // Backward writes dGates over the forward's gates: a second Backward is refused, and the next Forward makes
+        // one possible again, with the same gradients.
+        const int b = 2, s = 3, I = 3, H = 4;
+        using var lstm = new Lstm<double>(I, H, new Rng(5));
+        var x = GradCheck.Det(b * s * I); var y = new double[b * s * H]; var dy = GradCheck.Det(y.Length, 2);
+        lstm.Forward(y, x, default, default, default, b, s);
+        lstm.Backward(default, default, default, dy, default, default, b, s);
+        var g1 = lstm.WeightHh.Grad.ToArray();
+        var e = Assert.Throws<InvalidOperationException>(() => lstm.Backward(default, default, default, dy, default, default, b, s));
+        Assert.Contains("run Forward again", e.Message);
+        foreach (var p in lstm.Parameters) p.ZeroGrad();
+        lstm.Forward(y, x, default, default, default, b, s);
+        lstm.Backward(default, default, default, dy, default, default, b, s);
+        Assert.Equal(g1, lstm.WeightHh.Grad);
+    }
+
+    [Fact]
     public void ShapesSequencesAndFinal()
     {
         using var seq = new Lstm<double>(I, H, new Rng(1));

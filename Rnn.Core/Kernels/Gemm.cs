@@ -9,7 +9,7 @@ namespace Rnn.Kernels;
 /// C = alpha·op(A)·op(B) + beta·C over row-major spans. op(A) is (m, k), op(B) is (k, n), C is (m, n).
 /// With transA, A is stored (k, m); with transB, B is stored (n, k). lda (optional, 0 = dense) is the stride
 /// between A's stored rows when they are further apart than k (m with transA), e.g. rows padded so that they
-/// do not fall a multiple of 2 KB apart.
+/// do not fall a multiple of 2 KB apart; ldc (likewise) is the stride between C's rows when wider than n.
 /// </summary>
 public static unsafe partial class Gemm
 {
@@ -21,16 +21,29 @@ public static unsafe partial class Gemm
     /// beta = 0 overwrites C without reading it (NaN garbage in C is ignored).
     /// </summary>
     public static void Multiply<T>(Span<T> c, ReadOnlySpan<T> a, ReadOnlySpan<T> b,
-        bool transA, bool transB, T alpha, T beta, int m, int n, int k, int lda = 0)
+        bool transA, bool transB, T alpha, T beta, int m, int n, int k, int lda = 0, int ldc = 0)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        Check(c, a, b, m, n, k, transA, lda);
+        Check(c, a, b, m, n, k, transA, lda, ldc);
         if (m == 0 || n == 0) return;
         if (typeof(T) == typeof(float))
         {
             fixed (T* pc = c, pa = a, pb = b)
                 MultiplyFloat((float*)pc, (float*)pa, (float*)pb, transA, transB,
-                    float.CreateTruncating(alpha), float.CreateTruncating(beta), m, n, k, lda);
+                    float.CreateTruncating(alpha), float.CreateTruncating(beta), m, n, k, lda, ldc: ldc);
+            return;
+        }
+        if (ldc > 0 && ldc != n)
+        {
+            // The reference path writes C densely: through a dense copy of its rows.
+            T[] dc = ArrayPool<T>.Shared.Rent(m * n);
+            try
+            {
+                for (int r = 0; r < m; r++) c.Slice(r * ldc, n).CopyTo(dc.AsSpan(r * n, n));
+                Multiply(dc.AsSpan(0, m * n), a, b, transA, transB, alpha, beta, m, n, k, lda);
+                for (int r = 0; r < m; r++) dc.AsSpan(r * n, n).CopyTo(c.Slice(r * ldc, n));
+            }
+            finally { ArrayPool<T>.Shared.Return(dc); }
             return;
         }
         if (lda > 0 && lda != (transA ? m : k))
@@ -116,12 +129,12 @@ public static unsafe partial class Gemm
     /// of summation), except that m = 1 runs a matrix-vector loop over the panels instead of a GEMV.
     /// </summary>
     public static void MultiplyPacked<T>(Span<T> c, ReadOnlySpan<T> a, ReadOnlySpan<T> packedB, bool transA,
-        T alpha, T beta, int m, int n, int k, int lda = 0) where T : unmanaged, IFloatingPointIeee754<T>
+        T alpha, T beta, int m, int n, int k, int lda = 0, int ldc = 0) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int len = PackedBLength<T>(n, k);
         if (packedB.Length < len) throw new ArgumentException($"packedB: expected at least {len} elements, got {packedB.Length}.", nameof(packedB));
-        if (typeof(T) != typeof(float)) { Multiply(c, a, packedB, transA, false, alpha, beta, m, n, k, lda); return; }
-        Check(c, a, packedB, m, n, k, transA, lda);
+        if (typeof(T) != typeof(float)) { Multiply(c, a, packedB, transA, false, alpha, beta, m, n, k, lda, ldc); return; }
+        Check(c, a, packedB, m, n, k, transA, lda, ldc);
         if (m == 0 || n == 0) return;
         fixed (T* pc = c, pa = a, pb = packedB)
         {
@@ -130,7 +143,7 @@ public static unsafe partial class Gemm
             bool wide = (head & OneRowLayout) != 0;
             if (wide && m != 1) throw new ArgumentException($"packedB: packed for one-row products (PackB forOneRow), expected m = 1, got m = {m}.", nameof(packedB));
             MultiplyFloat((float*)pc, (float*)pa, null, transA, false,
-                float.CreateTruncating(alpha), float.CreateTruncating(beta), m, n, k, lda, (float*)pb + off, wide ? OneRowWidth : 0);
+                float.CreateTruncating(alpha), float.CreateTruncating(beta), m, n, k, lda, (float*)pb + off, wide ? OneRowWidth : 0, ldc);
         }
     }
 
@@ -172,11 +185,17 @@ public static unsafe partial class Gemm
             }
     }
 
-    private static void Check<T>(Span<T> c, ReadOnlySpan<T> a, ReadOnlySpan<T> b, int m, int n, int k, bool transA = false, int lda = 0)
+    private static void Check<T>(Span<T> c, ReadOnlySpan<T> a, ReadOnlySpan<T> b, int m, int n, int k, bool transA = false, int lda = 0, int ldc = 0)
     {
         if (m < 0 || n < 0 || k < 0)
             throw new ArgumentOutOfRangeException(nameof(m), $"Gemm sizes: expected m, n, k >= 0, got ({m}, {n}, {k}).");
-        if (c.Length < m * n) throw new ArgumentException($"c: expected at least m*n = {m * n} elements, got {c.Length}.", nameof(c));
+        if (ldc != 0)
+        {
+            if (ldc < n) throw new ArgumentOutOfRangeException(nameof(ldc), $"ldc: expected 0 or at least n = {n}, got {ldc}.");
+            long needC = m == 0 || n == 0 ? 0 : (long)(m - 1) * ldc + n;
+            if (c.Length < needC) throw new ArgumentException($"c: expected at least {needC} elements for {m} rows {ldc} apart, got {c.Length}.", nameof(c));
+        }
+        else if (c.Length < m * n) throw new ArgumentException($"c: expected at least m*n = {m * n} elements, got {c.Length}.", nameof(c));
         if (lda != 0)
         {
             int rows = transA ? k : m, cols = transA ? m : k;

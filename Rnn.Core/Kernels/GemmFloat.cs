@@ -50,6 +50,7 @@ public static unsafe partial class Gemm
         public float* A, B, C;
         public int M, N, K;
         public int Lda;              // A's row stride as stored: K, or M with TA, unless the caller gave another
+        public int Ldc;              // C's row stride: N unless the caller gave another (one output only)
         public bool TA, TB, DirectA, DirectRows, DirectB, SplitN;
         public float Alpha, Beta;
         public int Chunks, Unit;
@@ -75,7 +76,7 @@ public static unsafe partial class Gemm
     private static float* CAt(ref Job g, int i, int j, out nint ldc)
     {
         if (g.N1 > 0 && j >= g.N1) { ldc = g.N - g.N1; return g.C2 + (nint)i * ldc + (j - g.N1); }
-        ldc = g.N1 > 0 ? g.N1 : g.N;
+        ldc = g.N1 > 0 ? g.N1 : g.Ldc;
         return g.C + (nint)i * ldc + j;
     }
 
@@ -89,26 +90,46 @@ public static unsafe partial class Gemm
         var g = new Job
         {
             A = a, B = b1, C = c1, B2 = b2, C2 = c2, N1 = n1, M = m, N = n1 + n2, K = k, TA = ta, Alpha = alpha, Beta = beta,
-            Lda = lda > 0 ? lda : ta ? m : k,
+            Lda = lda > 0 ? lda : ta ? m : k, Ldc = n1 + n2,
         };
         Run(ref g);
     }
 
     private static void MultiplyFloat(float* c, float* a, float* b, bool ta, bool tb, float alpha, float beta, int m, int n, int k,
-        int lda, float* packedB = null, int wideB = 0)
+        int lda, float* packedB = null, int wideB = 0, int ldc = 0)
     {
+        ldc = ldc > 0 ? ldc : n;
         if (k == 0 || alpha == 0f)
         {
             // Nothing to add: C = beta·C (beta = 0 clears, ignoring whatever C held).
-            var cs = new Span<float>(c, m * n);
-            if (beta == 0f) cs.Clear();
-            else if (beta != 1f) Vec.Scale(cs, beta);
+            for (int i = 0; i < m; i++)
+            {
+                var cs = new Span<float>(c + (nint)i * ldc, n);
+                if (beta == 0f) cs.Clear();
+                else if (beta != 1f) Vec.Scale(cs, beta);
+            }
+            return;
+        }
+        if (ldc != n && n == 1 && m > 1 && packedB == null)
+        {
+            // A one-column C runs the matrix-vector loop, which writes C densely: through a dense copy.
+            float[] col = ArrayPool<float>.Shared.Rent(m);
+            try
+            {
+                fixed (float* d = col)
+                {
+                    for (int i = 0; i < m; i++) d[i] = c[(nint)i * ldc];
+                    MultiplyFloat(d, a, b, ta, tb, alpha, beta, m, 1, k, lda);
+                    for (int i = 0; i < m; i++) c[(nint)i * ldc] = d[i];
+                }
+            }
+            finally { ArrayPool<float>.Shared.Return(col); }
             return;
         }
         var g = new Job
         {
             A = a, B = b, C = c, M = m, N = n, K = k, TA = ta, TB = tb, Alpha = alpha, Beta = beta, PB = packedB, WideB = wideB,
-            Lda = lda > 0 ? lda : ta ? m : k,
+            Lda = lda > 0 ? lda : ta ? m : k, Ldc = ldc,
         };
         if (g.Lda == (ta ? m : k) || (m > 1 && n > 1)) { Run(ref g); return; }
         // One row or column runs a vector loop that reads A densely: give it a dense copy (O(m·k), as the loop).
@@ -360,7 +381,7 @@ public static unsafe partial class Gemm
             for (int j = 0; j < cols; j++)
                 for (int i = 0; i < rows; i++)
                 {
-                    float* cij = g.C + (nint)(ib + i) * n + j0 + j;
+                    float* cij = g.C + (nint)(ib + i) * g.Ldc + j0 + j;
                     float sum = acc[j * rows + i];
                     *cij = beta == 0f ? sum * alpha : MathF.FusedMultiplyAdd(sum, alpha, *cij * beta);
                 }

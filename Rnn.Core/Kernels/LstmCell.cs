@@ -21,21 +21,22 @@ public static class LstmCell
     /// given: it is added here, which spares the layer a pass writing the bias into every step's gates),
     /// post-activation i, f, g, o out. h, c, tc (batch, H): written (tc = tanh(c)). hPrev, cPrev (batch, H).
     /// bias (4H) or empty. mask (batch) of 0/1, or empty. Masked rows copy hPrev, cPrev into h, c and leave
-    /// gates and tc as they were.
+    /// gates and tc as they were. gatesStride: elements between gates rows (0: 4H), for a padded layout.
     /// </summary>
     public static void Forward<T>(Span<T> h, Span<T> c, Span<T> tc, Span<T> gates,
-        ReadOnlySpan<T> hPrev, ReadOnlySpan<T> cPrev, ReadOnlySpan<T> bias, ReadOnlySpan<T> mask, int batch, int hidden)
+        ReadOnlySpan<T> hPrev, ReadOnlySpan<T> cPrev, ReadOnlySpan<T> bias, ReadOnlySpan<T> mask, int batch, int hidden, int gatesStride = 0)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        if (typeof(T) != typeof(float)) { ForwardReference(h, c, tc, gates, hPrev, cPrev, bias, mask, batch, hidden); return; }
-        CheckForward(h, c, tc, gates, hPrev, cPrev, bias, mask, batch, hidden);
+        if (typeof(T) != typeof(float)) { ForwardReference(h, c, tc, gates, hPrev, cPrev, bias, mask, batch, hidden, gatesStride); return; }
+        int gs = gatesStride > 0 ? gatesStride : 4 * hidden;
+        CheckForward(h, c, tc, gates, hPrev, cPrev, bias, mask, batch, hidden, gs);
         int H = hidden;
         bool hasBias = !bias.IsEmpty;
         ref float bb = ref hasBias ? ref F(bias, 0) : ref F(gates, 0); // not read without a bias
         for (int b = 0; b < batch; b++)
         {
             if (!mask.IsEmpty && mask[b] == T.Zero) { Carry(h, c, hPrev, cPrev, b, H); continue; }
-            ref float g = ref F(gates, b * 4 * H);
+            ref float g = ref F(gates, b * gs);
             if (hasBias) AddBias(ref g, ref bb, (nuint)(4 * H));
             ref float cp = ref F(cPrev, b * H);
             ref float cr = ref F(c, b * H);
@@ -106,15 +107,16 @@ public static class LstmCell
 
     /// <summary>Scalar reference for <see cref="Forward{T}"/> (T.Tanh and the stable scalar sigmoid).</summary>
     public static void ForwardReference<T>(Span<T> h, Span<T> c, Span<T> tc, Span<T> gates,
-        ReadOnlySpan<T> hPrev, ReadOnlySpan<T> cPrev, ReadOnlySpan<T> bias, ReadOnlySpan<T> mask, int batch, int hidden)
+        ReadOnlySpan<T> hPrev, ReadOnlySpan<T> cPrev, ReadOnlySpan<T> bias, ReadOnlySpan<T> mask, int batch, int hidden, int gatesStride = 0)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        CheckForward(h, c, tc, gates, hPrev, cPrev, bias, mask, batch, hidden);
+        int gs = gatesStride > 0 ? gatesStride : 4 * hidden;
+        CheckForward(h, c, tc, gates, hPrev, cPrev, bias, mask, batch, hidden, gs);
         int H = hidden;
         for (int b = 0; b < batch; b++)
         {
             if (!mask.IsEmpty && mask[b] == T.Zero) { Carry(h, c, hPrev, cPrev, b, H); continue; }
-            var g = gates.Slice(b * 4 * H, 4 * H);
+            var g = gates.Slice(b * gs, 4 * H);
             if (!bias.IsEmpty) for (int j = 0; j < 4 * H; j++) g[j] += bias[j];
             for (int j = 0; j < H; j++)
             {
@@ -133,15 +135,16 @@ public static class LstmCell
     /// (batch, H): dh for masked rows (the state passed through), 0 otherwise (the caller adds dGates·W_hh).
     /// dBias (batch, 4H) or empty: dGates is added to it (per-row sums over the steps, for the bias gradient,
     /// while the values are in registers instead of in a pass over every step's dGates afterwards).
-    /// dGatesStride: elements between dGates rows (0: 4H), so that a caller can pad rows that would otherwise
-    /// lie a multiple of 2 KB apart (the weight-gradient GEMM then reads dGatesᵀ in place).
+    /// gatesStride: elements between the rows of gates and of dGates (0: 4H), so that a caller can pad rows that
+    /// would otherwise lie a multiple of 2 KB apart (the weight-gradient GEMM then reads dGatesᵀ in place).
+    /// dGates may be gates itself: each element's gates are read before its dGates are written.
     /// Masked rows get zero dGates and keep dc.
     /// </summary>
     public static void Backward<T>(Span<T> dGates, Span<T> dhPrev, Span<T> dc, Span<T> dBias, ReadOnlySpan<T> dh,
-        ReadOnlySpan<T> gates, ReadOnlySpan<T> cPrev, ReadOnlySpan<T> tc, ReadOnlySpan<T> mask, int batch, int hidden, int dGatesStride = 0)
+        ReadOnlySpan<T> gates, ReadOnlySpan<T> cPrev, ReadOnlySpan<T> tc, ReadOnlySpan<T> mask, int batch, int hidden, int gatesStride = 0)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        int ds = dGatesStride > 0 ? dGatesStride : 4 * hidden;
+        int ds = gatesStride > 0 ? gatesStride : 4 * hidden;
         CheckBackward(dGates, dhPrev, dc, dBias, dh, gates, cPrev, tc, mask, batch, hidden, ds);
         int H = hidden, w = Vector<T>.Count;
         var one = Vector<T>.One;
@@ -149,7 +152,7 @@ public static class LstmCell
         for (int b = 0; b < batch; b++)
         {
             if (!mask.IsEmpty && mask[b] == T.Zero) { MaskedBackward(dGates, dhPrev, dh, b, H, ds); continue; }
-            ref T g = ref R(gates, b * 4 * H);
+            ref T g = ref R(gates, b * ds);
             ref T dg = ref R(dGates, b * ds);
             ref T db = ref acc ? ref dBias[b * 4 * H] : ref dg; // not written without dBias
             ref T cp = ref R(cPrev, b * H);
@@ -186,10 +189,10 @@ public static class LstmCell
 
     /// <summary>Scalar reference for <see cref="Backward{T}"/>.</summary>
     public static void BackwardReference<T>(Span<T> dGates, Span<T> dhPrev, Span<T> dc, Span<T> dBias, ReadOnlySpan<T> dh,
-        ReadOnlySpan<T> gates, ReadOnlySpan<T> cPrev, ReadOnlySpan<T> tc, ReadOnlySpan<T> mask, int batch, int hidden, int dGatesStride = 0)
+        ReadOnlySpan<T> gates, ReadOnlySpan<T> cPrev, ReadOnlySpan<T> tc, ReadOnlySpan<T> mask, int batch, int hidden, int gatesStride = 0)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        int ds = dGatesStride > 0 ? dGatesStride : 4 * hidden;
+        int ds = gatesStride > 0 ? gatesStride : 4 * hidden;
         CheckBackward(dGates, dhPrev, dc, dBias, dh, gates, cPrev, tc, mask, batch, hidden, ds);
         for (int b = 0; b < batch; b++)
         {
@@ -204,7 +207,7 @@ public static class LstmCell
         ReadOnlySpan<T> cPrev, ReadOnlySpan<T> tc, int b, int j, int H, int ds) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int r = b * 4 * H, d = b * ds, k = b * H + j;
-        T i = gates[r + j], f = gates[r + H + j], gg = gates[r + 2 * H + j], o = gates[r + 3 * H + j];
+        T i = gates[d + j], f = gates[d + H + j], gg = gates[d + 2 * H + j], o = gates[d + 3 * H + j];
         T t = tc[k], dhv = dh[k];
         T dct = dc[k] + dhv * o * (T.One - t * t);   // gradient at c' from both c'-paths
         dGates[d + j] = dct * gg * i * (T.One - i);
@@ -235,27 +238,33 @@ public static class LstmCell
         => ref Unsafe.Add(ref MemoryMarshal.GetReference(s), offset);
 
     private static void CheckForward<T>(Span<T> h, Span<T> c, Span<T> tc, Span<T> gates,
-        ReadOnlySpan<T> hPrev, ReadOnlySpan<T> cPrev, ReadOnlySpan<T> bias, ReadOnlySpan<T> mask, int batch, int hidden) where T : unmanaged
+        ReadOnlySpan<T> hPrev, ReadOnlySpan<T> cPrev, ReadOnlySpan<T> bias, ReadOnlySpan<T> mask, int batch, int hidden, int gs) where T : unmanaged
     {
         int bh = batch * hidden;
         Len(h.Length, bh, nameof(h)); Len(c.Length, bh, nameof(c)); Len(tc.Length, bh, nameof(tc));
-        Len(gates.Length, 4 * bh, nameof(gates)); Len(hPrev.Length, bh, nameof(hPrev)); Len(cPrev.Length, bh, nameof(cPrev));
+        Rows(gates.Length, batch, gs, hidden, nameof(gates)); Len(hPrev.Length, bh, nameof(hPrev)); Len(cPrev.Length, bh, nameof(cPrev));
         if (!bias.IsEmpty) Len(bias.Length, 4 * hidden, nameof(bias));
         if (!mask.IsEmpty) Len(mask.Length, batch, nameof(mask));
     }
 
     private static void CheckBackward<T>(Span<T> dGates, Span<T> dhPrev, Span<T> dc, Span<T> dBias, ReadOnlySpan<T> dh,
-        ReadOnlySpan<T> gates, ReadOnlySpan<T> cPrev, ReadOnlySpan<T> tc, ReadOnlySpan<T> mask, int batch, int hidden, int ds) where T : unmanaged
+        ReadOnlySpan<T> gates, ReadOnlySpan<T> cPrev, ReadOnlySpan<T> tc, ReadOnlySpan<T> mask, int batch, int hidden, int gs) where T : unmanaged
     {
         int bh = batch * hidden;
-        if (ds < 4 * hidden) throw new ArgumentOutOfRangeException("dGatesStride", $"dGatesStride: expected 0 or at least 4H = {4 * hidden}, got {ds}.");
-        if (ds == 4 * hidden) Len(dGates.Length, 4 * bh, nameof(dGates));
-        else if (batch > 0 && dGates.Length < (batch - 1) * ds + 4 * hidden)
-            throw new ArgumentException($"dGates: expected at least {(batch - 1) * ds + 4 * hidden} elements for {batch} rows {ds} apart, got {dGates.Length}.", nameof(dGates)); Len(dhPrev.Length, bh, nameof(dhPrev)); Len(dc.Length, bh, nameof(dc));
+        Rows(dGates.Length, batch, gs, hidden, nameof(dGates)); Rows(gates.Length, batch, gs, hidden, nameof(gates));
+        Len(dhPrev.Length, bh, nameof(dhPrev)); Len(dc.Length, bh, nameof(dc));
         if (!dBias.IsEmpty) Len(dBias.Length, 4 * bh, nameof(dBias));
-        Len(dh.Length, bh, nameof(dh)); Len(gates.Length, 4 * bh, nameof(gates)); Len(cPrev.Length, bh, nameof(cPrev));
-        Len(tc.Length, bh, nameof(tc));
+        Len(dh.Length, bh, nameof(dh)); Len(cPrev.Length, bh, nameof(cPrev)); Len(tc.Length, bh, nameof(tc));
         if (!mask.IsEmpty) Len(mask.Length, batch, nameof(mask));
+    }
+
+    /// <summary>A (batch, 4H) gates buffer, rows gs apart: exactly batch·4H elements when dense, enough for the rows when padded.</summary>
+    private static void Rows(int length, int batch, int gs, int hidden, string name)
+    {
+        if (gs < 4 * hidden) throw new ArgumentOutOfRangeException("gatesStride", $"gatesStride: expected 0 or at least 4H = {4 * hidden}, got {gs}.");
+        if (gs == 4 * hidden) { Len(length, 4 * batch * hidden, name); return; }
+        long need = batch == 0 ? 0 : (long)(batch - 1) * gs + 4 * hidden;
+        if (length < need) throw new ArgumentException($"{name}: expected at least {need} elements for {batch} rows {gs} apart, got {length}.", name);
     }
 
     internal static void Len(int actual, int expected, string name)

@@ -40,13 +40,15 @@ public sealed class Lstm<T> : RecurrentLayer<T>, IRecurrentLayer<T>, IRowLoops<T
     public bool ReuseDropoutMasks { get; set; }
 
     private readonly Tape<T> _tape = new();
-    private Slot _xs, _m, _gates, _h, _c, _tc, _hd, _mx, _mh, _dgates, _dbias, _carry, _dc, _dhd, _dxs, _bias, _whhP, _wihP; // shapes in Forward
+    private Slot _xs, _m, _gates, _h, _c, _tc, _hd, _mx, _mh, _dbias, _carry, _dc, _dhd, _dxs, _bias, _whhP, _wihP; // shapes in Forward
     private bool _hasMask, _dropX, _dropH, _masksDrawn, _kept; // _kept: the last Forward recorded the tape (Training)
     private bool _xStep; // the last Forward projected the input per step (see StepInputMinRows)
 
     // dGates rows 2 KB (a multiple of 512 floats) apart fall into few cache sets, so the weight-gradient GEMM would
     // have to pack dGatesᵀ; 16 floats of padding let it read dGatesᵀ in place.
     private int GatesStride => 4 * HiddenSize % 512 == 0 ? 4 * HiddenSize + 16 : 4 * HiddenSize;
+    private bool _spent; // a Backward wrote its dGates over the last Forward's gates
+    private int RowStride => _kept ? GatesStride : 4 * HiddenSize; // inference has no weight-gradient GEMM to pad for
 
     /// <summary>Creates the layer and initialises its parameters per <see cref="GatedRecurrentOptions.Init"/> from <paramref name="rng"/> (null: zeros, for loading).</summary>
     public Lstm(int inputSize, int hiddenSize, Rng? rng, LstmOptions? options = null, string suffix = "_l0")
@@ -101,14 +103,15 @@ public sealed class Lstm<T> : RecurrentLayer<T>, IRecurrentLayer<T>, IRowLoops<T
             bool rd = Options.RecurrentDropout > 0;
             _xs = _tape.Add("xs", S, B * I);         // (S, B, I) input in scan order, after input dropout
             _m = _tape.Add("m", S, B);               // (S, B) mask in scan order
-            _gates = _tape.Add("gates", S, B * G);   // (S, B, 4H) pre-, then post-activation i, f, g, o
+            // (S, B, 4H) rows GatesStride apart: pre-, then post-activation i, f, g, o; Backward writes each step's
+            // dGates over that step's gates (only its own cell step reads them): a smaller tape, more of it in cache.
+            _gates = _tape.Add("gates", S, B * GatesStride);
             _h = _tape.Add("h", S + 1, B * H);       // (S+1, B, H) h[0] = h_{-1}, h[s+1] = state after scan step s
             _c = _tape.Add("c", S + 1, B * H);       // (S+1, B, H) likewise for c
             _tc = _tape.Add("tc", S, B * H);         // (S, B, H) tanh(c) after step s
             _hd = _tape.Add("hd", rd ? S : 0, B * H); // (S, B, H) h[s] ⊙ recurrent-dropout mask: the GEMM's input
             _mx = _tape.Add("mx", 1, Options.Dropout > 0 ? B * I : 0); // (B, I) input dropout mask
             _mh = _tape.Add("mh", 1, rd ? B * H : 0);  // (B, H) recurrent dropout mask
-            _dgates = _tape.Add("dgates", S, B * GatesStride); // (S, B, 4H) gradient at the pre-activations, rows GatesStride apart
             _dbias = _tape.Add("dbias", 1, B * G);   // (B, 4H) dGates summed over the steps, per row: the bias gradient
             _carry = _tape.Add("carry", 2, B * H);   // (2, B, H) dh flowing to the previous step
             _dc = _tape.Add("dc", 1, B * H);         // (B, H) dc flowing to the previous step
@@ -123,6 +126,7 @@ public sealed class Lstm<T> : RecurrentLayer<T>, IRecurrentLayer<T>, IRowLoops<T
         }
         _hasMask = !mask.IsEmpty;
         _kept = Training;
+        _spent = false;
         _dropX = Training && Options.Dropout > 0;
         _dropH = Training && Options.RecurrentDropout > 0;
         DrawMasks();
@@ -149,7 +153,7 @@ public sealed class Lstm<T> : RecurrentLayer<T>, IRecurrentLayer<T>, IRowLoops<T
         // The cell adds the bias (no pass writing it into every step's gates first).
         _xStep = InputPerStep(B, G);
         if (_xStep) Gemm.PackB<T>(_tape[_wihP], WeightIh.Value, true, G, I);
-        else Gemm.Multiply(_tape[_gates], _tape[_xs], WeightIh.Value, false, true, T.One, T.Zero, S * B, G, I);
+        else Gemm.Multiply(_tape[_gates], _tape[_xs], WeightIh.Value, false, true, T.One, T.Zero, S * B, G, I, ldc: RowStride);
 
         var hInit = _tape.Step(_h, 0);
         var cInit = _tape.Step(_c, 0);
@@ -170,7 +174,7 @@ public sealed class Lstm<T> : RecurrentLayer<T>, IRecurrentLayer<T>, IRowLoops<T
     /// <summary>The recurrence for batch rows [r0, r1): rows never interact, so row ranges run in parallel.</summary>
     void IRowLoops<T>.ForwardSteps(int r0, int r1, int seqLen)
     {
-        int S = seqLen, H = HiddenSize, G = 4 * H, n = r1 - r0;
+        int S = seqLen, H = HiddenSize, G = 4 * H, n = r1 - r0, gs = RowStride;
         var mh = _dropH ? _tape[_mh].Slice(r0 * H, n * H) : default;
         var whhP = _tape[_whhP]; var wihP = _tape[_wihP];
         var bias = _tape[_bias];
@@ -180,16 +184,16 @@ public sealed class Lstm<T> : RecurrentLayer<T>, IRecurrentLayer<T>, IRowLoops<T
             var hPrev = _tape.Step(_h, s).Slice(r0 * H, n * H);
             ReadOnlySpan<T> hin = hPrev;
             if (_dropH) { var hd = _tape.Step(_hd, s).Slice(r0 * H, n * H); RecurrentInit.Mul(hd, hPrev, mh); hin = hd; }
-            var gates = _tape.Step(_gates, s).Slice(r0 * G, n * G);
-            if (_xStep) Gemm.MultiplyPacked(gates, _tape.Step(_xs, s).Slice(r0 * I, n * I), wihP, false, T.One, T.Zero, n, G, I);
-            Gemm.MultiplyPacked(gates, hin, whhP, false, T.One, T.One, n, G, H);
+            var gates = _tape.Step(_gates, s).Slice(r0 * gs, n * gs);
+            if (_xStep) Gemm.MultiplyPacked(gates, _tape.Step(_xs, s).Slice(r0 * I, n * I), wihP, false, T.One, T.Zero, n, G, I, ldc: gs);
+            Gemm.MultiplyPacked(gates, hin, whhP, false, T.One, T.One, n, G, H, ldc: gs);
             // Inference keeps no per-step c or tanh(c) (only Backward reads them): c cycles through slots 1 and 2
             // (the last step still lands in slot S, for FinalC), tanh(c) reuses slot 0.
             var cPrev = _kept || s == 0 ? _tape.Step(_c, s) : _tape.Step(_c, 1 + ((s - 1) & 1));
             var cCur = _kept || s == S - 1 ? _tape.Step(_c, s + 1) : _tape.Step(_c, 1 + (s & 1));
             LstmCell.Forward(_tape.Step(_h, s + 1).Slice(r0 * H, n * H), cCur.Slice(r0 * H, n * H),
                 _tape.Step(_tc, _kept ? s : 0).Slice(r0 * H, n * H), gates, hPrev, cPrev.Slice(r0 * H, n * H), bias,
-                _hasMask ? _tape.Step(_m, s).Slice(r0, n) : default, n, H);
+                _hasMask ? _tape.Step(_m, s).Slice(r0, n) : default, n, H, gs);
         }
     }
 
@@ -203,6 +207,8 @@ public sealed class Lstm<T> : RecurrentLayer<T>, IRecurrentLayer<T>, IRowLoops<T
         int B = batch, S = seqLen, I = InputSize, H = HiddenSize, G = 4 * H;
         if (!_kept)
             throw new InvalidOperationException("Backward: the last Forward ran with Training = false, which keeps no tape for the backward pass; run Forward with Training = true first.");
+        if (_spent)
+            throw new InvalidOperationException("Backward: the last Forward's tape was already used by a Backward (the LSTM writes its gradients over it); run Forward again first.");
         if (_tape.Batch != B || _tape.SeqLen != S)
             throw new InvalidOperationException($"Backward: expected the shape of the last Forward (batch={_tape.Batch}, seq={_tape.SeqLen}), got (batch={B}, seq={S}).");
         Guard.Length(dy.Length, B * OutputLength(S), $"(batch={B}{(Options.ReturnSequences ? $", seq={S}" : "")}, H={H})", nameof(dy));
@@ -212,6 +218,7 @@ public sealed class Lstm<T> : RecurrentLayer<T>, IRecurrentLayer<T>, IRowLoops<T
 
         int steps = Options.GradientSteps > 0 ? Math.Min(Options.GradientSteps, S) : S;
         int sStop = S - steps;
+        _spent = true;
         var dh = _tape.Step(_carry, 0);
         var dc = _tape[_dc];
         dh.Clear(); dc.Clear();
@@ -234,7 +241,7 @@ public sealed class Lstm<T> : RecurrentLayer<T>, IRecurrentLayer<T>, IRowLoops<T
 
         // Hoisted weight gradients: one GEMM each over all kept steps.
         int rows = steps * B;
-        var dgAll = _tape.Steps(_dgates, sStop, steps); // (steps·B, 4H), rows GatesStride apart
+        var dgAll = _tape.Steps(_gates, sStop, steps); // dGates (steps·B, 4H), rows GatesStride apart
         var hinAll = _dropH ? _tape.Steps(_hd, sStop, steps) : _tape.Steps(_h, sStop, steps); // (steps·B, H)
         // dW_hh += dGᵀ·hin and dW_ih += dGᵀ·xs: one call, so dGᵀ is packed once for both.
         Gemm.MultiplyShared(WeightHh.Grad, hinAll, H, WeightIh.Grad, _tape.Steps(_xs, sStop, steps), I, dgAll, true, T.One, T.One, G, rows, GatesStride);
@@ -296,9 +303,9 @@ public sealed class Lstm<T> : RecurrentLayer<T>, IRecurrentLayer<T>, IRowLoops<T
                 int t = Options.Backwards ? S - 1 - s : s;
                 Vec.AddRows(dh, dy[((r0 * S + t) * H)..], n, H, S * H);
             }
-            var dg = _tape.Step(_dgates, s).Slice(r0 * ds, n * ds);
+            var dg = _tape.Step(_gates, s).Slice(r0 * ds, n * ds); // the step's gates in, its dGates out
             // dGates and dc_{t-1}; next = dh on masked rows (state passed through), else 0.
-            LstmCell.Backward(dg, next, dc, dbias, dh, _tape.Step(_gates, s).Slice(r0 * G, n * G), _tape.Step(_c, s).Slice(r0 * H, n * H),
+            LstmCell.Backward(dg, next, dc, dbias, dh, dg, _tape.Step(_c, s).Slice(r0 * H, n * H),
                 _tape.Step(_tc, s).Slice(r0 * H, n * H), _hasMask ? _tape.Step(_m, s).Slice(r0, n) : default, n, H, ds);
             // dh_{t-1} += dGates·W_hh (through the dropout mask when it was applied).
             if (_dropH)

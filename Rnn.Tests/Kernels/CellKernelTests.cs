@@ -81,6 +81,21 @@ public class CellKernelTests
         Assert.Equal(dg1, dg3); Assert.Equal(dc1, dc3); Assert.Equal(dhp1, dhp3);
         Assert.Equal(sums0.Zip(dg3, (a, d) => a + d).ToArray(), s3);
         Assert.Equal(sums0.Zip(dg4, (a, d) => a + d).ToArray(), s4);
+
+        // Rows gs apart (padded), and Backward writing dGates over gates: the dense results, row by row.
+        int gs = 4 * H + 3;
+        T[] Pad(T[] dense) { var p = new T[(Batch - 1) * gs + 4 * H]; for (int b = 0; b < Batch; b++) Array.Copy(dense, b * 4 * H, p, b * gs, 4 * H); return p; }
+        T[] h6 = new T[bh], c6 = new T[bh], t6 = new T[bh], g6 = Pad(gates);
+        LstmCell.Forward<T>(h6, c6, t6, g6, hp, cp, default, mask, Batch, H, gs);
+        Assert.Equal(h1, h6); Assert.Equal(c1, c6);
+        foreach (bool reference in new[] { false, true })
+        {
+            T[] g7 = Pad(g2), dhp7 = new T[bh], dc7 = C(dc);
+            if (reference) LstmCell.BackwardReference<T>(g7, dhp7, dc7, default, dh, g7, cp, t2, mask, Batch, H, gs);
+            else LstmCell.Backward<T>(g7, dhp7, dc7, default, dh, g7, cp, t2, mask, Batch, H, gs);
+            Assert.Equal(Pad(reference ? dg2 : dg1), g7.Select((v, i) => i % gs < 4 * H ? v : T.Zero).ToArray());
+            Assert.Equal(reference ? dc2 : dc1, dc7);
+        }
     }
 
     private static void GruAfter<T>(int H) where T : unmanaged, IFloatingPointIeee754<T>

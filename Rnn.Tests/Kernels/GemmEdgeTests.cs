@@ -146,6 +146,19 @@ public class GemmEdgeTests
                             Gemm.MultiplyShared<float>(w1, b, n, w2, b2, 40, dense, ta, 1f, 1f, m, k);
                             Gemm.MultiplyShared<float>(g1, b, n, g2, b2, 40, strided, ta, 1f, 1f, m, k, lda);
                             AssertSame(w1, g1, $"MultiplyShared c1 ta={ta} ({m},{n},{k})"); AssertSame(w2, g2, $"MultiplyShared c2 ta={ta} ({m},{n},{k})");
+                            // C with a row stride (ldc), beside A with one: the dense product's bits, the gaps untouched.
+                            int ldc = n + 3;
+                            foreach (bool packed in new[] { false, true })
+                            {
+                                var dense1 = (float[])c0.Clone();
+                                var wide = Enumerable.Repeat(7f, (m - 1) * ldc + n).ToArray();
+                                for (int i = 0; i < m; i++) Array.Copy(c0, i * n, wide, i * ldc, n);
+                                if (packed) { Gemm.MultiplyPacked<float>(dense1, dense, pb, ta, 0.75f, 1f, m, n, k); Gemm.MultiplyPacked<float>(wide, strided, pb, ta, 0.75f, 1f, m, n, k, lda, ldc); }
+                                else { Gemm.Multiply<float>(dense1, dense, b, ta, false, 0.75f, 1f, m, n, k); Gemm.Multiply<float>(wide, strided, b, ta, false, 0.75f, 1f, m, n, k, lda, ldc); }
+                                for (int i = 0; i < m; i++)
+                                    for (int j = 0; j < ldc && i * ldc + j < wide.Length; j++)
+                                        Assert.True(j < n ? wide[i * ldc + j] == dense1[i * n + j] : wide[i * ldc + j] == 7f, $"ldc packed={packed} ta={ta} ({m},{n},{k}) C[{i},{j}]");
+                            }
                         }
             // double: the reference path
             var ad = Enumerable.Range(0, 7 * 5).Select(i => Math.Sin(i)).ToArray(); var bd = Enumerable.Range(0, 5 * 3).Select(i => Math.Cos(i)).ToArray();
@@ -155,6 +168,9 @@ public class GemmEdgeTests
             Gemm.Multiply<double>(cw, ad, bd, false, false, 1.0, 0.0, 7, 3, 5);
             Gemm.Multiply<double>(cg, sd, bd, false, false, 1.0, 0.0, 7, 3, 5, 8);
             Assert.Equal(cw, cg);
+            var cs = Enumerable.Repeat(5.0, 6 * 4 + 3).ToArray();
+            Gemm.Multiply<double>(cs, sd, bd, false, false, 1.0, 0.0, 7, 3, 5, 8, 4);
+            for (int i = 0; i < 7; i++) { Assert.Equal(cw.AsSpan(i * 3, 3).ToArray(), cs.AsSpan(i * 4, 3).ToArray()); if (i < 6) Assert.Equal(5.0, cs[i * 4 + 3]); }
             Assert.Throws<ArgumentOutOfRangeException>(() => Gemm.Multiply<float>(new float[4], new float[4], new float[4], false, false, 1f, 0f, 2, 2, 2, 1));
             Assert.Throws<ArgumentException>(() => Gemm.Multiply<float>(new float[4], new float[4], new float[4], false, false, 1f, 0f, 2, 2, 2, 3));
         }
