@@ -42,9 +42,9 @@ public sealed class Gru<T> : RecurrentLayer<T>, IRecurrentLayer<T>, IRowLoops<T>
     public bool ReuseDropoutMasks { get; set; }
 
     private readonly Tape<T> _tape = new();
-    private Slot _xs, _m, _gx, _gh, _ghrz, _ghn, _rh, _h, _hd, _mx, _mh, _dgx, _dgh, _dbias, _dgrz, _dgn, _drh, _carry, _dhd, _dxs, _bias, _whhP, _whnP, _wihP;
+    private Slot _xs, _m, _gx, _gh, _ghrz, _ghn, _rh, _h, _hd, _mx, _mh, _dgx, _dgh, _dbias, _dgrz, _dgn, _drh, _carry, _dhd, _bias, _whhP, _whnP, _wihP;
     private bool _hasMask, _dropX, _dropH, _masksDrawn, _kept; // _kept: the last Forward recorded the tape (Training)
-    private bool _spent; // a reset-after Backward wrote its gradients over the last Forward's tape
+    private bool _spent; // a Backward wrote its gradients over the last Forward's tape
     private bool _xStep; // the last Forward projected the input per step (see StepInputMinRows)
 
     /// <summary>Creates the layer and initialises its parameters per <see cref="GatedRecurrentOptions.Init"/> from <paramref name="rng"/> (null: zeros, for loading).</summary>
@@ -116,7 +116,6 @@ public sealed class Gru<T> : RecurrentLayer<T>, IRecurrentLayer<T>, IRowLoops<T>
             _drh = _tape.Add("drh", after ? 0 : 1, B * H);    // (B, H) before: gradient at r⊙hin of one step
             _carry = _tape.Add("carry", 2, B * H);            // (2, B, H) dh flowing to the previous step
             _dhd = _tape.Add("dhd", rd ? 1 : 0, B * H);       // (B, H) gradient at hd of one step
-            _dxs = _tape.Add("dxs", S, B * I);                // (S, B, I) dx in scan order
             _bias = _tape.Add("bias", 1, G);                  // (3H) biases summed into the x side
             // W_hh packed once per pass for the per-step GEMMs. After: W_hhᵀ (H, 3H) forward, W_hh (3H, H) backward.
             // Before: the r, z rows (2H, H) in whhP and the n rows (H, H) in whnP, transposed forward, as stored backward.
@@ -276,7 +275,7 @@ public sealed class Gru<T> : RecurrentLayer<T>, IRecurrentLayer<T>, IRowLoops<T>
         if (!_kept)
             throw new InvalidOperationException("Backward: the last Forward ran with Training = false, which keeps no tape for the backward pass; run Forward with Training = true first.");
         if (_spent)
-            throw new InvalidOperationException("Backward: the last Forward's tape was already used by a Backward (the reset-after GRU writes its gradients over it); run Forward again first.");
+            throw new InvalidOperationException("Backward: the last Forward's tape was already used by a Backward (which writes its gradients over it); run Forward again first.");
         if (_tape.Batch != B || _tape.SeqLen != S)
             throw new InvalidOperationException($"Backward: expected the shape of the last Forward (batch={_tape.Batch}, seq={_tape.SeqLen}), got (batch={B}, seq={S}).");
         Guard.Length(dy.Length, B * OutputLength(S), $"(batch={B}{(Options.ReturnSequences ? $", seq={S}" : "")}, H={H})", nameof(dy));
@@ -285,7 +284,7 @@ public sealed class Gru<T> : RecurrentLayer<T>, IRecurrentLayer<T>, IRowLoops<T>
         if (!dhT.IsEmpty && dhT.Length != B * H) Guard.Length(dhT.Length, B * H, $"(batch={B}, H={H})", nameof(dhT));
 
         bool after = Options.ResetAfter;
-        _spent = after;
+        _spent = true;
         int steps = Options.GradientSteps > 0 ? Math.Min(Options.GradientSteps, S) : S;
         int sStop = S - steps;
         var dh = _tape.Step(_carry, 0);
@@ -335,12 +334,13 @@ public sealed class Gru<T> : RecurrentLayer<T>, IRecurrentLayer<T>, IRowLoops<T>
         if (!after) Vec.AddColumnSums<T>(BiasIh.Grad, dgxAll, rows, G);
 
         if (dx.IsEmpty) return;
-        Gemm.Multiply(_tape.Steps(_dxs, sStop, steps), dgxAll, WeightIh.Value, false, false, T.One, T.Zero, rows, I, G);
+        // dx in scan order, written over xs: the weight gradients above were its last readers.
+        Gemm.Multiply(_tape.Steps(_xs, sStop, steps), dgxAll, WeightIh.Value, false, false, T.One, T.Zero, rows, I, G);
         var mx = _tape[_mx];
         for (int s = sStop; s < S; s++)
         {
             int t = Options.Backwards ? S - 1 - s : s;
-            var d = _tape.Step(_dxs, s);
+            var d = _tape.Step(_xs, s);
             for (int b = 0; b < B; b++)
             {
                 var dst = dx.Slice((b * S + t) * I, I);

@@ -40,7 +40,7 @@ public sealed class Lstm<T> : RecurrentLayer<T>, IRecurrentLayer<T>, IRowLoops<T
     public bool ReuseDropoutMasks { get; set; }
 
     private readonly Tape<T> _tape = new();
-    private Slot _xs, _m, _gates, _h, _c, _tc, _hd, _mx, _mh, _dbias, _carry, _dc, _dhd, _dxs, _bias, _whhP, _wihP; // shapes in Forward
+    private Slot _xs, _m, _gates, _h, _c, _tc, _hd, _mx, _mh, _dbias, _carry, _dc, _dhd, _bias, _whhP, _wihP; // shapes in Forward
     private bool _hasMask, _dropX, _dropH, _masksDrawn, _kept; // _kept: the last Forward recorded the tape (Training)
     private bool _xStep; // the last Forward projected the input per step (see StepInputMinRows)
 
@@ -116,7 +116,6 @@ public sealed class Lstm<T> : RecurrentLayer<T>, IRecurrentLayer<T>, IRowLoops<T
             _carry = _tape.Add("carry", 2, B * H);   // (2, B, H) dh flowing to the previous step
             _dc = _tape.Add("dc", 1, B * H);         // (B, H) dc flowing to the previous step
             _dhd = _tape.Add("dhd", 1, rd ? B * H : 0); // (B, H) gradient at hd of one step
-            _dxs = _tape.Add("dxs", S, B * I);       // (S, B, I) dx in scan order
             _bias = _tape.Add("bias", 1, G);         // (4H) summed biases
             // W_hh packed once per pass for the per-step GEMMs: W_hhᵀ (H, 4H) in Forward, W_hh (4H, H) in Backward.
             _whhP = _tape.Add("whhP", 1, Math.Max(Gemm.PackedBLength<T>(G, H), Gemm.PackedBLength<T>(H, G)));
@@ -208,7 +207,7 @@ public sealed class Lstm<T> : RecurrentLayer<T>, IRecurrentLayer<T>, IRowLoops<T
         if (!_kept)
             throw new InvalidOperationException("Backward: the last Forward ran with Training = false, which keeps no tape for the backward pass; run Forward with Training = true first.");
         if (_spent)
-            throw new InvalidOperationException("Backward: the last Forward's tape was already used by a Backward (the LSTM writes its gradients over it); run Forward again first.");
+            throw new InvalidOperationException("Backward: the last Forward's tape was already used by a Backward (which writes its gradients over it); run Forward again first.");
         if (_tape.Batch != B || _tape.SeqLen != S)
             throw new InvalidOperationException($"Backward: expected the shape of the last Forward (batch={_tape.Batch}, seq={_tape.SeqLen}), got (batch={B}, seq={S}).");
         Guard.Length(dy.Length, B * OutputLength(S), $"(batch={B}{(Options.ReturnSequences ? $", seq={S}" : "")}, H={H})", nameof(dy));
@@ -250,12 +249,13 @@ public sealed class Lstm<T> : RecurrentLayer<T>, IRecurrentLayer<T>, IRowLoops<T
         else Vec.AddColumnSums<T>(BiasIh.Grad, _tape[_dbias], B, G);
 
         if (dx.IsEmpty) return;
-        Gemm.Multiply(_tape.Steps(_dxs, sStop, steps), dgAll, WeightIh.Value, false, false, T.One, T.Zero, rows, I, G, GatesStride);
+        // dx in scan order, written over xs: the weight gradients above were its last readers.
+        Gemm.Multiply(_tape.Steps(_xs, sStop, steps), dgAll, WeightIh.Value, false, false, T.One, T.Zero, rows, I, G, GatesStride);
         var mx = _tape[_mx];
         for (int s = sStop; s < S; s++)
         {
             int t = Options.Backwards ? S - 1 - s : s;
-            var d = _tape.Step(_dxs, s);
+            var d = _tape.Step(_xs, s);
             for (int b = 0; b < B; b++)
             {
                 var dst = dx.Slice((b * S + t) * I, I);

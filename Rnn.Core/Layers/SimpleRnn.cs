@@ -32,8 +32,9 @@ public sealed class SimpleRnn<T> : RecurrentLayer<T>, IRecurrentLayer<T>, IRowLo
 
 
     private readonly Tape<T> _tape = new();
-    private Slot _xs, _m, _h, _dpre, _dbias, _carry, _dxs, _bias, _whhPacked; // see Forward for shapes
+    private Slot _xs, _m, _h, _dpre, _dbias, _carry, _bias, _whhPacked; // see Forward for shapes
     private bool _hasMask;
+    private bool _spent; // a Backward wrote dx over the last Forward's tape
 
     /// <summary>
     /// Creates the layer. Weights start as Lasagne's HeUniform (U(±√(3/fan_in)), fan_in = I for W_ih and H for W_hh);
@@ -81,12 +82,12 @@ public sealed class SimpleRnn<T> : RecurrentLayer<T>, IRecurrentLayer<T>, IRowLo
             _dpre = _tape.Add("dpre", S, B * H);   // (S, B, H) gradient at the pre-activation
             _dbias = _tape.Add("dbias", 1, B * H); // (B, H) dpre summed over the steps, per row: the bias gradient
             _carry = _tape.Add("carry", 2, B * H); // (2, B, H) dh flowing to the previous step
-            _dxs = _tape.Add("dxs", S, B * I);     // (S, B, I) dx in scan order
             _bias = _tape.Add("bias", 1, H);       // (H) summed biases
             _whhPacked = _tape.Add("whhPacked", 1, Gemm.PackedBLength<T>(H, H)); // W_hhᵀ packed once per pass (Forward), W_hh (Backward)
             _tape.Commit();
         }
         _hasMask = !mask.IsEmpty;
+        _spent = false;
 
         // Time-major, scan-ordered copies, so each step is contiguous and the input GEMM is one call.
         for (int s = 0; s < S; s++)
@@ -198,8 +199,11 @@ public sealed class SimpleRnn<T> : RecurrentLayer<T>, IRecurrentLayer<T>, IRowLo
         if (!dx.IsEmpty) Guard.Length(dx.Length, B * S * I, $"(batch={B}, seq={S}, features={I})");
         if (!dh0.IsEmpty) Guard.Length(dh0.Length, B * H, $"(batch={B}, H={H})");
 
+        if (_spent)
+            throw new InvalidOperationException("Backward: the last Forward's tape was already used by a Backward (which writes dx over it); run Forward again first.");
         int steps = Options.GradientSteps > 0 ? Math.Min(Options.GradientSteps, S) : S;
         int sStop = S - steps;
+        _spent = true;
         var carry = _tape.Step(_carry, 0);
         carry.Clear();
         Gemm.PackB<T>(_tape[_whhPacked], WeightHh.Value, false, H, H, forOneRow: B == 1); // W_hh (H, H) as op(B) of dh = dpre·W_hh
@@ -224,12 +228,13 @@ public sealed class SimpleRnn<T> : RecurrentLayer<T>, IRecurrentLayer<T>, IRowLo
         else Vec.AddColumnSums<T>(BiasIh.Grad, _tape[_dbias], B, H);
 
         if (dx.IsEmpty) return;
-        var dxs = _tape.Steps(_dxs, sStop, steps);
+        // dx in scan order, written over xs: the weight gradients above were its last readers.
+        var dxs = _tape.Steps(_xs, sStop, steps);
         Gemm.Multiply(dxs, dpreAll, WeightIh.Value, false, false, T.One, T.Zero, rows, I, H);
         for (int s = sStop; s < S; s++)
         {
             int t = Options.Backwards ? S - 1 - s : s;
-            var d = _tape.Step(_dxs, s);
+            var d = _tape.Step(_xs, s);
             for (int b = 0; b < B; b++) Vec.Add(dx.Slice((b * S + t) * I, I), d.Slice(b * I, I));
         }
     }
