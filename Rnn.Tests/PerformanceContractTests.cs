@@ -165,6 +165,46 @@ public class PerformanceContractTests
         for (int i = 0; i < perStep.grads.Length; i++) AssertBits(hoisted.grads[i], perStep.grads[i], $"grad {i}");
     }
 
+    /// <summary>
+    /// Inference gives the training pass's bits on 1 and 2 threads, for both ways of projecting the input (per step,
+    /// hoisted) and, for the LSTM, gate rows padded (4H = 512) or not.
+    /// </summary>
+    [Theory]
+    [InlineData("lstm", 4, 128)]
+    [InlineData("lstm", 40, 128)]
+    [InlineData("lstm", 64, 128)]
+    [InlineData("lstm", 5, 20)]
+    [InlineData("gru", 4, 128)]
+    [InlineData("gru", 64, 128)]
+    [InlineData("gru-before", 40, 20)]
+    public void InferenceMatchesTrainingOnOneAndTwoThreads(string kind, int batch, int hidden)
+    {
+        const int S = 6, I = 8;
+        var x = GradCheck.Det(batch * S * I).Select(v => (float)v).ToArray();
+        float[] Run(int threads, bool training)
+        {
+            Engine.Threads = threads;
+            using IRecurrentLayer<float> l = kind switch
+            {
+                "lstm" => new Lstm<float>(I, hidden, new Rng(12), new LstmOptions { TwoBiases = true }),
+                "gru" => new Gru<float>(I, hidden, new Rng(12), new GruOptions { TwoBiases = true, ResetAfter = true }),
+                _ => new Gru<float>(I, hidden, new Rng(12), new GruOptions { TwoBiases = true, ResetAfter = false }),
+            };
+            ((Layer<float>)l).Training = training;
+            var y = new float[batch * S * hidden];
+            l.Forward(y, x, default, batch, S);
+            return y;
+        }
+        try
+        {
+            var want = Run(1, true);
+            AssertBits(want, Run(1, false), "inference, 1 thread");
+            AssertBits(want, Run(2, false), "inference, 2 threads");
+            AssertBits(want, Run(2, true), "training, 2 threads");
+        }
+        finally { Engine.Threads = 1; }
+    }
+
     /// <summary>Inference (Training = false) keeps no tape, yet gives the training pass's outputs and final states.</summary>
     [Theory]
     [InlineData("lstm", 1)]

@@ -48,7 +48,6 @@ public sealed class Lstm<T> : RecurrentLayer<T>, IRecurrentLayer<T>, IRowLoops<T
     // have to pack dGatesᵀ; 16 floats of padding let it read dGatesᵀ in place.
     private int GatesStride => 4 * HiddenSize % 512 == 0 ? 4 * HiddenSize + 16 : 4 * HiddenSize;
     private bool _spent; // a Backward wrote its dGates over the last Forward's gates
-    private int RowStride => _kept ? GatesStride : 4 * HiddenSize; // inference has no weight-gradient GEMM to pad for
 
     /// <summary>Creates the layer and initialises its parameters per <see cref="GatedRecurrentOptions.Init"/> from <paramref name="rng"/> (null: zeros, for loading).</summary>
     public Lstm(int inputSize, int hiddenSize, Rng? rng, LstmOptions? options = null, string suffix = "_l0")
@@ -152,7 +151,7 @@ public sealed class Lstm<T> : RecurrentLayer<T>, IRecurrentLayer<T>, IRowLoops<T
         // The cell adds the bias (no pass writing it into every step's gates first).
         _xStep = InputPerStep(B, G);
         if (_xStep) Gemm.PackB<T>(_tape[_wihP], WeightIh.Value, true, G, I);
-        else Gemm.Multiply(_tape[_gates], _tape[_xs], WeightIh.Value, false, true, T.One, T.Zero, S * B, G, I, ldc: RowStride);
+        else Gemm.Multiply(_tape[_gates], _tape[_xs], WeightIh.Value, false, true, T.One, T.Zero, S * B, G, I, ldc: GatesStride);
 
         var hInit = _tape.Step(_h, 0);
         var cInit = _tape.Step(_c, 0);
@@ -173,7 +172,7 @@ public sealed class Lstm<T> : RecurrentLayer<T>, IRecurrentLayer<T>, IRowLoops<T
     /// <summary>The recurrence for batch rows [r0, r1): rows never interact, so row ranges run in parallel.</summary>
     void IRowLoops<T>.ForwardSteps(int r0, int r1, int seqLen)
     {
-        int S = seqLen, H = HiddenSize, G = 4 * H, n = r1 - r0, gs = RowStride;
+        int S = seqLen, H = HiddenSize, G = 4 * H, n = r1 - r0, gs = GatesStride;
         var mh = _dropH ? _tape[_mh].Slice(r0 * H, n * H) : default;
         var whhP = _tape[_whhP]; var wihP = _tape[_wihP];
         var bias = _tape[_bias];
