@@ -10,7 +10,7 @@ namespace Rnn.Kernels;
 /// The fused LSTM cell, PyTorch equations and gate order i, f, g, o over gates (batch, 4H):
 /// i=σ, f=σ, g=tanh, o=σ; c' = f⊙c + i⊙g; h' = o⊙tanh(c'). One pass per row does the activations, the
 /// cell update and the mask (a masked row keeps h and c). Forward stores post-activation gates, c' and
-/// tanh(c'), which is all Backward needs. The float forward path is vectorised (Vector512/256 on the float exp
+/// tanh(c'), which is all Backward needs. The float forward path is vectorised (Vector512/256 on the sigmoid and tanh
 /// of <see cref="CellMath"/>, Vector128 on <see cref="Activations"/>' operators); the double path is the scalar reference. Backward is
 /// plain arithmetic and runs on <see cref="Vector{T}"/> for both types. Each has its scalar reference beside it.
 /// </summary>

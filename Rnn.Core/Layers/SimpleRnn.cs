@@ -133,7 +133,7 @@ public sealed class SimpleRnn<T> : RecurrentLayer<T>, IRecurrentLayer<T>, IRowLo
             Vec.AddToRows<T>(hCur, bias, n, H);
             Gemm.MultiplyPacked(hCur, hPrev, whhT, false, T.One, T.One, n, H, H);
             if (typeof(T) == typeof(float) && Options.Activation == Activation.Tanh)
-                CellMath.Tanh(MemoryMarshal.Cast<T, float>(hCur), MemoryMarshal.Cast<T, float>(hCur)); // the cells' float exp
+                CellMath.Tanh(MemoryMarshal.Cast<T, float>(hCur), MemoryMarshal.Cast<T, float>(hCur)); // the cells' rational tanh
             else Activations.Forward(hCur, hCur, Options.Activation);
             if (_hasMask)
             {
