@@ -39,9 +39,9 @@ public static unsafe partial class Gemm
             T[] dc = ArrayPool<T>.Shared.Rent(m * n);
             try
             {
-                for (int r = 0; r < m; r++) c.Slice(r * ldc, n).CopyTo(dc.AsSpan(r * n, n));
+                CopyRows<T>(dc, n, c, ldc, m, n);
                 Multiply(dc.AsSpan(0, m * n), a, b, transA, transB, alpha, beta, m, n, k, lda);
-                for (int r = 0; r < m; r++) dc.AsSpan(r * n, n).CopyTo(c.Slice(r * ldc, n));
+                CopyRows<T>(c, ldc, dc, n, m, n);
             }
             finally { ArrayPool<T>.Shared.Return(dc); }
             return;
@@ -53,7 +53,7 @@ public static unsafe partial class Gemm
             T[] dense = ArrayPool<T>.Shared.Rent(rows * cols);
             try
             {
-                for (int r = 0; r < rows; r++) a.Slice(r * lda, cols).CopyTo(dense.AsSpan(r * cols, cols));
+                CopyRows<T>(dense, cols, a, lda, rows, cols);
                 Multiply(c, dense.AsSpan(0, rows * cols), b, transA, transB, alpha, beta, m, n, k);
             }
             finally { ArrayPool<T>.Shared.Return(dense); }
@@ -205,6 +205,12 @@ public static unsafe partial class Gemm
         }
         else if (a.Length < m * k) throw new ArgumentException($"a: expected at least m*k = {m * k} elements, got {a.Length}.", nameof(a));
         if (b.Length < k * n) throw new ArgumentException($"b: expected at least k*n = {k * n} elements, got {b.Length}.", nameof(b));
+    }
+
+    /// <summary>rows × cols elements from src (rows lds apart) to dst (rows ldd apart): between strided and dense storage.</summary>
+    internal static void CopyRows<T>(Span<T> dst, int ldd, ReadOnlySpan<T> src, int lds, int rows, int cols)
+    {
+        for (int r = 0; r < rows; r++) src.Slice(r * lds, cols).CopyTo(dst.Slice(r * ldd, cols));
     }
 
     /// <summary>dst (cols, rows) = srcᵀ where src is (rows, cols).</summary>

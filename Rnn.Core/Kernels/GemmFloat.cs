@@ -139,7 +139,7 @@ public static unsafe partial class Gemm
         {
             fixed (float* d = dense)
             {
-                for (int r = 0; r < rows; r++) new ReadOnlySpan<float>(a + (nint)r * g.Lda, cols).CopyTo(new Span<float>(d + (nint)r * cols, cols));
+                CopyRows<float>(new Span<float>(d, rows * cols), cols, new ReadOnlySpan<float>(a, (rows - 1) * g.Lda + cols), g.Lda, rows, cols);
                 g.A = d; g.Lda = cols;
                 Run(ref g);
             }

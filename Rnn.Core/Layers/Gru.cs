@@ -42,9 +42,8 @@ public sealed class Gru<T> : RecurrentLayer<T>, IRecurrentLayer<T>, IRowLoops<T>
     public bool ReuseDropoutMasks { get; set; }
 
     private readonly Tape<T> _tape = new();
-    private Slot _xs, _m, _gx, _gh, _ghrz, _ghn, _rh, _h, _hd, _mx, _mh, _dgx, _dgh, _dbias, _dgrz, _dgn, _drh, _carry, _dhd, _bias, _whhP, _whnP, _wihP;
+    private Slot _xs, _m, _gx, _gh, _ghrz, _ghn, _rh, _h, _hd, _mx, _mh, _dgx, _dbias, _dgrz, _dgn, _drh, _carry, _dhd, _bias, _whhP, _whnP, _wihP;
     private bool _hasMask, _dropX, _dropH, _masksDrawn, _kept; // _kept: the last Forward recorded the tape (Training)
-    private bool _spent; // a Backward wrote its gradients over the last Forward's tape
     private bool _xStep; // the last Forward projected the input per step (see StepInputMinRows)
 
     /// <summary>Creates the layer and initialises its parameters per <see cref="GatedRecurrentOptions.Init"/> from <paramref name="rng"/> (null: zeros, for loading).</summary>
@@ -107,9 +106,8 @@ public sealed class Gru<T> : RecurrentLayer<T>, IRecurrentLayer<T>, IRowLoops<T>
             _mx = _tape.Add("mx", 1, Options.Dropout > 0 ? B * I : 0); // (B, I) input dropout mask
             _mh = _tape.Add("mh", 1, rd ? B * H : 0);         // (B, H) recurrent dropout mask
             // Reset-after writes each step's gradients over that step's gx and gh, which only its own cell step reads
-            // (a tape 2·S·B·3H smaller, so more of it stays in cache); before reset they get their own slots.
+            // (a tape 2·S·B·3H smaller, so more of it stays in cache); before reset dgx has a slot of its own.
             _dgx = _tape.Add("dgx", after ? 0 : S, B * G);    // (S, B, 3H) before: gradient at the x-side pre-activations
-            _dgh = _tape.Add("dgh", 0, B * G);                // unused (after: in gh)
             _dbias = _tape.Add("dbias", after ? 1 : 0, 4 * (B + 1) * H); // (B+1, 4H) after: [dr, dz, dn, dn⊙r] summed over the steps per row; their sum
             _dgrz = _tape.Add("dgrz", after ? 0 : S, 2 * B * H); // (S, B, 2H) before: [dr, dz] compact
             _dgn = _tape.Add("dgn", after ? 0 : S, B * H);    // (S, B, H) before: gradient at (r⊙h)·W_hnᵀ
@@ -128,7 +126,7 @@ public sealed class Gru<T> : RecurrentLayer<T>, IRecurrentLayer<T>, IRowLoops<T>
         }
         _hasMask = !mask.IsEmpty;
         _kept = Training;
-        _spent = false;
+        TapeRecorded();
         _dropX = Training && Options.Dropout > 0;
         _dropH = Training && Options.RecurrentDropout > 0;
         DrawMasks();
@@ -274,8 +272,6 @@ public sealed class Gru<T> : RecurrentLayer<T>, IRecurrentLayer<T>, IRowLoops<T>
         int B = batch, S = seqLen, I = InputSize, H = HiddenSize, G = 3 * H;
         if (!_kept)
             throw new InvalidOperationException("Backward: the last Forward ran with Training = false, which keeps no tape for the backward pass; run Forward with Training = true first.");
-        if (_spent)
-            throw new InvalidOperationException("Backward: the last Forward's tape was already used by a Backward (which writes its gradients over it); run Forward again first.");
         if (_tape.Batch != B || _tape.SeqLen != S)
             throw new InvalidOperationException($"Backward: expected the shape of the last Forward (batch={_tape.Batch}, seq={_tape.SeqLen}), got (batch={B}, seq={S}).");
         Guard.Length(dy.Length, B * OutputLength(S), $"(batch={B}{(Options.ReturnSequences ? $", seq={S}" : "")}, H={H})", nameof(dy));
@@ -284,7 +280,7 @@ public sealed class Gru<T> : RecurrentLayer<T>, IRecurrentLayer<T>, IRowLoops<T>
         if (!dhT.IsEmpty && dhT.Length != B * H) Guard.Length(dhT.Length, B * H, $"(batch={B}, H={H})", nameof(dhT));
 
         bool after = Options.ResetAfter;
-        _spent = true;
+        ConsumeTape();
         int steps = Options.GradientSteps > 0 ? Math.Min(Options.GradientSteps, S) : S;
         int sStop = S - steps;
         var dh = _tape.Step(_carry, 0);

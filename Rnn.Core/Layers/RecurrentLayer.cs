@@ -61,6 +61,22 @@ public abstract class RecurrentLayer<T> : Layer<T> where T : unmanaged, IFloatin
     internal static int StepInputMinRows = 32;
     internal static int StepInputMaxBytes = 256 << 10;
 
+    private bool _tapeSpent;
+
+    /// <summary>Forward calls this when it records a new tape: one Backward may use it.</summary>
+    private protected void TapeRecorded() => _tapeSpent = false;
+
+    /// <summary>
+    /// Backward calls this once its arguments are checked, before it writes its gradients over the tape (each step's
+    /// over what only that step read): a second Backward on the same Forward is refused instead of reading them.
+    /// </summary>
+    private protected void ConsumeTape()
+    {
+        if (_tapeSpent)
+            throw new InvalidOperationException("Backward: the last Forward's tape was already used by a Backward (which writes its gradients over it); run Forward again first.");
+        _tapeSpent = true;
+    }
+
     /// <summary>Whether a forward over <paramref name="batch"/> rows projects the input per step (see <see cref="StepInputMinRows"/>).</summary>
     private protected bool InputPerStep(int batch, int gateRows) =>
         typeof(T) == typeof(float) && batch / Kernels.WorkerPool.RowChunks(batch) >= StepInputMinRows

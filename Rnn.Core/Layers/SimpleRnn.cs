@@ -34,7 +34,6 @@ public sealed class SimpleRnn<T> : RecurrentLayer<T>, IRecurrentLayer<T>, IRowLo
     private readonly Tape<T> _tape = new();
     private Slot _xs, _m, _h, _dpre, _dbias, _carry, _bias, _whhPacked; // see Forward for shapes
     private bool _hasMask;
-    private bool _spent; // a Backward wrote dx over the last Forward's tape
 
     /// <summary>
     /// Creates the layer. Weights start as Lasagne's HeUniform (U(±√(3/fan_in)), fan_in = I for W_ih and H for W_hh);
@@ -87,7 +86,7 @@ public sealed class SimpleRnn<T> : RecurrentLayer<T>, IRecurrentLayer<T>, IRowLo
             _tape.Commit();
         }
         _hasMask = !mask.IsEmpty;
-        _spent = false;
+        TapeRecorded();
 
         // Time-major, scan-ordered copies, so each step is contiguous and the input GEMM is one call.
         for (int s = 0; s < S; s++)
@@ -199,11 +198,9 @@ public sealed class SimpleRnn<T> : RecurrentLayer<T>, IRecurrentLayer<T>, IRowLo
         if (!dx.IsEmpty) Guard.Length(dx.Length, B * S * I, $"(batch={B}, seq={S}, features={I})");
         if (!dh0.IsEmpty) Guard.Length(dh0.Length, B * H, $"(batch={B}, H={H})");
 
-        if (_spent)
-            throw new InvalidOperationException("Backward: the last Forward's tape was already used by a Backward (which writes dx over it); run Forward again first.");
         int steps = Options.GradientSteps > 0 ? Math.Min(Options.GradientSteps, S) : S;
         int sStop = S - steps;
-        _spent = true;
+        ConsumeTape();
         var carry = _tape.Step(_carry, 0);
         carry.Clear();
         Gemm.PackB<T>(_tape[_whhPacked], WeightHh.Value, false, H, H, forOneRow: B == 1); // W_hh (H, H) as op(B) of dh = dpre·W_hh

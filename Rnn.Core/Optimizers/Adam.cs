@@ -27,14 +27,17 @@ public sealed class Adam<T> : Optimizer<T> where T : unmanaged, IFloatingPointIe
         _m = NewState(); _v = NewState();
     }
 
-    // Per-step constants (BeginStep): lr_t = lr/(1−β1^t) and 1/√(1−β2^t).
-    private T _stepSize, _invSqrtBc2;
+    // Per-step constants (BeginStep): β1, β2, 1−β1, 1−β2, ε in T; lr_t = lr/(1−β1^t) and 1/√(1−β2^t).
+    private T _b1, _b2, _c1, _c2, _eps, _stepSize, _invSqrtBc2;
 
     /// <inheritdoc/>
     protected override void BeginStep()
     {
         double t = StepCount;
         double bc1 = 1 - Math.Pow(Beta1, t), bc2 = 1 - Math.Pow(Beta2, t);
+        _b1 = T.CreateTruncating(Beta1); _b2 = T.CreateTruncating(Beta2);
+        _c1 = T.One - _b1; _c2 = T.One - _b2;
+        _eps = T.CreateTruncating(Epsilon);
         _stepSize = T.CreateTruncating(LearningRate / bc1);
         _invSqrtBc2 = T.CreateTruncating(1 / Math.Sqrt(bc2));
     }
@@ -50,11 +53,8 @@ public sealed class Adam<T> : Optimizer<T> where T : unmanaged, IFloatingPointIe
     /// <inheritdoc/>
     protected override void Update(int index, Parameter<T> p, int offset, int count, T gradScale)
     {
-        T b1 = T.CreateTruncating(Beta1), b2 = T.CreateTruncating(Beta2);
-        T c1 = T.One - b1, c2 = T.One - b2;
         // lr_t = lr·√(1−β2^t)/(1−β1^t), ε scaled the same way as PyTorch's √v̂ + ε form.
-        T stepSize = _stepSize, invSqrtBc2 = _invSqrtBc2;
-        T eps = T.CreateTruncating(Epsilon);
+        T b1 = _b1, b2 = _b2, c1 = _c1, c2 = _c2, eps = _eps, stepSize = _stepSize, invSqrtBc2 = _invSqrtBc2;
         var w = p.Value.AsSpan(offset, count); var g = p.Grad.AsSpan(offset, count);
         var m = _m[index].AsSpan(offset, count); var v = _v[index].AsSpan(offset, count);
         ref T rw = ref MemoryMarshal.GetReference(w); ref T rg = ref MemoryMarshal.GetReference(g);
