@@ -42,6 +42,91 @@ public static class Breakdown
         Line("backward (all layers)", bwd, total);
         Line("Adam step (incl. grad norm)", step, total);
         Line("  of which the global grad norm", norm, total);
+        LstmBackward(bwd, B, S, 128, 128);
+        ImdbInSitu(B, S);
+    }
+
+    /// <summary>
+    /// The imdb step phase by phase in place (each phase timed inside the running step, median of many steps),
+    /// so that caches hold what they hold in the real step: the layers called as SequenceModel calls them.
+    /// </summary>
+    private static void ImdbInSitu(int B, int S)
+    {
+        var (model, tokens, labels) = Workloads.ImdbModel();
+        var adam = new Rnn.Optimizers.Adam<float>(model.Parameters, 1e-3, 0.9, 0.999, 1e-8);
+        var emb = model.Embedding!; var rec = model.Recurrent[0]; var head = model.Head;
+        int E = emb.Dim, H = 128;
+        var x = new float[B * S * E]; var h = new float[B * H]; var logits = new float[B]; var d = new float[B];
+        var dh = new float[B * H]; var dx = new float[B * S * E];
+        string[] names = ["zero grads", "embedding gather", "LSTM forward", "head + loss fwd/bwd", "LSTM backward", "embedding scatter", "Adam step"];
+        var t = new List<double>[names.Length];
+        for (int i = 0; i < t.Length; i++) t[i] = new List<double>();
+        for (int it = 0; it < 80; it++)
+        {
+            long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
+            model.ZeroGrad();
+            long t1 = System.Diagnostics.Stopwatch.GetTimestamp();
+            emb.Forward(x, tokens, B, S);
+            long t2 = System.Diagnostics.Stopwatch.GetTimestamp();
+            rec.Forward(h, x, default, B, S);
+            long t3 = System.Diagnostics.Stopwatch.GetTimestamp();
+            head.Forward(logits, h, B);
+            Rnn.Losses.BinaryCrossEntropy.Forward<float>(logits, labels);
+            Array.Clear(d);
+            Rnn.Losses.BinaryCrossEntropy.Backward<float>(d, logits, labels, 1f);
+            Array.Clear(dh);
+            head.Backward(dh, d, B);
+            long t4 = System.Diagnostics.Stopwatch.GetTimestamp();
+            Array.Clear(dx);
+            rec.Backward(dx, dh, B, S);
+            long t5 = System.Diagnostics.Stopwatch.GetTimestamp();
+            emb.Backward(dx, B, S);
+            long t6 = System.Diagnostics.Stopwatch.GetTimestamp();
+            adam.Step();
+            long t7 = System.Diagnostics.Stopwatch.GetTimestamp();
+            if (it < 20) continue;
+            long[] ts = [t0, t1, t2, t3, t4, t5, t6, t7];
+            for (int i = 0; i < names.Length; i++) t[i].Add((ts[i + 1] - ts[i]) / (double)System.Diagnostics.Stopwatch.Frequency);
+        }
+        double Med(List<double> l) { l.Sort(); return l[l.Count / 2]; }
+        double total = 0;
+        foreach (var l in t) total += Med(l);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"imdb train_step in place, phase medians (sum {total * 1e3:F3} ms):"));
+        for (int i = 0; i < names.Length; i++) Line(names[i], Med(t[i]), total);
+    }
+
+    /// <summary>The LSTM's share of imdb's backward, part by part, on tape-sized buffers (gate rows 4H + 16 apart, as the layer pads them).</summary>
+    private static void LstmBackward(double total, int B, int S, int I, int H)
+    {
+        int G = 4 * H, ds = G % 512 == 0 ? G + 16 : G;
+        var rnd = new Random(2);
+        float[] R(int n, float scale = 1f) { var a = new float[n]; for (int i = 0; i < n; i++) a[i] = ((float)rnd.NextDouble() - 0.5f) * scale; return a; }
+        var gates = R(S * B * ds); var dgs = new float[S * B * ds];    // (S, B, ds) gates in, dGates out
+        for (int i = 0; i < gates.Length; i++) gates[i] = 0.5f + 0.4f * gates[i]; // post-activation values
+        var c = R((S + 1) * B * H); var tc = R(S * B * H); var h = R((S + 1) * B * H); var xs = R(S * B * I);
+        var dh = R(B * H, 0.1f); var next = new float[B * H]; var dc = R(B * H, 0.1f); var dbias = new float[B * G];
+        var whh = R(G * H); var wih = R(G * I); var dwhh = new float[G * H]; var dwih = new float[G * I];
+        var pb = new float[Gemm.PackedBLength<float>(H, G)];
+        Gemm.PackB<float>(pb, whh, false, H, G);
+        double cells = Shapes.MinTime(() =>
+        {
+            for (int s = S - 1; s >= 0; s--)
+                LstmCell.Backward<float>(dgs.AsSpan(s * B * ds, B * ds), next, dc, dbias, dh, gates.AsSpan(s * B * ds, B * ds),
+                    c.AsSpan(s * B * H, B * H), tc.AsSpan(s * B * H, B * H), default, B, H, ds);
+        }, 20.0 * S * B * H);
+        double steps = Shapes.MinTime(() =>
+        {
+            for (int s = S - 1; s >= 0; s--)
+                Gemm.MultiplyPacked<float>(next, dgs.AsSpan(s * B * ds, B * ds), pb, false, 1f, 1f, B, H, G, ds);
+        }, 2.0 * S * B * G * H);
+        double dw = Shapes.MinTime(() => Gemm.MultiplyShared<float>(dwhh, h.AsSpan(0, S * B * H), H, dwih, xs, I, dgs, true, 1f, 1f, G, S * B, ds),
+            2.0 * S * B * G * (H + I));
+        double dx = Shapes.MinTime(() => Gemm.Multiply<float>(xs, dgs, wih, false, false, 1f, 0f, S * B, I, G, ds), 2.0 * S * B * G * I);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  LSTM backward parts (B={B}, S={S}, I={I}, H={H}, gate rows {ds} apart), timed alone:"));
+        Line($"  {S} cell steps", cells, total);
+        Line($"  {S} step GEMMs dG·W_hh (B, H, 4H)", steps, total);
+        Line("  dW_hh, dW_ih = dGᵀ·[h | x] (shared)", dw, total);
+        Line("  dx = dG·W_ih (S·B, I, 4H)", dx, total);
     }
 
     private static void Line(string what, double s, double total) =>

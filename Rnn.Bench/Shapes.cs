@@ -5,7 +5,7 @@ using Rnn.Kernels;
 namespace Rnn.Bench;
 
 /// <summary>
-/// `Rnn.Bench shapes [--threads N] [--match text] [--shape m,n,k,N|T,N|T[,packed]]`: the GEMM shapes inside the workloads, timed alone (min of reps, GFLOP/s),
+/// `Rnn.Bench shapes [--threads N] [--match text] [--shape m,n,k,N|T,N|T[,packed]] [--lda N]`: the GEMM shapes inside the workloads, timed alone (min of reps, GFLOP/s),
 /// to show where a workload's time goes. Each line: label, m n k, transposes, packed-B or not.
 /// </summary>
 public static class Shapes
@@ -57,11 +57,13 @@ public static class Shapes
         int threads = 1;
         bool layers = false;
         string? match = null;
+        int lda = 0; // --lda N: A's rows N elements apart (e.g. the LSTM's padded dGates)
         string[]? extra = null; // m,n,k,TA,TB,packed e.g. 96,96,100,N,N,packed
         for (int i = 0; i < args.Length; i++)
         {
             if (args[i] == "--threads") threads = int.Parse(args[++i], CultureInfo.InvariantCulture);
             else if (args[i] == "--layers") layers = true;
+            else if (args[i] == "--lda") lda = int.Parse(args[++i], CultureInfo.InvariantCulture);
             else if (args[i] == "--match") match = args[++i];
             else if (args[i] == "--shape") extra = args[++i].Split(',');
             else if (args[i] == "--pack-a") Gemm.DirectATransposed = false; // compare: A stored (k, m) packed
@@ -81,13 +83,14 @@ public static class Shapes
         foreach (var (label, m, n, k, ta, tb, packed) in list)
         {
             if (match != null && !label.Contains(match, StringComparison.Ordinal)) continue;
-            var a = new float[m * k]; var b = new float[k * n]; var c = new float[m * n];
+            int ld = lda > 0 ? lda : ta ? m : k;
+            var a = new float[(ta ? k : m) * ld]; var b = new float[k * n]; var c = new float[m * n];
             for (int i = 0; i < a.Length; i++) a[i] = (float)rnd.NextDouble() - 0.5f;
             for (int i = 0; i < b.Length; i++) b[i] = (float)rnd.NextDouble() - 0.5f;
             var pb = new float[Gemm.PackedBLength<float>(n, k)];
             Gemm.PackB<float>(pb, b, tb, n, k);
-            Action f = packed ? () => Gemm.MultiplyPacked<float>(c, a, pb, ta, 1f, 1f, m, n, k)
-                              : () => Gemm.Multiply<float>(c, a, b, ta, tb, 1f, 1f, m, n, k);
+            Action f = packed ? () => Gemm.MultiplyPacked<float>(c, a, pb, ta, 1f, 1f, m, n, k, ld)
+                              : () => Gemm.Multiply<float>(c, a, b, ta, tb, 1f, 1f, m, n, k, ld);
             double flops = 2.0 * m * n * k;
             double best = MinTime(f, flops);
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,

@@ -349,6 +349,7 @@ public static unsafe partial class Gemm
     // Up to this many columns, a product with A stored (k, m) streams A once instead of running 32-wide tiles.
     private const int NarrowMaxCols = 4;
     private const int NarrowRows = 256;
+    internal static bool NarrowRegisters = true; // tests compare: the AVX-512 register path against the vector loop below
 
     /// <summary>
     /// C[i0..i1, j0..j1] for a few columns with A stored (k, m), e.g. adding's dW_ih = dGᵀ·x with 2 inputs (a
@@ -358,6 +359,30 @@ public static unsafe partial class Gemm
     /// </summary>
     private static void NarrowColumns(ref Job g, int i0, int i1, int j0, int j1)
     {
+        if (Vector512.IsHardwareAccelerated && NarrowRegisters)
+        {
+            for (int ib = i0; ib < i1; ib += 64)
+            {
+                int rows = Math.Min(64, i1 - ib);
+                switch ((rows + 15) / 16 * 8 + (j1 - j0))
+                {
+                    case 1 * 8 + 2: NarrowColumns512<K1, K2>(ref g, ib, rows, j0); break;
+                    case 1 * 8 + 3: NarrowColumns512<K1, K3>(ref g, ib, rows, j0); break;
+                    case 1 * 8 + 4: NarrowColumns512<K1, K4>(ref g, ib, rows, j0); break;
+                    case 2 * 8 + 2: NarrowColumns512<K2, K2>(ref g, ib, rows, j0); break;
+                    case 2 * 8 + 3: NarrowColumns512<K2, K3>(ref g, ib, rows, j0); break;
+                    case 2 * 8 + 4: NarrowColumns512<K2, K4>(ref g, ib, rows, j0); break;
+                    case 3 * 8 + 2: NarrowColumns512<K3, K2>(ref g, ib, rows, j0); break;
+                    case 3 * 8 + 3: NarrowColumns512<K3, K3>(ref g, ib, rows, j0); break;
+                    case 3 * 8 + 4: NarrowColumns512<K3, K4>(ref g, ib, rows, j0); break;
+                    case 4 * 8 + 2: NarrowColumns512<K4, K2>(ref g, ib, rows, j0); break;
+                    case 4 * 8 + 3: NarrowColumns512<K4, K3>(ref g, ib, rows, j0); break;
+                    case 4 * 8 + 4: NarrowColumns512<K4, K4>(ref g, ib, rows, j0); break;
+                    default: throw new InvalidOperationException($"NarrowColumns: expected 2 to {NarrowMaxCols} columns, got {j1 - j0}.");
+                }
+            }
+            return;
+        }
         int m = g.M, n = g.N, k = g.K;
         float* acc = stackalloc float[NarrowRows * NarrowMaxCols];
         for (int ib = i0; ib < i1; ib += NarrowRows)
@@ -386,6 +411,62 @@ public static unsafe partial class Gemm
                     *cij = beta == 0f ? sum * alpha : MathF.FusedMultiplyAdd(sum, alpha, *cij * beta);
                 }
         }
+    }
+
+    /// <summary>
+    /// <see cref="NarrowColumns"/> with AVX-512: rows [ib, ib + rows) (at most 64) as TV vectors of 16, TC columns,
+    /// every sum in a register for the whole of k (the same FMA chain per element, p in order). A's rows are read
+    /// 16·TV wide; the lanes past the block's rows are never stored, and a p whose read would pass the end of A
+    /// reads a zero-padded copy of its rows instead.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void NarrowColumns512<TV, TC>(ref Job g, int ib, int rows, int j0) where TV : struct, IConst where TC : struct, IConst
+    {
+        int k = g.K, n = g.N;
+        nint lda = g.Lda;
+        long lim = (long)(k - 1) * lda + g.M - ib - 16 * TV.Value; // row p is read in place while p·lda <= lim
+        int pSafe = lim < 0 ? 0 : (int)Math.Min(k, lim / lda + 1);
+        float* tmp = stackalloc float[64];
+        float* t = stackalloc float[4 * 64]; // the sums, (TC, 64); allocated before the sums are live (no call between)
+        Vector512<float> c0_0 = default, c0_1 = default, c0_2 = default, c0_3 = default;
+        Vector512<float> c1_0 = default, c1_1 = default, c1_2 = default, c1_3 = default;
+        Vector512<float> c2_0 = default, c2_1 = default, c2_2 = default, c2_3 = default;
+        Vector512<float> c3_0 = default, c3_1 = default, c3_2 = default, c3_3 = default;
+        float* ap = g.A + ib, bp = g.B + j0;
+        for (int p = 0; p < k; p++, ap += lda, bp += n)
+        {
+            float* s = ap;
+            if (p >= pSafe)
+            {
+                // No call inside the loop (the sums would leave their registers): copy by hand.
+                for (int i = 0; i < 64; i++) tmp[i] = i < rows ? ap[i] : 0f;
+                s = tmp;
+            }
+            var x0 = Vector512.Load(s + 0);
+            var x1 = TV.Value > 1 ? Vector512.Load(s + 16) : default;
+            var x2 = TV.Value > 2 ? Vector512.Load(s + 32) : default;
+            var x3 = TV.Value > 3 ? Vector512.Load(s + 48) : default;
+            var b0 = Vector512.Create(bp[0]);
+            var b1 = Vector512.Create(bp[1]);
+            var b2 = TC.Value > 2 ? Vector512.Create(bp[2]) : default;
+            var b3 = TC.Value > 3 ? Vector512.Create(bp[3]) : default;
+            c0_0 = Vector512.FusedMultiplyAdd(x0, b0, c0_0); c0_1 = Vector512.FusedMultiplyAdd(x0, b1, c0_1); if (TC.Value > 2) c0_2 = Vector512.FusedMultiplyAdd(x0, b2, c0_2); if (TC.Value > 3) c0_3 = Vector512.FusedMultiplyAdd(x0, b3, c0_3);
+            if (TV.Value > 1) c1_0 = Vector512.FusedMultiplyAdd(x1, b0, c1_0); if (TV.Value > 1) c1_1 = Vector512.FusedMultiplyAdd(x1, b1, c1_1); if (TV.Value > 1 && TC.Value > 2) c1_2 = Vector512.FusedMultiplyAdd(x1, b2, c1_2); if (TV.Value > 1 && TC.Value > 3) c1_3 = Vector512.FusedMultiplyAdd(x1, b3, c1_3);
+            if (TV.Value > 2) c2_0 = Vector512.FusedMultiplyAdd(x2, b0, c2_0); if (TV.Value > 2) c2_1 = Vector512.FusedMultiplyAdd(x2, b1, c2_1); if (TV.Value > 2 && TC.Value > 2) c2_2 = Vector512.FusedMultiplyAdd(x2, b2, c2_2); if (TV.Value > 2 && TC.Value > 3) c2_3 = Vector512.FusedMultiplyAdd(x2, b3, c2_3);
+            if (TV.Value > 3) c3_0 = Vector512.FusedMultiplyAdd(x3, b0, c3_0); if (TV.Value > 3) c3_1 = Vector512.FusedMultiplyAdd(x3, b1, c3_1); if (TV.Value > 3 && TC.Value > 2) c3_2 = Vector512.FusedMultiplyAdd(x3, b2, c3_2); if (TV.Value > 3 && TC.Value > 3) c3_3 = Vector512.FusedMultiplyAdd(x3, b3, c3_3);
+        }
+        c0_0.Store(t + 0 * 64 + 0); c0_1.Store(t + 1 * 64 + 0); if (TC.Value > 2) c0_2.Store(t + 2 * 64 + 0); if (TC.Value > 3) c0_3.Store(t + 3 * 64 + 0);
+        if (TV.Value > 1) c1_0.Store(t + 0 * 64 + 16); if (TV.Value > 1) c1_1.Store(t + 1 * 64 + 16); if (TV.Value > 1 && TC.Value > 2) c1_2.Store(t + 2 * 64 + 16); if (TV.Value > 1 && TC.Value > 3) c1_3.Store(t + 3 * 64 + 16);
+        if (TV.Value > 2) c2_0.Store(t + 0 * 64 + 32); if (TV.Value > 2) c2_1.Store(t + 1 * 64 + 32); if (TV.Value > 2 && TC.Value > 2) c2_2.Store(t + 2 * 64 + 32); if (TV.Value > 2 && TC.Value > 3) c2_3.Store(t + 3 * 64 + 32);
+        if (TV.Value > 3) c3_0.Store(t + 0 * 64 + 48); if (TV.Value > 3) c3_1.Store(t + 1 * 64 + 48); if (TV.Value > 3 && TC.Value > 2) c3_2.Store(t + 2 * 64 + 48); if (TV.Value > 3 && TC.Value > 3) c3_3.Store(t + 3 * 64 + 48);
+        float alpha = g.Alpha, beta = g.Beta;
+        for (int j = 0; j < TC.Value; j++)
+            for (int i = 0; i < rows; i++)
+            {
+                float* cij = g.C + (nint)(ib + i) * g.Ldc + j0 + j;
+                float sum = t[j * 64 + i];
+                *cij = beta == 0f ? sum * alpha : MathF.FusedMultiplyAdd(sum, alpha, *cij * beta);
+            }
     }
 
     /// <summary>Copies a few floats (a panel row) without a call into memmove.</summary>

@@ -110,6 +110,49 @@ public class GemmEdgeTests
     }
 
     /// <summary>
+    /// A product with a few columns and A stored (k, m) (e.g. an RNN's dW_ih = dGᵀ·x for 2 inputs) gives every
+    /// element the plain FMA chain over p in order, then alpha and beta as the kernels apply them: on the AVX-512
+    /// path that keeps the sums in registers (row blocks of 64, partial vectors, the last rows of A read from a
+    /// padded copy) and on the vector loop, for 1 and 2 threads, with and without a row stride.
+    /// </summary>
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void FewColumnsWithATransposedGiveTheFmaChainBits(int threads)
+    {
+        Engine.Threads = threads;
+        bool registers = Gemm.NarrowRegisters;
+        try
+        {
+            foreach (int n in new[] { 2, 3, 4 })
+                foreach (int m in new[] { 2, 5, 16, 17, 37, 64, 65, 100, 130, 700 }) // 700 x 4 x 300: split over 2 threads
+                    foreach (int k in new[] { 1, 2, 7, 300 })
+                        foreach (int pad in new[] { 0, 3 })
+                            foreach (float beta in new[] { 0f, 1f, -0.5f })
+                            {
+                                int lda = m + pad;
+                                var a = Random((k - 1) * lda + m, 20 + m); var b = Random(k * n, 21); var c0 = Random(m * n, 22);
+                                var want = new float[m * n];
+                                for (int i = 0; i < m; i++)
+                                    for (int j = 0; j < n; j++)
+                                    {
+                                        float acc = 0f;
+                                        for (int p = 0; p < k; p++) acc = MathF.FusedMultiplyAdd(a[p * lda + i], b[p * n + j], acc);
+                                        want[i * n + j] = beta == 0f ? acc * 0.75f : MathF.FusedMultiplyAdd(acc, 0.75f, c0[i * n + j] * beta);
+                                    }
+                                foreach (bool reg in new[] { true, false })
+                                {
+                                    Gemm.NarrowRegisters = reg;
+                                    var got = (float[])c0.Clone();
+                                    Gemm.Multiply<float>(got, a, b, true, false, 0.75f, beta, m, n, k, lda);
+                                    AssertSame(want, got, $"registers={reg} ({m},{n},{k}) lda={lda} beta={beta}");
+                                }
+                            }
+        }
+        finally { Gemm.NarrowRegisters = registers; }
+    }
+
+    /// <summary>
     /// A given with a row stride (lda) gives the bits of the same A stored densely, for every path: packed, read in
     /// place (rows, or (k, m) with its stride), a few columns, one row or column, prepacked B, two outputs sharing A;
     /// the double path too.
