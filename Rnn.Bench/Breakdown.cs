@@ -100,7 +100,7 @@ public static class Breakdown
     {
         int G = 4 * H, ds = G % 512 == 0 ? G + 16 : G;
         var rnd = new Random(2);
-        float[] R(int n, float scale = 1f) { var a = new float[n]; for (int i = 0; i < n; i++) a[i] = ((float)rnd.NextDouble() - 0.5f) * scale; return a; }
+        float[] R(int n, float scale = 1f) => Uniform(rnd, n, scale);
         var gates = R(S * B * ds); var dgs = new float[S * B * ds];    // (S, B, ds) gates in, dGates out
         for (int i = 0; i < gates.Length; i++) gates[i] = 0.5f + 0.4f * gates[i]; // post-activation values
         var c = R((S + 1) * B * H); var tc = R(S * B * H); var h = R((S + 1) * B * H); var xs = R(S * B * I);
@@ -129,6 +129,14 @@ public static class Breakdown
         Line("  dx = dG·W_ih (S·B, I, 4H)", dx, total);
     }
 
+    /// <summary>n values in [−scale/2, scale/2).</summary>
+    private static float[] Uniform(Random rnd, int n, float scale)
+    {
+        var a = new float[n];
+        for (int i = 0; i < n; i++) a[i] = ((float)rnd.NextDouble() - 0.5f) * scale;
+        return a;
+    }
+
     private static void Line(string what, double s, double total) =>
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {what,-34} {s * 1e3,9:F3} ms {100 * s / total,6:F1}%"));
 
@@ -139,7 +147,7 @@ public static class Breakdown
         double total = Shapes.MinTime(whole, c.Flops);
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{name}: {total * 1e3:F3} ms ({c.Flops / total / 1e9:F1} GFLOP/s)"));
         var rnd = new Random(1);
-        float[] R(int n) { var a = new float[n]; for (int i = 0; i < n; i++) a[i] = (float)rnd.NextDouble() - 0.5f; return a; }
+        float[] R(int n) => Uniform(rnd, n, 1f);
         var xs = R(S * B * I); var wih = R(G * I); var whh = R(G * H); var gates = R(S * B * G);
         var pb = new float[Gemm.PackedBLength<float>(G, H)];
         Gemm.PackB<float>(pb, whh, true, G, H);

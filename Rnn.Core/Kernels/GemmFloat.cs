@@ -116,12 +116,10 @@ public static unsafe partial class Gemm
             float[] col = ArrayPool<float>.Shared.Rent(m);
             try
             {
-                fixed (float* d = col)
-                {
-                    for (int i = 0; i < m; i++) d[i] = c[(nint)i * ldc];
-                    MultiplyFloat(d, a, b, ta, tb, alpha, beta, m, 1, k, lda);
-                    for (int i = 0; i < m; i++) c[(nint)i * ldc] = d[i];
-                }
+                var cs = new Span<float>(c, (m - 1) * ldc + 1);
+                CopyRows<float>(col, 1, cs, ldc, m, 1);
+                fixed (float* d = col) MultiplyFloat(d, a, b, ta, tb, alpha, beta, m, 1, k, lda);
+                CopyRows<float>(cs, ldc, col, 1, m, 1);
             }
             finally { ArrayPool<float>.Shared.Return(col); }
             return;
@@ -403,14 +401,7 @@ public static unsafe partial class Gemm
                         Vector256.FusedMultiplyAdd(Vector256.Load(ap + i), vb, Vector256.Load(aj + i)).Store(aj + i);
                     for (; i < rows; i++) aj[i] = MathF.FusedMultiplyAdd(ap[i], bv, aj[i]);
                 }
-            float alpha = g.Alpha, beta = g.Beta;
-            for (int j = 0; j < cols; j++)
-                for (int i = 0; i < rows; i++)
-                {
-                    float* cij = g.C + (nint)(ib + i) * g.Ldc + j0 + j;
-                    float sum = acc[j * rows + i];
-                    *cij = beta == 0f ? sum * alpha : MathF.FusedMultiplyAdd(sum, alpha, *cij * beta);
-                }
+            StoreNarrow(ref g, acc, rows, ib, rows, j0, cols);
         }
     }
 
@@ -460,12 +451,18 @@ public static unsafe partial class Gemm
         if (TV.Value > 1) c1_0.Store(t + 0 * 64 + 16); if (TV.Value > 1) c1_1.Store(t + 1 * 64 + 16); if (TV.Value > 1 && TC.Value > 2) c1_2.Store(t + 2 * 64 + 16); if (TV.Value > 1 && TC.Value > 3) c1_3.Store(t + 3 * 64 + 16);
         if (TV.Value > 2) c2_0.Store(t + 0 * 64 + 32); if (TV.Value > 2) c2_1.Store(t + 1 * 64 + 32); if (TV.Value > 2 && TC.Value > 2) c2_2.Store(t + 2 * 64 + 32); if (TV.Value > 2 && TC.Value > 3) c2_3.Store(t + 3 * 64 + 32);
         if (TV.Value > 3) c3_0.Store(t + 0 * 64 + 48); if (TV.Value > 3) c3_1.Store(t + 1 * 64 + 48); if (TV.Value > 3 && TC.Value > 2) c3_2.Store(t + 2 * 64 + 48); if (TV.Value > 3 && TC.Value > 3) c3_3.Store(t + 3 * 64 + 48);
+        StoreNarrow(ref g, t, 64, ib, rows, j0, TC.Value);
+    }
+
+    /// <summary>C[ib + i, j0 + j] = alpha·sums[j·stride + i] + beta·C (beta = 0: C not read), for the narrow paths' sums.</summary>
+    private static void StoreNarrow(ref Job g, float* sums, int stride, int ib, int rows, int j0, int cols)
+    {
         float alpha = g.Alpha, beta = g.Beta;
-        for (int j = 0; j < TC.Value; j++)
+        for (int j = 0; j < cols; j++)
             for (int i = 0; i < rows; i++)
             {
                 float* cij = g.C + (nint)(ib + i) * g.Ldc + j0 + j;
-                float sum = t[j * 64 + i];
+                float sum = sums[j * stride + i];
                 *cij = beta == 0f ? sum * alpha : MathF.FusedMultiplyAdd(sum, alpha, *cij * beta);
             }
     }
