@@ -238,6 +238,74 @@ public class PerformanceContractTests
         }
     }
 
+    /// <summary>
+    /// A zero initial state skips the first step's product with h_{-1} = 0, and Backward skips the last step's
+    /// product into dh_{-1} unless dh0 or a learned h0 reads it: outputs and gradients equal those of the same layer
+    /// given an explicit zero h0 and asked for dh0, which runs every product (compared as values: +0 equals −0).
+    /// </summary>
+    [Theory]
+    [InlineData("lstm", false)]
+    [InlineData("lstm", true)]
+    [InlineData("gru", false)]
+    [InlineData("gru", true)]
+    [InlineData("gru-before", false)]
+    [InlineData("gru-before", true)]
+    [InlineData("rnn", false)]
+    [InlineData("rnn", true)]
+    public void SkippedZeroProductsChangeNothing(string kind, bool extras)
+    {
+        const int B = 6, S = 7, I = 10, H = 24;
+        double rd = extras ? 0.3 : 0;
+        var x = GradCheck.Det(B * S * I).Select(v => (float)v).ToArray();
+        var dy = GradCheck.Det(B * S * H, 2, 5).Select(v => (float)v).ToArray();
+        var mask = extras ? Enumerable.Range(0, B * S).Select(i => i % S <= S - 1 - i / S % 3 ? 1f : 0f).ToArray() : default;
+        (float[] y, float[] dx, float[][] grads, float[] dh0) Run(bool given)
+        {
+            var init = given ? InitialState.Given : InitialState.Zero;
+            var y = new float[B * S * H];
+            var dx = new float[x.Length];
+            var h0 = given ? new float[B * H] : Array.Empty<float>();
+            var dh0 = given ? new float[B * H] : Array.Empty<float>();
+            IRecurrentLayer<float> layer;
+            switch (kind)
+            {
+                case "lstm":
+                    var lstm = new Lstm<float>(I, H, new Rng(4), new LstmOptions { TwoBiases = true, Init = InitScheme.PyTorch, RecurrentDropout = rd, InitialState = init });
+                    lstm.Forward(y, x, mask, h0, h0, B, S);
+                    lstm.Backward(dx, dh0, default, dy, default, default, B, S);
+                    layer = lstm;
+                    break;
+                case "rnn":
+                    var rnn = new SimpleRnn<float>(I, H, new Rng(4), new SimpleRnnOptions { TwoBiases = true, InitialState = init });
+                    rnn.Forward(y, x, mask, h0, B, S);
+                    rnn.Backward(dx, dh0, dy, B, S);
+                    layer = rnn;
+                    break;
+                default:
+                    var gru = new Gru<float>(I, H, new Rng(4), new GruOptions { TwoBiases = true, ResetAfter = kind == "gru", Init = InitScheme.PyTorch, RecurrentDropout = rd, InitialState = init });
+                    gru.Forward(y, x, mask, h0, B, S);
+                    gru.Backward(dx, dh0, dy, default, B, S);
+                    layer = gru;
+                    break;
+            }
+            using (layer) return (y, dx, layer.Parameters.Select(p => (float[])p.Grad.Clone()).ToArray(), dh0);
+        }
+        var skipped = Run(false);
+        var full = Run(true);
+        AssertValues(full.y, skipped.y, "y");
+        AssertValues(full.dx, skipped.dx, "dx");
+        Assert.Equal(full.grads.Length, skipped.grads.Length);
+        for (int i = 0; i < full.grads.Length; i++) AssertValues(full.grads[i], skipped.grads[i], $"grad {i}");
+        Assert.Contains(full.dh0, v => v != 0f); // the full run did compute the product the other skipped
+    }
+
+    private static void AssertValues(float[] a, float[] b, string what)
+    {
+        Assert.Equal(a.Length, b.Length);
+        for (int i = 0; i < a.Length; i++)
+            Assert.True(a[i] == b[i], $"{what}[{i}]: every product {a[i]:R}, zero products skipped {b[i]:R}");
+    }
+
     private static void AssertBits(float[] a, float[] b, string what)
     {
         Assert.Equal(a.Length, b.Length);

@@ -44,6 +44,7 @@ public sealed class Gru<T> : RecurrentLayer<T>, IRecurrentLayer<T>, IRowLoops<T>
     private readonly Tape<T> _tape = new();
     private Slot _xs, _m, _gx, _gh, _ghrz, _ghn, _rh, _h, _hd, _mx, _mh, _dgx, _dbias, _dgrz, _dgn, _drh, _carry, _dhd, _bias, _whhP, _whnP, _wihP;
     private bool _hasMask, _dropX, _dropH, _masksDrawn, _kept; // _kept: the last Forward recorded the tape (Training)
+    private bool _carryOut; // Backward: dh_{-1} is wanted (dh0 or a learned h0), so the last reverse step's dh products run
     private bool _xStep; // the last Forward projected the input per step (see StepInputMinRows)
 
     /// <summary>Creates the layer and initialises its parameters per <see cref="GatedRecurrentOptions.Init"/> from <paramref name="rng"/> (null: zeros, for loading).</summary>
@@ -196,10 +197,13 @@ public sealed class Gru<T> : RecurrentLayer<T>, IRecurrentLayer<T>, IRowLoops<T>
             var gx = _tape.Step(_gx, s).Slice(r0 * G, n * G);
             if (_xStep) Gemm.MultiplyPacked(gx, _tape.Step(_xs, s).Slice(r0 * I, n * I), wihP, false, T.One, T.Zero, n, G, I);
             var ms = _hasMask ? _tape.Step(_m, s).Slice(r0, n) : default;
+            // A zero initial state: the first step's products are zeros (the same +0 bits), so they are cleared instead.
+            bool zero = s == 0 && Options.InitialState == InitialState.Zero;
             if (after)
             {
                 var gh = _tape.Step(_gh, _kept ? s : 0).Slice(r0 * G, n * G); // inference: one step's worth, Backward alone reads the rest
-                Gemm.MultiplyPacked(gh, hin, whhP, false, T.One, T.Zero, n, G, H);
+                if (zero) gh.Clear();
+                else Gemm.MultiplyPacked(gh, hin, whhP, false, T.One, T.Zero, n, G, H);
                 GruCell.Forward(hNew, gx, gh, hPrev, bhn, bias, ms, n, H); // the cell adds the x-side biases
             }
             else
@@ -207,9 +211,11 @@ public sealed class Gru<T> : RecurrentLayer<T>, IRecurrentLayer<T>, IRowLoops<T>
                 Vec.AddToRows<T>(gx, bias, n, G);
                 var ghrz = _tape[_ghrz].Slice(r0 * 2 * H, n * 2 * H); var ghn = _tape[_ghn].Slice(r0 * H, n * H);
                 var rh = _tape.Step(_rh, _kept ? s : 0).Slice(r0 * H, n * H);
-                Gemm.MultiplyPacked(ghrz, hin, whhP, false, T.One, T.Zero, n, 2 * H, H);
+                if (zero) ghrz.Clear();
+                else Gemm.MultiplyPacked(ghrz, hin, whhP, false, T.One, T.Zero, n, 2 * H, H);
                 GruCell.ForwardGates(rh, gx, ghrz, hin, n, H);
-                Gemm.MultiplyPacked(ghn, rh, whnP, false, T.One, T.Zero, n, H, H);
+                if (zero) ghn.Clear();
+                else Gemm.MultiplyPacked(ghn, rh, whnP, false, T.One, T.Zero, n, H, H);
                 GruCell.ForwardCandidate(hNew, gx, ghn, hPrev, ms, n, H);
             }
         }
@@ -241,11 +247,12 @@ public sealed class Gru<T> : RecurrentLayer<T>, IRecurrentLayer<T>, IRowLoops<T>
             // Without recurrent dropout hin is h_{t-1} itself, so they accumulate straight into next.
             if (_dropH) dhd.Clear();
             var dhin = _dropH ? dhd : next;
+            bool carries = s > S - steps || _carryOut; // the last step's products into dh_{t-1} only matter when it is read
             if (after)
             {
                 var dgh = _tape.Step(_gh, s).Slice(r0 * G, n * G); // over gh, whose n block the cell reads first
                 GruCell.Backward(dgx, dgh, next, dbias, dh, gx, _tape.Step(_gh, s).Slice(r0 * G, n * G), hPrev, ms, n, H);
-                Gemm.MultiplyPacked(dhin, dgh, whhP, false, T.One, T.One, n, H, G);
+                if (carries) Gemm.MultiplyPacked(dhin, dgh, whhP, false, T.One, T.One, n, H, G);
             }
             else
             {
@@ -255,7 +262,7 @@ public sealed class Gru<T> : RecurrentLayer<T>, IRecurrentLayer<T>, IRowLoops<T>
                 GruCell.BackwardCandidate(dgx, dgn, next, dh, gx, hPrev, ms, n, H);
                 Gemm.MultiplyPacked(drh, dgn, whnP, false, T.One, T.Zero, n, H, H);
                 GruCell.BackwardReset(dgx, dgrz, dhin, drh, gx, hin, n, H);
-                Gemm.MultiplyPacked(dhin, dgrz, whhP, false, T.One, T.One, n, H, 2 * H);
+                if (carries) Gemm.MultiplyPacked(dhin, dgrz, whhP, false, T.One, T.One, n, H, 2 * H);
             }
             if (_dropH) RecurrentInit.AddMul(next, dhd, mh);
             var tmp = dh; dh = next; next = tmp;
@@ -292,6 +299,7 @@ public sealed class Gru<T> : RecurrentLayer<T>, IRecurrentLayer<T>, IRowLoops<T>
         if (after) Gemm.PackB<T>(whhP, whh, false, H, G, forOneRow: B == 1);
         else { Gemm.PackB<T>(whhP, whh[..(2 * H * H)], false, H, 2 * H, forOneRow: B == 1); Gemm.PackB<T>(whnP, whh[(2 * H * H)..], false, H, H, forOneRow: B == 1); }
         if (after) _tape[_dbias].Clear();
+        _carryOut = sStop == 0 && (!dh0.IsEmpty || H0 != null);
         RowLoops<T>.Backward(this, B, S, steps, dy);
         dh = _tape.Step(_carry, steps & 1); // the carries swap once per step
 

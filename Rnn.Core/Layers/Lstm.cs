@@ -42,6 +42,7 @@ public sealed class Lstm<T> : RecurrentLayer<T>, IRecurrentLayer<T>, IRowLoops<T
     private readonly Tape<T> _tape = new();
     private Slot _xs, _m, _gates, _h, _c, _tc, _hd, _mx, _mh, _dbias, _carry, _dc, _dhd, _bias, _whhP, _wihP; // shapes in Forward
     private bool _hasMask, _dropX, _dropH, _masksDrawn, _kept; // _kept: the last Forward recorded the tape (Training)
+    private bool _carryOut; // Backward: dh_{-1} is wanted (dh0 or a learned h0), so the last reverse step's dh product runs
     private bool _xStep; // the last Forward projected the input per step (see StepInputMinRows)
 
     // dGates rows 2 KB (a multiple of 512 floats) apart fall into few cache sets, so the weight-gradient GEMM would
@@ -183,7 +184,8 @@ public sealed class Lstm<T> : RecurrentLayer<T>, IRecurrentLayer<T>, IRowLoops<T
             if (_dropH) { var hd = _tape.Step(_hd, s).Slice(r0 * H, n * H); RecurrentInit.Mul(hd, hPrev, mh); hin = hd; }
             var gates = _tape.Step(_gates, s).Slice(r0 * gs, n * gs);
             if (_xStep) Gemm.MultiplyPacked(gates, _tape.Step(_xs, s).Slice(r0 * I, n * I), wihP, false, T.One, T.Zero, n, G, I, ldc: gs);
-            Gemm.MultiplyPacked(gates, hin, whhP, false, T.One, T.One, n, G, H, ldc: gs);
+            // A zero initial state adds nothing: the first step skips its product.
+            if (s > 0 || Options.InitialState != InitialState.Zero) Gemm.MultiplyPacked(gates, hin, whhP, false, T.One, T.One, n, G, H, ldc: gs);
             // Inference keeps no per-step c or tanh(c) (only Backward reads them): c cycles through slots 1 and 2
             // (the last step still lands in slot S, for FinalC), tanh(c) reuses slot 0.
             var cPrev = _kept || s == 0 ? _tape.Step(_c, s) : _tape.Step(_c, 1 + ((s - 1) & 1));
@@ -222,6 +224,7 @@ public sealed class Lstm<T> : RecurrentLayer<T>, IRecurrentLayer<T>, IRowLoops<T
         if (!Options.ReturnSequences) Vec.Add(dh, dy);
         Gemm.PackB<T>(_tape[_whhP], WeightHh.Value, false, H, G, forOneRow: B == 1); // W_hh (4H, H) as op(B) of dh = dGates·W_hh
         _tape[_dbias].Clear();
+        _carryOut = sStop == 0 && (!dh0.IsEmpty || H0 != null);
         RowLoops<T>.Backward(this, B, S, steps, dy);
         dh = _tape.Step(_carry, steps & 1); // the carries swap once per step
 
@@ -303,8 +306,9 @@ public sealed class Lstm<T> : RecurrentLayer<T>, IRecurrentLayer<T>, IRowLoops<T
             // dGates and dc_{t-1}; next = dh on masked rows (state passed through), else 0.
             LstmCell.Backward(dg, next, dc, dbias, dh, dg, _tape.Step(_c, s).Slice(r0 * H, n * H),
                 _tape.Step(_tc, s).Slice(r0 * H, n * H), _hasMask ? _tape.Step(_m, s).Slice(r0, n) : default, n, H, ds);
-            // dh_{t-1} += dGates·W_hh (through the dropout mask when it was applied).
-            if (_dropH)
+            // dh_{t-1} += dGates·W_hh (through the dropout mask when it was applied); the last step's only when read.
+            if (s == S - steps && !_carryOut) { }
+            else if (_dropH)
             {
                 Gemm.MultiplyPacked(dhd, dg, whhP, false, T.One, T.Zero, n, H, G, ds);
                 RecurrentInit.AddMul(next, dhd, mh);

@@ -34,6 +34,7 @@ public sealed class SimpleRnn<T> : RecurrentLayer<T>, IRecurrentLayer<T>, IRowLo
     private readonly Tape<T> _tape = new();
     private Slot _xs, _m, _h, _dpre, _dbias, _carry, _bias, _whhPacked; // see Forward for shapes
     private bool _hasMask;
+    private bool _carryOut; // Backward: dh_{-1} is wanted (dh0 or a learned h0), so the last reverse step's dh product runs
 
     /// <summary>
     /// Creates the layer. Weights start as Lasagne's HeUniform (U(±√(3/fan_in)), fan_in = I for W_ih and H for W_hh);
@@ -130,7 +131,8 @@ public sealed class SimpleRnn<T> : RecurrentLayer<T>, IRecurrentLayer<T>, IRowLo
             var hPrev = _tape.Step(_h, s).Slice(r0 * H, n * H);
             var hCur = _tape.Step(_h, s + 1).Slice(r0 * H, n * H);
             Vec.AddToRows<T>(hCur, bias, n, H);
-            Gemm.MultiplyPacked(hCur, hPrev, whhT, false, T.One, T.One, n, H, H);
+            // A zero initial state adds nothing: the first step skips its product.
+            if (s > 0 || Options.InitialState != InitialState.Zero) Gemm.MultiplyPacked(hCur, hPrev, whhT, false, T.One, T.One, n, H, H);
             if (typeof(T) == typeof(float) && Options.Activation == Activation.Tanh)
                 CellMath.Tanh(MemoryMarshal.Cast<T, float>(hCur), MemoryMarshal.Cast<T, float>(hCur)); // the cells' rational tanh
             else Activations.Forward(hCur, hCur, Options.Activation);
@@ -161,6 +163,7 @@ public sealed class SimpleRnn<T> : RecurrentLayer<T>, IRecurrentLayer<T>, IRowLo
             else if (s == S - 1) Vec.Add(carry, dy.Slice(r0 * H, n * H));
 
             var dpre = _tape.Step(_dpre, s).Slice(r0 * H, n * H);
+            bool carries = s > S - steps || _carryOut; // the last step's dh_{t-1} only matters when someone reads it
             // The bias gradient's per-row sums are taken in the tanh pass when nothing changes dpre after it.
             bool fused = Options.Activation == Activation.Tanh && clip == T.Zero && !_hasMask;
             if (Options.Activation == Activation.Tanh) TanhBackward(dpre, fused ? dbias : default, _tape.Step(_h, s + 1).Slice(r0 * H, n * H), carry);
@@ -176,9 +179,9 @@ public sealed class SimpleRnn<T> : RecurrentLayer<T>, IRecurrentLayer<T>, IRowLo
                     if (ms[b] == T.Zero) { dpre.Slice(b * H, H).Clear(); carry.Slice(b * H, H).CopyTo(next.Slice(b * H, H)); }
                     else next.Slice(b * H, H).Clear();
                 }
-                Gemm.MultiplyPacked(next, dpre, whhP, false, T.One, T.One, n, H, H);
+                if (carries) Gemm.MultiplyPacked(next, dpre, whhP, false, T.One, T.One, n, H, H);
             }
-            else Gemm.MultiplyPacked(next, dpre, whhP, false, T.One, T.Zero, n, H, H);
+            else if (carries) Gemm.MultiplyPacked(next, dpre, whhP, false, T.One, T.Zero, n, H, H);
             if (!fused) Vec.Add(dbias, dpre);
             var tmp = carry; carry = next; next = tmp;
         }
@@ -205,6 +208,7 @@ public sealed class SimpleRnn<T> : RecurrentLayer<T>, IRecurrentLayer<T>, IRowLo
         carry.Clear();
         Gemm.PackB<T>(_tape[_whhPacked], WeightHh.Value, false, H, H, forOneRow: B == 1); // W_hh (H, H) as op(B) of dh = dpre·W_hh
         _tape[_dbias].Clear();
+        _carryOut = sStop == 0 && (!dh0.IsEmpty || H0 != null);
         RowLoops<T>.Backward(this, B, S, steps, dy);
         carry = _tape.Step(_carry, steps & 1); // the carries swap once per step
 
