@@ -306,14 +306,14 @@ public sealed class Lstm<T> : RecurrentLayer<T>, IRecurrentLayer<T>, IRowLoops<T
             // dGates and dc_{t-1}; next = dh on masked rows (state passed through), else 0.
             LstmCell.Backward(dg, next, dc, dbias, dh, dg, _tape.Step(_c, s).Slice(r0 * H, n * H),
                 _tape.Step(_tc, s).Slice(r0 * H, n * H), _hasMask ? _tape.Step(_m, s).Slice(r0, n) : default, n, H, ds);
-            // dh_{t-1} += dGates·W_hh (through the dropout mask when it was applied); the last step's only when read.
-            if (s == S - steps && !_carryOut) { }
-            else if (_dropH)
+            // dh_{t-1} += dGates·W_hh (through the dropout mask when it was applied).
+            bool carries = s > S - steps || _carryOut; // the last step's dh_{t-1} only matters when someone reads it
+            if (carries && _dropH)
             {
                 Gemm.MultiplyPacked(dhd, dg, whhP, false, T.One, T.Zero, n, H, G, ds);
                 RecurrentInit.AddMul(next, dhd, mh);
             }
-            else Gemm.MultiplyPacked(next, dg, whhP, false, T.One, T.One, n, H, G, ds);
+            else if (carries) Gemm.MultiplyPacked(next, dg, whhP, false, T.One, T.One, n, H, G, ds);
             var tmp = dh; dh = next; next = tmp;
         }
     }
