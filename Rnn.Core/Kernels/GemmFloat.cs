@@ -7,7 +7,8 @@ using System.Runtime.Intrinsics.X86;
 namespace Rnn.Kernels;
 
 // The float fast path: BLIS-style loops jc (NC columns) → pc (KC of the reduction) → pack B → ic (MC rows)
-// → pack A → jr (NR) → ir (MR) → micro-kernel. Each C element is summed in the same order (k blocks in
+// → pack A → ir (MR) → jr (NR) → micro-kernel: each A panel stays in L1 while B's panels pass (measured
+// faster here than BLIS's jr → ir). Each C element is summed in the same order (k blocks in
 // order, p in order inside a block, one lane each) whatever tile or thread computes it, so splitting the
 // OUTPUT between threads gives bit-identical results. k is never split.
 public static unsafe partial class Gemm
