@@ -6,8 +6,8 @@ namespace Rnn.Kernels;
 /// <summary>
 /// Float sigmoid and tanh for the fused cell kernels (LSTM, GRU, the tanh RNN): tanh as a rational function and
 /// σ(x) = (1 + tanh(x/2))/2, absolute error below 1e-6 everywhere (tests: against double precision), limits
-/// exact (±1, 0, 1), NaN propagates. <see cref="Activations"/>' operators (the runtime's exp) are the reference. <see cref="Activations"/>' operators, built on
-/// the runtime's Vector512.Exp (which widens to double), are the reference in the tests.
+/// exact (±1, 0, 1), NaN propagates. <see cref="Activations"/>' operators, built on the runtime's Vector512.Exp
+/// (which widens to double), are the reference in the tests.
 /// </summary>
 internal static class CellMath
 {

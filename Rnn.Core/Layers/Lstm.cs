@@ -130,19 +130,8 @@ public sealed class Lstm<T> : RecurrentLayer<T>, IRecurrentLayer<T>, IRowLoops<T
         DrawMasks();
 
         // Time-major, scan-ordered copies, so each step is contiguous and the input GEMM is one call.
-        var mx = _tape[_mx];
-        for (int s = 0; s < S; s++)
-        {
-            int t = Options.Backwards ? S - 1 - s : s;
-            var xs = _tape.Step(_xs, s);
-            for (int b = 0; b < B; b++)
-            {
-                var src = x.Slice((b * S + t) * I, I);
-                if (_dropX) RecurrentInit.Mul(xs.Slice(b * I, I), src, mx.Slice(b * I, I));
-                else src.CopyTo(xs.Slice(b * I, I));
-            }
-            if (_hasMask) { var ms = _tape.Step(_m, s); for (int b = 0; b < B; b++) ms[b] = mask[b * S + t]; }
-        }
+        RecurrentInit.ToScanOrder<T>(_tape[_xs], x, _dropX ? _tape[_mx] : default, B, S, I, Options.Backwards);
+        if (_hasMask) RecurrentInit.ToScanOrder<T>(_tape[_m], mask, default, B, S, 1, Options.Backwards);
 
         // Hoisted input projection: gates (S·B, 4H) = xs·W_ihᵀ; + h·W_hhᵀ per step, + bias in the cell.
         var bias = _tape[_bias];
@@ -250,18 +239,7 @@ public sealed class Lstm<T> : RecurrentLayer<T>, IRecurrentLayer<T>, IRowLoops<T
         if (dx.IsEmpty) return;
         // dx in scan order, written over xs: the weight gradients above were its last readers.
         Gemm.Multiply(_tape.Steps(_xs, sStop, steps), dgAll, WeightIh.Value, false, false, T.One, T.Zero, rows, I, G, GatesStride);
-        var mx = _tape[_mx];
-        for (int s = sStop; s < S; s++)
-        {
-            int t = Options.Backwards ? S - 1 - s : s;
-            var d = _tape.Step(_xs, s);
-            for (int b = 0; b < B; b++)
-            {
-                var dst = dx.Slice((b * S + t) * I, I);
-                if (_dropX) RecurrentInit.AddMul(dst, d.Slice(b * I, I), mx.Slice(b * I, I));
-                else Vec.Add(dst, d.Slice(b * I, I));
-            }
-        }
+        RecurrentInit.AddFromScanOrder<T>(dx, _tape.Steps(_xs, sStop, steps), _dropX ? _tape[_mx] : default, B, S, steps, I, Options.Backwards);
     }
 
     private void DrawMasks()

@@ -33,6 +33,46 @@ internal static class RecurrentInit
         }
     }
 
+    /// <summary>
+    /// xs (S, B, W) in scan order from x (B, S, W) batch-major, each row times <paramref name="dropMask"/>'s row
+    /// (B, W) when given: a layer's input (or, with W = 1, its mask) laid out for the time loop.
+    /// </summary>
+    public static void ToScanOrder<T>(Span<T> xs, ReadOnlySpan<T> x, ReadOnlySpan<T> dropMask, int batch, int seqLen, int width, bool backwards)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int B = batch, S = seqLen, W = width;
+        for (int s = 0; s < S; s++)
+        {
+            int t = backwards ? S - 1 - s : s;
+            for (int b = 0; b < B; b++)
+            {
+                var src = x.Slice((b * S + t) * W, W); var dst = xs.Slice((s * B + b) * W, W);
+                if (dropMask.IsEmpty) src.CopyTo(dst);
+                else Mul(dst, src, dropMask.Slice(b * W, W));
+            }
+        }
+    }
+
+    /// <summary>
+    /// dx (B, S, W) batch-major += dxs (steps, B, W), the gradients of scan steps [S − steps, S) in scan order, each
+    /// row times <paramref name="dropMask"/>'s row (B, W) when given: the input gradient back in the caller's layout.
+    /// </summary>
+    public static void AddFromScanOrder<T>(Span<T> dx, ReadOnlySpan<T> dxs, ReadOnlySpan<T> dropMask, int batch, int seqLen, int steps, int width, bool backwards)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int B = batch, S = seqLen, W = width, s0 = S - steps;
+        for (int s = s0; s < S; s++)
+        {
+            int t = backwards ? S - 1 - s : s;
+            for (int b = 0; b < B; b++)
+            {
+                var dst = dx.Slice((b * S + t) * W, W); var src = dxs.Slice(((s - s0) * B + b) * W, W);
+                if (dropMask.IsEmpty) Kernels.Vec.Add(dst, src);
+                else AddMul(dst, src, dropMask.Slice(b * W, W));
+            }
+        }
+    }
+
     /// <summary>Fills W_ih (G·H, I), W_hh (G·H, H) and the biases (G·H) per <paramref name="scheme"/>; draws in that order.</summary>
     public static void Weights<T>(InitScheme scheme, Rng rng, int gates, int inputSize, int hiddenSize,
         Parameter<T> wih, Parameter<T> whh, Parameter<T> bih, Parameter<T>? bhh) where T : unmanaged, IFloatingPointIeee754<T>

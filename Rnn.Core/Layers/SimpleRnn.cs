@@ -90,13 +90,8 @@ public sealed class SimpleRnn<T> : RecurrentLayer<T>, IRecurrentLayer<T>, IRowLo
         TapeRecorded();
 
         // Time-major, scan-ordered copies, so each step is contiguous and the input GEMM is one call.
-        for (int s = 0; s < S; s++)
-        {
-            int t = Options.Backwards ? S - 1 - s : s;
-            var xs = _tape.Step(_xs, s);
-            for (int b = 0; b < B; b++) x.Slice((b * S + t) * I, I).CopyTo(xs.Slice(b * I, I));
-            if (_hasMask) { var ms = _tape.Step(_m, s); for (int b = 0; b < B; b++) ms[b] = mask[b * S + t]; }
-        }
+        RecurrentInit.ToScanOrder<T>(_tape[_xs], x, default, B, S, I, Options.Backwards);
+        if (_hasMask) RecurrentInit.ToScanOrder<T>(_tape[_m], mask, default, B, S, 1, Options.Backwards);
 
         var bias = _tape[_bias];
         WeightBiasSum(bias);
@@ -232,12 +227,7 @@ public sealed class SimpleRnn<T> : RecurrentLayer<T>, IRecurrentLayer<T>, IRowLo
         // dx in scan order, written over xs: the weight gradients above were its last readers.
         var dxs = _tape.Steps(_xs, sStop, steps);
         Gemm.Multiply(dxs, dpreAll, WeightIh.Value, false, false, T.One, T.Zero, rows, I, H);
-        for (int s = sStop; s < S; s++)
-        {
-            int t = Options.Backwards ? S - 1 - s : s;
-            var d = _tape.Step(_xs, s);
-            for (int b = 0; b < B; b++) Vec.Add(dx.Slice((b * S + t) * I, I), d.Slice(b * I, I));
-        }
+        RecurrentInit.AddFromScanOrder<T>(dx, _tape.Steps(_xs, sStop, steps), default, B, S, steps, I, Options.Backwards);
     }
 
     /// <inheritdoc/>
