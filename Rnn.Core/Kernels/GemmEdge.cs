@@ -209,12 +209,6 @@ public static unsafe partial class Gemm
         if (TC.Value > 5) { l5.Store(t + 5 * 12); h5.Store(t + 5 * 12 + 8); }
         if (TC.Value > 6) { l6.Store(t + 6 * 12); h6.Store(t + 6 * 12 + 8); }
         if (TC.Value > 7) { l7.Store(t + 7 * 12); h7.Store(t + 7 * 12 + 8); }
-        for (int i = 0; i < rows; i++)
-            for (int j = 0; j < TC.Value; j++)
-            {
-                float* cij = c + i * ldc + j;
-                float sum = t[j * 12 + i];
-                *cij = beta == 0f ? sum * alpha : MathF.FusedMultiplyAdd(sum, alpha, *cij * beta);
-            }
+        StoreSums(c, ldc, t, 1, 12, rows, TC.Value, alpha, beta);
     }
 }

@@ -455,15 +455,21 @@ public static unsafe partial class Gemm
         StoreNarrow(ref g, t, 64, ib, rows, j0, TC.Value);
     }
 
-    /// <summary>C[ib + i, j0 + j] = alpha·sums[j·stride + i] + beta·C (beta = 0: C not read), for the narrow paths' sums.</summary>
+    /// <summary>C[ib + i, j0 + j] from the narrow paths' sums[j·stride + i].</summary>
     private static void StoreNarrow(ref Job g, float* sums, int stride, int ib, int rows, int j0, int cols)
+        => StoreSums(g.C + (nint)ib * g.Ldc + j0, g.Ldc, sums, 1, stride, rows, cols, g.Alpha, g.Beta);
+
+    /// <summary>
+    /// C[i, j] = alpha·sums[i·rowStep + j·colStep] + beta·C[i, j] for a rows × cols tile (beta = 0: C is not read):
+    /// how every kernel that gathers its sums in a scratch buffer (the narrow and edge paths) writes them to C.
+    /// </summary>
+    private static void StoreSums(float* c, nint ldc, float* sums, int rowStep, int colStep, int rows, int cols, float alpha, float beta)
     {
-        float alpha = g.Alpha, beta = g.Beta;
-        for (int j = 0; j < cols; j++)
-            for (int i = 0; i < rows; i++)
+        for (int i = 0; i < rows; i++)
+            for (int j = 0; j < cols; j++)
             {
-                float* cij = g.C + (nint)(ib + i) * g.Ldc + j0 + j;
-                float sum = sums[j * stride + i];
+                float* cij = c + i * ldc + j;
+                float sum = sums[i * rowStep + j * colStep];
                 *cij = beta == 0f ? sum * alpha : MathF.FusedMultiplyAdd(sum, alpha, *cij * beta);
             }
     }

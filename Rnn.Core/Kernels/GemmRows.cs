@@ -203,12 +203,6 @@ public static unsafe partial class Gemm
         if (TR.Value > 9) c9.Store(t + 9 * 8);
         if (TR.Value > 10) c10.Store(t + 10 * 8);
         if (TR.Value > 11) c11.Store(t + 11 * 8);
-        for (int i = 0; i < TR.Value; i++)
-            for (int j = 0; j < cols; j++)
-            {
-                float* cij = c + i * ldc + j;
-                float sum = t[i * 8 + j];
-                *cij = beta == 0f ? sum * alpha : MathF.FusedMultiplyAdd(sum, alpha, *cij * beta);
-            }
+        StoreSums(c, ldc, t, 8, 1, TR.Value, cols, alpha, beta);
     }
 }
