@@ -135,16 +135,14 @@ public class PerformanceContractTests
         const int S = 9, I = 24, H = 40;
         (float[] y, float[] dx, float[][] grads) Run(int minRows)
         {
-            int saved = RecurrentLayer<float>.StepInputMinRows;
-            RecurrentLayer<float>.StepInputMinRows = minRows;
-            try
+            var tuning = new RecurrentTuning { StepInputMinRows = minRows };
             {
                 double rd = extras ? 0.25 : 0; int steps = extras ? 5 : -1;
                 using IRecurrentLayer<float> l = kind switch
                 {
-                    "lstm" => new Lstm<float>(I, H, new Rng(8), new LstmOptions { TwoBiases = true, RecurrentDropout = rd, GradientSteps = steps }),
-                    "gru" => new Gru<float>(I, H, new Rng(8), new GruOptions { TwoBiases = true, ResetAfter = true, RecurrentDropout = rd, GradientSteps = steps }),
-                    _ => new Gru<float>(I, H, new Rng(8), new GruOptions { TwoBiases = true, ResetAfter = false, RecurrentDropout = rd, GradientSteps = steps }),
+                    "lstm" => new Lstm<float>(I, H, new Rng(8), new LstmOptions { TwoBiases = true, RecurrentDropout = rd, GradientSteps = steps }) { Tuning = tuning },
+                    "gru" => new Gru<float>(I, H, new Rng(8), new GruOptions { TwoBiases = true, ResetAfter = true, RecurrentDropout = rd, GradientSteps = steps }) { Tuning = tuning },
+                    _ => new Gru<float>(I, H, new Rng(8), new GruOptions { TwoBiases = true, ResetAfter = false, RecurrentDropout = rd, GradientSteps = steps }) { Tuning = tuning },
                 };
                 var x = GradCheck.Det(batch * S * I).Select(v => (float)v).ToArray();
                 var y = new float[batch * S * H];
@@ -155,7 +153,6 @@ public class PerformanceContractTests
                 l.Backward(dx, dy, batch, S);
                 return (y, dx, l.Parameters.Select(p => (float[])p.Grad.Clone()).ToArray());
             }
-            finally { RecurrentLayer<float>.StepInputMinRows = saved; }
         }
         Engine.Threads = 1;
         var perStep = Run(1);

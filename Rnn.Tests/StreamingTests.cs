@@ -18,14 +18,13 @@ public class StreamingTests
         var x = GradCheck.Det(B * S * I);
         var y = new double[B * S * H];
         rnn.Forward(y, x, default, default, B, S);
-        var state = new double[B * H]; var scratch = new double[B * rnn.StepScratchSize]; var xt = new double[B * I];
-        rnn.InitState(state, B);
+        var stream = rnn.NewStream(B); var xt = new double[B * I];
         for (int t = 0; t < S; t++)
         {
             for (int b = 0; b < B; b++) Array.Copy(x, (b * S + t) * I, xt, b * I, I);
-            rnn.Step(state, xt, scratch, B);
+            rnn.Step(stream, xt);
             for (int b = 0; b < B; b++)
-                for (int k = 0; k < H; k++) Assert.Equal(y[(b * S + t) * H + k], state[b * H + k], 12);
+                for (int k = 0; k < H; k++) Assert.Equal(y[(b * S + t) * H + k], stream.H[b * H + k]);
         }
     }
 }

@@ -32,7 +32,7 @@ public sealed class Bidirectional<T> : IRecurrentLayer<T> where T : unmanaged, I
     public MergeMode Merge { get; }
 
     private readonly Tape<T> _tape = new();
-    private Slot _yf, _yb, _dyf, _dyb; // each (batch, OutputLength/… of one direction)
+    private Slot _yf, _yb, _dyf, _dyb, _hT, _cT; // shapes in Forward
 
     /// <summary>Wraps two layers; takes ownership of both.</summary>
     public Bidirectional(IRecurrentLayer<T> forwards, IRecurrentLayer<T> backwards, MergeMode merge = MergeMode.Concat)
@@ -45,6 +45,8 @@ public sealed class Bidirectional<T> : IRecurrentLayer<T> where T : unmanaged, I
             throw new ArgumentException($"backwards: expected HiddenSize {forwards.HiddenSize} like the forward layer, got {backwards.HiddenSize}.", nameof(backwards));
         if (forwards.ReturnSequences != backwards.ReturnSequences)
             throw new ArgumentException($"backwards: expected ReturnSequences {forwards.ReturnSequences} like the forward layer, got {backwards.ReturnSequences}.", nameof(backwards));
+        if (forwards.StateCount != backwards.StateCount || forwards.InitialState != backwards.InitialState)
+            throw new ArgumentException($"backwards: expected the forward layer's state kind ({forwards.StateCount} state(s), InitialState.{forwards.InitialState}), got {backwards.StateCount}, InitialState.{backwards.InitialState}.", nameof(backwards));
         Forwards = forwards; BackwardsLayer = backwards; Merge = merge;
         Parameters = forwards.Parameters.Concat(backwards.Parameters).ToArray();
     }
@@ -69,9 +71,27 @@ public sealed class Bidirectional<T> : IRecurrentLayer<T> where T : unmanaged, I
     public int OutputLength(int seqLen) => ReturnSequences ? seqLen * HiddenSize : HiddenSize;
 
     /// <inheritdoc/>
+    public int StateCount => Forwards.StateCount;
+    /// <inheritdoc/>
+    public InitialState InitialState => Forwards.InitialState;
+    /// <summary>Elements of state k: (2, batch, width), the forward direction first.</summary>
+    public int StateLength(int batch, int k) => Forwards.StateLength(batch, k) + BackwardsLayer.StateLength(batch, k);
+
+    /// <inheritdoc/>
     public void Forward(Span<T> y, ReadOnlySpan<T> x, ReadOnlySpan<T> mask, int batch, int seqLen)
+        => Forward(y, x, mask, default, default, batch, seqLen);
+
+    /// <summary>
+    /// Runs both directions. h0, c0: (2, batch, width) each when InitialState is Given (the forward direction's
+    /// first, as one layer's slice of PyTorch's (layers·dirs, batch, H)), else empty.
+    /// </summary>
+    public void Forward(Span<T> y, ReadOnlySpan<T> x, ReadOnlySpan<T> mask, ReadOnlySpan<T> h0, ReadOnlySpan<T> c0, int batch, int seqLen)
     {
+        Guard.AtLeast(batch, 1); Guard.AtLeast(seqLen, 1);
         Guard.Length(y.Length, batch * OutputLength(seqLen), $"(batch={batch}{(ReturnSequences ? $", seq={seqLen}" : "")}, {HiddenSize})");
+        int hf = Forwards.StateLength(batch, 0), cf = StateCount == 2 ? Forwards.StateLength(batch, 1) : 0;
+        if (!h0.IsEmpty && h0.Length != StateLength(batch, 0)) Guard.Length(h0.Length, StateLength(batch, 0), $"(2, batch={batch}, H={Forwards.HiddenSize})", nameof(h0));
+        if (!c0.IsEmpty && c0.Length != StateLength(batch, StateCount - 1)) Guard.Length(c0.Length, StateLength(batch, StateCount - 1), $"(2, batch={batch}, H)", nameof(c0));
         int rows = ReturnSequences ? batch * seqLen : batch, h = Forwards.HiddenSize;
         if (_tape.Begin(batch, seqLen))
         {
@@ -79,22 +99,42 @@ public sealed class Bidirectional<T> : IRecurrentLayer<T> where T : unmanaged, I
             _yb = _tape.Add("yb", rows, h);   // (rows, H) backward output
             _dyf = _tape.Add("dyf", rows, h); // (rows, H)
             _dyb = _tape.Add("dyb", rows, h); // (rows, H)
+            _hT = _tape.Add("hT", 1, StateLength(batch, 0)); // (2, B, H) both directions' final h
+            _cT = _tape.Add("cT", 1, StateCount == 2 ? StateLength(batch, 1) : 0); // (2, B, H) final c
             _tape.Commit();
         }
         var yf = _tape[_yf]; var yb = _tape[_yb];
-        Forwards.Forward(yf, x, mask, batch, seqLen);
-        BackwardsLayer.Forward(yb, x, mask, batch, seqLen);
+        Forwards.Forward(yf, x, mask, h0.IsEmpty ? default : h0[..hf], c0.IsEmpty ? default : c0[..cf], batch, seqLen);
+        BackwardsLayer.Forward(yb, x, mask, h0.IsEmpty ? default : h0[hf..], c0.IsEmpty ? default : c0[cf..], batch, seqLen);
+        var hT = _tape[_hT];
+        Forwards.FinalH.CopyTo(hT); BackwardsLayer.FinalH.CopyTo(hT[hf..]);
+        if (StateCount == 2) { var cT = _tape[_cT]; Forwards.FinalC.CopyTo(cT); BackwardsLayer.FinalC.CopyTo(cT[cf..]); }
         if (Merge == MergeMode.Concat) { Concat.Forward<T>(y, yf, yb, rows, h, h); return; }
         T k = Merge == MergeMode.Mean ? T.CreateTruncating(0.5) : T.One;
         for (int i = 0; i < y.Length; i++) y[i] = k * (yf[i] + yb[i]);
     }
 
+    /// <summary>(2, batch, H): each direction's h after its last scanned step (the backward one's after x_0).</summary>
+    public ReadOnlySpan<T> FinalH => _tape.Batch < 0 ? throw new InvalidOperationException("FinalH: no Forward has run yet.") : _tape[_hT];
+    /// <summary>(2, batch, H): each direction's final c (LSTM), else empty.</summary>
+    public ReadOnlySpan<T> FinalC => _tape.Batch < 0 ? throw new InvalidOperationException("FinalC: no Forward has run yet.") : _tape[_cT];
+
     /// <inheritdoc/>
     public void Backward(Span<T> dx, ReadOnlySpan<T> dy, int batch, int seqLen)
+        => Backward(dx, default, default, dy, default, default, batch, seqLen);
+
+    /// <summary>Backward through both directions; dhT, dcT (2, batch, width) or empty in; dh0, dc0 (2, batch, width) or empty out.</summary>
+    public void Backward(Span<T> dx, Span<T> dh0, Span<T> dc0, ReadOnlySpan<T> dy, ReadOnlySpan<T> dhT, ReadOnlySpan<T> dcT, int batch, int seqLen)
     {
         if (_tape.Batch != batch || _tape.SeqLen != seqLen)
-            throw new InvalidOperationException($"Backward: expected the shape of the last Forward (batch={_tape.Batch}, seq={_tape.SeqLen}), got (batch={batch}, seq={seqLen}).");
+            throw new InvalidOperationException($"Backward: expected the shape of the last Forward (batch={_tape.Batch}, seq={seqLen}), got (batch={batch}, seq={seqLen}).");
         Guard.Length(dy.Length, batch * OutputLength(seqLen), $"y's shape");
+        int hl = StateLength(batch, 0), cl = StateCount == 2 ? StateLength(batch, 1) : 0;
+        if (!dhT.IsEmpty) Guard.Length(dhT.Length, hl, $"(2, batch={batch}, H)");
+        if (!dh0.IsEmpty) Guard.Length(dh0.Length, hl, $"(2, batch={batch}, H)");
+        if (!dcT.IsEmpty) Guard.Length(dcT.Length, cl, $"(2, batch={batch}, H)");
+        if (!dc0.IsEmpty) Guard.Length(dc0.Length, cl, $"(2, batch={batch}, H)");
+        int hf = Forwards.StateLength(batch, 0), cf = StateCount == 2 ? Forwards.StateLength(batch, 1) : 0;
         int rows = ReturnSequences ? batch * seqLen : batch, h = Forwards.HiddenSize;
         var dyf = _tape[_dyf]; var dyb = _tape[_dyb];
         if (Merge == MergeMode.Concat) { dyf.Clear(); dyb.Clear(); Concat.Backward<T>(dyf, dyb, dy, rows, h, h); }
@@ -103,20 +143,11 @@ public sealed class Bidirectional<T> : IRecurrentLayer<T> where T : unmanaged, I
             T k = Merge == MergeMode.Mean ? T.CreateTruncating(0.5) : T.One;
             for (int i = 0; i < dy.Length; i++) { dyf[i] = k * dy[i]; dyb[i] = k * dy[i]; }
         }
-        Forwards.Backward(dx, dyf, batch, seqLen);
-        BackwardsLayer.Backward(dx, dyb, batch, seqLen);
+        Forwards.Backward(dx, dh0.IsEmpty ? default : dh0[..hf], dc0.IsEmpty ? default : dc0[..cf], dyf,
+            dhT.IsEmpty ? default : dhT[..hf], dcT.IsEmpty ? default : dcT[..cf], batch, seqLen);
+        BackwardsLayer.Backward(dx, dh0.IsEmpty ? default : dh0[hf..], dc0.IsEmpty ? default : dc0[cf..], dyb,
+            dhT.IsEmpty ? default : dhT[hf..], dcT.IsEmpty ? default : dcT[cf..], batch, seqLen);
     }
-
-    /// <summary>Not streamable: the backward direction needs the whole sequence first.</summary>
-    public int StateSize => 0;
-    /// <summary>Not streamable.</summary>
-    public int StepScratchSize => 0;
-    /// <summary>Throws <see cref="NotSupportedException"/>: a bidirectional layer cannot run one step at a time.</summary>
-    public void InitState(Span<T> state, int batch) => throw NotStreamable();
-    /// <summary>Throws <see cref="NotSupportedException"/>: a bidirectional layer cannot run one step at a time.</summary>
-    public void Step(Span<T> state, ReadOnlySpan<T> x, Span<T> scratch, int batch) => throw NotStreamable();
-    private static NotSupportedException NotStreamable()
-        => new("Bidirectional: streaming Step is not possible, the backward direction reads the sequence from its end; use Forward on whole sequences.");
 
     /// <inheritdoc/>
     public void ZeroGrad() { Forwards.ZeroGrad(); BackwardsLayer.ZeroGrad(); }

@@ -13,6 +13,15 @@ public enum InitialState
     Learned,
 }
 
+/// <summary>What a layer outputs at the padded (mask 0) steps of a sequence, with ReturnSequences.</summary>
+public enum PaddedOutput
+{
+    /// <summary>The carried state, as Lasagne and Keras do (the default).</summary>
+    Carry,
+    /// <summary>Zeros, as PyTorch's packed sequences do; the gradient arriving there is ignored.</summary>
+    Zero,
+}
+
 /// <summary>The options every recurrent layer shares.</summary>
 public abstract record RecurrentOptions
 {
@@ -29,6 +38,8 @@ public abstract record RecurrentOptions
     /// scanned steps only. −1 (default) = full BPTT.
     /// </summary>
     public int GradientSteps { get; init; } = -1;
+    /// <summary>Output at padded steps: the carried state (default) or zeros (<see cref="PaddedOutput"/>).</summary>
+    public PaddedOutput PaddedOutput { get; init; } = PaddedOutput.Carry;
 }
 
 /// <summary>The options the gated layers (<see cref="Lstm{T}"/>, <see cref="Gru{T}"/>) add.</summary>

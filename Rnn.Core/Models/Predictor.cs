@@ -9,9 +9,8 @@ namespace Rnn.Models;
 /// </summary>
 public sealed class StreamState<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
-    internal readonly T[][] States;   // per layer (batch, StateSize)
-    internal readonly T[][] Saved;    // per layer, a copy for masked rows in Predict
-    internal readonly T[] Scratch;    // (batch, max StepScratchSize)
+    internal readonly RecurrentStream<T>[] Streams; // per layer: its state, scratch and packed weights
+    internal readonly T[][] SavedH, SavedC;         // per layer, a copy for masked rows in Predict
     internal readonly T[] Input;      // (batch, features) embedding lookup or step input
     internal readonly T[] Output;     // (batch, O)
     internal readonly int[] Tokens;   // (batch) one step's ids in Predict
@@ -25,21 +24,19 @@ public sealed class StreamState<T> where T : unmanaged, IFloatingPointIeee754<T>
     internal StreamState(Predictor<T> owner, int batch)
     {
         Owner = owner; Batch = batch;
-        var layers = owner.Model.Recurrent;
-        States = layers.Select(l => new T[batch * l.StateSize]).ToArray();
-        Saved = layers.Select(l => new T[batch * l.StateSize]).ToArray();
-        Scratch = new T[batch * layers.Select(l => l.StepScratchSize).DefaultIfEmpty(0).Max()];
+        var layers = owner.Layers;
+        Streams = layers.Select(l => l.NewStream(batch)).ToArray();
+        SavedH = layers.Select(l => new T[l.StateLength(batch, 0)]).ToArray();
+        SavedC = layers.Select(l => new T[l.StateCount == 2 ? l.StateLength(batch, 1) : 0]).ToArray();
         Input = new T[batch * owner.Model.Spec.FeatureSize];
         Output = new T[batch * owner.Model.Spec.OutputSize];
         Tokens = new int[batch];
-        Reset();
     }
 
-    /// <summary>Back to the state before the first step.</summary>
+    /// <summary>Back to the state before the first step (re-reading the model's current weights).</summary>
     public void Reset()
     {
-        var layers = Owner.Model.Recurrent;
-        for (int k = 0; k < layers.Count; k++) layers[k].InitState(States[k], Batch);
+        foreach (var s in Streams) s.Reset();
         Steps = 0;
     }
 }
@@ -62,7 +59,10 @@ public sealed class Predictor<T> where T : unmanaged, IFloatingPointIeee754<T>
         if (model.Spec.Bidirectional)
             throw new NotSupportedException("Predictor: a bidirectional model cannot run one step at a time; use SequenceModel.Forward on whole sequences.");
         Model = model;
+        Layers = model.Recurrent.Select(l => (RecurrentLayer<T>)l).ToArray();
     }
+
+    internal RecurrentLayer<T>[] Layers { get; }
 
     /// <summary>A fresh state for <paramref name="batch"/> parallel streams.</summary>
     public StreamState<T> NewState(int batch = 1)
@@ -95,13 +95,11 @@ public sealed class Predictor<T> where T : unmanaged, IFloatingPointIeee754<T>
 
     private ReadOnlySpan<T> Run(ReadOnlySpan<T> x, StreamState<T> s)
     {
-        var layers = Model.Recurrent;
         ReadOnlySpan<T> cur = x;
-        for (int k = 0; k < layers.Count; k++)
+        for (int k = 0; k < Layers.Length; k++)
         {
-            var l = layers[k];
-            l.Step(s.States[k], cur, s.Scratch.AsSpan(0, s.Batch * l.StepScratchSize), s.Batch);
-            cur = s.States[k].AsSpan(0, s.Batch * l.HiddenSize);
+            Layers[k].Step(s.Streams[k], cur);
+            cur = s.Streams[k].H;
         }
         Model.Head.Infer(s.Output, cur, s.Batch);
         s.Steps++;
@@ -144,7 +142,7 @@ public sealed class Predictor<T> where T : unmanaged, IFloatingPointIeee754<T>
         Guard.Length(output.Length, perStep ? B * seqLen * O : B * O, $"(batch={B}{(perStep ? $", seq={seqLen}" : "")}, {O})");
         Guard.Mask(mask, B, seqLen);
         s.Reset();
-        var layers = Model.Recurrent;
+        var layers = Layers;
         for (int t = 0; t < seqLen; t++)
         {
             if (tokens.IsEmpty)
@@ -154,7 +152,8 @@ public sealed class Predictor<T> where T : unmanaged, IFloatingPointIeee754<T>
                 for (int b = 0; b < B; b++) s.Tokens[b] = tokens[b * seqLen + t];
                 Model.Embedding!.Lookup(s.Input, s.Tokens);
             }
-            if (!mask.IsEmpty) for (int k = 0; k < layers.Count; k++) s.States[k].CopyTo(s.Saved[k], 0);
+            if (!mask.IsEmpty)
+                for (int k = 0; k < layers.Length; k++) { s.Streams[k].H.CopyTo(s.SavedH[k]); s.Streams[k].C.CopyTo(s.SavedC[k]); }
             var y = Run(s.Input, s);
             bool restored = false;
             if (!mask.IsEmpty)
@@ -162,25 +161,24 @@ public sealed class Predictor<T> where T : unmanaged, IFloatingPointIeee754<T>
                 {
                     if (mask[b * seqLen + t] != T.Zero) continue;
                     restored = true;
-                    for (int k = 0; k < layers.Count; k++)
+                    for (int k = 0; k < layers.Length; k++)
                     {
-                        // the state is block-major, (blocks, batch, H): restore this row in every block
-                        int h = layers[k].HiddenSize, blocks = layers[k].StateSize / h;
-                        for (int q = 0; q < blocks; q++)
-                            s.Saved[k].AsSpan(q * B * h + b * h, h).CopyTo(s.States[k].AsSpan(q * B * h + b * h, h));
+                        int h = layers[k].HiddenSize, c = layers[k].CellSize;
+                        s.SavedH[k].AsSpan(b * h, h).CopyTo(s.Streams[k].H.Slice(b * h, h));
+                        if (s.SavedC[k].Length > 0) s.SavedC[k].AsSpan(b * c, c).CopyTo(s.Streams[k].C.Slice(b * c, c));
                     }
                 }
             if (perStep)
             {
                 // a masked row outputs the head of its carried state, as in training
-                if (restored) Model.Head.Infer(s.Output, layers.Count > 0 ? s.States[^1].AsSpan(0, B * layers[^1].HiddenSize) : s.Input.AsSpan(), B);
+                if (restored) Model.Head.Infer(s.Output, layers.Length > 0 ? s.Streams[^1].H : s.Input.AsSpan(), B);
                 for (int b = 0; b < B; b++) y.Slice(b * O, O).CopyTo(output.Slice((b * seqLen + t) * O, O));
             }
         }
         if (!perStep)
         {
             // the head on the final (mask-carried) top state
-            var top = layers.Count > 0 ? s.States[^1].AsSpan(0, B * layers[^1].HiddenSize) : s.Input.AsSpan();
+            var top = layers.Length > 0 ? s.Streams[^1].H : s.Input.AsSpan();
             Model.Head.Infer(output, top, B);
         }
     }

@@ -8,8 +8,8 @@ namespace Rnn.Models;
 /// One view of the initial and final state of any recurrent layer, so compositions (an encoder handing its
 /// state to a decoder, a language model carrying its state from chunk to chunk) need not know the cell:
 /// a state is (k, batch, H), h first, then c for an LSTM (k = <see cref="StateCount"/>). Forward records the
-/// final state; Backward accepts its gradient dsT (for a vanilla RNN the final h is the output at the last
-/// scanned step, so dsT is added to dy there; Lstm and Gru take dhT, dcT directly) and returns ds0 when the layer's initial state is Given.
+/// final state; Backward accepts its gradient dsT and returns ds0 when the layer's initial state is Given, through
+/// the layer's own h0/c0 state API (every cell has the same one).
 /// The wrapped layer is not owned; buffers are allocated once per (batch, seq).
 /// </summary>
 public sealed class StatefulRecurrent<T> where T : unmanaged, IFloatingPointIeee754<T>
@@ -30,13 +30,10 @@ public sealed class StatefulRecurrent<T> where T : unmanaged, IFloatingPointIeee
     public StatefulRecurrent(IRecurrentLayer<T> layer)
     {
         Layer = layer ?? throw new ArgumentNullException(nameof(layer));
-        switch (layer)
-        {
-            case SimpleRnn<T> r: StateCount = 1; TakesInitialState = r.Options.InitialState == InitialState.Given; break;
-            case Gru<T> g: StateCount = 1; TakesInitialState = g.Options.InitialState == InitialState.Given; break;
-            case Lstm<T> l: StateCount = 2; TakesInitialState = l.Options.InitialState == InitialState.Given; break;
-            default: throw new ArgumentException($"layer: expected a SimpleRnn, Gru or Lstm, got {layer.GetType().Name}.", nameof(layer));
-        }
+        if (layer is Bidirectional<T> || layer is RecurrentStack<T>)
+            throw new ArgumentException($"layer: expected a SimpleRnn, Gru or Lstm, got {layer.GetType().Name} (use its own h0/c0 state API).", nameof(layer));
+        StateCount = layer.StateCount;
+        TakesInitialState = layer.InitialState == InitialState.Given;
     }
 
     /// <summary>Elements of a state for a batch: k·batch·H.</summary>
@@ -63,25 +60,10 @@ public sealed class StatefulRecurrent<T> where T : unmanaged, IFloatingPointIeee
         if (TakesInitialState) Guard.Length(s0.Length, StateLength(batch), $"(k={StateCount}, batch={batch}, H={HiddenSize})");
         else if (!s0.IsEmpty) throw new ArgumentException($"s0: expected empty, the layer's initial state is not Given; got {s0.Length} elements.", nameof(s0));
         Ensure(batch, seqLen);
-        switch (Layer)
-        {
-            case SimpleRnn<T> r:
-                r.Forward(y, x, mask, s0, batch, seqLen);
-                CopyLastStep(_final, y, batch, seqLen);
-                break;
-            case Gru<T> g:
-                g.Forward(y, x, mask, s0, batch, seqLen);
-                g.FinalH.CopyTo(_final);
-                break;
-            case Lstm<T> l:
-            {
-                int n = batch * HiddenSize;
-                l.Forward(y, x, mask, s0.IsEmpty ? default : s0[..n], s0.IsEmpty ? default : s0[n..], batch, seqLen);
-                l.FinalH.CopyTo(_final.AsSpan(0, n));
-                l.FinalC.CopyTo(_final.AsSpan(n, n));
-                break;
-            }
-        }
+        int n = batch * HiddenSize;
+        Layer.Forward(y, x, mask, s0.IsEmpty ? default : s0[..n], s0.IsEmpty || StateCount == 1 ? default : s0[n..], batch, seqLen);
+        Layer.FinalH.CopyTo(_final.AsSpan(0, n));
+        if (StateCount == 2) Layer.FinalC.CopyTo(_final.AsSpan(n, n));
     }
 
     /// <summary>
@@ -100,46 +82,9 @@ public sealed class StatefulRecurrent<T> where T : unmanaged, IFloatingPointIeee
             if (!TakesInitialState) throw new ArgumentException("ds0: expected empty, the layer's initial state is not Given.", nameof(ds0));
             Guard.Length(ds0.Length, StateLength(batch), $"(k={StateCount}, batch={batch}, H={HiddenSize})");
         }
-        switch (Layer)
-        {
-            case SimpleRnn<T> r:
-                // h_T is the output at the last scanned step: its gradient joins dy there.
-                if (dsT.IsEmpty && !dy.IsEmpty) { r.Backward(dx, ds0, dy, batch, seqLen); break; }
-                if (dy.IsEmpty) Array.Clear(_dy); else dy.CopyTo(_dy);
-                if (!dsT.IsEmpty) AddLastStep(_dy, dsT, batch, seqLen);
-                r.Backward(dx, ds0, _dy, batch, seqLen);
-                break;
-            case Gru<T> g:
-                if (dy.IsEmpty) { Array.Clear(_dy); dy = _dy; }
-                g.Backward(dx, ds0, dy, dsT, batch, seqLen);
-                break;
-            case Lstm<T> l:
-            {
-                int n = batch * HiddenSize;
-                if (dy.IsEmpty) { Array.Clear(_dy); dy = _dy; }
-                l.Backward(dx, ds0.IsEmpty ? default : ds0[..n], ds0.IsEmpty ? default : ds0[n..], dy,
-                    dsT.IsEmpty ? default : dsT[..n], dsT.IsEmpty ? default : dsT[n..], batch, seqLen);
-                break;
-            }
-        }
-    }
-
-    // The final h is y at the last scanned step: t = S−1 forwards, t = 0 backwards; all of y without sequences.
-    private int LastStep(int seqLen) => Layer.Backwards ? 0 : seqLen - 1;
-
-    private void CopyLastStep(Span<T> h, ReadOnlySpan<T> y, int batch, int seqLen)
-    {
-        int H = HiddenSize;
-        if (!Layer.ReturnSequences) { y.CopyTo(h); return; }
-        int t = LastStep(seqLen);
-        for (int b = 0; b < batch; b++) y.Slice((b * seqLen + t) * H, H).CopyTo(h.Slice(b * H, H));
-    }
-
-    private void AddLastStep(Span<T> dy, ReadOnlySpan<T> dh, int batch, int seqLen)
-    {
-        int H = HiddenSize;
-        if (!Layer.ReturnSequences) { Vec.Add(dy, dh); return; }
-        int t = LastStep(seqLen);
-        for (int b = 0; b < batch; b++) Vec.Add(dy.Slice((b * seqLen + t) * H, H), dh.Slice(b * H, H));
+        int n = batch * HiddenSize;
+        if (dy.IsEmpty) { Array.Clear(_dy); dy = _dy; }
+        Layer.Backward(dx, ds0.IsEmpty ? default : ds0[..n], ds0.IsEmpty || StateCount == 1 ? default : ds0[n..], dy,
+            dsT.IsEmpty ? default : dsT[..n], dsT.IsEmpty || StateCount == 1 ? default : dsT[n..], batch, seqLen);
     }
 }

@@ -34,7 +34,8 @@ public sealed class MinCharRnn<T> : IDisposable where T : unmanaged, IFloatingPo
 
     private int _seq = -1;
     private T[] _x = [], _hs = [], _dhs = [], _logits = [], _dlogits = [];
-    private readonly T[] _stepX, _stepH, _stepScratch, _stepLogits; // sampling, one step
+    private readonly T[] _stepX, _stepLogits; // sampling, one step
+    private RecurrentStream<T>? _stream;
 
     /// <summary>Builds the model with min-char-rnn's initialisation from <paramref name="rng"/>.</summary>
     public MinCharRnn(int vocab, int hidden, Rng rng, double learningRate = 0.1, double clip = 5)
@@ -48,7 +49,7 @@ public sealed class MinCharRnn<T> : IDisposable where T : unmanaged, IFloatingPo
         Parameters = Rnn.Parameters.Concat(Head.Parameters).ToArray();
         Optimizer = new Adagrad<T>(Parameters, learningRate, epsilon: 1e-8, epsilonInsideSqrt: true);
         State = new T[hidden];
-        _stepX = new T[vocab]; _stepH = new T[hidden]; _stepScratch = new T[Rnn.StepScratchSize]; _stepLogits = new T[vocab];
+        _stepX = new T[vocab]; _stepLogits = new T[vocab];
     }
 
     /// <summary>hprev = 0 (min-char-rnn does this at the start of the data).</summary>
@@ -94,13 +95,15 @@ public sealed class MinCharRnn<T> : IDisposable where T : unmanaged, IFloatingPo
     public int[] Sample(int seedId, int n, Rng rng, double temperature = 1.0)
     {
         var ids = new int[n];
-        State.CopyTo(_stepH, 0);
+        _stream ??= Rnn.NewStream(1);
+        _stream.Reset(); // the weights as trained so far
+        State.CopyTo(_stream.H);
         int id = seedId;
         for (int i = 0; i < n; i++)
         {
             Array.Clear(_stepX); _stepX[id] = T.One;
-            Rnn.Step(_stepH, _stepX, _stepScratch, 1);
-            Head.Inner.Forward(_stepLogits, _stepH, 1);
+            Rnn.Step(_stream, _stepX);
+            Head.Inner.Forward(_stepLogits, _stream.H, 1);
             id = Tokens.Sample<T>(_stepLogits, rng, temperature);
             ids[i] = id;
         }

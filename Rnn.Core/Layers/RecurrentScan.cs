@@ -1,0 +1,395 @@
+using System.Numerics;
+using Rnn.Kernels;
+using Rnn.Tape;
+
+namespace Rnn.Layers;
+
+/// <summary>
+/// A recurrent cell as a policy of <see cref="RecurrentScan{T, TCell}"/> (PyTorch's cell of <c>FullLayer&lt;Cell&gt;</c>):
+/// its gate count, its tape slots, its step forward and its step backward. Everything else (validation, the tape,
+/// scan order, masks, initial and final states, dropout, truncation, the hoisted input GEMM, threading) is the scan's.
+/// A struct, so the JIT specialises the scan per cell and nothing is virtual per step.
+/// </summary>
+internal interface IRecurrentCell<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    /// <summary>Gate rows G·H of W_ih (1·H for the vanilla RNN, 3H for the GRU, 4H for the LSTM).</summary>
+    int GateRows { get; }
+    /// <summary>True when the state has a cell vector c of <see cref="RecurrentLayer{T}.CellSize"/> beside h.</summary>
+    bool HasCell { get; }
+    /// <summary>False when the input projection always runs as one GEMM over all steps.</summary>
+    bool ProjectsPerStep { get; }
+    /// <summary>Adds the cell's own slots for (batch, seq) to the arena's tape (<see cref="ScanArena{T}.Cell"/>).</summary>
+    void Layout(ScanArena<T> a, int batch, int seqLen, bool recurrentDropout);
+    /// <summary>Where the hoisted input projection x·W_ihᵀ goes: a slot, its first step and its row stride (0: dense).</summary>
+    void InputTarget(ScanArena<T> a, out Slot slot, out int firstStep, out int ld);
+    /// <summary>The slot holding dG at the input pre-activations after Backward, and its row stride (0: dense).</summary>
+    void InputGradient(ScanArena<T> a, out Slot slot, out int ld);
+    /// <summary>Writes the biases the cell adds per step (G·H) into the arena's bias slot; packs W_hh for Forward.</summary>
+    void PrepareForward(ScanArena<T> a, int batch);
+    /// <summary>Packs W_hh for Backward and clears the per-row gradient sums.</summary>
+    void PrepareBackward(ScanArena<T> a, int batch);
+    /// <summary>One forward step for rows [r0, r0 + n) of the batch.</summary>
+    void Forward(ref ScanStep<T> st);
+    /// <summary>One reverse step for rows [r0, r0 + n).</summary>
+    void Backward(ref ScanStep<T> st);
+    /// <summary>The weight and bias gradients from scan steps [sStop, sStop + steps) of the tape.</summary>
+    void WeightGradients(ScanArena<T> a, int sStop, int steps, int batch);
+}
+
+/// <summary>
+/// One arena of a scan and the slots in it: the layer's training tape, or a streaming caller's (batch, 1) state.
+/// Shapes use B = batch, S = seq, I = input, H = cell width, P = output width (H unless projected), G·H gate rows.
+/// </summary>
+internal sealed class ScanArena<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    public readonly Tape<T> Tape = new();
+    public Slot Xs, M, H, C, Hd, Mx, Mh, Carry, Dc, Dhd, Bias, WhhP, WihP;
+    /// <summary>The cell's own slots, numbered by the cell.</summary>
+    public readonly Slot[] Cell = new Slot[12];
+    /// <summary>The last Forward kept every step (Training): Backward may run.</summary>
+    public bool Kept;
+    public bool HasMask, DropX, DropH, XStep, ZeroInit, CarryOut, MasksDrawn;
+    public Span<T> this[Slot s] => Tape[s];
+    public Span<T> Step(Slot s, int step) => Tape.Step(s, step);
+    public Span<T> Steps(Slot s, int from, int count) => Tape.Steps(s, from, count);
+    /// <summary>The c slot's block for state k (0 = c_{-1}): every step when kept, else two alternating blocks and the last.</summary>
+    public int CIndex(int k, int seqLen) => Kept || k == 0 || k == seqLen ? k : 1 + ((k - 1) & 1);
+}
+
+/// <summary>What one step of one row range sees: the arena, the step, the rows and the state spans.</summary>
+internal ref struct ScanStep<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    public ScanArena<T> A;
+    /// <summary>Scan step s of S, rows [R0, R0 + N).</summary>
+    public int S, Seq, R0, N;
+    /// <summary>(N, P) h_{t−1}, its recurrent-dropout version the GEMM reads, and h_t (Forward).</summary>
+    public Span<T> HPrev, Hin, HNew;
+    /// <summary>(N, H) c_{t−1} and c_t, LSTM only.</summary>
+    public Span<T> CPrev, CNew;
+    /// <summary>(N) the step's mask, or empty.</summary>
+    public ReadOnlySpan<T> Mask;
+    /// <summary>Backward: (N, P) dh at h_t in; Next (N, P) receives dh_{t−1}; the GEMMs add through Dhin (Next, or the dropout buffer).</summary>
+    public Span<T> Dh, Next, Dhin, Dc;
+    /// <summary>Forward: skip the recurrent product (h_{−1} is zero). Backward: compute the product into dh_{t−1}.</summary>
+    public bool SkipProduct, Carries;
+
+    /// <summary>This step's rows of a slot whose rows are <paramref name="width"/> wide.</summary>
+    public readonly Span<T> Rows(Slot slot, int step, int width) => A.Step(slot, step).Slice(R0 * width, N * width);
+}
+
+/// <summary>
+/// The one BPTT scan every recurrent layer runs (PyTorch's <c>FullLayer</c>, candle's <c>seq</c> through <c>step</c>):
+/// validation, the tape, scan order and direction, the mask, the initial and final states, input and recurrent
+/// dropout masks, the hoisted input GEMM, truncated BPTT, the carries, the input gradient, row-parallel threading,
+/// the one-Backward-per-Forward rule, and the streaming step, which is this scan with seq = 1.
+/// </summary>
+internal sealed class RecurrentScan<T, TCell> : IRowLoops<T>, IScan<T>
+    where T : unmanaged, IFloatingPointIeee754<T> where TCell : struct, IRecurrentCell<T>
+{
+    private TCell _cell;
+    private readonly RecurrentLayer<T> _l;
+    private readonly ScanArena<T> _a = new();
+    private bool _tapeSpent;
+
+    public RecurrentScan(RecurrentLayer<T> layer, TCell cell) { _l = layer; _cell = cell; }
+
+    public ScanArena<T> Arena => _a;
+    private RecurrentOptions O => _l.CommonOptions;
+
+    private void Layout(ScanArena<T> a, int B, int S, bool packs)
+    {
+        int I = _l.InputSize, H = _l.CellSize, P = _l.HiddenSize, G = _cell.GateRows;
+        bool rd = _l.RecurrentDropoutRate > 0;
+        var t = a.Tape;
+        a.Xs = t.Add("xs", S, B * I);                              // (S, B, I) input in scan order, after input dropout
+        a.M = t.Add("m", S, B);                                    // (S, B) mask in scan order
+        a.H = t.Add("h", S + 1, B * P);                            // (S+1, B, P) h[0] = h_{-1}, h[s+1] = state after scan step s
+        a.C = t.Add("c", _cell.HasCell ? S + 1 : 0, B * H);        // (S+1, B, H) likewise for c
+        a.Hd = t.Add("hd", rd ? S : 0, B * P);                     // (S, B, P) h[s] ⊙ recurrent-dropout mask: the GEMM's input
+        a.Mx = t.Add("mx", 1, _l.DropoutRate > 0 ? B * I : 0);     // (B, I) input dropout mask
+        a.Mh = t.Add("mh", 1, rd ? B * P : 0);                     // (B, P) recurrent dropout mask
+        a.Carry = t.Add("carry", 2, B * P);                        // (2, B, P) dh flowing to the previous step
+        a.Dc = t.Add("dc", _cell.HasCell ? 1 : 0, B * H);          // (B, H) dc flowing to the previous step
+        a.Dhd = t.Add("dhd", rd ? 1 : 0, B * P);                   // (B, P) gradient at hd of one step
+        a.Bias = t.Add("bias", 1, G);                              // (G·H) biases the cell adds per step
+        a.WihP = t.Add("wihP", 1, packs ? Gemm.PackedBLength<T>(G, I) : 0); // W_ihᵀ (I, G·H) packed, for the per-step input projection
+        _cell.Layout(a, B, S, rd);
+    }
+
+    private void CheckInput(Span<T> y, ReadOnlySpan<T> x, ReadOnlySpan<T> mask, ReadOnlySpan<T> h0, ReadOnlySpan<T> c0, int B, int S)
+    {
+        int I = _l.InputSize, H = _l.CellSize, P = _l.HiddenSize;
+        Guard.AtLeast(B, 1, "batch"); Guard.AtLeast(S, 1, "seqLen");
+        if ((long)B * S * Math.Max(I, P) > Array.MaxLength)
+            throw new ArgumentException($"batch, seqLen: expected batch·seqLen·width ≤ {Array.MaxLength}, got {B}·{S}·{Math.Max(I, P)}.", "batch");
+        if (x.Length != B * S * I) Guard.Length(x.Length, B * S * I, $"(batch={B}, seq={S}, features={I})", nameof(x));
+        Guard.Length(y.Length, B * _l.OutputLength(S), $"(batch={B}{(O.ReturnSequences ? $", seq={S}" : "")}, H={P})", nameof(y));
+        Guard.Mask(mask, B, S);
+        if (O.InitialState == InitialState.Given)
+        {
+            if (h0.Length != B * P) Guard.Length(h0.Length, B * P, $"(batch={B}, H={P})", nameof(h0));
+            if (_cell.HasCell && c0.Length != B * H) Guard.Length(c0.Length, B * H, $"(batch={B}, H={H})", nameof(c0));
+            if (!_cell.HasCell && !c0.IsEmpty) throw new ArgumentException($"c0: expected empty, the layer has no cell state; got {c0.Length} elements.", nameof(c0));
+            Guard.Finite(h0); Guard.Finite(c0);
+        }
+        else if (!h0.IsEmpty || !c0.IsEmpty)
+            throw new ArgumentException($"h0, c0: expected empty with InitialState.{O.InitialState}, got {h0.Length} and {c0.Length} elements.", nameof(h0));
+        Guard.Finite(x);
+    }
+
+    /// <summary>See <see cref="RecurrentLayer{T}.Forward(Span{T}, ReadOnlySpan{T}, ReadOnlySpan{T}, ReadOnlySpan{T}, ReadOnlySpan{T}, int, int)"/>.</summary>
+    public void Forward(Span<T> y, ReadOnlySpan<T> x, ReadOnlySpan<T> mask, ReadOnlySpan<T> h0, ReadOnlySpan<T> c0, int batch, int seqLen)
+    {
+        int B = batch, S = seqLen, I = _l.InputSize, P = _l.HiddenSize, G = _cell.GateRows;
+        CheckInput(y, x, mask, h0, c0, B, S);
+        var a = _a;
+        if (a.Tape.Begin(B, S)) { Layout(a, B, S, packs: true); a.Tape.Commit(); a.MasksDrawn = false; }
+        a.HasMask = !mask.IsEmpty;
+        a.Kept = _l.Training;
+        _tapeSpent = false;
+        a.DropX = _l.Training && _l.DropoutRate > 0;
+        a.DropH = _l.Training && _l.RecurrentDropoutRate > 0;
+        DrawMasks(a);
+        a.ZeroInit = O.InitialState == InitialState.Zero;
+
+        // Time-major, scan-ordered copies, so each step is contiguous and the input GEMM is one call.
+        RecurrentInit.ToScanOrder<T>(a[a.Xs], x, a.DropX ? a[a.Mx] : default, B, S, I, O.Backwards);
+        if (a.HasMask) RecurrentInit.ToScanOrder<T>(a[a.M], mask, default, B, S, 1, O.Backwards);
+
+        _cell.PrepareForward(a, B);
+        // Hoisted input projection over all steps, or per step inside the loop while it is in cache (same bits).
+        a.XStep = _cell.ProjectsPerStep && _l.InputPerStep(B, G);
+        if (a.XStep) Gemm.PackB<T>(a[a.WihP], _l.WeightIh.Value, true, G, I);
+        else
+        {
+            _cell.InputTarget(a, out var slot, out int first, out int ld);
+            Gemm.Multiply(a.Steps(slot, first, S), a[a.Xs], _l.WeightIh.Value, false, true, T.One, T.Zero, S * B, G, I, ldc: ld);
+        }
+        InitialStateInto(a, h0, c0, B);
+
+        RowLoops<T>.Forward(this, B, S);
+
+        if (O.ReturnSequences)
+        {
+            RecurrentInit.FromScanOrder(y, a.Steps(a.H, 1, S), B, S, P, O.Backwards);
+            if (a.HasMask && O.PaddedOutput == PaddedOutput.Zero) ZeroPadded(y, mask, B, S, P);
+        }
+        else a.Step(a.H, S).CopyTo(y);
+    }
+
+    private void InitialStateInto(ScanArena<T> a, ReadOnlySpan<T> h0, ReadOnlySpan<T> c0, int B)
+    {
+        int H = _l.CellSize, P = _l.HiddenSize;
+        var hInit = a.Step(a.H, 0);
+        var cInit = _cell.HasCell ? a.Step(a.C, 0) : default;
+        switch (O.InitialState)
+        {
+            case InitialState.Given: h0.CopyTo(hInit); c0.CopyTo(cInit); break;
+            case InitialState.Learned:
+                Vec.BroadcastRows<T>(hInit, _l.H0!.Value, B, P);
+                if (_cell.HasCell) Vec.BroadcastRows<T>(cInit, _l.C0!.Value, B, H);
+                break;
+            default: hInit.Clear(); cInit.Clear(); break;
+        }
+    }
+
+    private static void ZeroPadded(Span<T> y, ReadOnlySpan<T> mask, int B, int S, int P)
+    {
+        for (int i = 0; i < B * S; i++)
+            if (mask[i] == T.Zero) y.Slice(i * P, P).Clear();
+    }
+
+    /// <summary>The recurrence for batch rows [r0, r1): rows never interact, so row ranges run in parallel.</summary>
+    void IRowLoops<T>.ForwardSteps(int r0, int r1, int seqLen) => ForwardRows(_a, r0, r1, seqLen);
+
+    private void ForwardRows(ScanArena<T> a, int r0, int r1, int S)
+    {
+        int P = _l.HiddenSize, H = _l.CellSize, n = r1 - r0;
+        var mh = a.DropH ? a[a.Mh].Slice(r0 * P, n * P) : default;
+        var st = new ScanStep<T> { A = a, Seq = S, R0 = r0, N = n };
+        for (int s = 0; s < S; s++)
+        {
+            st.S = s;
+            st.HPrev = a.Step(a.H, s).Slice(r0 * P, n * P);
+            st.HNew = a.Step(a.H, s + 1).Slice(r0 * P, n * P);
+            st.Hin = st.HPrev;
+            if (a.DropH) { var hd = a.Step(a.Hd, s).Slice(r0 * P, n * P); RecurrentInit.Mul(hd, st.HPrev, mh); st.Hin = hd; }
+            if (_cell.HasCell)
+            {
+                st.CPrev = a.Step(a.C, a.CIndex(s, S)).Slice(r0 * H, n * H);
+                st.CNew = a.Step(a.C, a.CIndex(s + 1, S)).Slice(r0 * H, n * H);
+            }
+            st.Mask = a.HasMask ? a.Step(a.M, s).Slice(r0, n) : default;
+            st.SkipProduct = s == 0 && a.ZeroInit; // a zero initial state adds nothing: the first product is skipped
+            _cell.Forward(ref st);
+        }
+    }
+
+    /// <summary>See <see cref="RecurrentLayer{T}.Backward(Span{T}, Span{T}, Span{T}, ReadOnlySpan{T}, ReadOnlySpan{T}, ReadOnlySpan{T}, int, int)"/>.</summary>
+    public void Backward(Span<T> dx, Span<T> dh0, Span<T> dc0, ReadOnlySpan<T> dy, ReadOnlySpan<T> dhT, ReadOnlySpan<T> dcT, int batch, int seqLen)
+    {
+        int B = batch, S = seqLen, I = _l.InputSize, H = _l.CellSize, P = _l.HiddenSize;
+        var a = _a;
+        if (a.Tape.Batch < 0)
+            throw new InvalidOperationException("Backward: no Forward has run yet; run Forward with Training = true first.");
+        if (!a.Kept)
+            throw new InvalidOperationException("Backward: the last Forward ran with Training = false, which keeps no tape for the backward pass; run Forward with Training = true first.");
+        if (a.Tape.Batch != B || a.Tape.SeqLen != S)
+            throw new InvalidOperationException($"Backward: expected the shape of the last Forward (batch={a.Tape.Batch}, seq={a.Tape.SeqLen}), got (batch={B}, seq={S}).");
+        Guard.Length(dy.Length, B * _l.OutputLength(S), $"(batch={B}{(O.ReturnSequences ? $", seq={S}" : "")}, H={P})", nameof(dy));
+        if (!dx.IsEmpty && dx.Length != B * S * I) Guard.Length(dx.Length, B * S * I, $"(batch={B}, seq={S}, features={I})", nameof(dx));
+        CheckState(dh0.Length, B, P, nameof(dh0)); CheckState(dhT.Length, B, P, nameof(dhT));
+        if (_cell.HasCell) { CheckState(dc0.Length, B, H, nameof(dc0)); CheckState(dcT.Length, B, H, nameof(dcT)); }
+        else if (!dc0.IsEmpty || !dcT.IsEmpty)
+            throw new ArgumentException($"dc0, dcT: expected empty, the layer has no cell state; got {dc0.Length} and {dcT.Length} elements.", nameof(dc0));
+        if (_tapeSpent)
+            throw new InvalidOperationException("Backward: the last Forward's tape was already used by a Backward (which writes its gradients over it); run Forward again first.");
+        _tapeSpent = true;
+
+        int steps = O.GradientSteps > 0 ? Math.Min(O.GradientSteps, S) : S;
+        int sStop = S - steps;
+        var dh = a.Step(a.Carry, 0);
+        dh.Clear();
+        if (_cell.HasCell) a[a.Dc].Clear();
+        if (!dhT.IsEmpty) Vec.Add(dh, dhT);
+        if (!dcT.IsEmpty) Vec.Add(a[a.Dc], dcT);
+        if (!O.ReturnSequences) Vec.Add(dh, dy);
+        _cell.PrepareBackward(a, B);
+        a.CarryOut = sStop == 0 && (!dh0.IsEmpty || _l.H0 != null);
+        RowLoops<T>.Backward(this, B, S, steps, dy);
+        dh = a.Step(a.Carry, steps & 1); // the carries swap once per step
+
+        // Whatever reached (h_{-1}, c_{-1}) (never, under truncation).
+        if (sStop == 0)
+        {
+            if (!dh0.IsEmpty) Vec.Add(dh0, dh);
+            if (!dc0.IsEmpty) Vec.Add(dc0, a[a.Dc]);
+            if (_l.H0 != null) Vec.AddColumnSums<T>(_l.H0.Grad, dh, B, P);
+            if (_l.C0 != null) Vec.AddColumnSums<T>(_l.C0.Grad, a[a.Dc], B, H);
+        }
+
+        _cell.WeightGradients(a, sStop, steps, B);
+
+        if (dx.IsEmpty) return;
+        // dx in scan order, written over xs: the weight gradients above were its last readers.
+        _cell.InputGradient(a, out var dg, out int ld);
+        int rows = steps * B;
+        var dxs = a.Steps(a.Xs, sStop, steps);
+        Gemm.Multiply(dxs, a.Steps(dg, sStop, steps), _l.WeightIh.Value, false, false, T.One, T.Zero, rows, I, _cell.GateRows, ld);
+        RecurrentInit.AddFromScanOrder<T>(dx, dxs, a.DropX ? a[a.Mx] : default, B, S, steps, I, O.Backwards);
+    }
+
+    private static void CheckState(int length, int B, int H, string name)
+    {
+        if (length != 0 && length != B * H) Guard.Length(length, B * H, $"(batch={B}, H={H})", name);
+    }
+
+    /// <summary>The reverse time loop for batch rows [r0, r1), from the last step down to seq − steps.</summary>
+    void IRowLoops<T>.BackwardSteps(int r0, int r1, int seqLen, int steps, ReadOnlySpan<T> dy)
+    {
+        var a = _a;
+        int S = seqLen, P = _l.HiddenSize, H = _l.CellSize, n = r1 - r0;
+        var dh = a.Step(a.Carry, 0).Slice(r0 * P, n * P);
+        var next = a.Step(a.Carry, 1).Slice(r0 * P, n * P);
+        var mh = a.DropH ? a[a.Mh].Slice(r0 * P, n * P) : default;
+        var dhd = a.DropH ? a[a.Dhd].Slice(r0 * P, n * P) : default;
+        var st = new ScanStep<T> { A = a, Seq = S, R0 = r0, N = n };
+        if (_cell.HasCell) st.Dc = a[a.Dc].Slice(r0 * H, n * H);
+        for (int s = S - 1; s >= S - steps; s--)
+        {
+            if (O.ReturnSequences)
+            {
+                int t = O.Backwards ? S - 1 - s : s;
+                if (a.HasMask && O.PaddedOutput == PaddedOutput.Zero)
+                {
+                    // The output there was zero, not the state: its gradient does not reach the state.
+                    var ms = a.Step(a.M, s);
+                    for (int b = 0; b < n; b++)
+                        if (ms[r0 + b] != T.Zero) Vec.Add(dh.Slice(b * P, P), dy.Slice(((r0 + b) * S + t) * P, P));
+                }
+                else Vec.AddRows(dh, dy[((r0 * S + t) * P)..], n, P, S * P);
+            }
+            st.S = s;
+            st.HPrev = a.Step(a.H, s).Slice(r0 * P, n * P);
+            st.HNew = a.Step(a.H, s + 1).Slice(r0 * P, n * P);
+            st.Hin = a.DropH ? a.Step(a.Hd, s).Slice(r0 * P, n * P) : st.HPrev;
+            if (_cell.HasCell)
+            {
+                st.CPrev = a.Step(a.C, s).Slice(r0 * H, n * H);
+                st.CNew = a.Step(a.C, s + 1).Slice(r0 * H, n * H);
+            }
+            st.Mask = a.HasMask ? a.Step(a.M, s).Slice(r0, n) : default;
+            st.Dh = dh; st.Next = next;
+            if (a.DropH) dhd.Clear();
+            st.Dhin = a.DropH ? dhd : next;
+            st.Carries = s > S - steps || a.CarryOut; // the last step's dh_{t-1} only matters when someone reads it
+            _cell.Backward(ref st);
+            if (a.DropH) RecurrentInit.AddMul(next, dhd, mh);
+            var tmp = dh; dh = next; next = tmp;
+        }
+    }
+
+    private void DrawMasks(ScanArena<T> a)
+    {
+        if (!a.DropX && !a.DropH) return;
+        if (_l.ReuseDropoutMasks)
+        {
+            if (!a.MasksDrawn) throw new InvalidOperationException("ReuseDropoutMasks: no masks were drawn for this batch shape yet; run one training Forward without it first.");
+            return;
+        }
+        if (_l.DropoutRate > 0) RecurrentInit.DropoutMask(a[a.Mx], _l.DropoutRate, _l.DropoutRng);
+        if (_l.RecurrentDropoutRate > 0) RecurrentInit.DropoutMask(a[a.Mh], _l.RecurrentDropoutRate, _l.DropoutRng);
+        a.MasksDrawn = true;
+    }
+
+    /// <summary>h after the last scanned step of the last Forward (batch, P).</summary>
+    public ReadOnlySpan<T> FinalH => _a.Tape.Batch < 0 ? throw NoForward() : _a.Step(_a.H, _a.Tape.SeqLen);
+    /// <summary>c after the last scanned step (batch, H); empty without a cell state.</summary>
+    public ReadOnlySpan<T> FinalC => _a.Tape.Batch < 0 ? throw NoForward() : _cell.HasCell ? _a.Step(_a.C, _a.CIndex(_a.Tape.SeqLen, _a.Tape.SeqLen)) : default;
+    private static InvalidOperationException NoForward() => new("FinalH/FinalC: no Forward has run yet.");
+
+    // ---- Streaming: the scan with seq = 1 over the caller's own arena ----
+
+    /// <summary>A streaming arena for <paramref name="batch"/> rows, with the weights packed and the state reset.</summary>
+    public ScanArena<T> NewStream(int batch)
+    {
+        var a = new ScanArena<T>();
+        a.Tape.Begin(batch, 1);
+        Layout(a, batch, 1, packs: true);
+        a.Tape.Commit();
+        ResetStream(a);
+        return a;
+    }
+
+    /// <summary>Packs the current weights into the stream and writes the initial state (zeros or the learned one).</summary>
+    public void ResetStream(ScanArena<T> a)
+    {
+        int B = a.Tape.Batch;
+        a.Kept = false; a.DropX = a.DropH = false; a.ZeroInit = false; a.HasMask = false;
+        _cell.PrepareForward(a, B);
+        a.XStep = _cell.ProjectsPerStep && _l.InputPerStep(B, _cell.GateRows);
+        if (a.XStep) Gemm.PackB<T>(a[a.WihP], _l.WeightIh.Value, true, _cell.GateRows, _l.InputSize);
+        if (O.InitialState == InitialState.Learned) InitialStateInto(a, default, default, B);
+        else { a.Step(a.H, 0).Clear(); if (_cell.HasCell) a.Step(a.C, 0).Clear(); }
+    }
+
+    /// <summary>
+    /// One step: x (batch, I) in; the state in the arena's h[0] (and c[0]) moves one step. The same per-step code as
+    /// Forward over one step from a given state, so the bits are Forward's.
+    /// </summary>
+    public void Step(ScanArena<T> a, ReadOnlySpan<T> x)
+    {
+        int B = a.Tape.Batch, I = _l.InputSize, G = _cell.GateRows;
+        x.CopyTo(a[a.Xs]);
+        if (!a.XStep)
+        {
+            _cell.InputTarget(a, out var slot, out int first, out int ld);
+            Gemm.Multiply(a.Step(slot, first), a[a.Xs], _l.WeightIh.Value, false, true, T.One, T.Zero, B, G, I, ldc: ld);
+        }
+        ForwardRows(a, 0, B, 1);
+        a.Step(a.H, 1).CopyTo(a.Step(a.H, 0));
+        if (_cell.HasCell) a.Step(a.C, 1).CopyTo(a.Step(a.C, 0));
+    }
+
+    public void Dispose() => _a.Tape.Dispose();
+}
