@@ -368,7 +368,9 @@ internal sealed class RecurrentScan<T, TCell> : IRowLoops<T>, IScan<T>
         a.Kept = false; a.DropX = a.DropH = false; a.ZeroInit = false; a.HasMask = false;
         _cell.PrepareForward(a, B);
         a.XStep = _cell.ProjectsPerStep && _l.InputPerStep(B, _cell.GateRows);
-        if (a.XStep) Gemm.PackB<T>(a[a.WihP], _l.WeightIh.Value, true, _cell.GateRows, _l.InputSize);
+        // W_ihᵀ packed as the hoisted GEMM packs it: a one-row product over these panels runs the micro-kernel's
+        // arithmetic, where the unpacked matrix-vector loop would not (Vector128 sums differently).
+        Gemm.PackB<T>(a[a.WihP], _l.WeightIh.Value, true, _cell.GateRows, _l.InputSize);
         if (O.InitialState == InitialState.Learned) InitialStateInto(a, default, default, B);
         else { a.Step(a.H, 0).Clear(); if (_cell.HasCell) a.Step(a.C, 0).Clear(); }
     }
@@ -384,7 +386,7 @@ internal sealed class RecurrentScan<T, TCell> : IRowLoops<T>, IScan<T>
         if (!a.XStep)
         {
             _cell.InputTarget(a, out var slot, out int first, out int ld);
-            Gemm.Multiply(a.Step(slot, first), a[a.Xs], _l.WeightIh.Value, false, true, T.One, T.Zero, B, G, I, ldc: ld);
+            Gemm.MultiplyPacked(a.Step(slot, first), a[a.Xs], a[a.WihP], false, T.One, T.Zero, B, G, I, ldc: ld);
         }
         ForwardRows(a, 0, B, 1);
         a.Step(a.H, 1).CopyTo(a.Step(a.H, 0));
