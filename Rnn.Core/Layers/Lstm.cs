@@ -12,14 +12,20 @@ public sealed record LstmOptions : GatedRecurrentOptions
 {
     /// <summary>Set the forget-gate block of bias_ih to 1 after initialisation (Keras's unit_forget_bias).</summary>
     public bool UnitForgetBias { get; init; } = true;
+    /// <summary>
+    /// PyTorch's proj_size: 0 (none), or P in [1, H) so that h_t = W_hr·(o ⊙ tanh c_t) has P features; W_hh is then
+    /// (4H, P) and a parameter weight_hr (P, H) is added. The state is h (P) and c (H).
+    /// </summary>
+    public int ProjSize { get; init; }
 }
 
 /// <summary>
 /// Long short-term memory layer with PyTorch's equations and gate order i, f, g, o:
 /// gates = x·W_ihᵀ + b_ih + h·W_hhᵀ (+ b_hh); c' = σ(f)⊙c + σ(i)⊙tanh(g); h' = σ(o)⊙tanh(c').
 /// Input x is (batch, seq, I), batch-major; mask (batch, seq) of 0/1, a masked step keeping both h and c.
-/// Parameters: weight_ih (4H, I), weight_hh (4H, H), bias_ih (4H), optionally bias_hh (4H), h0 and c0 (H),
-/// each name ending in the constructor's suffix. The scan is <see cref="RecurrentScan{T, TCell}"/>; this file is the cell.
+/// Parameters: weight_ih (4H, I), weight_hh (4H, P), bias_ih (4H), optionally bias_hh (4H), h0 (P) and c0 (H), and
+/// weight_hr (P, H) with a projection (<see cref="LstmOptions.ProjSize"/>, P = H without one), each name ending in the
+/// constructor's suffix. The scan is <see cref="RecurrentScan{T, TCell}"/>; this file is the cell.
 /// </summary>
 public sealed class Lstm<T> : RecurrentLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
@@ -32,10 +38,12 @@ public sealed class Lstm<T> : RecurrentLayer<T> where T : unmanaged, IFloatingPo
     internal override double RecurrentDropoutRate => Options.RecurrentDropout;
     /// <inheritdoc/>
     public override int StateCount => 2;
+    /// <summary>(P, H): the output projection, only with <see cref="LstmOptions.ProjSize"/>.</summary>
+    public Parameter<T>? WeightHr { get; }
 
     /// <summary>Creates the layer and initialises its parameters per <see cref="GatedRecurrentOptions.Init"/> from <paramref name="rng"/> (null: zeros, for loading).</summary>
     public Lstm(int inputSize, int hiddenSize, Rng? rng, LstmOptions? options = null, string suffix = "_l0")
-        : base(inputSize, hiddenSize, hiddenSize, 4, options ??= new LstmOptions(), suffix)
+        : base(inputSize, CheckedProj(options, hiddenSize), hiddenSize, 4, options ??= new LstmOptions(), suffix)
     {
         Options = options;
         RecurrentInit.CheckRate(Options.Dropout, nameof(LstmOptions.Dropout));
@@ -43,14 +51,32 @@ public sealed class Lstm<T> : RecurrentLayer<T> where T : unmanaged, IFloatingPo
         if (Options.InitialState == InitialState.Learned) C0 = Add(new Parameter<T>("c0" + suffix, [hiddenSize]));
         if (rng != null) RecurrentInit.Weights(Options.Init, rng, 4, inputSize, hiddenSize, WeightIh, WeightHh, BiasIh, BiasHh);
         if (Options.UnitForgetBias) BiasIh.Value.AsSpan(hiddenSize, hiddenSize).Fill(T.One);
+        if (Options.ProjSize > 0)
+        {
+            WeightHr = Add(new Parameter<T>("weight_hr" + suffix, [Options.ProjSize, hiddenSize]));
+            if (rng != null && Options.Init == InitScheme.PyTorch) Initializers.Uniform<T>(WeightHr.Value, rng, -1 / Math.Sqrt(hiddenSize), 1 / Math.Sqrt(hiddenSize));
+            else if (rng != null) Initializers.GlorotUniform<T>(WeightHr.Value, rng, hiddenSize, Options.ProjSize);
+        }
         DropoutRng = new Rng(rng?.NextUInt64() ?? 0);
         _scan = new RecurrentScan<T, Cell>(this, new Cell(this));
     }
 
-    /// <summary>The LSTM cell: one step forward and one back, over the gates (B, 4H) and the state (h, c).</summary>
+    private static int CheckedProj(LstmOptions? o, int hiddenSize)
+    {
+        int p = o?.ProjSize ?? 0;
+        if (p < 0 || (p > 0 && p >= hiddenSize))
+            throw new ArgumentException($"options.ProjSize: expected 0 or 1..{hiddenSize - 1} (below hiddenSize, as PyTorch requires), got {p}.", "options");
+        return p > 0 ? p : hiddenSize;
+    }
+
+    /// <summary>
+    /// The LSTM cell: one step forward and one back, over the gates (B, 4H) and the state (h, c). With a projection
+    /// the kernel's h is r = o ⊙ tanh(c) (B, H), and h = r·W_hrᵀ (B, P) follows.
+    /// </summary>
     internal readonly struct Cell(Lstm<T> l) : IRecurrentCell<T>
     {
-        private const int Gates = 0, Tc = 1, DBias = 2; // cell slots
+        private const int Gates = 0, Tc = 1, DBias = 2, R = 3, Dhp = 4, Dr = 5, DrPrev = 6, WhrP = 7; // cell slots
+        private bool Projects => l.WeightHr != null;
 
         public int GateRows => 4 * l.CellSize;
         public bool HasCell => true;
@@ -71,6 +97,13 @@ public sealed class Lstm<T> : RecurrentLayer<T> where T : unmanaged, IFloatingPo
             a.Cell[DBias] = t.Add("dbias", 1, B * G); // (B, 4H) dGates summed over the steps, per row: the bias gradient
             // W_hh packed once per pass for the per-step GEMMs: W_hhᵀ (P, 4H) in Forward, W_hh (4H, P) in Backward.
             a.WhhP = t.Add("whhP", 1, Math.Max(Gemm.PackedBLength<T>(G, P), Gemm.PackedBLength<T>(P, G)));
+            bool pr = Projects;
+            a.Cell[R] = t.Add("r", pr ? S : 0, B * H);        // (S, B, H) projection: o ⊙ tanh(c), the projection's input
+            a.Cell[Dhp] = t.Add("dhp", pr ? S : 0, B * P);    // (S, B, P) gradient at the projection's output (0 on masked rows)
+            a.Cell[Dr] = t.Add("dr", pr ? 1 : 0, B * H);      // (B, H) gradient at r of one step
+            a.Cell[DrPrev] = t.Add("drp", pr ? 1 : 0, B * H); // (B, H) the kernel's pass-through output, unused
+            // W_hr packed once per pass: W_hrᵀ (H, P) in Forward, W_hr (P, H) in Backward.
+            a.Cell[WhrP] = t.Add("whrP", 1, pr ? Math.Max(Gemm.PackedBLength<T>(P, H), Gemm.PackedBLength<T>(H, P)) : 0);
         }
 
         public void InputTarget(ScanArena<T> a, out Tape.Slot slot, out int firstStep, out int ld) { slot = a.Cell[Gates]; firstStep = 0; ld = Stride; }
@@ -82,12 +115,14 @@ public sealed class Lstm<T> : RecurrentLayer<T> where T : unmanaged, IFloatingPo
             l.BiasIh.Value.CopyTo(bias);
             if (l.BiasHh != null) Vec.Add(bias, l.BiasHh.Value);
             Gemm.PackB<T>(a[a.WhhP], l.WeightHh.Value, true, GateRows, l.HiddenSize, forOneRow: B == 1); // once per pass, not once per step
+            if (Projects) Gemm.PackB<T>(a[a.Cell[WhrP]], l.WeightHr!.Value, true, l.HiddenSize, l.CellSize, forOneRow: B == 1);
         }
 
         public void PrepareBackward(ScanArena<T> a, int B)
         {
             Gemm.PackB<T>(a[a.WhhP], l.WeightHh.Value, false, l.HiddenSize, GateRows, forOneRow: B == 1); // W_hh (4H, P) as op(B) of dh = dGates·W_hh
             a[a.Cell[DBias]].Clear();
+            if (Projects) Gemm.PackB<T>(a[a.Cell[WhrP]], l.WeightHr!.Value, false, l.CellSize, l.HiddenSize, forOneRow: B == 1); // dr = dh·W_hr
         }
 
         public void Forward(ref ScanStep<T> st)
@@ -98,8 +133,16 @@ public sealed class Lstm<T> : RecurrentLayer<T> where T : unmanaged, IFloatingPo
             if (a.XStep) Gemm.MultiplyPacked(gates, st.Rows(a.Xs, s, I), a[a.WihP], false, T.One, T.Zero, n, G, I, ldc: gs);
             if (!st.SkipProduct) Gemm.MultiplyPacked(gates, st.Hin, a[a.WhhP], false, T.One, T.One, n, G, l.HiddenSize, ldc: gs);
             // Inference keeps one tanh(c) (only Backward reads them).
-            LstmCell.Forward(st.HNew, st.CNew, st.Rows(a.Cell[Tc], a.Kept ? s : 0, H), gates, st.HPrev, st.CPrev, a[a.Bias],
-                st.Mask, n, H, gs);
+            var tc = st.Rows(a.Cell[Tc], a.Kept ? s : 0, H);
+            if (!Projects) { LstmCell.Forward(st.HNew, st.CNew, tc, gates, st.HPrev, st.CPrev, a[a.Bias], st.Mask, n, H, gs); return; }
+            // Projected: the kernel writes r (its masked rows copy themselves), then h = r·W_hrᵀ, then masked rows keep
+            // h_{t-1} and get r = 0 (the weight gradient reads r there, times a zero gradient).
+            int P = l.HiddenSize;
+            var r = st.Rows(a.Cell[R], a.Kept ? s : 0, H);
+            LstmCell.Forward(r, st.CNew, tc, gates, r, st.CPrev, a[a.Bias], st.Mask, n, H, gs);
+            if (!st.Mask.IsEmpty) for (int b = 0; b < n; b++) if (st.Mask[b] == T.Zero) r.Slice(b * H, H).Clear();
+            Gemm.MultiplyPacked(st.HNew, r, a[a.Cell[WhrP]], false, T.One, T.Zero, n, P, H);
+            if (!st.Mask.IsEmpty) for (int b = 0; b < n; b++) if (st.Mask[b] == T.Zero) st.HPrev.Slice(b * P, P).CopyTo(st.HNew.Slice(b * P, P));
         }
 
         public void Backward(ref ScanStep<T> st)
@@ -107,9 +150,24 @@ public sealed class Lstm<T> : RecurrentLayer<T> where T : unmanaged, IFloatingPo
             var a = st.A;
             int H = l.CellSize, G = GateRows, n = st.N, ds = Stride, s = st.S;
             var dg = st.Rows(a.Cell[Gates], s, ds); // the step's gates in, its dGates out
-            // dGates and dc_{t-1}; Next = dh on masked rows (state passed through), else 0.
-            LstmCell.Backward(dg, st.Next, st.Dc, st.Rows(a.Cell[DBias], 0, G), st.Dh, dg, st.CPrev,
-                st.Rows(a.Cell[Tc], s, H), st.Mask, n, H, ds);
+            if (!Projects)
+                // dGates and dc_{t-1}; Next = dh on masked rows (state passed through), else 0.
+                LstmCell.Backward(dg, st.Next, st.Dc, st.Rows(a.Cell[DBias], 0, G), st.Dh, dg, st.CPrev,
+                    st.Rows(a.Cell[Tc], s, H), st.Mask, n, H, ds);
+            else
+            {
+                // dhp = dh on real rows, 0 on masked ones (their h was h_{t-1}: dh passes through to Next); dr = dhp·W_hr.
+                int P = l.HiddenSize;
+                var dhp = st.Rows(a.Cell[Dhp], s, P); var dr = st.Rows(a.Cell[Dr], 0, H);
+                st.Dh.CopyTo(dhp);
+                st.Next.Clear();
+                if (!st.Mask.IsEmpty)
+                    for (int b = 0; b < n; b++)
+                        if (st.Mask[b] == T.Zero) { dhp.Slice(b * P, P).Clear(); st.Dh.Slice(b * P, P).CopyTo(st.Next.Slice(b * P, P)); }
+                Gemm.MultiplyPacked(dr, dhp, a[a.Cell[WhrP]], false, T.One, T.Zero, n, H, P);
+                LstmCell.Backward(dg, st.Rows(a.Cell[DrPrev], 0, H), st.Dc, st.Rows(a.Cell[DBias], 0, G), dr, dg, st.CPrev,
+                    st.Rows(a.Cell[Tc], s, H), st.Mask, n, H, ds);
+            }
             // dh_{t-1} += dGates·W_hh.
             if (st.Carries) Gemm.MultiplyPacked(st.Dhin, dg, a[a.WhhP], false, T.One, T.One, n, l.HiddenSize, G, ds);
         }
@@ -125,6 +183,10 @@ public sealed class Lstm<T> : RecurrentLayer<T> where T : unmanaged, IFloatingPo
             // The cells summed dGates over the steps per row; the bias gradient is the sum of those rows.
             if (l.BiasHh != null) Vec.AddColumnSums<T>(l.BiasIh.Grad, l.BiasHh.Grad, a[a.Cell[DBias]], B, G);
             else Vec.AddColumnSums<T>(l.BiasIh.Grad, a[a.Cell[DBias]], B, G);
+            // dW_hr += dhpᵀ·r over the kept steps.
+            if (Projects)
+                Gemm.Multiply(l.WeightHr!.Grad, a.Steps(a.Cell[Dhp], sStop, steps), a.Steps(a.Cell[R], sStop, steps), true, false, T.One, T.One,
+                    l.HiddenSize, l.CellSize, rows);
         }
     }
 }

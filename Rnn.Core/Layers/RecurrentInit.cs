@@ -73,7 +73,7 @@ internal static class RecurrentInit
         }
     }
 
-    /// <summary>Fills W_ih (G·H, I), W_hh (G·H, H) and the biases (G·H) per <paramref name="scheme"/>; draws in that order.</summary>
+    /// <summary>Fills W_ih (G·H, I), W_hh (G·H, P) and the biases (G·H) per <paramref name="scheme"/>; draws in that order.</summary>
     public static void Weights<T>(InitScheme scheme, Rng rng, int gates, int inputSize, int hiddenSize,
         Parameter<T> wih, Parameter<T> whh, Parameter<T> bih, Parameter<T>? bhh) where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -81,7 +81,7 @@ internal static class RecurrentInit
         if (scheme == InitScheme.Keras)
         {
             Initializers.GlorotUniform<T>(wih.Value, rng, inputSize, gh);
-            Initializers.Orthogonal<T>(whh.Value, rng, gh, hiddenSize);
+            Initializers.Orthogonal<T>(whh.Value, rng, gh, whh.Length / gh); // (G·H, P): P = H unless projected
             Array.Clear(bih.Value);
             if (bhh != null) Array.Clear(bhh.Value);
         }
