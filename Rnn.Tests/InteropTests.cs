@@ -203,6 +203,60 @@ public class InteropTests(ITestOutputHelper output)
         finally { foreach (var l in layers) l.Dispose(); }
     }
 
+    /// <summary>
+    /// The same modules through the state API with no layer driven by hand: a RecurrentStack of Bidirectional layers
+    /// (or one layer), h0/c0 given in PyTorch's (layers·dirs, B, H), PaddedOutput.Zero so that every output element
+    /// (padded ones too) is PyTorch's, one Forward and one Backward with h_n/c_n's gradients in and h0/c0's out.
+    /// </summary>
+    private void StateApiCase<T>(string fixture) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        using var f = SafeTensors.Load(Fixture(fixture));
+        var c = new Checker<T>(f, output, fixture + " (state API)");
+        var info = PyTorchImport.InspectRecurrent(f, "state.");
+        var xs = f.Info("x").Shape; int B = (int)xs[0], S = (int)xs[1];
+        int L = info.Layers, D = info.Bidirectional ? 2 : 1, H = info.HiddenSize, P = info.ProjSize > 0 ? info.ProjSize : H;
+        Assert.Equal("LSTM", info.Cell);
+        bool given = f.Contains("h0");
+        var o = new LstmOptions
+        {
+            TwoBiases = true, ProjSize = info.ProjSize, PaddedOutput = PaddedOutput.Zero,
+            InitialState = given ? InitialState.Given : InitialState.Zero,
+        };
+        IRecurrentLayer<T> Layer(int k)
+        {
+            int input = k == 0 ? info.InputSize : D * P;
+            var fw = new Lstm<T>(input, H, null, o, $"_l{k}");
+            return D == 1 ? fw : new Bidirectional<T>(fw, new Lstm<T>(input, H, null, o with { Backwards = true }, $"_l{k}_reverse"));
+        }
+        using var stack = new RecurrentStack<T>(Enumerable.Range(0, L).Select(Layer).ToArray());
+        PyTorchImport.LoadRecurrent(f, stack, StatePrefix<T>());
+        var x = c.Get("x");
+        var mask = f.Contains("lengths") ? c.Get("mask") : [];
+        var h0 = given ? c.Get("h0") : []; var c0 = given ? c.Get("c0") : [];
+        var y = new T[B * S * D * P];
+        stack.Forward(y, x, mask, h0, c0, B, S);
+        c.Check("out", y, false);
+        c.Check("h_n", stack.FinalH, false);
+        c.Check("c_n", stack.FinalC, false);
+        var wOut = c.Get("loss.w_out"); var wH = c.Get("loss.w_h"); var wC = c.Get("loss.w_c");
+        c.CheckScalar("loss", Dot<T>(y, wOut) + Dot<T>(stack.FinalH, wH) + Dot<T>(stack.FinalC, wC));
+        stack.ZeroGrad();
+        var dx = new T[x.Length]; var dh0 = new T[h0.Length]; var dc0 = new T[c0.Length];
+        stack.Backward(dx, dh0, dc0, wOut, wH, wC, B, S);
+        foreach (var p in stack.Parameters) c.Check("grad." + p.Name, p.Grad, true);
+        c.Check("grad.x", dx, true);
+        if (given) { c.Check("grad.h0", dh0, true); c.Check("grad.c0", dc0, true); }
+        c.Done();
+    }
+
+    [Fact] public void LstmBidirectional2States_double() => StateApiCase<double>("lstm_bi_state.safetensors");
+    [Fact] public void LstmBidirectional2States_float() => StateApiCase<float>("lstm_bi_state.safetensors");
+    [Fact] public void LstmPackedBidirectional2StateApi_double() => StateApiCase<double>("lstm_packed.safetensors");
+    [Fact] public void LstmProjBidirectional2States_double() => StateApiCase<double>("lstm_proj.safetensors");
+    [Fact] public void LstmProjBidirectional2States_float() => StateApiCase<float>("lstm_proj.safetensors");
+    [Fact] public void LstmProj_double() => StateApiCase<double>("lstm_proj1.safetensors");
+    [Fact] public void LstmProj_float() => StateApiCase<float>("lstm_proj1.safetensors");
+
     [Fact] public void LstmPackedBidirectional2_double() => StackCase<double>("lstm_packed.safetensors");
     [Fact] public void LstmPackedBidirectional2_float() => StackCase<float>("lstm_packed.safetensors");
     [Fact] public void Gru2_double() => StackCase<double>("gru.safetensors");
@@ -465,15 +519,17 @@ public class InteropTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void Projection_weights_are_not_supported()
+    public void Projection_weights_need_a_projected_lstm()
     {
+        // A weight_hr beside an RNN's weights: no layer takes it (strict load), and its shape contradicts weight_hh.
         using var src = SafeTensors.Load(Fixture("rnn_tanh.safetensors"));
         using var f = Corrupt("rnn_tanh.safetensors", t => Keep(src, t), NamedTensor.F64("state.weight_hr_l0", [2, 4], new double[8]));
         using var rnn = TorchRnn();
-        var e = Assert.Throws<NotSupportedException>(() => PyTorchImport.LoadRecurrent(f, rnn, "state."));
-        Assert.Contains("state.weight_hr_l0", e.Message);
-        Assert.Contains("proj_size", e.Message);
-        Assert.Throws<NotSupportedException>(() => PyTorchImport.InspectRecurrent(f, "state."));
+        var e = Assert.Throws<SafeTensorsException>(() => PyTorchImport.LoadRecurrent(f, rnn, "state."));
+        Assert.Equal("state.weight_hr_l0", e.Tensor);
+        var i = Assert.Throws<SafeTensorsException>(() => PyTorchImport.InspectRecurrent(f, "state."));
+        Assert.Equal("state.weight_hr_l0", i.Tensor);
+        Assert.Contains("(P, H)", i.Message);
     }
 
     [Fact]

@@ -95,23 +95,31 @@ def mask_of(lengths, S):
     return (torch.arange(S)[None, :] < lengths[:, None]).double()
 
 
-def recurrent_case(path, rnn, B, S, lengths=None, meta=None):
-    """Runs rnn (batch_first) on deterministic x, optionally packed by lengths; loss = weighted sum."""
+def recurrent_case(path, rnn, B, S, lengths=None, meta=None, init_state=False):
+    """Runs rnn (batch_first) on deterministic x, optionally packed by lengths and from given (h0, c0);
+    loss = weighted sum. With init_state the file also holds h0, c0 and grad.h0, grad.c0."""
     rnn = rnn.double()
     set_weights(rnn, 0.4)
     I, H = rnn.input_size, rnn.hidden_size
+    P = getattr(rnn, "proj_size", 0) or H  # the output width: proj_size when the LSTM projects
     D = 2 if rnn.bidirectional else 1
+    L = rnn.num_layers
     x = det((B, S, I), 0.3, 1.0).requires_grad_(True)
+    h0 = c0 = None
+    if init_state:
+        h0 = det((L * D, B, P), 5.7, 0.6).requires_grad_(True)
+        c0 = det((L * D, B, H), 6.1, 0.6).requires_grad_(True) if isinstance(rnn, nn.LSTM) else None
+    hx = None if h0 is None else ((h0, c0) if c0 is not None else h0)
     if lengths is None:
-        y, state = rnn(x)
+        y, state = rnn(x, hx)
         mask = torch.ones(B, S, dtype=torch.float64)
     else:
         packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
-        y, state = rnn(packed)
+        y, state = rnn(packed, hx)
         y, _ = pad_packed_sequence(y, batch_first=True, total_length=S)
         mask = mask_of(lengths, S)
     h_n, c_n = state if isinstance(state, tuple) else (state, None)
-    w_out = det((B, S, D * H), 2.1, 0.5) * mask[:, :, None]  # padded steps do not count
+    w_out = det((B, S, D * P), 2.1, 0.5) * mask[:, :, None]  # padded steps do not count
     w_h = det(tuple(h_n.shape), 3.3, 0.5)
     loss = (w_out * y).sum() + (w_h * h_n).sum()
     t = dict([f64("x", x), f64("mask", mask), f64("out", y), f64("h_n", h_n),
@@ -122,8 +130,16 @@ def recurrent_case(path, rnn, B, S, lengths=None, meta=None):
         t.update([f64("c_n", c_n), f64("loss.w_c", w_c)])
     if lengths is not None:
         t.update([i64("lengths", lengths)])
+    if h0 is not None:
+        t.update([f64("h0", h0)])
+        if c0 is not None:
+            t.update([f64("c0", c0)])
     loss.backward()
     t.update([f64("loss", loss), f64("grad.x", x.grad)])
+    if h0 is not None:
+        t.update([f64("grad.h0", h0.grad)])
+        if c0 is not None:
+            t.update([f64("grad.c0", c0.grad)])
     t.update(state_tensors(rnn))
     t.update(grad_tensors(rnn))
     md = {"script": "tools/make_fixtures.py", "torch": torch.__version__, "module": repr(rnn),
@@ -181,6 +197,18 @@ def main():
     recurrent_case(os.path.join(OUT, "gru.safetensors"), nn.GRU(3, 4, num_layers=2, batch_first=True), 2, 5)
     recurrent_case(os.path.join(OUT, "gru_bi.safetensors"), nn.GRU(3, 4, num_layers=1, bidirectional=True, batch_first=True), 2, 4)
     embed_case(os.path.join(OUT, "embed_lstm_fc.safetensors"))
+    # States in and out: a 2-layer bidirectional LSTM from given (h0, c0), packed by unsorted lengths.
+    recurrent_case(os.path.join(OUT, "lstm_bi_state.safetensors"),
+                   nn.LSTM(3, 4, num_layers=2, bidirectional=True, batch_first=True), 3, 5,
+                   lengths=torch.tensor([3, 5, 2]), init_state=True,
+                   meta={"packed": "pack_padded_sequence(enforce_sorted=False)", "init_state": "h0, c0"})
+    # proj_size: a projected LSTM (P = 2 < H = 5), 2 layers, bidirectional, from given (h0, c0), and one plain layer.
+    recurrent_case(os.path.join(OUT, "lstm_proj.safetensors"),
+                   nn.LSTM(3, 5, num_layers=2, bidirectional=True, proj_size=2, batch_first=True), 3, 5,
+                   lengths=torch.tensor([4, 5, 2]), init_state=True,
+                   meta={"packed": "pack_padded_sequence(enforce_sorted=False)", "init_state": "h0, c0", "proj_size": "2"})
+    recurrent_case(os.path.join(OUT, "lstm_proj1.safetensors"),
+                   nn.LSTM(4, 6, proj_size=3, batch_first=True), 2, 6, meta={"proj_size": "3"})
 
 
 if __name__ == "__main__":

@@ -19,7 +19,6 @@ namespace Rnn.IO;
 /// </summary>
 public static class PyTorchImport
 {
-    private static readonly Regex ProjWeight = new(@"(^|\.)weight_hr_l\d+(_reverse)?$", RegexOptions.CultureInvariant);
 
     /// <summary>
     /// Loads the parameters of recurrent layers (SimpleRnn, Lstm, Gru, or Bidirectional pairs of them), bottom
@@ -28,8 +27,9 @@ public static class PyTorchImport
     /// <c>TwoBiases = true</c> (PyTorch has bias_ih and bias_hh; our GRU is PyTorch's when ResetAfter is true).
     /// Strict: every parameter must be present with its exact shape and a floating-point dtype, and no other
     /// tensor may start with <paramref name="prefix"/> (pass a prefix that scopes the module, e.g. "rnn.").
-    /// A <c>weight_hr_l*</c> tensor (LSTM proj_size) throws <see cref="NotSupportedException"/>; every other
-    /// problem throws <see cref="SafeTensorsException"/> naming the tensor. Nothing is written unless all checks pass.
+    /// An LSTM with proj_size loads into <c>Lstm</c> layers built with <see cref="LstmOptions.ProjSize"/> (its
+    /// <c>weight_hr_l*</c>). Every problem throws <see cref="SafeTensorsException"/> naming the tensor. Nothing is
+    /// written unless all checks pass.
     /// </summary>
     public static void LoadRecurrent<T>(SafeTensorsFile file, IReadOnlyList<IRecurrentLayer<T>> layers, string prefix = "")
         where T : unmanaged, IFloatingPointIeee754<T>
@@ -72,10 +72,6 @@ public static class PyTorchImport
         ArgumentNullException.ThrowIfNull(targets);
         var list = targets.ToList();
         var wanted = new HashSet<string>(StringComparer.Ordinal);
-        if (scope != null)
-            foreach (var t in file.Tensors)
-                if (t.Name.StartsWith(scope, StringComparison.Ordinal) && ProjWeight.IsMatch(t.Name))
-                    throw new NotSupportedException($"{file.Source}: tensor '{t.Name}' {t.ShapeText}: LSTM proj_size (a projected hidden state) is not supported; export the model with proj_size=0.");
         foreach (var (name, p) in list)
         {
             if (!wanted.Add(name)) throw new ArgumentException($"targets: tensor '{name}' is named twice.", nameof(targets));
@@ -112,6 +108,8 @@ public static class PyTorchImport
         if (nonlinearity is not (Activation.Tanh or Activation.Relu))
             throw new ArgumentException($"nonlinearity: expected Tanh or Relu (nn.RNN's choices), got {nonlinearity}.", nameof(nonlinearity));
         var info = InspectRecurrent(file, rnn);
+        if (info.ProjSize > 0)
+            throw new NotSupportedException($"{file.Source}: '{rnn}weight_hr_l0': an LSTM with proj_size {info.ProjSize} loads into Lstm layers with LstmOptions.ProjSize (PyTorchImport.LoadRecurrent), not into a SequenceModel.");
         if (!info.HasBias) throw new NotSupportedException($"{file.Source}: '{rnn}bias_ih_l0'/'{rnn}bias_hh_l0' missing: recurrent modules built with bias=False are not supported.");
         string ew = embedding + "weight", fw = fc + "weight";
         bool tokens = file.Contains(ew);
@@ -212,7 +210,11 @@ public static class PyTorchImport
     /// <param name="Layers">num_layers.</param>
     /// <param name="Bidirectional">True when weight_ih_l0_reverse is present.</param>
     /// <param name="HasBias">True when bias_ih_l0 and bias_hh_l0 are present (PyTorch's bias=True).</param>
-    public sealed record RecurrentInfo(string Cell, int InputSize, int HiddenSize, int Layers, bool Bidirectional, bool HasBias);
+    public sealed record RecurrentInfo(string Cell, int InputSize, int HiddenSize, int Layers, bool Bidirectional, bool HasBias)
+    {
+        /// <summary>An LSTM's proj_size P (its outputs and h have P features), or 0.</summary>
+        public int ProjSize { get; init; }
+    }
 
     /// <summary>
     /// Infers num_layers, bidirectional, the sizes and the cell type (from the gate rows: 1, 3 or 4 times H) of the
@@ -222,17 +224,23 @@ public static class PyTorchImport
     public static RecurrentInfo InspectRecurrent(SafeTensorsFile file, string prefix = "rnn.")
     {
         ArgumentNullException.ThrowIfNull(file);
-        foreach (var t in file.Tensors)
-            if (t.Name.StartsWith(prefix, StringComparison.Ordinal) && ProjWeight.IsMatch(t.Name))
-                throw new NotSupportedException($"{file.Source}: tensor '{t.Name}' {t.ShapeText}: LSTM proj_size (a projected hidden state) is not supported; export the model with proj_size=0.");
-        string ih = prefix + "weight_ih_l0", hh = prefix + "weight_hh_l0";
+        string ih = prefix + "weight_ih_l0", hh = prefix + "weight_hh_l0", hr = prefix + "weight_hr_l0";
         if (!file.Contains(ih)) throw new SafeTensorsException(file.Source, ih, $"missing: expected a recurrent module's first weight; the file holds {Listing(file, null)}.");
         if (!file.Contains(hh)) throw new SafeTensorsException(file.Source, hh, $"missing: expected (G·H, H); the file holds {Listing(file, null)}.");
         var wih = file.Info(ih).Shape; var whh = file.Info(hh).Shape;
         if (wih.Count != 2) throw new SafeTensorsException(file.Source, ih, $"expected 2 dimensions (G·H, I), got {file.Info(ih).ShapeText}.");
         if (whh.Count != 2 || whh[1] < 1 || whh[0] % whh[1] != 0)
             throw new SafeTensorsException(file.Source, hh, $"expected (G·H, H) with G = 1, 3 or 4, got {file.Info(hh).ShapeText}.");
-        long H = whh[1], g = whh[0] / H;
+        // proj_size: weight_hr_l0 is (P, H) and weight_hh_l0 (4H, P); H comes from weight_hr's columns.
+        long proj = 0, H = whh[1];
+        if (file.Contains(hr))
+        {
+            var whr = file.Info(hr).Shape;
+            if (whr.Count != 2 || whr[0] != whh[1] || whr[1] <= whr[0] || whh[0] != 4 * whr[1])
+                throw new SafeTensorsException(file.Source, hr, $"expected (P, H) with P = {whh[1]} (the columns of {hh}) below H and {hh} (4H, P), got {file.Info(hr).ShapeText} beside {file.Info(hh).ShapeText}.");
+            proj = whr[0]; H = whr[1];
+        }
+        long g = whh[0] / H;
         string cell = g switch
         {
             1 => "RNN", 3 => "GRU", 4 => "LSTM",
@@ -243,6 +251,6 @@ public static class PyTorchImport
         while (file.Contains($"{prefix}weight_ih_l{layers}")) layers++;
         bool bi = file.Contains(prefix + "weight_ih_l0_reverse");
         bool bias = file.Contains(prefix + "bias_ih_l0") && file.Contains(prefix + "bias_hh_l0");
-        return new RecurrentInfo(cell, checked((int)wih[1]), checked((int)H), layers, bi, bias);
+        return new RecurrentInfo(cell, checked((int)wih[1]), checked((int)H), layers, bi, bias) { ProjSize = checked((int)proj) };
     }
 }

@@ -120,8 +120,10 @@ internal sealed class RecurrentScan<T, TCell> : IRowLoops<T>, IScan<T>
     {
         int I = _l.InputSize, H = _l.CellSize, P = _l.HiddenSize;
         Guard.AtLeast(B, 1, "batch"); Guard.AtLeast(S, 1, "seqLen");
-        if ((long)B * S * Math.Max(I, P) > Array.MaxLength)
-            throw new ArgumentException($"batch, seqLen: expected batch·seqLen·width ≤ {Array.MaxLength}, got {B}·{S}·{Math.Max(I, P)}.", "batch");
+        // The tape holds about S·B·(I + 2·G·H + 4P + 3H) elements: refused as an argument, before anything is allocated.
+        long perRow = I + 2L * _cell.GateRows + 4L * P + 3L * H + 16;
+        if ((long)B * S * perRow > Array.MaxLength)
+            throw new ArgumentException($"batch, seqLen: expected batch·seqLen·{perRow} (the tape per step and row) ≤ {Array.MaxLength}, got batch = {B}, seqLen = {S}.", "batch");
         if (x.Length != B * S * I) Guard.Length(x.Length, B * S * I, $"(batch={B}, seq={S}, features={I})", nameof(x));
         Guard.Length(y.Length, B * _l.OutputLength(S), $"(batch={B}{(O.ReturnSequences ? $", seq={S}" : "")}, H={P})", nameof(y));
         Guard.Mask(mask, B, S);

@@ -185,6 +185,7 @@ public sealed class Predictor<T> where T : unmanaged, IFloatingPointIeee754<T>
 
     private void Check(StreamState<T> s)
     {
+        ArgumentNullException.ThrowIfNull(s, "state");
         if (!ReferenceEquals(s.Owner, this)) throw new ArgumentException("state: expected a state made by this predictor's NewState, got one from another predictor.", nameof(s));
     }
 }
