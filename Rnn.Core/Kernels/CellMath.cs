@@ -6,8 +6,10 @@ namespace Rnn.Kernels;
 
 /// <summary>
 /// The one float tanh and sigmoid of the library, on every lane width (Vector512, Vector256, Vector128, scalar):
-/// tanh as a rational function and σ(x) = (1 + tanh(x/2))/2. Absolute error below 1e-6 everywhere (about 4e-7
-/// for tanh, tests: against double precision), limits exact (±1, 0, 1), NaN propagates. Each width does the same
+/// tanh as a rational function and σ(x) = (1 + tanh(x/2))/2. Error bound: absolute, below 1e-6 everywhere (the
+/// tests' bar, against double precision; measured 3.1e-7 for tanh, 1.7e-7 for σ). σ's relative error grows in its
+/// negative tail (1e-3 near x = −8; 0 below about −16), where an exp-based form stays relatively exact. Limits
+/// exact (±1, 0, 1), NaN propagates. Each width does the same
 /// operations in the same order (fused multiply-adds, one division, clamps that pass NaN), so a given input gives
 /// the same bits whichever width, and whichever kernel, computes it. <see cref="TanhOperator"/> and
 /// <see cref="SigmoidOperator"/> wrap these for the cells and <see cref="Activations"/>; double runs T.Tanh and
