@@ -15,9 +15,10 @@ namespace Rnn.Kernels;
 /// <see cref="ForwardGates{T}"/> (r, z and r⊙h), then <see cref="ForwardCandidate{T}"/>.</item>
 /// </list>
 /// gx (batch, 3H) holds x·W_ihᵀ plus the additive biases on entry and the post-activation r, z, n on exit.
-/// A masked row (mask 0) keeps h. The float forward paths are vectorised (Vector512/256/128 with the Exp-based
-/// operators of <see cref="Activations"/>); double runs the scalar references. Backward kernels are plain
-/// arithmetic on <see cref="Vector{T}"/> for both types. Each kernel has its scalar reference beside it.
+/// A masked row (mask 0) keeps h. The float forward paths write their body once over the width structs of
+/// Operators.cs (Vector512, 256, 128, then one lane), on the library's one sigmoid and tanh; double runs the scalar
+/// references. Backward kernels are plain arithmetic on <see cref="Vector{T}"/> for both types. Each kernel has
+/// its scalar reference beside it.
 /// </summary>
 public static class GruCell
 {
@@ -459,100 +460,5 @@ public static class GruCell
         int bh = batch * hidden;
         Len(dgx.Length, 3 * bh, nameof(dgx)); Len(dgrz.Length, 2 * bh, nameof(dgrz)); Len(dhin.Length, bh, nameof(dhin));
         Len(drh.Length, bh, nameof(drh)); Len(gx.Length, 3 * bh, nameof(gx)); Len(hin.Length, bh, nameof(hin));
-    }
-
-    // ---------------- the width-generic operations the span loops run on ----------------
-
-    /// <summary>Arithmetic on a vector (or scalar) TV of T, so one loop body serves every width.</summary>
-    internal interface IOps<T, TV>
-    {
-        static abstract int Count { get; }
-        static abstract TV One { get; }
-        static abstract TV Load(ref T p, nuint i);
-        static abstract void Store(TV v, ref T p, nuint i);
-        static abstract TV Add(TV a, TV b);
-        static abstract TV Sub(TV a, TV b);
-        static abstract TV Mul(TV a, TV b);
-    }
-
-    /// <summary>Float operations plus the Exp-based sigmoid and tanh of <see cref="Activations"/>.</summary>
-    internal interface IActOps<TV> : IOps<float, TV>
-    {
-        static abstract TV Sigmoid(TV x);
-        static abstract TV Tanh(TV x);
-    }
-
-    internal readonly struct VecOps<T> : IOps<T, Vector<T>> where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        public static int Count => Vector<T>.Count;
-        public static Vector<T> One => Vector<T>.One;
-        public static Vector<T> Load(ref T p, nuint i) => Vector.LoadUnsafe(ref p, i);
-        public static void Store(Vector<T> v, ref T p, nuint i) => v.StoreUnsafe(ref p, i);
-        public static Vector<T> Add(Vector<T> a, Vector<T> b) => a + b;
-        public static Vector<T> Sub(Vector<T> a, Vector<T> b) => a - b;
-        public static Vector<T> Mul(Vector<T> a, Vector<T> b) => a * b;
-    }
-
-    internal readonly struct ScalarOps<T> : IOps<T, T> where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        public static int Count => 1;
-        public static T One => T.One;
-        public static T Load(ref T p, nuint i) => Unsafe.Add(ref p, i);
-        public static void Store(T v, ref T p, nuint i) => Unsafe.Add(ref p, i) = v;
-        public static T Add(T a, T b) => a + b;
-        public static T Sub(T a, T b) => a - b;
-        public static T Mul(T a, T b) => a * b;
-    }
-
-    internal readonly struct F512 : IActOps<Vector512<float>>
-    {
-        public static int Count => Vector512<float>.Count;
-        public static Vector512<float> One => Vector512<float>.One;
-        public static Vector512<float> Load(ref float p, nuint i) => Vector512.LoadUnsafe(ref p, i);
-        public static void Store(Vector512<float> v, ref float p, nuint i) => v.StoreUnsafe(ref p, i);
-        public static Vector512<float> Add(Vector512<float> a, Vector512<float> b) => a + b;
-        public static Vector512<float> Sub(Vector512<float> a, Vector512<float> b) => a - b;
-        public static Vector512<float> Mul(Vector512<float> a, Vector512<float> b) => a * b;
-        public static Vector512<float> Sigmoid(Vector512<float> x) => CellMath.Sigmoid(x);
-        public static Vector512<float> Tanh(Vector512<float> x) => CellMath.Tanh(x);
-    }
-
-    internal readonly struct F256 : IActOps<Vector256<float>>
-    {
-        public static int Count => Vector256<float>.Count;
-        public static Vector256<float> One => Vector256<float>.One;
-        public static Vector256<float> Load(ref float p, nuint i) => Vector256.LoadUnsafe(ref p, i);
-        public static void Store(Vector256<float> v, ref float p, nuint i) => v.StoreUnsafe(ref p, i);
-        public static Vector256<float> Add(Vector256<float> a, Vector256<float> b) => a + b;
-        public static Vector256<float> Sub(Vector256<float> a, Vector256<float> b) => a - b;
-        public static Vector256<float> Mul(Vector256<float> a, Vector256<float> b) => a * b;
-        public static Vector256<float> Sigmoid(Vector256<float> x) => CellMath.Sigmoid(x);
-        public static Vector256<float> Tanh(Vector256<float> x) => CellMath.Tanh(x);
-    }
-
-    internal readonly struct F128 : IActOps<Vector128<float>>
-    {
-        public static int Count => Vector128<float>.Count;
-        public static Vector128<float> One => Vector128<float>.One;
-        public static Vector128<float> Load(ref float p, nuint i) => Vector128.LoadUnsafe(ref p, i);
-        public static void Store(Vector128<float> v, ref float p, nuint i) => v.StoreUnsafe(ref p, i);
-        public static Vector128<float> Add(Vector128<float> a, Vector128<float> b) => a + b;
-        public static Vector128<float> Sub(Vector128<float> a, Vector128<float> b) => a - b;
-        public static Vector128<float> Mul(Vector128<float> a, Vector128<float> b) => a * b;
-        public static Vector128<float> Sigmoid(Vector128<float> x) => SigmoidOp.Invoke(x);
-        public static Vector128<float> Tanh(Vector128<float> x) => TanhOp.Invoke(x);
-    }
-
-    internal readonly struct F1 : IActOps<float>
-    {
-        public static int Count => 1;
-        public static float One => 1f;
-        public static float Load(ref float p, nuint i) => Unsafe.Add(ref p, i);
-        public static void Store(float v, ref float p, nuint i) => Unsafe.Add(ref p, i) = v;
-        public static float Add(float a, float b) => a + b;
-        public static float Sub(float a, float b) => a - b;
-        public static float Mul(float a, float b) => a * b;
-        public static float Sigmoid(float x) => SigmoidOp.Invoke(x);
-        public static float Tanh(float x) => TanhOp.Invoke(x);
     }
 }

@@ -10,9 +10,11 @@ namespace Rnn.Kernels;
 /// The fused LSTM cell, PyTorch equations and gate order i, f, g, o over gates (batch, 4H):
 /// i=σ, f=σ, g=tanh, o=σ; c' = f⊙c + i⊙g; h' = o⊙tanh(c'). One pass per row does the activations, the
 /// cell update and the mask (a masked row keeps h and c). Forward stores post-activation gates, c' and
-/// tanh(c'), which is all Backward needs. The float forward path is vectorised (Vector512/256 on the sigmoid and tanh
-/// of <see cref="CellMath"/>, Vector128 on <see cref="Activations"/>' operators); the double path is the scalar reference. Backward is
-/// plain arithmetic and runs on <see cref="Vector{T}"/> for both types. Each has its scalar reference beside it.
+/// tanh(c'), which is all Backward needs. The peephole variant (ONNX's input P, Lasagne's LSTMLayer) adds
+/// diagonal weights: i and f see c, o sees c'. The float forward paths write their body once over the width
+/// structs of Operators.cs (Vector512, 256, 128, then one lane), on the library's one sigmoid and tanh, so every
+/// lane gives the same bits; the double paths are the scalar references. Backward is plain arithmetic, written once
+/// over <see cref="Vector{T}"/> and then one lane, for both types. Each kernel has its scalar reference beside it.
 /// </summary>
 public static class LstmCell
 {
@@ -42,55 +44,30 @@ public static class LstmCell
             ref float cr = ref F(c, b * H);
             ref float tr = ref F(tc, b * H);
             ref float hr = ref F(h, b * H);
-            nuint j = 0, n = (nuint)H, nh = (nuint)H;
-            if (Vector512.IsHardwareAccelerated)
-                for (; j + 16 <= n; j += 16)
-                {
-                    var i = CellMath.Sigmoid(Vector512.LoadUnsafe(ref g, j));
-                    var f = CellMath.Sigmoid(Vector512.LoadUnsafe(ref g, nh + j));
-                    var gg = CellMath.Tanh(Vector512.LoadUnsafe(ref g, 2 * nh + j));
-                    var o = CellMath.Sigmoid(Vector512.LoadUnsafe(ref g, 3 * nh + j));
-                    var cv = f * Vector512.LoadUnsafe(ref cp, j) + i * gg;
-                    var t = CellMath.Tanh(cv);
-                    i.StoreUnsafe(ref g, j); f.StoreUnsafe(ref g, nh + j); gg.StoreUnsafe(ref g, 2 * nh + j); o.StoreUnsafe(ref g, 3 * nh + j);
-                    cv.StoreUnsafe(ref cr, j); t.StoreUnsafe(ref tr, j); (o * t).StoreUnsafe(ref hr, j);
-                }
-            if (Vector256.IsHardwareAccelerated)
-                for (; j + 8 <= n; j += 8)
-                {
-                    var i = CellMath.Sigmoid(Vector256.LoadUnsafe(ref g, j));
-                    var f = CellMath.Sigmoid(Vector256.LoadUnsafe(ref g, nh + j));
-                    var gg = CellMath.Tanh(Vector256.LoadUnsafe(ref g, 2 * nh + j));
-                    var o = CellMath.Sigmoid(Vector256.LoadUnsafe(ref g, 3 * nh + j));
-                    var cv = f * Vector256.LoadUnsafe(ref cp, j) + i * gg;
-                    var t = CellMath.Tanh(cv);
-                    i.StoreUnsafe(ref g, j); f.StoreUnsafe(ref g, nh + j); gg.StoreUnsafe(ref g, 2 * nh + j); o.StoreUnsafe(ref g, 3 * nh + j);
-                    cv.StoreUnsafe(ref cr, j); t.StoreUnsafe(ref tr, j); (o * t).StoreUnsafe(ref hr, j);
-                }
-            if (Vector128.IsHardwareAccelerated)
-                for (; j + 4 <= n; j += 4)
-                {
-                    var i = SigmoidOp.Invoke(Vector128.LoadUnsafe(ref g, j));
-                    var f = SigmoidOp.Invoke(Vector128.LoadUnsafe(ref g, nh + j));
-                    var gg = TanhOp.Invoke(Vector128.LoadUnsafe(ref g, 2 * nh + j));
-                    var o = SigmoidOp.Invoke(Vector128.LoadUnsafe(ref g, 3 * nh + j));
-                    var cv = f * Vector128.LoadUnsafe(ref cp, j) + i * gg;
-                    var t = TanhOp.Invoke(cv);
-                    i.StoreUnsafe(ref g, j); f.StoreUnsafe(ref g, nh + j); gg.StoreUnsafe(ref g, 2 * nh + j); o.StoreUnsafe(ref g, 3 * nh + j);
-                    cv.StoreUnsafe(ref cr, j); t.StoreUnsafe(ref tr, j); (o * t).StoreUnsafe(ref hr, j);
-                }
-            for (; j < n; j++)
-            {
-                float i = SigmoidOp.Invoke(Unsafe.Add(ref g, j));
-                float f = SigmoidOp.Invoke(Unsafe.Add(ref g, nh + j));
-                float gg = TanhOp.Invoke(Unsafe.Add(ref g, 2 * nh + j));
-                float o = SigmoidOp.Invoke(Unsafe.Add(ref g, 3 * nh + j));
-                float cv = f * Unsafe.Add(ref cp, j) + i * gg;
-                float t = TanhOp.Invoke(cv);
-                Unsafe.Add(ref g, j) = i; Unsafe.Add(ref g, nh + j) = f; Unsafe.Add(ref g, 2 * nh + j) = gg; Unsafe.Add(ref g, 3 * nh + j) = o;
-                Unsafe.Add(ref cr, j) = cv; Unsafe.Add(ref tr, j) = t; Unsafe.Add(ref hr, j) = o * t;
-            }
+            nuint j = 0, n = (nuint)H;
+            if (Vector512.IsHardwareAccelerated) j = ForwardSpan<F512, Vector512<float>>(ref g, ref cp, ref cr, ref tr, ref hr, n, j);
+            if (Vector256.IsHardwareAccelerated) j = ForwardSpan<F256, Vector256<float>>(ref g, ref cp, ref cr, ref tr, ref hr, n, j);
+            if (Vector128.IsHardwareAccelerated) j = ForwardSpan<F128, Vector128<float>>(ref g, ref cp, ref cr, ref tr, ref hr, n, j);
+            ForwardSpan<F1, float>(ref g, ref cp, ref cr, ref tr, ref hr, n, j);
         }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static nuint ForwardSpan<TOps, TV>(ref float g, ref float cp, ref float c, ref float tc, ref float h, nuint H, nuint j)
+        where TOps : struct, IActOps<TV>
+    {
+        for (nuint w = (nuint)TOps.Count; j + w <= H; j += w)
+        {
+            var i = TOps.Sigmoid(TOps.Load(ref g, j));
+            var f = TOps.Sigmoid(TOps.Load(ref g, H + j));
+            var gg = TOps.Tanh(TOps.Load(ref g, 2 * H + j));
+            var o = TOps.Sigmoid(TOps.Load(ref g, 3 * H + j));
+            var cv = TOps.Add(TOps.Mul(f, TOps.Load(ref cp, j)), TOps.Mul(i, gg));
+            var t = TOps.Tanh(cv);
+            TOps.Store(i, ref g, j); TOps.Store(f, ref g, H + j); TOps.Store(gg, ref g, 2 * H + j); TOps.Store(o, ref g, 3 * H + j);
+            TOps.Store(cv, ref c, j); TOps.Store(t, ref tc, j); TOps.Store(TOps.Mul(o, t), ref h, j);
+        }
+        return j;
     }
 
     /// <summary>g[0..n) += bias[0..n): the row's pre-activations get the summed biases (rounded once, as the GEMM did).</summary>
@@ -146,8 +123,7 @@ public static class LstmCell
     {
         int ds = gatesStride > 0 ? gatesStride : 4 * hidden;
         CheckBackward(dGates, dhPrev, dc, dBias, dh, gates, cPrev, tc, mask, batch, hidden, ds);
-        int H = hidden, w = Vector<T>.Count;
-        var one = Vector<T>.One;
+        int H = hidden;
         bool acc = !dBias.IsEmpty;
         for (int b = 0; b < batch; b++)
         {
@@ -159,32 +135,41 @@ public static class LstmCell
             ref T t = ref R(tc, b * H);
             ref T dhr = ref R(dh, b * H);
             ref T dcr = ref R(dc, b * H);
-            nuint nh = (nuint)H;
-            int j = 0;
-            for (; j <= H - w; j += w)
-            {
-                nuint u = (nuint)j;
-                var i = Vector.LoadUnsafe(ref g, u); var f = Vector.LoadUnsafe(ref g, nh + u);
-                var gg = Vector.LoadUnsafe(ref g, 2 * nh + u); var o = Vector.LoadUnsafe(ref g, 3 * nh + u);
-                var tv = Vector.LoadUnsafe(ref t, u); var dhv = Vector.LoadUnsafe(ref dhr, u);
-                var dct = Vector.LoadUnsafe(ref dcr, u) + dhv * o * (one - tv * tv);
-                var di = dct * gg * i * (one - i);
-                var df = dct * Vector.LoadUnsafe(ref cp, u) * f * (one - f);
-                var dgg = dct * i * (one - gg * gg);
-                var dov = dhv * tv * o * (one - o);
-                di.StoreUnsafe(ref dg, u); df.StoreUnsafe(ref dg, nh + u); dgg.StoreUnsafe(ref dg, 2 * nh + u); dov.StoreUnsafe(ref dg, 3 * nh + u);
-                (dct * f).StoreUnsafe(ref dcr, u);
-                if (acc)
-                {
-                    (Vector.LoadUnsafe(ref db, u) + di).StoreUnsafe(ref db, u);
-                    (Vector.LoadUnsafe(ref db, nh + u) + df).StoreUnsafe(ref db, nh + u);
-                    (Vector.LoadUnsafe(ref db, 2 * nh + u) + dgg).StoreUnsafe(ref db, 2 * nh + u);
-                    (Vector.LoadUnsafe(ref db, 3 * nh + u) + dov).StoreUnsafe(ref db, 3 * nh + u);
-                }
-            }
-            for (; j < H; j++) BackwardOne(dGates, dc, dBias, dh, gates, cPrev, tc, b, j, H, ds);
+            nuint j = BackwardSpan<T, VecOps<T>, Vector<T>>(ref g, ref dg, ref db, acc, ref cp, ref t, ref dhr, ref dcr, (nuint)H, 0);
+            BackwardSpan<T, ScalarOps<T>, T>(ref g, ref dg, ref db, acc, ref cp, ref t, ref dhr, ref dcr, (nuint)H, j);
             dhPrev.Slice(b * H, H).Clear();
         }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static nuint BackwardSpan<T, TOps, TV>(ref T g, ref T dg, ref T db, bool acc, ref T cp, ref T tc, ref T dh, ref T dc, nuint H, nuint j)
+        where TOps : struct, IOps<T, TV>
+    {
+        var one = TOps.One;
+        for (nuint w = (nuint)TOps.Count; j + w <= H; j += w)
+        {
+            TV i = TOps.Load(ref g, j), f = TOps.Load(ref g, H + j), gg = TOps.Load(ref g, 2 * H + j), o = TOps.Load(ref g, 3 * H + j);
+            TV t = TOps.Load(ref tc, j), dhv = TOps.Load(ref dh, j);
+            var dct = TOps.Add(TOps.Load(ref dc, j), TOps.Mul(TOps.Mul(dhv, o), TOps.Sub(one, TOps.Mul(t, t)))); // at c' from both c'-paths
+            var di = TOps.Mul(TOps.Mul(TOps.Mul(dct, gg), i), TOps.Sub(one, i));
+            var df = TOps.Mul(TOps.Mul(TOps.Mul(dct, TOps.Load(ref cp, j)), f), TOps.Sub(one, f));
+            var dgg = TOps.Mul(TOps.Mul(dct, i), TOps.Sub(one, TOps.Mul(gg, gg)));
+            var dov = TOps.Mul(TOps.Mul(TOps.Mul(dhv, t), o), TOps.Sub(one, o));
+            TOps.Store(di, ref dg, j); TOps.Store(df, ref dg, H + j); TOps.Store(dgg, ref dg, 2 * H + j); TOps.Store(dov, ref dg, 3 * H + j);
+            TOps.Store(TOps.Mul(dct, f), ref dc, j);
+            if (acc) AddGates<T, TOps, TV>(ref db, j, H, di, df, dgg, dov);
+        }
+        return j;
+    }
+
+    /// <summary>The four gate gradients added to a row of per-row bias sums (batch, 4H).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AddGates<T, TOps, TV>(ref T db, nuint j, nuint H, TV di, TV df, TV dgg, TV dov) where TOps : struct, IOps<T, TV>
+    {
+        TOps.Store(TOps.Add(TOps.Load(ref db, j), di), ref db, j);
+        TOps.Store(TOps.Add(TOps.Load(ref db, H + j), df), ref db, H + j);
+        TOps.Store(TOps.Add(TOps.Load(ref db, 2 * H + j), dgg), ref db, 2 * H + j);
+        TOps.Store(TOps.Add(TOps.Load(ref db, 3 * H + j), dov), ref db, 3 * H + j);
     }
 
     /// <summary>Scalar reference for <see cref="Backward{T}"/>.</summary>
@@ -217,6 +202,193 @@ public static class LstmCell
         dc[k] = dct * f;
         if (dBias.IsEmpty) return;
         for (int q = 0; q < 4; q++) dBias[r + q * H + j] += dGates[d + q * H + j];
+    }
+
+    // ---------------- peepholes ----------------
+
+    /// <summary>
+    /// One peephole step forward (ONNX's LSTM input P, Lasagne's LSTMLayer): i = σ(a_i + p_i⊙cPrev),
+    /// f = σ(a_f + p_f⊙cPrev), g = tanh(a_g), c = f⊙cPrev + i⊙g, o = σ(a_o + p_o⊙c), h = o⊙tanh(c), where a is
+    /// gates (+ bias, added first as <see cref="Forward{T}"/> adds it). peep (3H) = [p_i | p_f | p_o]. Every other
+    /// argument and the storage (post-activation gates, c, tc; masked rows copy hPrev, cPrev) as Forward.
+    /// </summary>
+    public static void ForwardPeephole<T>(Span<T> h, Span<T> c, Span<T> tc, Span<T> gates, ReadOnlySpan<T> hPrev, ReadOnlySpan<T> cPrev,
+        ReadOnlySpan<T> bias, ReadOnlySpan<T> peep, ReadOnlySpan<T> mask, int batch, int hidden, int gatesStride = 0)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (typeof(T) != typeof(float)) { ForwardPeepholeReference(h, c, tc, gates, hPrev, cPrev, bias, peep, mask, batch, hidden, gatesStride); return; }
+        int gs = gatesStride > 0 ? gatesStride : 4 * hidden;
+        CheckForward(h, c, tc, gates, hPrev, cPrev, bias, mask, batch, hidden, gs);
+        Len(peep.Length, 3 * hidden, nameof(peep));
+        int H = hidden;
+        bool hasBias = !bias.IsEmpty;
+        ref float bb = ref hasBias ? ref F(bias, 0) : ref F(gates, 0); // not read without a bias
+        ref float p = ref F(peep, 0);
+        for (int b = 0; b < batch; b++)
+        {
+            if (!mask.IsEmpty && mask[b] == T.Zero) { Carry(h, c, hPrev, cPrev, b, H); continue; }
+            ref float g = ref F(gates, b * gs);
+            if (hasBias) AddBias(ref g, ref bb, (nuint)(4 * H));
+            ref float cp = ref F(cPrev, b * H);
+            ref float cr = ref F(c, b * H);
+            ref float tr = ref F(tc, b * H);
+            ref float hr = ref F(h, b * H);
+            nuint j = 0, n = (nuint)H;
+            if (Vector512.IsHardwareAccelerated) j = PeepSpan<F512, Vector512<float>>(ref g, ref p, ref cp, ref cr, ref tr, ref hr, n, j);
+            if (Vector256.IsHardwareAccelerated) j = PeepSpan<F256, Vector256<float>>(ref g, ref p, ref cp, ref cr, ref tr, ref hr, n, j);
+            if (Vector128.IsHardwareAccelerated) j = PeepSpan<F128, Vector128<float>>(ref g, ref p, ref cp, ref cr, ref tr, ref hr, n, j);
+            PeepSpan<F1, float>(ref g, ref p, ref cp, ref cr, ref tr, ref hr, n, j);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static nuint PeepSpan<TOps, TV>(ref float g, ref float p, ref float cp, ref float c, ref float tc, ref float h, nuint H, nuint j)
+        where TOps : struct, IActOps<TV>
+    {
+        for (nuint w = (nuint)TOps.Count; j + w <= H; j += w)
+        {
+            var cpv = TOps.Load(ref cp, j);
+            var i = TOps.Sigmoid(TOps.Add(TOps.Load(ref g, j), TOps.Mul(TOps.Load(ref p, j), cpv)));
+            var f = TOps.Sigmoid(TOps.Add(TOps.Load(ref g, H + j), TOps.Mul(TOps.Load(ref p, H + j), cpv)));
+            var gg = TOps.Tanh(TOps.Load(ref g, 2 * H + j));
+            var cv = TOps.Add(TOps.Mul(f, cpv), TOps.Mul(i, gg));
+            var o = TOps.Sigmoid(TOps.Add(TOps.Load(ref g, 3 * H + j), TOps.Mul(TOps.Load(ref p, 2 * H + j), cv)));
+            var t = TOps.Tanh(cv);
+            TOps.Store(i, ref g, j); TOps.Store(f, ref g, H + j); TOps.Store(gg, ref g, 2 * H + j); TOps.Store(o, ref g, 3 * H + j);
+            TOps.Store(cv, ref c, j); TOps.Store(t, ref tc, j); TOps.Store(TOps.Mul(o, t), ref h, j);
+        }
+        return j;
+    }
+
+    /// <summary>Scalar reference for <see cref="ForwardPeephole{T}"/> (T.Tanh and the stable scalar sigmoid).</summary>
+    public static void ForwardPeepholeReference<T>(Span<T> h, Span<T> c, Span<T> tc, Span<T> gates, ReadOnlySpan<T> hPrev, ReadOnlySpan<T> cPrev,
+        ReadOnlySpan<T> bias, ReadOnlySpan<T> peep, ReadOnlySpan<T> mask, int batch, int hidden, int gatesStride = 0)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int gs = gatesStride > 0 ? gatesStride : 4 * hidden;
+        CheckForward(h, c, tc, gates, hPrev, cPrev, bias, mask, batch, hidden, gs);
+        Len(peep.Length, 3 * hidden, nameof(peep));
+        int H = hidden;
+        for (int b = 0; b < batch; b++)
+        {
+            if (!mask.IsEmpty && mask[b] == T.Zero) { Carry(h, c, hPrev, cPrev, b, H); continue; }
+            var g = gates.Slice(b * gs, 4 * H);
+            if (!bias.IsEmpty) for (int j = 0; j < 4 * H; j++) g[j] += bias[j];
+            for (int j = 0; j < H; j++)
+            {
+                T cp = cPrev[b * H + j];
+                T i = SigmoidScalar(g[j] + peep[j] * cp), f = SigmoidScalar(g[H + j] + peep[H + j] * cp), gg = T.Tanh(g[2 * H + j]);
+                T cv = f * cp + i * gg;
+                T o = SigmoidScalar(g[3 * H + j] + peep[2 * H + j] * cv);
+                T t = T.Tanh(cv);
+                g[j] = i; g[H + j] = f; g[2 * H + j] = gg; g[3 * H + j] = o;
+                c[b * H + j] = cv; tc[b * H + j] = t; h[b * H + j] = o * t;
+            }
+        }
+    }
+
+    /// <summary>
+    /// One peephole step backward, as <see cref="Backward{T}"/> with c (batch, H) = c' and peep as in Forward:
+    /// dc' = dc + dh⊙o⊙(1−tc²) + do⊙p_o, dc out = dc'⊙f + di⊙p_i + df⊙p_f (di, df, do at the pre-activations).
+    /// dPeep (batch, 3H) or empty: per-row sums, += [di⊙cPrev | df⊙cPrev | do⊙c']. dGates may be gates itself.
+    /// Masked rows: dGates 0, dhPrev = dh, dc kept, nothing added to dBias or dPeep.
+    /// </summary>
+    public static void BackwardPeephole<T>(Span<T> dGates, Span<T> dhPrev, Span<T> dc, Span<T> dBias, Span<T> dPeep, ReadOnlySpan<T> dh,
+        ReadOnlySpan<T> gates, ReadOnlySpan<T> cPrev, ReadOnlySpan<T> c, ReadOnlySpan<T> tc, ReadOnlySpan<T> peep, ReadOnlySpan<T> mask,
+        int batch, int hidden, int gatesStride = 0) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int ds = gatesStride > 0 ? gatesStride : 4 * hidden;
+        CheckPeepBackward(dGates, dhPrev, dc, dBias, dPeep, dh, gates, cPrev, c, tc, peep, mask, batch, hidden, ds);
+        int H = hidden;
+        bool acc = !dBias.IsEmpty, accP = !dPeep.IsEmpty;
+        ref T p = ref R(peep, 0);
+        for (int b = 0; b < batch; b++)
+        {
+            if (!mask.IsEmpty && mask[b] == T.Zero) { MaskedBackward(dGates, dhPrev, dh, b, H, ds); continue; }
+            ref T g = ref R(gates, b * ds);
+            ref T dg = ref R(dGates, b * ds);
+            ref T db = ref acc ? ref dBias[b * 4 * H] : ref dg; // not written without dBias
+            ref T dp = ref accP ? ref dPeep[b * 3 * H] : ref dg; // not written without dPeep
+            ref T cp = ref R(cPrev, b * H);
+            ref T cr = ref R(c, b * H);
+            ref T t = ref R(tc, b * H);
+            ref T dhr = ref R(dh, b * H);
+            ref T dcr = ref R(dc, b * H);
+            nuint j = PeepBackSpan<T, VecOps<T>, Vector<T>>(ref g, ref dg, ref db, acc, ref dp, accP, ref p, ref cp, ref cr, ref t, ref dhr, ref dcr, (nuint)H, 0);
+            PeepBackSpan<T, ScalarOps<T>, T>(ref g, ref dg, ref db, acc, ref dp, accP, ref p, ref cp, ref cr, ref t, ref dhr, ref dcr, (nuint)H, j);
+            dhPrev.Slice(b * H, H).Clear();
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static nuint PeepBackSpan<T, TOps, TV>(ref T g, ref T dg, ref T db, bool acc, ref T dp, bool accP, ref T p,
+        ref T cp, ref T c, ref T tc, ref T dh, ref T dc, nuint H, nuint j) where TOps : struct, IOps<T, TV>
+    {
+        var one = TOps.One;
+        for (nuint w = (nuint)TOps.Count; j + w <= H; j += w)
+        {
+            TV i = TOps.Load(ref g, j), f = TOps.Load(ref g, H + j), gg = TOps.Load(ref g, 2 * H + j), o = TOps.Load(ref g, 3 * H + j);
+            TV t = TOps.Load(ref tc, j), dhv = TOps.Load(ref dh, j), cpv = TOps.Load(ref cp, j);
+            var dov = TOps.Mul(TOps.Mul(TOps.Mul(dhv, t), o), TOps.Sub(one, o));
+            // at c' from the later steps, from h' and through o's peephole
+            var dct = TOps.Add(TOps.Add(TOps.Load(ref dc, j), TOps.Mul(TOps.Mul(dhv, o), TOps.Sub(one, TOps.Mul(t, t)))), TOps.Mul(dov, TOps.Load(ref p, 2 * H + j)));
+            var di = TOps.Mul(TOps.Mul(TOps.Mul(dct, gg), i), TOps.Sub(one, i));
+            var df = TOps.Mul(TOps.Mul(TOps.Mul(dct, cpv), f), TOps.Sub(one, f));
+            var dgg = TOps.Mul(TOps.Mul(dct, i), TOps.Sub(one, TOps.Mul(gg, gg)));
+            TOps.Store(di, ref dg, j); TOps.Store(df, ref dg, H + j); TOps.Store(dgg, ref dg, 2 * H + j); TOps.Store(dov, ref dg, 3 * H + j);
+            TOps.Store(TOps.Add(TOps.Add(TOps.Mul(dct, f), TOps.Mul(di, TOps.Load(ref p, j))), TOps.Mul(df, TOps.Load(ref p, H + j))), ref dc, j);
+            if (acc) AddGates<T, TOps, TV>(ref db, j, H, di, df, dgg, dov);
+            if (accP)
+            {
+                TOps.Store(TOps.Add(TOps.Load(ref dp, j), TOps.Mul(di, cpv)), ref dp, j);
+                TOps.Store(TOps.Add(TOps.Load(ref dp, H + j), TOps.Mul(df, cpv)), ref dp, H + j);
+                TOps.Store(TOps.Add(TOps.Load(ref dp, 2 * H + j), TOps.Mul(dov, TOps.Load(ref c, j))), ref dp, 2 * H + j);
+            }
+        }
+        return j;
+    }
+
+    /// <summary>Scalar reference for <see cref="BackwardPeephole{T}"/>.</summary>
+    public static void BackwardPeepholeReference<T>(Span<T> dGates, Span<T> dhPrev, Span<T> dc, Span<T> dBias, Span<T> dPeep, ReadOnlySpan<T> dh,
+        ReadOnlySpan<T> gates, ReadOnlySpan<T> cPrev, ReadOnlySpan<T> c, ReadOnlySpan<T> tc, ReadOnlySpan<T> peep, ReadOnlySpan<T> mask,
+        int batch, int hidden, int gatesStride = 0) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int ds = gatesStride > 0 ? gatesStride : 4 * hidden;
+        CheckPeepBackward(dGates, dhPrev, dc, dBias, dPeep, dh, gates, cPrev, c, tc, peep, mask, batch, hidden, ds);
+        int H = hidden;
+        for (int b = 0; b < batch; b++)
+        {
+            if (!mask.IsEmpty && mask[b] == T.Zero) { MaskedBackward(dGates, dhPrev, dh, b, H, ds); continue; }
+            for (int j = 0; j < H; j++)
+            {
+                int d = b * ds, k = b * H + j;
+                T i = gates[d + j], f = gates[d + H + j], gg = gates[d + 2 * H + j], o = gates[d + 3 * H + j];
+                T t = tc[k], dhv = dh[k], cp = cPrev[k];
+                T dov = dhv * t * o * (T.One - o);
+                T dct = dc[k] + dhv * o * (T.One - t * t) + dov * peep[2 * H + j];
+                T di = dct * gg * i * (T.One - i), df = dct * cp * f * (T.One - f), dgg = dct * i * (T.One - gg * gg);
+                dGates[d + j] = di; dGates[d + H + j] = df; dGates[d + 2 * H + j] = dgg; dGates[d + 3 * H + j] = dov;
+                dc[k] = dct * f + di * peep[j] + df * peep[H + j];
+                if (!dBias.IsEmpty)
+                {
+                    int r = b * 4 * H + j;
+                    dBias[r] += di; dBias[r + H] += df; dBias[r + 2 * H] += dgg; dBias[r + 3 * H] += dov;
+                }
+                if (dPeep.IsEmpty) continue;
+                int q = b * 3 * H + j;
+                dPeep[q] += di * cp; dPeep[q + H] += df * cp; dPeep[q + 2 * H] += dov * c[k];
+            }
+            dhPrev.Slice(b * H, H).Clear();
+        }
+    }
+
+    private static void CheckPeepBackward<T>(Span<T> dGates, Span<T> dhPrev, Span<T> dc, Span<T> dBias, Span<T> dPeep, ReadOnlySpan<T> dh,
+        ReadOnlySpan<T> gates, ReadOnlySpan<T> cPrev, ReadOnlySpan<T> c, ReadOnlySpan<T> tc, ReadOnlySpan<T> peep, ReadOnlySpan<T> mask,
+        int batch, int hidden, int gs) where T : unmanaged
+    {
+        CheckBackward(dGates, dhPrev, dc, dBias, dh, gates, cPrev, tc, mask, batch, hidden, gs);
+        Len(c.Length, batch * hidden, nameof(c)); Len(peep.Length, 3 * hidden, nameof(peep));
+        if (!dPeep.IsEmpty) Len(dPeep.Length, 3 * batch * hidden, nameof(dPeep));
     }
 
     private static void MaskedBackward<T>(Span<T> dGates, Span<T> dhPrev, ReadOnlySpan<T> dh, int b, int H, int ds) where T : unmanaged

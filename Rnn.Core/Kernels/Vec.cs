@@ -50,6 +50,46 @@ public static class Vec
         for (int i = 0; i < y.Length; i++) y[i] += x[i];
     }
 
+    /// <summary>y = a ⊙ b (all the same length; y may alias a).</summary>
+    public static void Mul<T>(Span<T> y, ReadOnlySpan<T> a, ReadOnlySpan<T> b) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        Same(y.Length, a.Length, nameof(a)); Same(y.Length, b.Length, nameof(b));
+        ref T ry = ref MemoryMarshal.GetReference(y);
+        ref T ra = ref MemoryMarshal.GetReference(a);
+        ref T rb = ref MemoryMarshal.GetReference(b);
+        int i = 0, w = Vector<T>.Count;
+        for (; i <= y.Length - w; i += w)
+            (Vector.LoadUnsafe(ref ra, (nuint)i) * Vector.LoadUnsafe(ref rb, (nuint)i)).StoreUnsafe(ref ry, (nuint)i);
+        for (; i < y.Length; i++) Unsafe.Add(ref ry, i) = Unsafe.Add(ref ra, i) * Unsafe.Add(ref rb, i);
+    }
+
+    /// <summary>Scalar reference for <see cref="Mul{T}"/>.</summary>
+    public static void MulReference<T>(Span<T> y, ReadOnlySpan<T> a, ReadOnlySpan<T> b) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        Same(y.Length, a.Length, nameof(a)); Same(y.Length, b.Length, nameof(b));
+        for (int i = 0; i < y.Length; i++) y[i] = a[i] * b[i];
+    }
+
+    /// <summary>y += a ⊙ b (all the same length).</summary>
+    public static void AddMul<T>(Span<T> y, ReadOnlySpan<T> a, ReadOnlySpan<T> b) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        Same(y.Length, a.Length, nameof(a)); Same(y.Length, b.Length, nameof(b));
+        ref T ry = ref MemoryMarshal.GetReference(y);
+        ref T ra = ref MemoryMarshal.GetReference(a);
+        ref T rb = ref MemoryMarshal.GetReference(b);
+        int i = 0, w = Vector<T>.Count;
+        for (; i <= y.Length - w; i += w)
+            (Vector.LoadUnsafe(ref ry, (nuint)i) + Vector.LoadUnsafe(ref ra, (nuint)i) * Vector.LoadUnsafe(ref rb, (nuint)i)).StoreUnsafe(ref ry, (nuint)i);
+        for (; i < y.Length; i++) Unsafe.Add(ref ry, i) += Unsafe.Add(ref ra, i) * Unsafe.Add(ref rb, i);
+    }
+
+    /// <summary>Scalar reference for <see cref="AddMul{T}"/>.</summary>
+    public static void AddMulReference<T>(Span<T> y, ReadOnlySpan<T> a, ReadOnlySpan<T> b) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        Same(y.Length, a.Length, nameof(a)); Same(y.Length, b.Length, nameof(b));
+        for (int i = 0; i < y.Length; i++) y[i] += a[i] * b[i];
+    }
+
     /// <summary>y *= a.</summary>
     public static void Scale<T>(Span<T> y, T a) where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -241,6 +281,11 @@ public static class Vec
             byte* b = (byte*)p, end = b + (nint)x.Length * sizeof(T);
             for (; b < end; b += 64) System.Runtime.Intrinsics.X86.Sse.Prefetch0(b);
         }
+    }
+
+    private static void Same(int expected, int actual, string name)
+    {
+        if (actual != expected) throw new ArgumentException($"{name}: expected {expected} elements (y's length), got {actual}.", name);
     }
 
     private static void Same(int a, int b)

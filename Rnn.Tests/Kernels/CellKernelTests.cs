@@ -6,7 +6,7 @@ namespace Rnn.Tests.Kernels;
 /// <summary>
 /// The fused LSTM and GRU cell kernels against their scalar references, over odd hidden sizes so that every
 /// vector width and the scalar tail run, with a masked row in the batch. float exercises the vectorised forward
-/// paths (Exp-based sigmoid/tanh, tolerance 1e-6 absolute + 1e-5 relative); double exercises the Vector&lt;T&gt;
+/// paths (the rational sigmoid/tanh, tolerance 1e-6 absolute + 1e-5 relative); double exercises the Vector&lt;T&gt;
 /// backward paths, whose arithmetic matches the reference's order (tolerance 1e-14).
 /// </summary>
 public class CellKernelTests

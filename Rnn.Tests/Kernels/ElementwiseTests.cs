@@ -168,3 +168,34 @@ public class ElementwiseTests
                 $"{what} len {len} [{i}]: {a[i]} vs {b[i]}");
     }
 }
+
+/// <summary>Vec.Mul and Vec.AddMul (the dropout-mask products) against their scalar references, every length 0..257.</summary>
+public class VecMulTests
+{
+    [Fact] public void Float() => Run<float>();
+    [Fact] public void Double() => Run<double>();
+
+    private static void Run<T>() where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
+    {
+        for (int n = 0; n <= 257; n++)
+        {
+            T[] a = GradCheck.Det(n, 3, 0.1).Select(T.CreateTruncating).ToArray(), b = GradCheck.Det(n, 1.7, 0.5).Select(T.CreateTruncating).ToArray();
+            T[] y0 = GradCheck.Det(n, 2, 0.9).Select(T.CreateTruncating).ToArray();
+            T[] m1 = new T[n], m2 = new T[n];
+            Vec.Mul<T>(m1, a, b); Vec.MulReference<T>(m2, a, b);
+            Assert.Equal(m2, m1);
+            for (int i = 0; i < n; i++) Assert.Equal(a[i] * b[i], m1[i]);
+            var alias = (T[])a.Clone();
+            Vec.Mul<T>(alias, alias, b); // y may alias a
+            Assert.Equal(m2, alias);
+            T[] s1 = (T[])y0.Clone(), s2 = (T[])y0.Clone();
+            Vec.AddMul<T>(s1, a, b); Vec.AddMulReference<T>(s2, a, b);
+            Assert.Equal(s2, s1);
+            for (int i = 0; i < n; i++) Assert.Equal(y0[i] + a[i] * b[i], s1[i]);
+        }
+        var ex = Assert.Throws<ArgumentException>(() => Vec.Mul<T>(new T[4], new T[4], new T[3]));
+        Assert.Equal("b", ex.ParamName);
+        ex = Assert.Throws<ArgumentException>(() => Vec.AddMul<T>(new T[4], new T[5], new T[4]));
+        Assert.Equal("a", ex.ParamName);
+    }
+}
