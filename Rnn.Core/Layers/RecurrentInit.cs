@@ -48,7 +48,7 @@ internal static class RecurrentInit
             {
                 var src = x.Slice((b * S + t) * W, W); var dst = xs.Slice((s * B + b) * W, W);
                 if (dropMask.IsEmpty) src.CopyTo(dst);
-                else Mul(dst, src, dropMask.Slice(b * W, W));
+                else Kernels.Vec.Mul(dst, src, dropMask.Slice(b * W, W));
             }
         }
     }
@@ -68,7 +68,7 @@ internal static class RecurrentInit
             {
                 var dst = dx.Slice((b * S + t) * W, W); var src = dxs.Slice(((s - s0) * B + b) * W, W);
                 if (dropMask.IsEmpty) Kernels.Vec.Add(dst, src);
-                else AddMul(dst, src, dropMask.Slice(b * W, W));
+                else Kernels.Vec.AddMul(dst, src, dropMask.Slice(b * W, W));
             }
         }
     }
@@ -106,31 +106,5 @@ internal static class RecurrentInit
     public static void CheckRate(double p, string name)
     {
         if (!(p >= 0 && p < 1)) throw new ArgumentException($"options.{name}: expected a rate in [0, 1), got {p}.", "options");
-    }
-
-    /// <summary>y = a ⊙ b (all the same length; y may alias a).</summary>
-    public static void Mul<T>(Span<T> y, ReadOnlySpan<T> a, ReadOnlySpan<T> b) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        int n = y.Length, i = 0, w = Vector<T>.Count;
-        if (a.Length != n || b.Length != n) throw new ArgumentException($"length mismatch: expected {n}, got {a.Length} and {b.Length}.");
-        ref T ry = ref MemoryMarshal.GetReference(y);
-        ref T ra = ref MemoryMarshal.GetReference(a);
-        ref T rb = ref MemoryMarshal.GetReference(b);
-        for (; i <= n - w; i += w)
-            (Vector.LoadUnsafe(ref ra, (nuint)i) * Vector.LoadUnsafe(ref rb, (nuint)i)).StoreUnsafe(ref ry, (nuint)i);
-        for (; i < n; i++) y[i] = a[i] * b[i];
-    }
-
-    /// <summary>y += a ⊙ b.</summary>
-    public static void AddMul<T>(Span<T> y, ReadOnlySpan<T> a, ReadOnlySpan<T> b) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        int n = y.Length, i = 0, w = Vector<T>.Count;
-        if (a.Length != n || b.Length != n) throw new ArgumentException($"length mismatch: expected {n}, got {a.Length} and {b.Length}.");
-        ref T ry = ref MemoryMarshal.GetReference(y);
-        ref T ra = ref MemoryMarshal.GetReference(a);
-        ref T rb = ref MemoryMarshal.GetReference(b);
-        for (; i <= n - w; i += w)
-            (Vector.LoadUnsafe(ref ry, (nuint)i) + Vector.LoadUnsafe(ref ra, (nuint)i) * Vector.LoadUnsafe(ref rb, (nuint)i)).StoreUnsafe(ref ry, (nuint)i);
-        for (; i < n; i++) y[i] += a[i] * b[i];
     }
 }

@@ -215,7 +215,7 @@ internal sealed class RecurrentScan<T, TCell> : IRowLoops<T>, IScan<T>
             st.HPrev = a.Step(a.H, s).Slice(r0 * P, n * P);
             st.HNew = a.Step(a.H, s + 1).Slice(r0 * P, n * P);
             st.Hin = st.HPrev;
-            if (a.DropH) { var hd = a.Step(a.Hd, s).Slice(r0 * P, n * P); RecurrentInit.Mul(hd, st.HPrev, mh); st.Hin = hd; }
+            if (a.DropH) { var hd = a.Step(a.Hd, s).Slice(r0 * P, n * P); Vec.Mul(hd, st.HPrev, mh); st.Hin = hd; }
             if (_cell.HasCell)
             {
                 st.CPrev = a.Step(a.C, a.CIndex(s, S)).Slice(r0 * H, n * H);
@@ -326,7 +326,7 @@ internal sealed class RecurrentScan<T, TCell> : IRowLoops<T>, IScan<T>
             st.Dhin = a.DropH ? dhd : next;
             st.Carries = s > S - steps || a.CarryOut; // the last step's dh_{t-1} only matters when someone reads it
             _cell.Backward(ref st);
-            if (a.DropH) RecurrentInit.AddMul(next, dhd, mh);
+            if (a.DropH) Vec.AddMul(next, dhd, mh);
             var tmp = dh; dh = next; next = tmp;
         }
     }

@@ -1,5 +1,4 @@
 using System.Numerics;
-using System.Runtime.InteropServices;
 using Rnn.Init;
 using Rnn.Kernels;
 
@@ -102,39 +101,18 @@ public sealed class SimpleRnn<T> : RecurrentLayer<T> where T : unmanaged, IFloat
             // (x·W_ihᵀ + b) + h·W_hhᵀ: the bias first, in the step, instead of a pass over every step before the loop.
             Vec.AddToRows<T>(hCur, a[a.Bias], n, H);
             if (!st.SkipProduct) Gemm.MultiplyPacked(hCur, st.HPrev, a[a.WhhP], false, T.One, T.One, n, H, H);
-            if (typeof(T) == typeof(float) && l.Options.Activation == Activation.Tanh)
-                CellMath.Tanh(MemoryMarshal.Cast<T, float>(hCur), MemoryMarshal.Cast<T, float>(hCur)); // the cells' rational tanh
-            else Activations.Forward(hCur, hCur, l.Options.Activation);
-            if (!st.Mask.IsEmpty)
-                for (int b = 0; b < n; b++)
-                    if (st.Mask[b] == T.Zero) st.HPrev.Slice(b * H, H).CopyTo(hCur.Slice(b * H, H));
+            RnnCell.Forward(hCur, st.HPrev, st.Mask, l.Options.Activation, n, H); // f in place; masked rows keep h_{t-1}
         }
 
         public void Backward(ref ScanStep<T> st)
         {
             var a = st.A;
-            int H = l.CellSize, n = st.N, s = st.S;
-            T clip = T.CreateTruncating(l.Options.GradClipping);
-            var dpre = st.Rows(a.Cell[Dpre], s, H);
-            var dbias = st.Rows(a.Cell[DBias], 0, H);
-            var carry = st.Dh; var next = st.Next;
-            // The bias gradient's per-row sums are taken in the tanh pass when nothing changes dpre after it.
-            bool fused = l.Options.Activation == Activation.Tanh && clip == T.Zero && st.Mask.IsEmpty;
-            if (l.Options.Activation == Activation.Tanh) TanhBackward(dpre, fused ? dbias : default, st.HNew, carry);
-            else Activations.Backward(dpre, st.HNew, carry, l.Options.Activation);
-            if (clip > T.Zero) Vec.Clip(dpre, clip);
-            // Masked rows: no gradient to the cell, dh passes straight to h_{t-1}.
-            if (!st.Mask.IsEmpty)
-            {
-                for (int b = 0; b < n; b++)
-                {
-                    if (st.Mask[b] == T.Zero) { dpre.Slice(b * H, H).Clear(); carry.Slice(b * H, H).CopyTo(next.Slice(b * H, H)); }
-                    else next.Slice(b * H, H).Clear();
-                }
-                if (st.Carries) Gemm.MultiplyPacked(next, dpre, a[a.WhhP], false, T.One, T.One, n, H, H);
-            }
-            else if (st.Carries) Gemm.MultiplyPacked(next, dpre, a[a.WhhP], false, T.One, T.Zero, n, H, H);
-            if (!fused) Vec.Add(dbias, dpre);
+            int H = l.CellSize, n = st.N;
+            var dpre = st.Rows(a.Cell[Dpre], st.S, H);
+            // dpre = clip(dh ⊙ f'), summed per row for the bias; Next = dh on masked rows, else 0 (+ dpre·W_hh below).
+            RnnCell.Backward(dpre, st.Next, st.Rows(a.Cell[DBias], 0, H), st.HNew, st.Dh, st.Mask, l.Options.Activation,
+                T.CreateTruncating(l.Options.GradClipping), n, H);
+            if (st.Carries) Gemm.MultiplyPacked(st.Next, dpre, a[a.WhhP], false, T.One, T.One, n, H, H);
         }
 
         public void WeightGradients(ScanArena<T> a, int sStop, int steps, int B)
@@ -146,40 +124,6 @@ public sealed class SimpleRnn<T> : RecurrentLayer<T> where T : unmanaged, IFloat
             // The loop summed dpre over the steps per row; the bias gradient is the sum of those rows.
             if (l.BiasHh != null) Vec.AddColumnSums<T>(l.BiasIh.Grad, l.BiasHh.Grad, a[a.Cell[DBias]], B, H);
             else Vec.AddColumnSums<T>(l.BiasIh.Grad, a[a.Cell[DBias]], B, H);
-        }
-
-        /// <summary>dpre = dh ⊙ (1 − h²); dpre is also added to sums (same shape) unless it is empty.</summary>
-        private static void TanhBackward(Span<T> dpre, Span<T> sums, ReadOnlySpan<T> h, ReadOnlySpan<T> dh)
-        {
-            int n = dpre.Length, w = Vector<T>.Count, i = 0;
-            ref T d = ref MemoryMarshal.GetReference(dpre);
-            ref T y = ref MemoryMarshal.GetReference(h);
-            ref T g = ref MemoryMarshal.GetReference(dh);
-            if (h.Length < n || dh.Length < n) throw new ArgumentException($"TanhBackward: expected {n} elements, got {h.Length} and {dh.Length}.");
-            if (sums.IsEmpty)
-            {
-                for (; i + w <= n; i += w)
-                {
-                    var yv = Vector.LoadUnsafe(ref y, (nuint)i);
-                    (Vector.LoadUnsafe(ref g, (nuint)i) * (Vector<T>.One - yv * yv)).StoreUnsafe(ref d, (nuint)i);
-                }
-                for (; i < n; i++) System.Runtime.CompilerServices.Unsafe.Add(ref d, i) = System.Runtime.CompilerServices.Unsafe.Add(ref g, i) * (T.One - System.Runtime.CompilerServices.Unsafe.Add(ref y, i) * System.Runtime.CompilerServices.Unsafe.Add(ref y, i));
-                return;
-            }
-            ref T acc = ref MemoryMarshal.GetReference(sums);
-            for (; i + w <= n; i += w)
-            {
-                var yv = Vector.LoadUnsafe(ref y, (nuint)i);
-                var dv = Vector.LoadUnsafe(ref g, (nuint)i) * (Vector<T>.One - yv * yv);
-                dv.StoreUnsafe(ref d, (nuint)i);
-                (Vector.LoadUnsafe(ref acc, (nuint)i) + dv).StoreUnsafe(ref acc, (nuint)i);
-            }
-            for (; i < n; i++)
-            {
-                T dv = dh[i] * (T.One - h[i] * h[i]);
-                dpre[i] = dv;
-                sums[i] += dv;
-            }
         }
     }
 }
