@@ -62,13 +62,15 @@ public class ScanGradTests
         }
     }
 
-    public static TheoryData<string> LstmCases => new()
-    {
+    private static readonly string[] LstmCaseNames =
+    [
         "plain", "mask", "backwards", "final", "final-backwards-mask", "given-state", "learned", "dropout", "two-biases",
         "padded-zero", "pytorch-init", "all",
-    };
+    ];
 
-    private static LstmOptions LstmOpts(string c, int proj) => c switch
+    private static LstmOptions LstmOpts(string c, int proj) => LstmOptsCore(c, proj);
+
+    private static LstmOptions LstmOptsCore(string c, int proj) => c switch
     {
         "plain" => new() { ProjSize = proj },
         "mask" => new() { ProjSize = proj },
@@ -91,13 +93,23 @@ public class ScanGradTests
 
     private static bool Masked(string c) => c.Contains("mask") || c is "padded-zero" or "all";
 
-    [Theory]
-    [MemberData(nameof(LstmCases))]
-    public void ProjectedLstmGradients(string c)
+    public static TheoryData<string, string> LstmVariantCases()
     {
-        var o = LstmOpts(c, 3);
+        var d = new TheoryData<string, string>();
+        foreach (var v in new[] { "proj", "peep", "peep-proj" })
+            foreach (var c in LstmCaseNames) d.Add(v, c);
+        return d;
+    }
+
+    [Theory]
+    [MemberData(nameof(LstmVariantCases))]
+    public void LstmVariantGradients(string variant, string c)
+    {
+        int proj = variant.Contains("proj") ? 3 : 0;
+        var o = LstmOpts(c, proj) with { Peepholes = variant.Contains("peep") };
         using var l = new Lstm<double>(I, 6, new Rng(7), o);
-        Assert.Equal(3, l.HiddenSize); Assert.Equal(6, l.CellSize);
+        Assert.Equal(proj > 0 ? 3 : 6, l.HiddenSize); Assert.Equal(6, l.CellSize);
+        Assert.Equal(o.Peepholes, l.Peephole != null);
         bool dropout = o.Dropout > 0;
         Check(l, Masked(c), c is "given-state" or "all" or "final", dropout, dropout ? r => l.DropoutRng = r : null);
     }
@@ -135,6 +147,7 @@ public class ScanGradTests
     [InlineData("gru", true)]
     [InlineData("rnn", false)]
     [InlineData("lstm-proj", true)]
+    [InlineData("lstm-peep", true)]
     public void StackOfBidirectionalLayersWithStates(string kind, bool masked)
     {
         // Two bidirectional layers stacked, h0/c0 given and h_n/c_n in the loss, all in PyTorch's (layers·dirs, B, H).
@@ -146,6 +159,7 @@ public class ScanGradTests
             {
                 "lstm" => new Lstm<double>(input, 4, rng, new() { Backwards = back, InitialState = InitialState.Given, TwoBiases = true }, sfx),
                 "lstm-proj" => new Lstm<double>(input, 4, rng, new() { Backwards = back, InitialState = InitialState.Given, ProjSize = 2 }, sfx),
+                "lstm-peep" => new Lstm<double>(input, 4, rng, new() { Backwards = back, InitialState = InitialState.Given, Peepholes = true }, sfx),
                 "gru" => new Gru<double>(input, 4, rng, new() { Backwards = back, InitialState = InitialState.Given }, sfx),
                 _ => new SimpleRnn<double>(input, 4, rng, new() { Backwards = back, InitialState = InitialState.Given }, sfx),
             };
@@ -159,12 +173,14 @@ public class ScanGradTests
     }
 
     [Theory]
-    [InlineData(false, false)]
-    [InlineData(true, true)]
-    public void ProjectedTruncationIsTheGradientOfTheLastStepsFromTheFrozenState(bool backwards, bool masked)
+    [InlineData(false, false, false)]
+    [InlineData(true, true, false)]
+    [InlineData(false, true, true)]
+    [InlineData(true, false, true)]
+    public void ProjectedTruncationIsTheGradientOfTheLastStepsFromTheFrozenState(bool backwards, bool masked, bool peep)
     {
         const int k = 3, early = S - k, H = 6, P = 3;
-        using var lstm = new Lstm<double>(I, H, new Rng(13), new LstmOptions { GradientSteps = k, Backwards = backwards, ProjSize = P });
+        using var lstm = new Lstm<double>(I, H, new Rng(13), new LstmOptions { GradientSteps = k, Backwards = backwards, ProjSize = P, Peepholes = peep });
         var x = GradCheck.Det(B * S * I, 1.0);
         var mask = masked ? SimpleRnnGradTests.PostPadMask(B, S) : Array.Empty<double>();
         var y = new double[B * S * P]; var c = GradCheck.Det(y.Length, 1.0, 2); var dy = new double[y.Length];
@@ -175,8 +191,8 @@ public class ScanGradTests
 
         var (xe, me) = TestTensors.TimeSlice(x, mask, B, S, backwards ? k : 0, early, I);
         var (xl, ml) = TestTensors.TimeSlice(x, mask, B, S, backwards ? 0 : early, k, I);
-        using var head = new Lstm<double>(I, H, new Rng(13), new LstmOptions { Backwards = backwards, ReturnSequences = false, ProjSize = P });
-        using var tail = new Lstm<double>(I, H, new Rng(13), new LstmOptions { Backwards = backwards, InitialState = InitialState.Given, ProjSize = P });
+        using var head = new Lstm<double>(I, H, new Rng(13), new LstmOptions { Backwards = backwards, ReturnSequences = false, ProjSize = P, Peepholes = peep });
+        using var tail = new Lstm<double>(I, H, new Rng(13), new LstmOptions { Backwards = backwards, InitialState = InitialState.Given, ProjSize = P, Peepholes = peep });
         head.Forward(new double[B * P], xe, me, default, default, B, early);
         var hF = head.FinalH.ToArray(); var cF = head.FinalC.ToArray();
         var cl = TestTensors.TimeSlice(c, Array.Empty<double>(), B, S, backwards ? 0 : early, k, P).Item1;
@@ -187,6 +203,7 @@ public class ScanGradTests
         TestTensors.AssertClose(tail.WeightIh.Grad, lstm.WeightIh.Grad); TestTensors.AssertClose(tail.WeightHh.Grad, lstm.WeightHh.Grad);
         TestTensors.AssertClose(tail.WeightHr!.Grad, lstm.WeightHr!.Grad);
         TestTensors.AssertClose(tail.BiasIh.Grad, lstm.BiasIh.Grad);
+        if (peep) TestTensors.AssertClose(tail.Peephole!.Grad, lstm.Peephole!.Grad);
         TestTensors.AssertClose(dxl, TestTensors.TimeSlice(dx, Array.Empty<double>(), B, S, backwards ? 0 : early, k, I).Item1);
         Assert.Contains(lstm.WeightHr.Grad, v => v != 0);
     }

@@ -39,7 +39,7 @@ public class StreamingEqualsForwardTests
     public static TheoryData<string, int, int> LayerCases()
     {
         var d = new TheoryData<string, int, int>();
-        foreach (var kind in new[] { "rnn-tanh", "rnn-relu", "lstm", "lstm-proj", "gru", "gru-before" })
+        foreach (var kind in new[] { "rnn-tanh", "rnn-relu", "lstm", "lstm-proj", "lstm-peep", "lstm-peep-proj", "gru", "gru-before" })
             foreach (int batch in new[] { 1, 3, 40 })
                 foreach (int hidden in new[] { 7, 24, 128 })
                     d.Add(kind, batch, hidden);
@@ -55,6 +55,8 @@ public class StreamingEqualsForwardTests
             "rnn-relu" => new SimpleRnn<float>(I, H, rng, new SimpleRnnOptions { Activation = Rnn.Kernels.Activation.Relu, InitialState = init }),
             "lstm" => new Lstm<float>(I, H, rng, new LstmOptions { TwoBiases = true, Init = InitScheme.PyTorch, InitialState = init }),
             "lstm-proj" => new Lstm<float>(I, H, rng, new LstmOptions { ProjSize = H / 2, Init = InitScheme.PyTorch, InitialState = init }),
+            "lstm-peep" => new Lstm<float>(I, H, rng, new LstmOptions { Peepholes = true, InitialState = init }),
+            "lstm-peep-proj" => new Lstm<float>(I, H, rng, new LstmOptions { Peepholes = true, ProjSize = 3, TwoBiases = true, InitialState = init }),
             "gru" => new Gru<float>(I, H, rng, new GruOptions { Init = InitScheme.PyTorch, InitialState = init }),
             "gru-before" => new Gru<float>(I, H, rng, new GruOptions { ResetAfter = false, Init = InitScheme.PyTorch, InitialState = init }),
             _ => throw new ArgumentException(kind),

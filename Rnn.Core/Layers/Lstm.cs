@@ -17,6 +17,11 @@ public sealed record LstmOptions : GatedRecurrentOptions
     /// (4H, P) and a parameter weight_hr (P, H) is added. The state is h (P) and c (H).
     /// </summary>
     public int ProjSize { get; init; }
+    /// <summary>
+    /// Peephole connections (Lasagne's LSTMLayer default, ONNX's LSTM input P): diagonal weights through which the
+    /// i and f gates see c_{t−1} and the o gate sees c_t. Adds a parameter peephole (3H) = [p_i | p_f | p_o].
+    /// </summary>
+    public bool Peepholes { get; init; }
 }
 
 /// <summary>
@@ -40,6 +45,8 @@ public sealed class Lstm<T> : RecurrentLayer<T> where T : unmanaged, IFloatingPo
     public override int StateCount => 2;
     /// <summary>(P, H): the output projection, only with <see cref="LstmOptions.ProjSize"/>.</summary>
     public Parameter<T>? WeightHr { get; }
+    /// <summary>(3H) = [p_i | p_f | p_o]: the peephole weights, only with <see cref="LstmOptions.Peepholes"/>.</summary>
+    public Parameter<T>? Peephole { get; }
 
     /// <summary>Creates the layer and initialises its parameters per <see cref="GatedRecurrentOptions.Init"/> from <paramref name="rng"/> (null: zeros, for loading).</summary>
     public Lstm(int inputSize, int hiddenSize, Rng? rng, LstmOptions? options = null, string suffix = "_l0")
@@ -56,6 +63,12 @@ public sealed class Lstm<T> : RecurrentLayer<T> where T : unmanaged, IFloatingPo
             WeightHr = Add(new Parameter<T>("weight_hr" + suffix, [Options.ProjSize, hiddenSize]));
             if (rng != null && Options.Init == InitScheme.PyTorch) Initializers.Uniform<T>(WeightHr.Value, rng, -1 / Math.Sqrt(hiddenSize), 1 / Math.Sqrt(hiddenSize));
             else if (rng != null) Initializers.GlorotUniform<T>(WeightHr.Value, rng, hiddenSize, Options.ProjSize);
+        }
+        if (Options.Peepholes)
+        {
+            // U(±1/√H) under either scheme (Keras has no peepholes; PyTorch's scheme for everything else).
+            Peephole = Add(new Parameter<T>("peephole" + suffix, [3 * hiddenSize]));
+            if (rng != null) Initializers.Uniform<T>(Peephole.Value, rng, -1 / Math.Sqrt(hiddenSize), 1 / Math.Sqrt(hiddenSize));
         }
         DropoutRng = new Rng(rng?.NextUInt64() ?? 0);
         _scan = new RecurrentScan<T, Cell>(this, new Cell(this));
@@ -75,8 +88,28 @@ public sealed class Lstm<T> : RecurrentLayer<T> where T : unmanaged, IFloatingPo
     /// </summary>
     internal readonly struct Cell(Lstm<T> l) : IRecurrentCell<T>
     {
-        private const int Gates = 0, Tc = 1, DBias = 2, R = 3, Dhp = 4, Dr = 5, DrPrev = 6, WhrP = 7; // cell slots
+        private const int Gates = 0, Tc = 1, DBias = 2, R = 3, Dhp = 4, Dr = 5, DrPrev = 6, WhrP = 7, DPeep = 8; // cell slots
         private bool Projects => l.WeightHr != null;
+        private bool Peeps => l.Peephole != null;
+
+        // The kernel for this variant: with or without peepholes (the projection is around it, in Forward and Backward).
+        private void CellForward(Span<T> h, Span<T> c, Span<T> tc, Span<T> gates, ReadOnlySpan<T> hPrev, ReadOnlySpan<T> cPrev,
+            ReadOnlySpan<T> bias, ReadOnlySpan<T> mask, int n, int gs)
+        {
+            if (Peeps) LstmCell.ForwardPeephole(h, c, tc, gates, hPrev, cPrev, bias, l.Peephole!.Value, mask, n, l.CellSize, gs);
+            else LstmCell.Forward(h, c, tc, gates, hPrev, cPrev, bias, mask, n, l.CellSize, gs);
+        }
+
+        private void CellBackward(ScanArena<T> a, ref ScanStep<T> st, Span<T> dg, Span<T> dhPrev, ReadOnlySpan<T> dh, int ds)
+        {
+            int H = l.CellSize, n = st.N;
+            var tc = st.Rows(a.Cell[Tc], st.S, H);
+            var dbias = st.Rows(a.Cell[DBias], 0, GateRows);
+            if (Peeps)
+                LstmCell.BackwardPeephole(dg, dhPrev, st.Dc, dbias, st.Rows(a.Cell[DPeep], 0, 3 * H), dh, dg, st.CPrev, st.CNew, tc,
+                    l.Peephole!.Value, st.Mask, n, H, ds);
+            else LstmCell.Backward(dg, dhPrev, st.Dc, dbias, dh, dg, st.CPrev, tc, st.Mask, n, H, ds);
+        }
 
         public int GateRows => 4 * l.CellSize;
         public bool HasCell => true;
@@ -104,6 +137,7 @@ public sealed class Lstm<T> : RecurrentLayer<T> where T : unmanaged, IFloatingPo
             a.Cell[DrPrev] = t.Add("drp", pr ? 1 : 0, B * H); // (B, H) the kernel's pass-through output, unused
             // W_hr packed once per pass: W_hrᵀ (H, P) in Forward, W_hr (P, H) in Backward.
             a.Cell[WhrP] = t.Add("whrP", 1, pr ? Math.Max(Gemm.PackedBLength<T>(P, H), Gemm.PackedBLength<T>(H, P)) : 0);
+            a.Cell[DPeep] = t.Add("dpeep", 1, Peeps ? B * 3 * H : 0); // (B, 3H) peephole gradients summed over the steps, per row
         }
 
         public void InputTarget(ScanArena<T> a, out Tape.Slot slot, out int firstStep, out int ld) { slot = a.Cell[Gates]; firstStep = 0; ld = Stride; }
@@ -122,6 +156,7 @@ public sealed class Lstm<T> : RecurrentLayer<T> where T : unmanaged, IFloatingPo
         {
             Gemm.PackB<T>(a[a.WhhP], l.WeightHh.Value, false, l.HiddenSize, GateRows, forOneRow: B == 1); // W_hh (4H, P) as op(B) of dh = dGates·W_hh
             a[a.Cell[DBias]].Clear();
+            a[a.Cell[DPeep]].Clear();
             if (Projects) Gemm.PackB<T>(a[a.Cell[WhrP]], l.WeightHr!.Value, false, l.CellSize, l.HiddenSize, forOneRow: B == 1); // dr = dh·W_hr
         }
 
@@ -134,12 +169,12 @@ public sealed class Lstm<T> : RecurrentLayer<T> where T : unmanaged, IFloatingPo
             if (!st.SkipProduct) Gemm.MultiplyPacked(gates, st.Hin, a[a.WhhP], false, T.One, T.One, n, G, l.HiddenSize, ldc: gs);
             // Inference keeps one tanh(c) (only Backward reads them).
             var tc = st.Rows(a.Cell[Tc], a.Kept ? s : 0, H);
-            if (!Projects) { LstmCell.Forward(st.HNew, st.CNew, tc, gates, st.HPrev, st.CPrev, a[a.Bias], st.Mask, n, H, gs); return; }
+            if (!Projects) { CellForward(st.HNew, st.CNew, tc, gates, st.HPrev, st.CPrev, a[a.Bias], st.Mask, n, gs); return; }
             // Projected: the kernel writes r (its masked rows copy themselves), then h = r·W_hrᵀ, then masked rows keep
             // h_{t-1} and get r = 0 (the weight gradient reads r there, times a zero gradient).
             int P = l.HiddenSize;
             var r = st.Rows(a.Cell[R], a.Kept ? s : 0, H);
-            LstmCell.Forward(r, st.CNew, tc, gates, r, st.CPrev, a[a.Bias], st.Mask, n, H, gs);
+            CellForward(r, st.CNew, tc, gates, r, st.CPrev, a[a.Bias], st.Mask, n, gs);
             if (!st.Mask.IsEmpty) for (int b = 0; b < n; b++) if (st.Mask[b] == T.Zero) r.Slice(b * H, H).Clear();
             Gemm.MultiplyPacked(st.HNew, r, a[a.Cell[WhrP]], false, T.One, T.Zero, n, P, H);
             if (!st.Mask.IsEmpty) for (int b = 0; b < n; b++) if (st.Mask[b] == T.Zero) st.HPrev.Slice(b * P, P).CopyTo(st.HNew.Slice(b * P, P));
@@ -152,8 +187,7 @@ public sealed class Lstm<T> : RecurrentLayer<T> where T : unmanaged, IFloatingPo
             var dg = st.Rows(a.Cell[Gates], s, ds); // the step's gates in, its dGates out
             if (!Projects)
                 // dGates and dc_{t-1}; Next = dh on masked rows (state passed through), else 0.
-                LstmCell.Backward(dg, st.Next, st.Dc, st.Rows(a.Cell[DBias], 0, G), st.Dh, dg, st.CPrev,
-                    st.Rows(a.Cell[Tc], s, H), st.Mask, n, H, ds);
+                CellBackward(a, ref st, dg, st.Next, st.Dh, ds);
             else
             {
                 // dhp = dh on real rows, 0 on masked ones (their h was h_{t-1}: dh passes through to Next); dr = dhp·W_hr.
@@ -165,8 +199,7 @@ public sealed class Lstm<T> : RecurrentLayer<T> where T : unmanaged, IFloatingPo
                     for (int b = 0; b < n; b++)
                         if (st.Mask[b] == T.Zero) { dhp.Slice(b * P, P).Clear(); st.Dh.Slice(b * P, P).CopyTo(st.Next.Slice(b * P, P)); }
                 Gemm.MultiplyPacked(dr, dhp, a[a.Cell[WhrP]], false, T.One, T.Zero, n, H, P);
-                LstmCell.Backward(dg, st.Rows(a.Cell[DrPrev], 0, H), st.Dc, st.Rows(a.Cell[DBias], 0, G), dr, dg, st.CPrev,
-                    st.Rows(a.Cell[Tc], s, H), st.Mask, n, H, ds);
+                CellBackward(a, ref st, dg, st.Rows(a.Cell[DrPrev], 0, H), dr, ds);
             }
             // dh_{t-1} += dGates·W_hh.
             if (st.Carries) Gemm.MultiplyPacked(st.Dhin, dg, a[a.WhhP], false, T.One, T.One, n, l.HiddenSize, G, ds);
@@ -183,6 +216,7 @@ public sealed class Lstm<T> : RecurrentLayer<T> where T : unmanaged, IFloatingPo
             // The cells summed dGates over the steps per row; the bias gradient is the sum of those rows.
             if (l.BiasHh != null) Vec.AddColumnSums<T>(l.BiasIh.Grad, l.BiasHh.Grad, a[a.Cell[DBias]], B, G);
             else Vec.AddColumnSums<T>(l.BiasIh.Grad, a[a.Cell[DBias]], B, G);
+            if (Peeps) Vec.AddColumnSums<T>(l.Peephole!.Grad, a[a.Cell[DPeep]], B, 3 * l.CellSize);
             // dW_hr += dhpᵀ·r over the kept steps.
             if (Projects)
                 Gemm.Multiply(l.WeightHr!.Grad, a.Steps(a.Cell[Dhp], sStop, steps), a.Steps(a.Cell[R], sStop, steps), true, false, T.One, T.One,
