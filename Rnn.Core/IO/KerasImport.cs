@@ -28,7 +28,12 @@ public static class KerasImport
 
     /// <summary>Loads a Keras LSTM layer's kernel, recurrent_kernel and bias (prefix e.g. "lstm/lstm_cell/").</summary>
     public static void LoadLstm<T>(SafeTensorsFile file, Lstm<T> layer, string prefix) where T : unmanaged, IFloatingPointIeee754<T>
-        => LoadCell(file, prefix, layer.InputSize, layer.HiddenSize, LstmOrder, layer.WeightIh, layer.WeightHh, layer.BiasIh, layer.BiasHh, resetAfter: null);
+    {
+        ArgumentNullException.ThrowIfNull(layer);
+        if (layer.WeightHr != null || layer.Peephole != null)
+            throw new NotSupportedException("layer: a Keras LSTM has neither a projection nor peepholes; expected an Lstm without ProjSize and Peepholes.");
+        LoadCell(file, prefix, layer.InputSize, layer.HiddenSize, LstmOrder, layer.WeightIh, layer.WeightHh, layer.BiasIh, layer.BiasHh, resetAfter: null);
+    }
 
     /// <summary>
     /// Loads a Keras GRU layer (prefix e.g. "gru/gru_cell/"). The bias shape tells reset_after: (2, 3u) needs
