@@ -97,7 +97,9 @@ public static class AddingSample
             int ok = 0;
             for (int n = 0; n < batch; n++) if (Math.Abs(pred[n] - yv[n]) < 0.04) ok++;
             double acc = (double)ok / batch;
-            Console.WriteLine($"Epoch {epoch} validation cost = {cost.ToString("G6", CultureInfo.InvariantCulture)}  (|err|<0.04: {acc:P0}, {seconds:F2}s)");
+            // Lasagne's line, then what each number is.
+            Console.WriteLine($"Epoch {epoch} validation cost = {cost.ToString("G6", CultureInfo.InvariantCulture)} (validation MSE); " +
+                              $"|error| < 0.04 (Hochreiter & Schmidhuber's criterion): {acc:P0} of {batch}; {seconds:F2} s");
             report.Epoch(("epoch", epoch), ("validation_cost", cost), ("within_0.04", acc), ("train_loss_ema", running), ("lr", opt.LearningRate), ("batches", batches), ("seconds", seconds));
             completed = epoch;
             opt.LearningRate *= lrDecay;
@@ -106,8 +108,8 @@ public static class AddingSample
         report.Summary("epochs_completed", completed);
         report.Summary("total_seconds", total.Elapsed.TotalSeconds);
         RunEnd.Write(o, report, cancel.Requested, path => Save(model, path),
-            $"adding: {optName} lr {lr.ToString(CultureInfo.InvariantCulture)}, hidden {hidden}, batch {batch}, seed {seed}", "MSE",
-            ["validation_cost", "train_loss_ema", "within_0.04"], chart: "validation_cost");
+            $"adding (Lasagne recurrent.py): 2 x SimpleRnn({hidden}), {optName} lr {lr.ToString(CultureInfo.InvariantCulture)}{(lrDecay != 1 ? $" x{lrDecay.ToString(CultureInfo.InvariantCulture)}/epoch" : "")}, {batches} x {batch} per epoch, seed {seed}", "MSE",
+            ["validation_cost", "train_loss_ema", "within_0.04"], chart: "validation_cost", elapsed: total.Elapsed);
         return 0;
     }
 

@@ -104,7 +104,7 @@ public static class AdditionSample
         report.Summary("epochs_completed", completed);
         RunEnd.Write(o, report, cancel.Requested, path => Save(model, path, digits, reverse),
             $"addition: {cell}({hidden}), Adam lr {lr.ToString(CultureInfo.InvariantCulture)}, batch {batch}, seed {seed}", "cross-entropy",
-            ["loss", "val_exact_acc", "val_char_acc"], chart: "val_exact_acc");
+            ["loss", "val_exact_acc", "val_char_acc"], chart: "val_exact_acc", elapsed: total.Elapsed);
         return 0;
     }
 

@@ -79,7 +79,8 @@ public static class CharLstmTrainer
         }
         report.Summary("epochs_completed", completed);
         report.Summary("total_seconds", total.Elapsed.TotalSeconds);
-        CharRnnSample.Finish(o, report, cancel.Requested, path => CharRnnSample.Save(path, model.NamedParameters, data, o), "validation_loss", $"charrnn lstm: {o.Layers} x LSTM({o.Hidden}), seq {S}, batch {B}, RMSprop lr {o.LearningRate.ToString(CultureInfo.InvariantCulture)}, seed {o.Seed}");
+        CharRnnSample.Finish(o, report, cancel.Requested, path => CharRnnSample.Save(path, model.NamedParameters, data, o), ["train_loss", "validation_loss"],
+            $"charrnn lstm: {o.Layers} x LSTM({o.Hidden}), seq {S}, batch {B}, RMSprop lr {o.LearningRate.ToString(CultureInfo.InvariantCulture)}, {n} chars, V = {data.V}, seed {o.Seed}", total.Elapsed);
         return 0;
     }
 

@@ -67,6 +67,7 @@ public static class CharRnnSample
             Report = t.Report,
             Plot = t.Plot,
             Quiet = t.Quiet,
+            PlotLog = t.PlotLog,
         };
         Engine.Threads = o.Threads;
         using var cancel = new CancelFlag();
@@ -111,12 +112,15 @@ public static class CharRnnSample
             }
             p += S;
         }
-        Console.WriteLine($"{(cancel.Requested ? "stopped" : "done")}: {it} iterations in {clock.Elapsed.TotalSeconds:F1}s, smooth loss {smooth.ToString("F4", CultureInfo.InvariantCulture)} = {smooth / initial:P1} of the initial {initial:F2}");
+        // The last iteration as a report point too, so the chart's "last" is the smooth loss printed below.
+        if (it > 0 && (it - 1) % o.PrintEvery != 0)
+            report.Epoch(("iteration", it - 1), ("smooth_loss", smooth), ("seconds", clock.Elapsed.TotalSeconds));
+        Console.WriteLine($"{it} iterations: smooth loss {smooth.ToString("F4", CultureInfo.InvariantCulture)} = {smooth / initial:P1} of the initial {initial:F2}");
         report.Summary("iterations", it);
         report.Summary("final_smooth_loss", smooth);
         report.Summary("total_seconds", clock.Elapsed.TotalSeconds);
-        Finish(o, report, cancel.Requested, path => Save(path, model.Parameters.Select(p => (p.Name, p)), data, o), "smooth_loss",
-            $"charrnn faithful: hidden {o.Hidden}, seq {S}, lr {o.LearningRate.ToString(CultureInfo.InvariantCulture)}, seed {o.Seed} (x = report point, every {o.PrintEvery} iterations)");
+        Finish(o, report, cancel.Requested, path => Save(path, model.Parameters.Select(p => (p.Name, p)), data, o), ["smooth_loss"],
+            $"charrnn faithful (min-char-rnn): SimpleRnn({o.Hidden}), seq {S}, Adagrad lr {o.LearningRate.ToString(CultureInfo.InvariantCulture)}, {n} chars, V = {V}, seed {o.Seed}", clock.Elapsed);
         return 0;
     }
 
@@ -142,9 +146,9 @@ public static class CharRnnSample
         .Config("batch", o.Mode == "lstm" ? o.Batch : 1).Config("lr", o.LearningRate).Config("clip", o.Clip)
         .Config("dropout", o.Dropout).Config("temperature", o.Temperature).Config("seed", o.Seed).Config("threads", o.Threads);
 
-    internal static void Finish(CharRnnOptions o, Report report, bool interrupted, Action<string> save, string metric, string title)
-        => RunEnd.Write(new TrainOptions { Report = o.Report, Plot = o.Plot, Save = o.Save, Quiet = o.Quiet }, report, interrupted, save,
-            title, "loss", [metric], chart: metric);
+    internal static void Finish(CharRnnOptions o, Report report, bool interrupted, Action<string> save, string[] metrics, string title, TimeSpan elapsed)
+        => RunEnd.Write(new TrainOptions { Report = o.Report, Plot = o.Plot, Save = o.Save, Quiet = o.Quiet, PlotLog = o.PlotLog }, report, interrupted, save,
+            title, "loss", metrics, chart: metrics[^1], elapsed: elapsed);
 }
 
 /// <summary>The parsed command line of the charrnn sample.</summary>
@@ -194,4 +198,6 @@ public sealed record CharRnnOptions
     public string? Plot { get; init; }
     /// <summary>No progress line.</summary>
     public bool Quiet { get; init; }
+    /// <summary>Log-scale loss axis in the plot.</summary>
+    public bool PlotLog { get; init; }
 }

@@ -38,6 +38,8 @@ public static class ClassifySample
             throw new UsageException($"classify: {model} has no imdb.vocab / imdb.maxlen metadata; expected a checkpoint written by `imdb --save`.");
         if (net.Embedding == null || net.Spec.OutputSize != 1)
             throw new UsageException($"classify: {model} is not a token classifier (expected token input and one output).");
+        if (meta.TryGetValue("imdb.source", out var source) && source.StartsWith("generated", StringComparison.Ordinal))
+            Console.Error.WriteLine($"note: {model} was trained on generated data, whose vocabulary is synthetic (good0, bad1, w123, ...): English text scores about 0.5; train with `imdb --data DIR` for real reviews.");
         var tokenizer = ImdbTokenizer.FromRankedWords(vocabText.Split('\n'), net.Spec.Vocab);
         var predictor = new Predictor<float>(net);
         var state = predictor.NewState();

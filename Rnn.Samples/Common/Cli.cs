@@ -38,6 +38,7 @@ public sealed class Cli
           .Option("threads", "N", "kernel threads", "1")
           .Option("report", "FILE", "write a JSON record of the configuration and per-epoch metrics (rewritten after each epoch)")
           .Option("plot", "FILE.svg", "write an SVG chart of the per-epoch metrics")
+          .Flag("plot-log", "log-scale loss axis in the chart (automatic when the losses span more than a decade)")
           .Option("save", "FILE", saveHelp)
           .Flag("quiet", "no progress line");
 

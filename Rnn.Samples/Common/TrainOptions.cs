@@ -19,6 +19,8 @@ public sealed record TrainOptions
     public string? Save { get; init; }
     /// <summary>--quiet.</summary>
     public bool Quiet { get; init; }
+    /// <summary>--plot-log: a logarithmic loss axis even when the losses span less than a decade.</summary>
+    public bool PlotLog { get; init; }
 
     /// <summary>Reads and checks the shared options; a bad value throws <see cref="UsageException"/>.</summary>
     public static TrainOptions Read(Cli cli, double maxLr = 10) => new()
@@ -31,6 +33,7 @@ public sealed record TrainOptions
         Plot = cli.OutputPath("plot"),
         Save = cli.OutputPath("save"),
         Quiet = cli.Has("quiet"),
+        PlotLog = cli.Has("plot-log"),
     };
 }
 
@@ -46,7 +49,7 @@ public static class RunEnd
     /// <paramref name="plotSeries"/> are report metric names; <paramref name="chart"/> names the one shown in the terminal.
     /// </summary>
     public static void Write(TrainOptions o, Report report, bool interrupted, Action<string>? save,
-        string plotTitle, string yLabel, string[] plotSeries, string? chart = null)
+        string plotTitle, string yLabel, string[] plotSeries, string? chart = null, TimeSpan? elapsed = null)
     {
         if (interrupted)
             Console.WriteLine("interrupted: stopped after the current batch; writing what ran.");
@@ -59,8 +62,19 @@ public static class RunEnd
         }
         if (o.Report != null) report.Save(o.Report);
         var series = Rnn.Samples.Common.Plot.SeriesOf(report, plotSeries);
-        if (o.Plot != null) Rnn.Samples.Common.Plot.Svg(o.Plot, plotTitle + (interrupted ? " (interrupted)" : ""), series, yLabel);
+        var x = Rnn.Samples.Common.Plot.XOf(report);
+        if (o.Plot != null)
+            Rnn.Samples.Common.Plot.Svg(o.Plot, plotTitle + (interrupted ? " (interrupted)" : ""), series, yLabel,
+                o.PlotLog ? true : null, x?.Label ?? "epoch", x?.Values);
         if (chart != null && report.Epochs.Count > 1 && series.FirstOrDefault(s => s.Name == chart).Values is { } values)
             Console.WriteLine(Rnn.Samples.Common.Plot.Terminal(chart.Replace('_', ' '), values));
+        // The last line: how long it took and where every output went.
+        var outputs = new List<string>();
+        if (o.Report != null) outputs.Add($"report {o.Report}");
+        if (o.Plot != null) outputs.Add($"plot {o.Plot}");
+        if (o.Save != null && save != null) outputs.Add($"checkpoint {o.Save}");
+        string time = elapsed is { } e ? $" in {e.TotalSeconds.ToString("F1", System.Globalization.CultureInfo.InvariantCulture)} s" : "";
+        Console.WriteLine($"{(interrupted ? "stopped" : "done")}{time}; " +
+                          (outputs.Count == 0 ? "no output files (--report, --plot, --save)" : string.Join(", ", outputs) + " written"));
     }
 }

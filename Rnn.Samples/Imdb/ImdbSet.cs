@@ -24,8 +24,8 @@ public sealed class ImdbSet
     public required float[] TestLabels { get; init; }
     /// <summary>Words in rank order (rank 1 first): id = rank + 3.</summary>
     public string[]? Vocabulary { get; init; }
-    /// <summary>Test accuracy of the bag-of-words baseline (generated data only).</summary>
-    public double? BaselineAccuracy { get; init; }
+    /// <summary>The generated reviews before padding (train, test), for the bag-of-words baseline; null for real data.</summary>
+    public (ImdbSplit Train, ImdbSplit Test)? Raw { get; init; }
 
     /// <summary>Training reviews.</summary>
     public int TrainCount => TrainLabels.Length;
@@ -54,12 +54,19 @@ public sealed class ImdbSet
         var idx = order.AsSpan(0, n);
         var x = new int[n * MaxLen]; var y = new float[n];
         GatherTrain(x, y, idx);
+        // The raw reviews follow the same subset, so the baseline trains on what the LSTM trains on.
+        var keep = idx.ToArray();
+        (ImdbSplit, ImdbSplit)? raw = Raw is { } r ? (new ImdbSplit([.. keep.Select(i => r.Train.X[i])], [.. keep.Select(i => r.Train.Y[i])]), r.Test) : null;
         return new ImdbSet
         {
             Description = Description + $" (first {n} of shuffled train)", MaxLen = MaxLen, TrainTokens = x, TrainLabels = y,
-            TestTokens = TestTokens, TestLabels = TestLabels, Vocabulary = Vocabulary, BaselineAccuracy = BaselineAccuracy,
+            TestTokens = TestTokens, TestLabels = TestLabels, Vocabulary = Vocabulary, Raw = raw,
         };
     }
+
+    /// <summary>Test accuracy of the bag-of-words logistic regression trained on this set's training reviews; null for real data.</summary>
+    public double? Baseline()
+        => Raw is { } raw ? BagOfWords.Evaluate(raw.Train, raw.Test, MaxLen).Test : null;
 
     /// <summary>
     /// Real reviews from an aclImdb folder or train/test.tsv[.gz]; words ranked by <paramref name="wordIndex"/>
@@ -84,8 +91,8 @@ public sealed class ImdbSet
         };
     }
 
-    /// <summary>The embedded IMDB-shaped generator (no download), with its bag-of-words baseline.</summary>
-    public static ImdbSet Generated(ulong seed, int maxlen, bool baseline = true)
+    /// <summary>The embedded IMDB-shaped generator (no download); <see cref="Baseline"/> gives its bag-of-words baseline.</summary>
+    public static ImdbSet Generated(ulong seed, int maxlen)
     {
         var (train, test) = SyntheticImdb.Generate(seed);
         var (xTr, yTr) = ImdbData.Pack(train, maxlen);
@@ -95,7 +102,7 @@ public sealed class ImdbSet
             Description = $"generated IMDB-shaped data (seed {seed})",
             MaxLen = maxlen, TrainTokens = xTr, TrainLabels = yTr, TestTokens = xTe, TestLabels = yTe,
             Vocabulary = SyntheticVocabulary(),
-            BaselineAccuracy = baseline ? BagOfWords.Evaluate(train, test, maxlen).Test : null,
+            Raw = (train, test),
         };
     }
 
