@@ -43,5 +43,16 @@ public static class Program
         }
         try { return sample.Run(args[1..]); }
         catch (UsageException e) { Console.Error.WriteLine(e.Message); return 2; }
+        catch (Exception e) when (IsBadInput(e)) { Console.Error.WriteLine($"{sample.Name}: {OneLine(e.Message)}"); return 3; }
+    }
+
+    // A user's bad file or data folder, not a bug: one line, no stack trace, exit code 3 (see README's options).
+    private static bool IsBadInput(Exception e)
+        => e is BadInputException or Rnn.IO.SafeTensorsException or InvalidDataException or IOException or UnauthorizedAccessException;
+
+    private static string OneLine(string message)
+    {
+        string s = message.ReplaceLineEndings(" ");
+        return s.Length <= 600 ? s : s[..600] + "…";
     }
 }

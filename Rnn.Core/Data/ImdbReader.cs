@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.IO.Compression;
 using System.Text;
 
@@ -72,8 +73,62 @@ public static class ImdbReader
     public static ImdbReview[] ReadTsv(string path, string? split = null)
     {
         using Stream file = File.OpenRead(path);
-        using Stream s = path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase) ? new GZipStream(file, CompressionMode.Decompress) : file;
-        return ReadTsv(s, path, split);
+        if (!path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase)) return ReadTsv(file, path, split);
+        // GZipStream ends quietly at a truncated member: check the trailer (CRC-32 and length of what was read).
+        var trailer = new byte[8];
+        if (file.Length < 18) throw Bad(path, 1, $"truncated gzip file: {file.Length} bytes, shorter than a gzip header and trailer");
+        file.Seek(-8, SeekOrigin.End);
+        file.ReadExactly(trailer);
+        file.Seek(0, SeekOrigin.Begin);
+        using var crc = new Crc32Stream(new GZipStream(file, CompressionMode.Decompress, leaveOpen: true));
+        var rows = ReadTsv(crc, path, split); // reads to the end of the stream (and disposes it)
+        uint wantCrc = BinaryPrimitives.ReadUInt32LittleEndian(trailer), wantSize = BinaryPrimitives.ReadUInt32LittleEndian(trailer.AsSpan(4));
+        if (crc.Crc != wantCrc || (uint)crc.Length != wantSize)
+            throw new InvalidDataException($"{path}: truncated or corrupt gzip file: the trailer says {wantSize} bytes with CRC-32 {wantCrc:x8}, " +
+                $"the stream gave {crc.Length} bytes with CRC-32 {crc.Crc:x8} (gzip -t reports the same; concatenated gzip members are not supported).");
+        return rows;
+    }
+
+    // A read-only pass-through that keeps the CRC-32 (IEEE, as gzip) and the length of what was read.
+    private sealed class Crc32Stream(Stream inner) : Stream
+    {
+        private static readonly uint[] Table = MakeTable();
+        private uint _crc = 0xFFFFFFFF;
+        public uint Crc => ~_crc;
+        public override long Length => _read;
+        private long _read;
+
+        private static uint[] MakeTable()
+        {
+            var t = new uint[256];
+            for (uint n = 0; n < 256; n++)
+            {
+                uint c = n;
+                for (int k = 0; k < 8; k++) c = (c & 1) != 0 ? 0xEDB88320 ^ (c >> 1) : c >> 1;
+                t[n] = c;
+            }
+            return t;
+        }
+
+        public override int Read(Span<byte> buffer)
+        {
+            int n = inner.Read(buffer);
+            uint c = _crc;
+            foreach (byte b in buffer[..n]) c = Table[(c ^ b) & 0xFF] ^ (c >> 8);
+            _crc = c; _read += n;
+            return n;
+        }
+
+        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Position { get => _read; set => throw new NotSupportedException(); }
+        public override void Flush() { }
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        protected override void Dispose(bool disposing) { if (disposing) inner.Dispose(); base.Dispose(disposing); }
     }
 
     /// <summary>Reads TSV rows from a stream; <paramref name="name"/> is used in error messages.</summary>

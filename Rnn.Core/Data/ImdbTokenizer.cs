@@ -109,7 +109,7 @@ public sealed class ImdbTokenizer
         var ranks = new Dictionary<string, int>();
         foreach (var w in words)
             if (!ranks.TryAdd(w, ranks.Count + 1))
-                throw new InvalidDataException($"words: \"{w}\" listed twice (at ranks {ranks[w]} and {ranks.Count + 1}).");
+                throw new InvalidDataException($"words: \"{(w.Length <= 40 ? w : w[..40] + "...")}\" listed twice (at ranks {ranks[w]} and {ranks.Count + 1}).");
         return new ImdbTokenizer(ranks, numWords);
     }
 

@@ -19,6 +19,11 @@ public static class AtomicFile
             }
             File.Move(tmp, full, overwrite: true);
         }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            TryDelete(tmp);
+            throw Named(path, e); // the message names the target, not the temporary file
+        }
         catch
         {
             TryDelete(tmp);
@@ -44,6 +49,11 @@ public static class AtomicFile
             }
             File.Move(tmp, full, overwrite: true);
         }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            TryDelete(tmp);
+            throw Named(path, e); // the message names the target, not the temporary file
+        }
         catch
         {
             TryDelete(tmp);
@@ -54,10 +64,15 @@ public static class AtomicFile
     /// <summary>Writes text (UTF-8) atomically.</summary>
     public static void WriteText(string path, string text) => Write(path, Encoding.UTF8.GetBytes(text));
 
+    private static Exception Named(string path, Exception e) => e is UnauthorizedAccessException
+        ? new UnauthorizedAccessException($"{path}: cannot write: {e.Message}", e)
+        : new IOException($"{path}: cannot write: {e.Message}", e);
+
     // Same folder, so the rename cannot cross file systems; pid + random so concurrent writers never share a temp file.
     private static string TempPath(string full)
     {
         string dir = Path.GetDirectoryName(full)!;
+        if (Directory.Exists(full)) throw new IOException($"{full}: cannot write: expected a file path, got a directory.");
         Directory.CreateDirectory(dir);
         return Path.Combine(dir, $".{Path.GetFileName(full)}.{Environment.ProcessId}.{Random.Shared.Next():x8}.tmp");
     }

@@ -107,6 +107,8 @@ public static class PyTorchImport
         ArgumentNullException.ThrowIfNull(file);
         if (nonlinearity is not (Activation.Tanh or Activation.Relu))
             throw new ArgumentException($"nonlinearity: expected Tanh or Relu (nn.RNN's choices), got {nonlinearity}.", nameof(nonlinearity));
+        if (outputActivation is not ("linear" or "sigmoid" or "tanh" or "relu"))
+            throw new ArgumentException($"outputActivation: expected linear, sigmoid, tanh or relu, got '{SafeTensorsException.Cut(outputActivation ?? "null", 80)}'.", nameof(outputActivation));
         var info = InspectRecurrent(file, rnn);
         if (info.ProjSize > 0)
             throw new NotSupportedException($"{file.Source}: '{rnn}weight_hr_l0': an LSTM with proj_size {info.ProjSize} loads into Lstm layers with LstmOptions.ProjSize (PyTorchImport.LoadRecurrent), not into a SequenceModel.");
@@ -120,27 +122,47 @@ public static class PyTorchImport
         if (fs.Count != 2) throw new SafeTensorsException(file.Source, fw, $"expected (out, features), got {file.Info(fw).ShapeText}.");
         var spec = new ModelSpec
         {
-            Vocab = tokens ? checked((int)es![0]) : 0,
-            EmbeddingDim = tokens ? checked((int)es![1]) : 0,
+            Vocab = tokens ? Dim(file, ew, es![0], "vocab") : 0,
+            EmbeddingDim = tokens ? Dim(file, ew, es![1], "dim") : 0,
             InputSize = tokens ? 0 : info.InputSize,
             Cell = info.Cell switch { "LSTM" => CellKind.Lstm, "GRU" => CellKind.Gru, _ => nonlinearity == Activation.Relu ? CellKind.RnnRelu : CellKind.RnnTanh },
             Hidden = info.HiddenSize, Layers = info.Layers, Bidirectional = info.Bidirectional,
-            OutputSize = checked((int)fs[0]), OutputActivation = outputActivation, PerStep = perStep, Init = "pytorch",
+            OutputSize = Dim(file, fw, fs[0], "out"), OutputActivation = outputActivation, PerStep = perStep, Init = "pytorch",
         };
-        spec.Validate();
+        // Every size came from a shape: name the tensor it came from. A 0-byte tensor can declare any shape, so the
+        // whole architecture is checked against the file's tensors below before anything is allocated.
+        foreach (var (field, expected, actual) in spec.Problems())
+        {
+            string from = field is nameof(ModelSpec.Vocab) or nameof(ModelSpec.EmbeddingDim) ? ew : field == nameof(ModelSpec.OutputSize) ? fw
+                : field == nameof(ModelSpec.Layers) ? rnn + "weight_ih_l*" : rnn + "weight_ih_l0";
+            throw new SafeTensorsException(file.Source, from, $"the model's {ModelSpec.MetadataKey(field)["rnn.".Length..]}: expected {expected}, got {actual}.");
+        }
+        string Map(string n) => n.StartsWith("embedding.", StringComparison.Ordinal) ? embedding + n["embedding.".Length..]
+            : n.StartsWith("rnn.", StringComparison.Ordinal) ? rnn + n["rnn.".Length..]
+            : fc + n["fc.".Length..];
+        var shapes = spec.ParameterShapes();
+        var used = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var (n, shape) in shapes)
+        {
+            string name = Map(n);
+            used.Add(name);
+            if (!file.Contains(name))
+                throw new SafeTensorsException(file.Source, name, $"missing: expected a tensor of shape {SafeTensors.ShapeText(shape)}{MissingHint(name)}; the file holds {Listing(file, null)}.");
+            var t = file.Info(name);
+            if (!t.Shape.SequenceEqual(shape))
+                throw new SafeTensorsException(file.Source, name, $"expected shape {SafeTensors.ShapeText(shape)}, got {t.ShapeText}{ShapeHint(name, shape, t.Shape)}.");
+            if (t.DType is not (SafeTensorsDType.F32 or SafeTensorsDType.F64 or SafeTensorsDType.F16 or SafeTensorsDType.BF16))
+                throw new SafeTensorsException(file.Source, name, $"expected a floating-point dtype (F32, F64, F16 or BF16), got {t.DType.Name()}.");
+        }
+        foreach (var t in file.Tensors)
+            foreach (var scope in new[] { embedding, rnn, fc })
+                if (scope.Length > 0 && t.Name.StartsWith(scope, StringComparison.Ordinal) && !used.Contains(t.Name))
+                    throw new SafeTensorsException(file.Source, t.Name, $"unexpected tensor {t.ShapeText} under '{scope}': the model has no such parameter{UnexpectedHint(t.Name)}.");
+        // Every parameter now matches a tensor of the file, so the model is no larger than the file's data.
         var model = new SequenceModel<T>(spec, new Rng(0));
         try
         {
-            var targets = model.NamedParameters.Select(n => (
-                n.Name.StartsWith("embedding.", StringComparison.Ordinal) ? embedding + n.Name["embedding.".Length..]
-                : n.Name.StartsWith("rnn.", StringComparison.Ordinal) ? rnn + n.Name["rnn.".Length..]
-                : fc + n.Name["fc.".Length..], n.Parameter)).ToList();
-            Load(file, targets, null);
-            var used = targets.Select(t => t.Item1).ToHashSet(StringComparer.Ordinal);
-            foreach (var t in file.Tensors)
-                foreach (var scope in new[] { embedding, rnn, fc })
-                    if (scope.Length > 0 && t.Name.StartsWith(scope, StringComparison.Ordinal) && !used.Contains(t.Name))
-                        throw new SafeTensorsException(file.Source, t.Name, $"unexpected tensor {t.ShapeText} under '{scope}': the model has no such parameter{UnexpectedHint(t.Name)}.");
+            foreach (var (name, p) in model.NamedParameters) Read(file, Map(name), p.Value.AsSpan());
             return model;
         }
         catch
@@ -148,6 +170,14 @@ public static class PyTorchImport
             model.Dispose();
             throw;
         }
+    }
+
+    // A dimension read from a tensor's shape, as a model size: 1..int.MaxValue, or the tensor is named.
+    private static int Dim(SafeTensorsFile file, string tensor, long value, string what)
+    {
+        if (value < 1 || value > int.MaxValue)
+            throw new SafeTensorsException(file.Source, tensor, $"{what}: expected a size in 1..{int.MaxValue}, got {value} (shape {file.Info(tensor).ShapeText}).");
+        return (int)value;
     }
 
     /// <summary>Opens <paramref name="path"/> and calls <see cref="BuildModel{T}(SafeTensorsFile, string, string, string, Activation, bool, string)"/>.</summary>
@@ -189,6 +219,9 @@ public static class PyTorchImport
          : "";
 
     private static string ShapeHint(string name, int[] expected, IReadOnlyList<long> actual)
+        => ShapeHint(name, expected.Select(d => (long)d).ToArray(), actual);
+
+    private static string ShapeHint(string name, long[] expected, IReadOnlyList<long> actual)
     {
         if (!Regex.IsMatch(name, @"weight_(ih|hh)_l\d+(_reverse)?$") || expected.Length != 2 || actual.Count != 2 || actual[1] == 0) return "";
         // Rows are gates·H: 1 (RNN), 3 (GRU), 4 (LSTM). A different multiple points at the wrong cell type.
@@ -248,9 +281,10 @@ public static class PyTorchImport
         };
         if (wih[0] != whh[0]) throw new SafeTensorsException(file.Source, ih, $"expected {whh[0]} rows like {hh}, got {file.Info(ih).ShapeText}.");
         int layers = 0;
-        while (file.Contains($"{prefix}weight_ih_l{layers}")) layers++;
+        while (layers <= 64 && file.Contains($"{prefix}weight_ih_l{layers}")) layers++; // more than 64 is refused by the spec
         bool bi = file.Contains(prefix + "weight_ih_l0_reverse");
         bool bias = file.Contains(prefix + "bias_ih_l0") && file.Contains(prefix + "bias_hh_l0");
-        return new RecurrentInfo(cell, checked((int)wih[1]), checked((int)H), layers, bi, bias) { ProjSize = checked((int)proj) };
+        return new RecurrentInfo(cell, Dim(file, ih, wih[1], "input features"), Dim(file, H == whh[1] ? hh : hr, H, "hidden size"), layers, bi, bias)
+            { ProjSize = proj == 0 ? 0 : Dim(file, hr, proj, "proj size") };
     }
 }

@@ -19,6 +19,16 @@ public sealed class SafeTensorsException : FormatException
         Tensor = tensor;
     }
 
+    /// <summary>The most characters a message keeps: text echoed from a hostile file (a 5 MB dtype or name) is cut.</summary>
+    public const int MaxMessageLength = 2000;
+
     private static string Format(string source, string? tensor, string message)
-        => tensor is null ? $"{source}: {message}" : $"{source}: tensor '{tensor}': {message}";
+    {
+        string s = tensor is null ? $"{Cut(source, 400)}: {message}" : $"{Cut(source, 400)}: tensor '{Cut(tensor, 200)}': {message}";
+        return Cut(s, MaxMessageLength);
+    }
+
+    // Keeps the head of s and says how much was cut.
+    internal static string Cut(string s, int max)
+        => s.Length <= max ? s : string.Concat(s.AsSpan(0, max), $"… ({s.Length} characters in all)");
 }

@@ -85,6 +85,7 @@ public sealed class SafeTensorsFile : IDisposable
     internal static SafeTensorsFile Open(string path)
     {
         ArgumentNullException.ThrowIfNull(path);
+        RegularFile.Check(path);
         var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read);
         try
         {

@@ -67,22 +67,82 @@ public sealed record ModelSpec
     /// <summary>Checks every field; throws naming the field, the expected range and the value.</summary>
     public void Validate()
     {
-        static void Need(bool ok, string field, string expected, object actual)
-        {
-            if (!ok) throw new ArgumentException($"ModelSpec.{field}: expected {expected}, got {Convert.ToString(actual, CultureInfo.InvariantCulture)}.", field);
-        }
-        Need(Vocab >= 0, nameof(Vocab), ">= 0", Vocab);
-        if (Vocab > 0) Need(EmbeddingDim >= 1, nameof(EmbeddingDim), ">= 1 with token input", EmbeddingDim);
-        else Need(InputSize >= 1, nameof(InputSize), ">= 1 with feature input", InputSize);
-        Need(!MaskZero || Vocab > 0, nameof(MaskZero), "false with feature input", MaskZero);
-        Need(Layers >= 0 && Layers <= 64, nameof(Layers), "0..64", Layers);
-        if (Layers > 0) Need(Hidden >= 1, nameof(Hidden), ">= 1", Hidden);
-        Need(Enum.IsDefined(Cell), nameof(Cell), "a CellKind", Cell);
+        foreach (var (field, expected, actual) in Problems())
+            throw new ArgumentException($"ModelSpec.{field}: expected {expected}, got {actual}.", field);
+    }
+
+    // Every field out of range, first problem first: (field, expected, actual as text). Sizes are bounded so that
+    // every parameter fits in one array, in long arithmetic, before anything is allocated.
+    internal IEnumerable<(string Field, string Expected, string Actual)> Problems()
+    {
+        var ci = CultureInfo.InvariantCulture;
+        static string T(object o) => Convert.ToString(o, CultureInfo.InvariantCulture) ?? "";
+        if (Vocab < 0) yield return (nameof(Vocab), ">= 0", T(Vocab));
+        if (Vocab > 0 && EmbeddingDim < 1) yield return (nameof(EmbeddingDim), ">= 1 with token input", T(EmbeddingDim));
+        if (Vocab <= 0 && InputSize < 1) yield return (nameof(InputSize), ">= 1 with feature input", T(InputSize));
+        if (MaskZero && Vocab <= 0) yield return (nameof(MaskZero), "false with feature input", T(MaskZero));
+        if (Layers < 0 || Layers > 64) yield return (nameof(Layers), "0..64", T(Layers));
+        if (Layers > 0 && Hidden < 1) yield return (nameof(Hidden), ">= 1", T(Hidden));
+        if (!Enum.IsDefined(Cell)) yield return (nameof(Cell), "a CellKind", T(Cell));
         foreach (var (name, p) in new[] { (nameof(DropoutBetween), DropoutBetween), (nameof(HeadDropout), HeadDropout), (nameof(InputDropout), InputDropout), (nameof(RecurrentDropout), RecurrentDropout) })
-            Need(p >= 0 && p < 1, name, "[0, 1)", p);
-        Need(Init is "keras" or "pytorch", nameof(Init), "keras or pytorch", Init);
-        Need(OutputSize >= 1, nameof(OutputSize), ">= 1", OutputSize);
-        Need(OutputActivation is "linear" or "sigmoid" or "tanh" or "relu", nameof(OutputActivation), "linear, sigmoid, tanh or relu", OutputActivation);
+            if (!(p >= 0 && p < 1)) yield return (name, "[0, 1)", p.ToString("R", ci));
+        if (Init is not ("keras" or "pytorch")) yield return (nameof(Init), "keras or pytorch", T(Init ?? "null"));
+        if (OutputSize < 1) yield return (nameof(OutputSize), ">= 1", T(OutputSize));
+        if (OutputActivation is not ("linear" or "sigmoid" or "tanh" or "relu")) yield return (nameof(OutputActivation), "linear, sigmoid, tanh or relu", T(OutputActivation ?? "null"));
+        if (Vocab < 0 || (Vocab > 0 ? EmbeddingDim < 1 : InputSize < 1) || Layers < 0 || Layers > 64 || (Layers > 0 && Hidden < 1) || OutputSize < 1) yield break;
+        foreach (var (name, shape) in ParameterShapes())
+        {
+            Int128 n = 1;
+            foreach (long d in shape) n *= d;
+            if (n > Array.MaxLength)
+            {
+                string field = name.StartsWith("embedding.", StringComparison.Ordinal) ? nameof(Vocab) : name.StartsWith("rnn.", StringComparison.Ordinal) ? nameof(Hidden) : nameof(OutputSize);
+                yield return (field, $"sizes whose every parameter fits in one array ({name} {Rnn.IO.SafeTensors.ShapeText(shape)} has {n} elements, at most {Array.MaxLength})",
+                    field == nameof(Vocab) ? T(Vocab) : field == nameof(Hidden) ? T(Hidden) : T(OutputSize));
+                yield break;
+            }
+        }
+    }
+
+    /// <summary>The checkpoint metadata key of a field, e.g. "rnn.embedding_dim" for EmbeddingDim.</summary>
+    internal static string MetadataKey(string field)
+    {
+        var b = new System.Text.StringBuilder("rnn.");
+        for (int i = 0; i < field.Length; i++)
+        {
+            if (char.IsUpper(field[i]) && i > 0) b.Append('_');
+            b.Append(char.ToLowerInvariant(field[i]));
+        }
+        return b.ToString();
+    }
+
+    /// <summary>
+    /// Every parameter's checkpoint name and shape, in the order of <see cref="SequenceModel{T}.NamedParameters"/>,
+    /// computed without building anything (long dimensions, so a hostile size cannot overflow): a loader checks a
+    /// file against it before allocating the model.
+    /// </summary>
+    internal List<(string Name, long[] Shape)> ParameterShapes()
+    {
+        var r = new List<(string, long[])>();
+        if (Vocab > 0) r.Add(("embedding.weight", [Vocab, EmbeddingDim]));
+        long gates = Cell switch { CellKind.Lstm => 4, CellKind.Gru or CellKind.GruResetBefore => 3, _ => 1 };
+        bool torch = Init == "pytorch", twoBiases = torch || Cell == CellKind.Gru;
+        long input = FeatureSize, g = gates * Hidden;
+        for (int k = 0; k < Layers; k++)
+        {
+            foreach (string dir in Bidirectional ? new[] { "", "_reverse" } : [""])
+            {
+                string s = $"_l{k}{dir}";
+                r.Add(("rnn.weight_ih" + s, [g, input]));
+                r.Add(("rnn.weight_hh" + s, [g, Hidden]));
+                r.Add(("rnn.bias_ih" + s, [g]));
+                if (twoBiases) r.Add(("rnn.bias_hh" + s, [g]));
+            }
+            input = Bidirectional ? 2L * Hidden : Hidden;
+        }
+        r.Add(("fc.weight", [OutputSize, Layers == 0 ? FeatureSize : input]));
+        r.Add(("fc.bias", [OutputSize]));
+        return r;
     }
 
     /// <summary>The spec as string pairs, for a checkpoint's __metadata__ (keys prefixed "rnn.").</summary>
@@ -111,16 +171,23 @@ public sealed record ModelSpec
         };
     }
 
-    /// <summary>Rebuilds a spec from checkpoint metadata; a missing or malformed key throws naming it.</summary>
+    /// <summary>Rebuilds a spec from checkpoint metadata; a missing or malformed key throws <see cref="InvalidDataException"/> naming it.</summary>
     public static ModelSpec FromMetadata(IReadOnlyDictionary<string, string> m)
+        => FromMetadata(m, (key, message) => new InvalidDataException($"checkpoint metadata '{key}': {message}"));
+
+    // The parser behind both entry points; fail(key, message) builds the exception (a loader names the file).
+    internal static ModelSpec FromMetadata(IReadOnlyDictionary<string, string> m, Func<string, string, Exception> fail)
     {
-        string S(string k) => m.TryGetValue(k, out var v) ? v : throw new InvalidDataException($"checkpoint metadata: expected key '{k}', not found.");
-        int I(string k) => int.TryParse(S(k), NumberStyles.Integer, CultureInfo.InvariantCulture, out int v) ? v : throw new InvalidDataException($"checkpoint metadata '{k}': expected an integer, got '{S(k)}'.");
-        double D(string k) => double.TryParse(S(k), NumberStyles.Float, CultureInfo.InvariantCulture, out double v) ? v : throw new InvalidDataException($"checkpoint metadata '{k}': expected a number, got '{S(k)}'.");
-        bool B(string k) => S(k) switch { "true" => true, "false" => false, var v => throw new InvalidDataException($"checkpoint metadata '{k}': expected true or false, got '{v}'.") };
-        if (S("rnn.format") != "1") throw new InvalidDataException($"checkpoint metadata 'rnn.format': expected 1, got '{S("rnn.format")}'.");
-        if (!Enum.TryParse<CellKind>(S("rnn.cell"), out var cell) || !Enum.IsDefined(cell))
-            throw new InvalidDataException($"checkpoint metadata 'rnn.cell': expected one of {string.Join(", ", Enum.GetNames<CellKind>())}, got '{S("rnn.cell")}'.");
+        ArgumentNullException.ThrowIfNull(m);
+        static string Q(string v) => "'" + Rnn.IO.SafeTensorsException.Cut(v, 80) + "'"; // echoed input stays short
+        string S(string k) => m.TryGetValue(k, out var v) ? v : throw fail(k, "expected the key, not found.");
+        int I(string k) => int.TryParse(S(k), NumberStyles.Integer, CultureInfo.InvariantCulture, out int v) ? v : throw fail(k, $"expected an integer in {int.MinValue}..{int.MaxValue}, got {Q(S(k))}.");
+        double D(string k) => double.TryParse(S(k), NumberStyles.Float, CultureInfo.InvariantCulture, out double v) ? v : throw fail(k, $"expected a number, got {Q(S(k))}.");
+        bool B(string k) => S(k) switch { "true" => true, "false" => false, var v => throw fail(k, $"expected true or false, got {Q(v)}.") };
+        if (S("rnn.format") != "1") throw fail("rnn.format", $"expected 1, got {Q(S("rnn.format"))}.");
+        string cellText = S("rnn.cell"); // a name only: Enum.TryParse also takes "2"
+        if (cellText.Length == 0 || !char.IsLetter(cellText[0]) || !Enum.TryParse<CellKind>(cellText, out var cell) || !Enum.IsDefined(cell))
+            throw fail("rnn.cell", $"expected one of {string.Join(", ", Enum.GetNames<CellKind>())}, got {Q(S("rnn.cell"))}.");
         var spec = new ModelSpec
         {
             InputSize = I("rnn.input_size"), Vocab = I("rnn.vocab"), EmbeddingDim = I("rnn.embedding_dim"), MaskZero = B("rnn.mask_zero"),
@@ -129,8 +196,9 @@ public sealed record ModelSpec
             RecurrentDropout = D("rnn.recurrent_dropout"), Init = S("rnn.init"), OutputSize = I("rnn.output_size"),
             OutputActivation = S("rnn.output_activation"), PerStep = B("rnn.per_step"),
         };
-        try { spec.Validate(); }
-        catch (ArgumentException e) { throw new InvalidDataException("checkpoint metadata: " + e.Message, e); }
+        foreach (var (field, expected, actual) in spec.Problems())
+            throw fail(MetadataKey(field), $"expected {expected}, got {Rnn.IO.SafeTensorsException.Cut(actual, 80)}.");
+        if (spec.Layers == 0 && !spec.PerStep) throw fail("rnn.per_step", "expected true when rnn.layers = 0 (a Dense per position), got false.");
         return spec;
     }
 }

@@ -121,7 +121,7 @@ public sealed class SequenceModel<T> : IDisposable where T : unmanaged, IFloatin
         {
             Head.Training = value;
             if (Embedding != null) Embedding.Training = value;
-            foreach (var l in Recurrent) l.Training = value;
+            for (int k = 0; k < Recurrent.Count; k++) Recurrent[k].Training = value; // no boxed enumerator: set every epoch
             foreach (var d in _between) if (d != null) d.Training = value;
             if (_headDrop != null) _headDrop.Training = value;
         }
@@ -129,6 +129,24 @@ public sealed class SequenceModel<T> : IDisposable where T : unmanaged, IFloatin
 
     /// <summary>Rows of the output: batch·seq per step, batch for the final state.</summary>
     public int OutputRows(int batch, int seqLen) => Spec.PerStep ? batch * seqLen : batch;
+
+    // True from a training-mode Forward to the Backward that consumes it: a second Backward, or one after an
+    // evaluation Forward, is refused before the head adds its gradient.
+    private bool _backwardReady;
+
+    // Checked before any buffer is sized: every per-call buffer is at most batch·seq rows of the widest row
+    // (the gates of a direction, G·H), so one bound in long arithmetic keeps every later int product exact.
+    private void CheckSizes(int batch, int seqLen)
+    {
+        if (batch < 1) throw new ArgumentOutOfRangeException(nameof(batch), batch, $"batch: expected >= 1, got {batch}.");
+        if (seqLen < 1) throw new ArgumentOutOfRangeException(nameof(seqLen), seqLen, $"seqLen: expected >= 1, got {seqLen}.");
+        int gates = Spec.Cell switch { CellKind.Lstm => 4, CellKind.Gru or CellKind.GruResetBefore => 3, _ => 1 };
+        long width = Math.Max(Math.Max(Spec.FeatureSize, Spec.OutputSize), Spec.Layers > 0 ? (long)gates * Spec.Hidden * (Spec.Bidirectional ? 2 : 1) : 0);
+        long rows = (long)batch * seqLen;
+        if (rows > Array.MaxLength / width)
+            throw new ArgumentOutOfRangeException(nameof(batch), batch,
+                $"batch: expected batch·seqLen·{width} (the widest row) <= {Array.MaxLength} elements, got batch={batch}, seqLen={seqLen} ({(Int128)rows * width} elements).");
+    }
 
     private void Ensure(int batch, int seq)
     {
@@ -158,8 +176,11 @@ public sealed class SequenceModel<T> : IDisposable where T : unmanaged, IFloatin
     public ReadOnlySpan<T> Forward(ReadOnlySpan<T> x, ReadOnlySpan<T> mask, int batch, int seqLen)
     {
         if (Embedding != null) throw new InvalidOperationException($"Forward: this model takes tokens (vocab {Spec.Vocab}); call Forward(ReadOnlySpan<int> tokens, ...).");
-        Ensure(batch, seqLen);
+        _backwardReady = false;
+        CheckSizes(batch, seqLen);
         Guard.Length(x.Length, batch * seqLen * Spec.InputSize, $"(batch={batch}, seq={seqLen}, features={Spec.InputSize})");
+        CheckMaskLength(mask, batch, seqLen);
+        Ensure(batch, seqLen);
         return Run(x, mask, batch, seqLen);
     }
 
@@ -167,6 +188,10 @@ public sealed class SequenceModel<T> : IDisposable where T : unmanaged, IFloatin
     public ReadOnlySpan<T> Forward(ReadOnlySpan<int> tokens, ReadOnlySpan<T> mask, int batch, int seqLen)
     {
         if (Embedding == null) throw new InvalidOperationException("Forward: this model takes features, not tokens.");
+        _backwardReady = false;
+        CheckSizes(batch, seqLen);
+        Guard.Length(tokens.Length, batch * seqLen, $"(batch={batch}, seq={seqLen})");
+        CheckMaskLength(mask, batch, seqLen);
         Ensure(batch, seqLen);
         Embedding.Forward(_emb, tokens, batch, seqLen);
         if (Spec.MaskZero)
@@ -190,7 +215,14 @@ public sealed class SequenceModel<T> : IDisposable where T : unmanaged, IFloatin
         int rows = OutputRows(batch, seq);
         if (_headDrop != null) { _headDrop.Forward(_headIn, cur, cur.Length); cur = _headIn; }
         Head.Forward(_out, cur, rows);
+        _backwardReady = Training;
         return _out;
+    }
+
+    private static void CheckMaskLength(ReadOnlySpan<T> mask, int batch, int seqLen)
+    {
+        if (!mask.IsEmpty && mask.Length != batch * seqLen)
+            throw new ArgumentException($"mask: expected empty or (batch={batch}, seq={seqLen}) = {batch * seqLen} elements, got {mask.Length}.", nameof(mask));
     }
 
     /// <summary>
@@ -199,9 +231,18 @@ public sealed class SequenceModel<T> : IDisposable where T : unmanaged, IFloatin
     /// </summary>
     public void Backward(ReadOnlySpan<T> dOut, Span<T> dx, int batch, int seqLen)
     {
+        // Every check runs before the head adds its gradient, so a refused call leaves no trace.
+        if (!_backwardReady)
+            throw new InvalidOperationException(_batch < 0
+                ? "Backward: expected a Forward first (with Training = true); no Forward has run."
+                : "Backward: expected a Forward with Training = true since the last Backward; the last Forward ran in evaluation mode or was already backpropagated.");
         if (batch != _batch || seqLen != _seq)
             throw new InvalidOperationException($"Backward: expected the shape of the last Forward (batch={_batch}, seq={_seq}), got (batch={batch}, seq={seqLen}).");
         int rows = OutputRows(batch, seqLen), L = Recurrent.Count;
+        Guard.Length(dOut.Length, rows * Spec.OutputSize, $"(rows={rows}, outputs={Spec.OutputSize})");
+        if (Embedding == null && !dx.IsEmpty)
+            Guard.Length(dx.Length, batch * seqLen * Spec.InputSize, $"(batch={batch}, seq={seqLen}, features={Spec.InputSize})");
+        _backwardReady = false;
         Array.Clear(_dHeadIn);
         Head.Backward(_dHeadIn, dOut, rows);
         Span<T> d = _dHeadIn;

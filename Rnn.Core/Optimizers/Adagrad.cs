@@ -15,11 +15,11 @@ public sealed class Adagrad<T> : Optimizer<T> where T : unmanaged, IFloatingPoin
     /// <summary>True: √(accu + ε) (Lasagne, min-char-rnn). False: √accu + ε (PyTorch).</summary>
     public bool EpsilonInsideSqrt { get; }
 
-    /// <summary>Creates the optimizer.</summary>
+    /// <summary>Creates the optimizer; ε must be finite and &gt; 0.</summary>
     public Adagrad(IEnumerable<Parameter<T>> parameters, double learningRate, double epsilon = 1e-6, bool epsilonInsideSqrt = true)
         : base(parameters, learningRate)
     {
-        Epsilon = epsilon; EpsilonInsideSqrt = epsilonInsideSqrt;
+        Epsilon = CheckEpsilon(epsilon, nameof(epsilon)); EpsilonInsideSqrt = epsilonInsideSqrt;
         _accu = NewState();
     }
 

@@ -19,11 +19,11 @@ public sealed class Adam<T> : Optimizer<T> where T : unmanaged, IFloatingPointIe
     /// <summary>ε.</summary>
     public double Epsilon { get; }
 
-    /// <summary>Creates the optimizer.</summary>
+    /// <summary>Creates the optimizer; β1 and β2 must be in [0, 1), ε finite and &gt; 0.</summary>
     public Adam(IEnumerable<Parameter<T>> parameters, double learningRate = 1e-3, double beta1 = 0.9, double beta2 = 0.999, double epsilon = 1e-7)
         : base(parameters, learningRate)
     {
-        Beta1 = beta1; Beta2 = beta2; Epsilon = epsilon;
+        Beta1 = CheckDecay(beta1, nameof(beta1)); Beta2 = CheckDecay(beta2, nameof(beta2)); Epsilon = CheckEpsilon(epsilon, nameof(epsilon));
         _m = NewState(); _v = NewState();
     }
 

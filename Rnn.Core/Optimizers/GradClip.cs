@@ -26,12 +26,14 @@ public static class GradClip
     /// <summary>Rescales all gradients so their global norm is at most maxNorm; returns the norm before.</summary>
     public static double ClipGlobalNorm<T>(IReadOnlyList<Parameter<T>> parameters, double maxNorm) where T : unmanaged, IFloatingPointIeee754<T>
     {
+        if (!(maxNorm >= 0)) throw new ArgumentOutOfRangeException(nameof(maxNorm), maxNorm, $"maxNorm: expected >= 0, got {maxNorm}.");
         double n = GlobalNorm(parameters);
         if (n > maxNorm)
         {
             T k = T.CreateTruncating(maxNorm / (n + 1e-6));
-            foreach (var p in parameters)
+            for (int i = 0; i < parameters.Count; i++)
             {
+                var p = parameters[i];
                 if (p.TouchedRows is null) { Vec.Scale<T>(p.Grad, k); continue; }
                 int row = p.Length / p.Shape[0]; // only touched rows are non-zero
                 foreach (int r in p.TouchedRows.Rows) Vec.Scale<T>(p.Grad.AsSpan(r * row, row), k);
@@ -43,6 +45,7 @@ public static class GradClip
     /// <summary>Clamps every gradient element to [−limit, limit] (min-char-rnn's np.clip).</summary>
     public static void ClipValue<T>(IReadOnlyList<Parameter<T>> parameters, double limit) where T : unmanaged, IFloatingPointIeee754<T>
     {
+        if (!(limit >= 0)) throw new ArgumentOutOfRangeException(nameof(limit), limit, $"limit: expected >= 0, got {limit}.");
         foreach (var p in parameters) Vec.Clip<T>(p.Grad, T.CreateTruncating(limit));
     }
 }

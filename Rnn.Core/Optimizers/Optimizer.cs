@@ -13,14 +13,29 @@ public abstract class Optimizer<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>The parameters updated by <see cref="Step"/>.</summary>
     public IReadOnlyList<Parameter<T>> Parameters { get; }
 
-    /// <summary>Learning rate.</summary>
-    public double LearningRate { get; set; }
+    /// <summary>Learning rate: finite and &gt; 0, checked here as in the constructor (a NaN would make every weight NaN).</summary>
+    public double LearningRate
+    {
+        get => _learningRate;
+        set => _learningRate = CheckLearningRate(value, nameof(LearningRate));
+    }
+    private double _learningRate;
 
     /// <summary>
     /// If positive, gradients are rescaled before each step so that their global L2 norm is at most this
-    /// (PyTorch's clip_grad_norm_). 0 disables it.
+    /// (PyTorch's clip_grad_norm_). 0 disables it; NaN and negative values throw (NaN would turn clipping off silently).
     /// </summary>
-    public double MaxGradNorm { get; set; }
+    public double MaxGradNorm
+    {
+        get => _maxGradNorm;
+        set
+        {
+            if (!(value >= 0))
+                throw new ArgumentOutOfRangeException(nameof(MaxGradNorm), value, $"MaxGradNorm: expected >= 0 (0 disables clipping), got {value}.");
+            _maxGradNorm = value;
+        }
+    }
+    private double _maxGradNorm;
 
     /// <summary>Global gradient norm measured by the last <see cref="Step"/> (before clipping).</summary>
     public double LastGradNorm { get; private set; }
@@ -31,10 +46,32 @@ public abstract class Optimizer<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>Builds the optimizer over a parameter list.</summary>
     protected Optimizer(IEnumerable<Parameter<T>> parameters, double learningRate)
     {
+        ArgumentNullException.ThrowIfNull(parameters);
         Parameters = parameters.ToArray();
-        if (!(learningRate > 0) || !double.IsFinite(learningRate))
-            throw new ArgumentOutOfRangeException(nameof(learningRate), learningRate, $"learningRate: expected a finite value > 0, got {learningRate}.");
-        LearningRate = learningRate;
+        _learningRate = CheckLearningRate(learningRate, nameof(learningRate));
+    }
+
+    private static double CheckLearningRate(double value, string name)
+    {
+        if (!(value > 0) || !double.IsFinite(value))
+            throw new ArgumentOutOfRangeException(name, value, $"{name}: expected a finite value > 0, got {value}.");
+        return value;
+    }
+
+    /// <summary>Throws unless <paramref name="value"/> is in [0, 1) (a decay rate such as β1, β2, ρ or momentum).</summary>
+    protected static double CheckDecay(double value, string name)
+    {
+        if (!(value >= 0 && value < 1))
+            throw new ArgumentOutOfRangeException(name, value, $"{name}: expected a value in [0, 1), got {value}.");
+        return value;
+    }
+
+    /// <summary>Throws unless <paramref name="value"/> is finite and &gt; 0 (an ε: 0 divides by zero on a zero gradient).</summary>
+    protected static double CheckEpsilon(double value, string name)
+    {
+        if (!(value > 0) || !double.IsFinite(value))
+            throw new ArgumentOutOfRangeException(name, value, $"{name}: expected a finite value > 0, got {value}.");
+        return value;
     }
 
     // Without clipping, the norm is summed a chunk at a time just before the chunk's update reads it again from cache.
@@ -95,7 +132,7 @@ public abstract class Optimizer<T> where T : unmanaged, IFloatingPointIeee754<T>
     }
 
     /// <summary>Clears every gradient.</summary>
-    public void ZeroGrad() { foreach (var p in Parameters) p.ZeroGrad(); }
+    public void ZeroGrad() { for (int i = 0; i < Parameters.Count; i++) Parameters[i].ZeroGrad(); } // no boxed enumerator: runs every step
 
     /// <summary>
     /// Updates elements [offset, offset+count) of parameter <paramref name="index"/>, with the gradient

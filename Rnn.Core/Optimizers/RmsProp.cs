@@ -14,11 +14,11 @@ public sealed class RmsProp<T> : Optimizer<T> where T : unmanaged, IFloatingPoin
     /// <summary>ε.</summary>
     public double Epsilon { get; }
 
-    /// <summary>Creates the optimizer.</summary>
+    /// <summary>Creates the optimizer; ρ must be in [0, 1), ε finite and &gt; 0.</summary>
     public RmsProp(IEnumerable<Parameter<T>> parameters, double learningRate = 1e-3, double rho = 0.9, double epsilon = 1e-7)
         : base(parameters, learningRate)
     {
-        Rho = rho; Epsilon = epsilon;
+        Rho = CheckDecay(rho, nameof(rho)); Epsilon = CheckEpsilon(epsilon, nameof(epsilon));
         _a = NewState();
     }
 

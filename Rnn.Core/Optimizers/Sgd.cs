@@ -18,7 +18,7 @@ public sealed class Sgd<T> : Optimizer<T> where T : unmanaged, IFloatingPointIee
     public Sgd(IEnumerable<Parameter<T>> parameters, double learningRate, double momentum = 0, bool nesterov = false)
         : base(parameters, learningRate)
     {
-        if (momentum < 0 || momentum >= 1) throw new ArgumentOutOfRangeException(nameof(momentum), momentum, $"momentum: expected [0, 1), got {momentum}.");
+        CheckDecay(momentum, nameof(momentum)); // NaN included
         if (nesterov && momentum == 0) throw new ArgumentException("nesterov: expected momentum > 0 with Nesterov, got 0.", nameof(nesterov));
         Momentum = momentum; Nesterov = nesterov;
         if (momentum > 0) _v = NewState();

@@ -4,6 +4,7 @@ using Rnn.Data;
 using Rnn.IO;
 using Rnn.Models;
 using Rnn.Samples.Common;
+using Rnn.Samples.Imdb;
 
 namespace Rnn.Samples.Classify;
 
@@ -32,15 +33,22 @@ public static class ClassifySample
         string? file = cli.InputPath("file");
         bool quiet = cli.Has("quiet");
 
+        // A bad model file (not a regular file, corrupt, truncated, hostile metadata) throws SafeTensorsException
+        // naming it, before anything large is allocated; Program turns it into one line and exit code 3.
         using var net = Checkpoint.Load<float>(model, out var meta);
-        if (!meta.TryGetValue("imdb.vocab", out var vocabText) || !meta.TryGetValue("imdb.maxlen", out var maxlenText)
-            || !int.TryParse(maxlenText, NumberStyles.Integer, CultureInfo.InvariantCulture, out int maxlen) || maxlen < 1)
-            throw new UsageException($"classify: {model} has no imdb.vocab / imdb.maxlen metadata; expected a checkpoint written by `imdb --save`.");
+        if (!meta.TryGetValue("imdb.vocab", out var vocabText) || !meta.TryGetValue("imdb.maxlen", out var maxlenText))
+            throw new BadInputException($"{model}: no imdb.vocab / imdb.maxlen metadata; expected a checkpoint written by `imdb --save`.");
+        // The bound of imdb's --maxlen: a hostile 30,000,000 would make every review cost seconds.
+        if (!int.TryParse(maxlenText, NumberStyles.Integer, CultureInfo.InvariantCulture, out int maxlen) || maxlen < 1 || maxlen > ImdbSample.MaxMaxLen)
+            throw new BadInputException($"{model}: metadata 'imdb.maxlen': expected an integer in 1..{ImdbSample.MaxMaxLen}, got '{Cut(maxlenText)}'.");
         if (net.Embedding == null || net.Spec.OutputSize != 1)
-            throw new UsageException($"classify: {model} is not a token classifier (expected token input and one output).");
+            throw new BadInputException($"{model}: not a token classifier (expected token input and one output).");
+        ImdbTokenizer tokenizer;
+        try { tokenizer = ImdbTokenizer.FromRankedWords(vocabText.Split('\n'), net.Spec.Vocab); }
+        catch (Exception e) when (e is InvalidDataException or ArgumentException)
+        { throw new BadInputException($"{model}: metadata 'imdb.vocab': {Cut(e.Message, 300)}", e); }
         if (meta.TryGetValue("imdb.source", out var source) && source.StartsWith("generated", StringComparison.Ordinal))
             Console.Error.WriteLine($"note: {model} was trained on generated data, whose vocabulary is synthetic (good0, bad1, w123, ...): English text scores about 0.5; train with `imdb --data DIR` for real reviews.");
-        var tokenizer = ImdbTokenizer.FromRankedWords(vocabText.Split('\n'), net.Spec.Vocab);
         var predictor = new Predictor<float>(net);
         var state = predictor.NewState();
         var tokens = new int[maxlen];
@@ -81,4 +89,6 @@ public static class ClassifySample
         }
         return 0;
     }
+
+    private static string Cut(string s, int max = 40) => s.Length <= max ? s : s[..max] + "...";
 }

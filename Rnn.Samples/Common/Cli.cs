@@ -5,6 +5,9 @@ namespace Rnn.Samples.Common;
 /// <summary>A bad command line: the message is shown and the process exits with code 2.</summary>
 public sealed class UsageException(string message) : Exception(message);
 
+/// <summary>A bad input file or data folder (missing, unreadable, corrupt, truncated): one line naming it, exit code 3.</summary>
+public sealed class BadInputException(string message, Exception? inner = null) : Exception(message, inner);
+
 /// <summary>
 /// One option parser for every sample, so names and forms are the same everywhere: <c>--name value</c>
 /// or <c>--name=value</c>, flags without a value. Unknown options and bad values throw <see cref="UsageException"/>.
@@ -126,8 +129,9 @@ public sealed class Cli
     }
 
     /// <summary>
-    /// An output file path, or null when the option was not given: its folder must exist, so a long run does not
-    /// fail at the end for a typo.
+    /// An output file path, or null when the option was not given. It is checked as writable now, so a long run
+    /// does not fail at the end: not a directory, its folder exists, and a probe file can be created (and is
+    /// removed) beside it, where the atomic write puts its temporary file.
     /// </summary>
     public string? OutputPath(string name)
     {
@@ -135,9 +139,24 @@ public sealed class Cli
         if (v is null) return null;
         if (v.Length == 0 || v.EndsWith('/') || v.EndsWith(Path.DirectorySeparatorChar))
             throw new UsageException($"{_sample}: --{name} expects a file path, got '{v}'.");
-        string? dir = Path.GetDirectoryName(Path.GetFullPath(v));
+        string full;
+        try { full = Path.GetFullPath(v); }
+        catch (Exception e) when (e is ArgumentException or NotSupportedException or PathTooLongException)
+        { throw new UsageException($"{_sample}: --{name}: '{v}' is not a valid path ({e.Message})."); }
+        if (Directory.Exists(full))
+            throw new UsageException($"{_sample}: --{name}: '{v}' is a directory; expected a file path.");
+        string? dir = Path.GetDirectoryName(full);
         if (dir != null && !Directory.Exists(dir))
             throw new UsageException($"{_sample}: --{name}: the folder '{dir}' does not exist.");
+        string probe = Path.Combine(dir ?? ".", $".{Path.GetFileName(full)}.{Environment.ProcessId}.probe");
+        try
+        {
+            using (new FileStream(probe, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1, FileOptions.DeleteOnClose)) { }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new UsageException($"{_sample}: --{name}: cannot write '{v}': a probe file in '{dir}' was refused ({e.Message}).");
+        }
         return v;
     }
 

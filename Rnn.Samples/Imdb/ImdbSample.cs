@@ -16,6 +16,9 @@ namespace Rnn.Samples.Imdb;
 /// </summary>
 public static class ImdbSample
 {
+    /// <summary>The largest --maxlen, and the largest imdb.maxlen `classify` accepts from a model file.</summary>
+    public const int MaxMaxLen = 100_000;
+
     /// <summary>Entry point; returns the exit code.</summary>
     public static int Run(string[] args)
     {
@@ -44,7 +47,7 @@ public static class ImdbSample
         double lr = o.LearningRate!.Value;
         ulong seed = o.Seed;
         int maxFeatures = cli.Int("max-features", 4, 10_000_000);
-        int maxlen = cli.Int("maxlen", 1, 100_000);
+        int maxlen = cli.Int("maxlen", 1, MaxMaxLen);
         int batch = cli.Int("batch", 1, 100_000);
         int embed = cli.Int("embed", 1, 100_000);
         int hidden = cli.Int("hidden", 1, 100_000);

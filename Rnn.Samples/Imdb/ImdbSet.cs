@@ -75,6 +75,8 @@ public sealed class ImdbSet
     public static ImdbSet Real(string dir, string? wordIndex, int numWords, int maxlen)
     {
         var ds = ImdbReader.Load(dir);
+        if (ds.Train.Length == 0 || ds.Test.Length == 0)
+            throw new Common.BadInputException($"{dir}: expected reviews in both splits, got {ds.Train.Length} train and {ds.Test.Length} test.");
         string folderIndex = Path.Combine(dir, "imdb_word_index.json");
         string? index = wordIndex ?? (File.Exists(folderIndex) ? folderIndex : null);
         var tok = index != null
