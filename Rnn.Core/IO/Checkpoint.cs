@@ -87,16 +87,20 @@ public static class Checkpoint
             if (used && value > most)
                 throw new SafeTensorsException(path, null, $"metadata '{key}': expected at most {most} (the file's {bytes} data bytes hold no more 2-byte values), got {value}.");
         var shapes = spec.ParameterShapes();
-        Int128 total = 0;
-        foreach (var (_, shape) in shapes)
+        Int128 total = 0, emb = 0, rec = 0;
+        foreach (var (name, shape) in shapes)
         {
             Int128 n = 1;
             foreach (long d in shape) n *= d;
             total += n;
+            if (name.StartsWith("embedding.", StringComparison.Ordinal)) emb += n;
+            else if (name.StartsWith("rnn.", StringComparison.Ordinal)) rec += n;
         }
+        // Name the keys of the largest part: the embedding, the recurrent stack or the head.
+        string keys = emb >= rec && emb >= total - emb - rec ? "'rnn.vocab', 'rnn.embedding_dim'" : rec >= total - emb - rec ? "'rnn.layers', 'rnn.hidden'" : "'rnn.output_size'";
         if (total > most)
             throw new SafeTensorsException(path, null,
-                $"metadata: expected an architecture of at most {most} parameters (the file's {bytes} data bytes at 2 bytes a value), got {total} " +
+                $"metadata {keys}: expected an architecture of at most {most} parameters (the file's {bytes} data bytes at 2 bytes a value), got {total} " +
                 $"(rnn.layers={spec.Layers}, rnn.hidden={spec.Hidden}, rnn.vocab={spec.Vocab}, rnn.embedding_dim={spec.EmbeddingDim}, rnn.output_size={spec.OutputSize}).");
         var wanted = new HashSet<string>(StringComparer.Ordinal);
         foreach (var (name, shape) in shapes)

@@ -96,9 +96,12 @@ public sealed record ModelSpec
             foreach (long d in shape) n *= d;
             if (n > Array.MaxLength)
             {
-                string field = name.StartsWith("embedding.", StringComparison.Ordinal) ? nameof(Vocab) : name.StartsWith("rnn.", StringComparison.Ordinal) ? nameof(Hidden) : nameof(OutputSize);
-                yield return (field, $"sizes whose every parameter fits in one array ({name} {Rnn.IO.SafeTensors.ShapeText(shape)} has {n} elements, at most {Array.MaxLength})",
-                    field == nameof(Vocab) ? T(Vocab) : field == nameof(Hidden) ? T(Hidden) : T(OutputSize));
+                // Blame the larger of the parameter's two sizes.
+                string field = name.StartsWith("embedding.", StringComparison.Ordinal) ? (Vocab >= EmbeddingDim ? nameof(Vocab) : nameof(EmbeddingDim))
+                    : name.StartsWith("rnn.", StringComparison.Ordinal) ? (Vocab == 0 && InputSize > Hidden && name.Contains("_ih_l0") ? nameof(InputSize) : nameof(Hidden))
+                    : OutputSize >= shape[1] ? nameof(OutputSize) : nameof(Hidden);
+                int value = field switch { nameof(Vocab) => Vocab, nameof(EmbeddingDim) => EmbeddingDim, nameof(InputSize) => InputSize, nameof(Hidden) => Hidden, _ => OutputSize };
+                yield return (field, $"sizes whose every parameter fits in one array ({name} {Rnn.IO.SafeTensors.ShapeText(shape)} has {n} elements, at most {Array.MaxLength})", T(value));
                 yield break;
             }
         }
