@@ -157,7 +157,7 @@ public static class ImdbReader
         catch (DecoderFallbackException e) { throw Bad(name, lineNo + 1, "invalid UTF-8", e); }
         catch (InvalidDataException e) when (!e.Message.StartsWith(name + ":", StringComparison.Ordinal))
         {
-            throw Bad(name, lineNo + 1, "corrupt compressed stream: " + e.Message, e); // from GZipStream
+            throw Bad(name, lineNo + 1, "corrupt compressed stream: " + e.Message.TrimEnd('.'), e); // from GZipStream
         }
         return rows.ToArray();
     }
