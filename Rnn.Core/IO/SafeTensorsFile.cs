@@ -12,12 +12,14 @@ namespace Rnn.IO;
 /// <summary>One tensor's header entry. Offsets are relative to the start of the byte buffer.</summary>
 public sealed class SafeTensorInfo
 {
-    internal SafeTensorInfo(string name, SafeTensorsDType dtype, long[] shape, long elements, long begin, long end)
+    // Built by the parser before validation, so the counts are kept unsigned until the file is known good.
+    internal SafeTensorInfo(string name, SafeTensorsDType dtype, long[] shape, ulong elements, ulong begin, ulong end)
     {
-        Name = name; DType = dtype; _shape = shape; ElementCount = elements; Begin = begin; End = end;
+        Name = name; DType = dtype; _shape = shape; Elements = elements; UBegin = begin; UEnd = end;
     }
 
     private readonly long[] _shape;
+    internal readonly ulong Elements, UBegin, UEnd;
     /// <summary>The tensor's name.</summary>
     public string Name { get; }
     /// <summary>The element type.</summary>
@@ -25,11 +27,11 @@ public sealed class SafeTensorInfo
     /// <summary>The shape, row-major (empty for a scalar).</summary>
     public IReadOnlyList<long> Shape => _shape;
     /// <summary>Product of the shape (1 for a scalar).</summary>
-    public long ElementCount { get; }
+    public long ElementCount => (long)Elements;
     /// <summary>First byte in the buffer.</summary>
-    public long Begin { get; }
+    public long Begin => (long)UBegin;
     /// <summary>One past the last byte in the buffer.</summary>
-    public long End { get; }
+    public long End => (long)UEnd;
     /// <summary>Shape as text, e.g. "(4, 2)".</summary>
     public string ShapeText => SafeTensors.ShapeText(_shape);
 }
@@ -44,7 +46,8 @@ public sealed class SafeTensorsFile : IDisposable
     private readonly SafeFileHandle? _handle;
     private readonly ReadOnlyMemory<byte> _memory;
     private readonly long _dataStart, _dataLength;
-    private readonly Dictionary<string, SafeTensorInfo> _byName;
+    private readonly SafeTensorInfo[] _tensors;
+    private readonly int[] _byName; // indices of _tensors in ordinal name order: a binary search finds a name
 
     /// <summary>The path (or in-memory name) used in messages.</summary>
     public string Source { get; }
@@ -78,8 +81,16 @@ public sealed class SafeTensorsFile : IDisposable
         var (tensors, metadata) = Parse(readAt(8, (int)n));
         HasMetadata = metadata != null;
         Metadata = metadata ?? new Dictionary<string, string>();
-        Tensors = Validate(tensors);
-        _byName = Tensors.ToDictionary(t => t.Name, StringComparer.Ordinal);
+        // Names: sorted once for the duplicate check (before the offsets, as the reference reports it), then again
+        // over the validated order to serve as the lookup index.
+        _byName = new int[tensors.Count];
+        SortByName(_byName, tensors);
+        for (int i = 1; i < _byName.Length; i++)
+            if (tensors[_byName[i]].Name == tensors[_byName[i - 1]].Name)
+                throw Fail(tensors[_byName[i]].Name, $"duplicate key '{SafeTensorsException.Cut(tensors[_byName[i]].Name, 200)}' in the header.");
+        _tensors = Validate(tensors);
+        Tensors = _tensors;
+        SortByName(_byName, _tensors);
     }
 
     internal static SafeTensorsFile Open(string path)
@@ -111,12 +122,32 @@ public sealed class SafeTensorsFile : IDisposable
     public void Dispose() => _handle?.Dispose();
 
     /// <summary>True when the file holds a tensor of this name.</summary>
-    public bool Contains(string name) => _byName.ContainsKey(name);
+    public bool Contains(string name) => TryInfo(name, out _);
+
+    private bool TryInfo(string name, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out SafeTensorInfo? info)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        int lo = 0, hi = _byName.Length - 1;
+        while (lo <= hi)
+        {
+            int mid = (lo + hi) >>> 1, c = string.CompareOrdinal(_tensors[_byName[mid]].Name, name);
+            if (c == 0) { info = _tensors[_byName[mid]]; return true; }
+            if (c < 0) lo = mid + 1; else hi = mid - 1;
+        }
+        info = null;
+        return false;
+    }
+
+    private static void SortByName(int[] index, IReadOnlyList<SafeTensorInfo> tensors)
+    {
+        for (int i = 0; i < index.Length; i++) index[i] = i;
+        Array.Sort(index, (a, b) => string.CompareOrdinal(tensors[a].Name, tensors[b].Name));
+    }
 
     /// <summary>The entry for a tensor; throws <see cref="SafeTensorsException"/> naming the tensor when absent.</summary>
     public SafeTensorInfo Info(string name)
     {
-        if (_byName.TryGetValue(name, out var t)) return t;
+        if (TryInfo(name, out var t)) return t;
         throw Fail(name, $"no such tensor; the file holds {Tensors.Count}: {Listing(Tensors.Select(x => x.Name))}.");
     }
 
@@ -237,7 +268,7 @@ public sealed class SafeTensorsFile : IDisposable
         foreach (var p in ps)
         {
             if (!wanted.Add(p.Name)) throw new ArgumentException($"parameters: duplicate name '{p.Name}'.", nameof(parameters));
-            if (!_byName.TryGetValue(p.Name, out var t))
+            if (!TryInfo(p.Name, out var t))
                 throw Fail(p.Name, $"missing: expected a tensor of shape {p.ShapeText}; the file holds {Listing(Tensors.Select(x => x.Name))}.");
             if (!t.Shape.SequenceEqual(p.Shape.Select(d => (long)d)))
                 throw Fail(p.Name, $"expected shape {p.ShapeText}, got {t.ShapeText}.");
@@ -262,18 +293,19 @@ public sealed class SafeTensorsFile : IDisposable
 
     // ---- parsing and validation ----
 
-    private sealed record Entry(string Name, SafeTensorsDType DType, long[] Shape, ulong Elements, ulong Begin, ulong End);
-
-    private (List<Entry>, Dictionary<string, string>?) Parse(byte[] header)
+    // A header of many tiny tensors is the largest thing a small file can make us build: each entry costs its name,
+    // its shape and one SafeTensorInfo, and nothing per field or per number (no strings unless a message needs one).
+    private (List<SafeTensorInfo>, Dictionary<string, string>?) Parse(byte[] header)
     {
         if (header.Length == 0 || header[0] != (byte)'{')
             throw Fail(null, $"expected the header to start with '{{', got {(header.Length == 0 ? "an empty header" : $"byte 0x{header[0]:x2}")}.");
         int bad = FirstInvalidUtf8(header);
         if (bad >= 0) throw Fail(null, $"header is not valid UTF-8 (invalid sequence at header byte {bad}).");
 
-        var tensors = new List<Entry>();
+        var tensors = new List<SafeTensorInfo>();
         Dictionary<string, string>? metadata = null;
-        var names = new HashSet<string>(StringComparer.Ordinal);
+        bool seenMetadata = false; // duplicate tensor names are found after parsing, by sorting
+        var scratch = new List<ulong>();
         string? current = null;
         try
         {
@@ -285,10 +317,14 @@ public sealed class SafeTensorsFile : IDisposable
                 if (r.TokenType == JsonTokenType.EndObject) break;
                 string name = r.GetString()!;
                 current = name;
-                if (!names.Add(name)) throw Fail(name == SafeTensors.MetadataKey ? null : name, $"duplicate key '{name}' in the header.");
+                if (name == SafeTensors.MetadataKey)
+                {
+                    if (seenMetadata) throw Fail(null, $"duplicate key '{name}' in the header.");
+                    seenMetadata = true;
+                }
                 Next(ref r, name);
                 if (name == SafeTensors.MetadataKey) metadata = ParseMetadata(ref r);
-                else tensors.Add(ParseEntry(ref r, name));
+                else tensors.Add(ParseEntry(ref r, name, scratch));
                 current = null;
             }
             if (r.Read()) throw Fail(null, $"unexpected {r.TokenType} after the header object.");
@@ -328,36 +364,43 @@ public sealed class SafeTensorsFile : IDisposable
         }
     }
 
-    private Entry ParseEntry(ref Utf8JsonReader r, string name)
+    private static readonly byte[][] DTypeNames = Enum.GetValues<SafeTensorsDType>().Select(t => Encoding.ASCII.GetBytes(t.Name())).ToArray();
+
+    private SafeTensorInfo ParseEntry(ref Utf8JsonReader r, string name, List<ulong> scratch)
     {
         if (r.TokenType != JsonTokenType.StartObject)
             throw Fail(name, $"expected an object with dtype, shape and data_offsets, got {Token(r)}.");
         SafeTensorsDType? dtype = null;
         long[]? shape = null;
-        ulong[]? offsets = null;
+        bool haveOffsets = false;
+        ulong begin = 0, end = 0;
         while (true)
         {
             Next(ref r, name);
             if (r.TokenType == JsonTokenType.EndObject) break;
-            string field = r.GetString()!;
+            // Field names are compared in place (ValueTextEquals unescapes): no string per field.
+            int field = r.ValueTextEquals("dtype"u8) ? 0 : r.ValueTextEquals("shape"u8) ? 1 : r.ValueTextEquals("data_offsets"u8) ? 2 : -1;
             Next(ref r, name);
             switch (field)
             {
-                case "dtype":
+                case 0:
                     if (dtype != null) throw Fail(name, "duplicate field 'dtype'.");
                     if (r.TokenType != JsonTokenType.String) throw Fail(name, $"dtype: expected a string, got {Token(r)}.");
-                    string s = r.GetString()!;
-                    if (!SafeTensorsDTypes.TryParse(s, out var dt))
-                        throw Fail(name, $"dtype: unknown or unsupported dtype '{s}' (expected one of {string.Join(", ", Enum.GetValues<SafeTensorsDType>().Select(x => x.Name()))}).");
-                    dtype = dt;
+                    for (int t = 0; t < DTypeNames.Length && dtype is null; t++)
+                        if (r.ValueTextEquals(DTypeNames[t])) dtype = (SafeTensorsDType)t;
+                    if (dtype is null)
+                        throw Fail(name, $"dtype: unknown or unsupported dtype '{SafeTensorsException.Cut(r.GetString()!, 80)}' (expected one of {string.Join(", ", Enum.GetValues<SafeTensorsDType>().Select(x => x.Name()))}).");
                     break;
-                case "shape":
+                case 1:
                     if (shape != null) throw Fail(name, "duplicate field 'shape'.");
-                    shape = IntArray(ref r, name, "shape", -1).Select(u => (long)u).ToArray();
+                    IntArray(ref r, name, "shape", -1, scratch);
+                    shape = scratch.Count == 0 ? [] : new long[scratch.Count];
+                    for (int i = 0; i < shape.Length; i++) shape[i] = (long)scratch[i];
                     break;
-                case "data_offsets":
-                    if (offsets != null) throw Fail(name, "duplicate field 'data_offsets'.");
-                    offsets = IntArray(ref r, name, "data_offsets", 2);
+                case 2:
+                    if (haveOffsets) throw Fail(name, "duplicate field 'data_offsets'.");
+                    IntArray(ref r, name, "data_offsets", 2, scratch);
+                    (begin, end, haveOffsets) = (scratch[0], scratch[1], true);
                     break;
                 default:
                     r.Skip(); // the reference ignores unknown fields
@@ -366,69 +409,74 @@ public sealed class SafeTensorsFile : IDisposable
         }
         if (dtype is null) throw Fail(name, "missing field 'dtype'.");
         if (shape is null) throw Fail(name, "missing field 'shape'.");
-        if (offsets is null) throw Fail(name, "missing field 'data_offsets'.");
+        if (!haveOffsets) throw Fail(name, "missing field 'data_offsets'.");
         ulong elements = 1;
         foreach (long d in shape)
             if (!TryMul(elements, (ulong)d, out elements))
                 throw Fail(name, $"shape {SafeTensors.ShapeText(shape)} has more elements than fit in 64 bits.");
-        return new Entry(name, dtype.Value, shape, elements, offsets[0], offsets[1]);
+        return new SafeTensorInfo(name, dtype.Value, shape, elements, begin, end);
     }
 
-    // A JSON array of non-negative integers; each must fit in a long. count = -1 for any length.
-    private ulong[] IntArray(ref Utf8JsonReader r, string name, string field, int count)
+    // A JSON array of non-negative integers into list; each must fit in a long. count = -1 for any length.
+    private void IntArray(ref Utf8JsonReader r, string name, string field, int count, List<ulong> list)
     {
         if (r.TokenType != JsonTokenType.StartArray) throw Fail(name, $"{field}: expected an array of integers, got {Token(r)}.");
-        var list = new List<ulong>();
+        list.Clear();
         while (true)
         {
             Next(ref r, name);
             if (r.TokenType == JsonTokenType.EndArray) break;
             if (r.TokenType != JsonTokenType.Number)
                 throw Fail(name, $"{field}[{list.Count}]: expected a non-negative integer, got {Token(r)}.");
-            string raw = Encoding.UTF8.GetString(r.ValueSpan);
-            if (raw.StartsWith('-'))
-                throw Fail(name, $"{field}[{list.Count}]: expected a non-negative integer, got {raw} (negative).");
+            // The number's text is only made into a string for a message.
+            if (r.ValueSpan[0] == (byte)'-')
+                throw Fail(name, $"{field}[{list.Count}]: expected a non-negative integer, got {Raw(r)} (negative).");
             if (!r.TryGetUInt64(out ulong v))
-                throw Fail(name, $"{field}[{list.Count}]: expected a non-negative integer, got {raw}.");
-            if (v > long.MaxValue) throw Fail(name, $"{field}[{list.Count}]: expected at most {long.MaxValue}, got {raw}.");
+                throw Fail(name, $"{field}[{list.Count}]: expected a non-negative integer, got {Raw(r)}.");
+            if (v > long.MaxValue) throw Fail(name, $"{field}[{list.Count}]: expected at most {long.MaxValue}, got {Raw(r)}.");
             if (list.Count >= 1024) throw Fail(name, $"{field}: more than 1024 entries.");
             list.Add(v);
         }
         if (count >= 0 && list.Count != count)
             throw Fail(name, $"{field}: expected {count} integers [begin, end], got {list.Count}.");
-        return list.ToArray();
     }
 
-    private SafeTensorInfo[] Validate(List<Entry> entries)
+    private static string Raw(Utf8JsonReader r) => SafeTensorsException.Cut(Encoding.UTF8.GetString(r.ValueSpan), 80);
+
+    private SafeTensorInfo[] Validate(List<SafeTensorInfo> entries)
     {
         ulong bufferLength = (ulong)_dataLength;
         foreach (var e in entries)
         {
-            string off = $"[{e.Begin}, {e.End}]";
-            if (e.End < e.Begin) throw Fail(e.Name, $"data_offsets {off}: expected begin <= end.");
+            if (e.UEnd < e.UBegin) throw Fail(e.Name, $"data_offsets {Off(e)}: expected begin <= end.");
             if (!TryMul(e.Elements, (ulong)e.DType.Size(), out ulong bytes))
-                throw Fail(e.Name, $"shape {SafeTensors.ShapeText(e.Shape)} of {e.DType.Name()} has more bytes than fit in 64 bits.");
-            if (e.End - e.Begin != bytes)
-                throw Fail(e.Name, $"shape {SafeTensors.ShapeText(e.Shape)} of {e.DType.Name()} needs {bytes} bytes, but data_offsets {off} span {e.End - e.Begin}.");
-            if (e.End > bufferLength)
-                throw Fail(e.Name, $"data_offsets {off} run past the end of the data buffer: expected end <= {bufferLength}.");
+                throw Fail(e.Name, $"shape {e.ShapeText} of {e.DType.Name()} has more bytes than fit in 64 bits.");
+            if (e.UEnd - e.UBegin != bytes)
+                throw Fail(e.Name, $"shape {e.ShapeText} of {e.DType.Name()} needs {bytes} bytes, but data_offsets {Off(e)} span {e.UEnd - e.UBegin}.");
+            if (e.UEnd > bufferLength)
+                throw Fail(e.Name, $"data_offsets {Off(e)} run past the end of the data buffer: expected end <= {bufferLength}.");
         }
         // The reference requires the ranges, sorted, to tile the buffer exactly: no overlap, no hole, no tail.
-        var sorted = entries.OrderBy(e => e.Begin).ThenBy(e => e.End).ThenBy(e => e.Name, StringComparer.Ordinal).ToArray();
+        // Sorted in place (names are unique, so the order is total and the unstable sort is deterministic).
+        entries.Sort(static (a, b) => a.UBegin != b.UBegin ? a.UBegin.CompareTo(b.UBegin) : a.UEnd != b.UEnd ? a.UEnd.CompareTo(b.UEnd) : string.CompareOrdinal(a.Name, b.Name));
         ulong pos = 0;
-        Entry? prev = null;
-        foreach (var e in sorted)
+        for (int i = 0; i < entries.Count; i++)
         {
-            if (e.Begin < pos)
-                throw Fail(e.Name, $"data_offsets [{e.Begin}, {e.End}] overlap tensor '{prev!.Name}' [{prev.Begin}, {prev.End}]: expected begin {pos}.");
-            if (e.Begin > pos)
-                throw Fail(e.Name, $"data_offsets [{e.Begin}, {e.End}] leave bytes {pos}..{e.Begin} of the data buffer uncovered: expected begin {pos}.");
-            pos = e.End;
-            prev = e;
+            var e = entries[i];
+            if (e.UBegin < pos)
+            {
+                var prev = entries[i - 1];
+                throw Fail(e.Name, $"data_offsets [{e.UBegin}, {e.UEnd}] overlap tensor '{SafeTensorsException.Cut(prev.Name, 200)}' [{prev.UBegin}, {prev.UEnd}]: expected begin {pos}.");
+            }
+            if (e.UBegin > pos)
+                throw Fail(e.Name, $"data_offsets [{e.UBegin}, {e.UEnd}] leave bytes {pos}..{e.UBegin} of the data buffer uncovered: expected begin {pos}.");
+            pos = e.UEnd;
         }
         if (pos != bufferLength)
             throw Fail(null, $"the tensors cover {pos} bytes of the data buffer, but it holds {bufferLength}: expected the buffer to be covered exactly.");
-        return sorted.Select(e => new SafeTensorInfo(e.Name, e.DType, e.Shape, (long)e.Elements, (long)e.Begin, (long)e.End)).ToArray();
+        return entries.ToArray();
+
+        static string Off(SafeTensorInfo e) => $"[{e.UBegin}, {e.UEnd}]";
     }
 
     // ---- helpers ----
@@ -500,8 +548,8 @@ public sealed class SafeTensorsFile : IDisposable
 
     private static string Token(Utf8JsonReader r) => r.TokenType switch
     {
-        JsonTokenType.String => $"the string \"{r.GetString()}\"",
-        JsonTokenType.Number => $"the number {Encoding.UTF8.GetString(r.ValueSpan)}",
+        JsonTokenType.String => $"the string \"{SafeTensorsException.Cut(r.GetString()!, 80)}\"",
+        JsonTokenType.Number => $"the number {Raw(r)}",
         JsonTokenType.StartObject => "an object",
         JsonTokenType.StartArray => "an array",
         JsonTokenType.True or JsonTokenType.False => r.TokenType.ToString().ToLowerInvariant(),

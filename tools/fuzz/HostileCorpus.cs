@@ -91,6 +91,8 @@ public static class HostileCorpus
         yield return new("5 MB tensor name", Rewrite(header, data, h => h.Replace("\"fc.bias\"", "\"" + new string('n', 5_000_000) + "\"")));
         yield return new("deep nesting", Rewrite(header, data, h => h.Insert(1, "\"x\":" + new string('[', 10_000) + new string(']', 10_000) + ",")));
         yield return new("random bytes", RandomBytes(new Rng(3), 4096));
+        // The most objects a small file can ask the parser for: 50,000 0-byte tensors (their header costs ~58 bytes each).
+        yield return new("50000 tiny tensors", Join("{" + string.Join(",", Enumerable.Range(0, 50_000).Select(i => $"\"t{i}\":{{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[0,0]}}")) + "}", []));
         yield return new("dtype I64", Rewrite(header, data, h => ReplaceFirst(h, "\"F32\"", "\"I32\"")));
         yield return new("dtype F16 half the bytes", Rewrite(header, data, h => ReplaceFirst(h, "\"F32\"", "\"F16\"")));
         yield return new("duplicate vocabulary word", WithMetadata(header, data, "imdb.vocab", "a\nb\na"));
