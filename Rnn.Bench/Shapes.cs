@@ -6,7 +6,8 @@ namespace Rnn.Bench;
 
 /// <summary>
 /// `Rnn.Bench shapes [--threads N] [--match text] [--shape m,n,k,N|T,N|T[,packed]] [--lda N]`: the GEMM shapes inside the workloads, timed alone (min of reps, GFLOP/s),
-/// to show where a workload's time goes. Each line: label, m n k, transposes, packed-B or not.
+/// to show where a workload's time goes. Each line: label, m n k, transposes, packed-B or not. `--pack-a`, `--direct-b N`,
+/// `--pack-rows` and `--rows-cols N` time the shapes under another <see cref="GemmPolicy"/> (the same bits, another path).
 /// </summary>
 public static class Shapes
 {
@@ -59,17 +60,32 @@ public static class Shapes
         string? match = null;
         int lda = 0; // --lda N: A's rows N elements apart (e.g. the LSTM's padded dGates)
         string[]? extra = null; // m,n,k,TA,TB,packed e.g. 96,96,100,N,N,packed
-        for (int i = 0; i < args.Length; i++)
+        var policy = GemmPolicy.Default;
+        try
         {
-            if (args[i] == "--threads") threads = int.Parse(args[++i], CultureInfo.InvariantCulture);
-            else if (args[i] == "--layers") layers = true;
-            else if (args[i] == "--lda") lda = int.Parse(args[++i], CultureInfo.InvariantCulture);
-            else if (args[i] == "--match") match = args[++i];
-            else if (args[i] == "--shape") extra = args[++i].Split(',');
-            else if (args[i] == "--pack-a") Gemm.DirectATransposed = false; // compare: A stored (k, m) packed
-            else if (args[i] == "--direct-b") Gemm.DirectBMaxRows512 = int.Parse(args[++i], CultureInfo.InvariantCulture);
-            else if (args[i] == "--pack-rows") { Gemm.DirectRowsMaxCols = 0; Gemm.DirectRowsMaxRows = 0; } // compare: A stored (m, k) packed
-            else if (args[i] == "--rows-cols") Gemm.DirectRowsMaxCols = int.Parse(args[++i], CultureInfo.InvariantCulture); // compare: A's rows in place up to N columns
+            for (int i = 0; i < args.Length; i++)
+            {
+                if (args[i] == "--threads") threads = int.Parse(args[++i], CultureInfo.InvariantCulture);
+                else if (args[i] == "--layers") layers = true;
+                else if (args[i] == "--lda") lda = int.Parse(args[++i], CultureInfo.InvariantCulture);
+                else if (args[i] == "--match") match = args[++i];
+                else if (args[i] == "--shape") extra = args[++i].Split(',');
+                else if (args[i] == "--pack-a") policy = policy with { DirectATransposed = false }; // compare: A stored (k, m) packed
+                else if (args[i] == "--direct-b") policy = policy with { DirectBMaxRows512 = int.Parse(args[++i], CultureInfo.InvariantCulture) };
+                else if (args[i] == "--pack-rows") policy = policy with { DirectRowsMaxCols = 0, DirectRowsMaxRows = 0 }; // compare: A stored (m, k) packed
+                else if (args[i] == "--rows-cols") policy = policy with { DirectRowsMaxCols = int.Parse(args[++i], CultureInfo.InvariantCulture) }; // compare: A's rows in place up to N columns
+            }
+        }
+        catch (Exception e) when (e is FormatException or ArgumentException or IndexOutOfRangeException)
+        {
+            Console.Error.WriteLine($"shapes: bad arguments ({string.Join(' ', args)}): {e.Message}");
+            return 2;
+        }
+        if (layers && policy != GemmPolicy.Default)
+        {
+            // The layers call the public GEMM entry points, which always take the default policy.
+            Console.Error.WriteLine("shapes: --pack-a, --direct-b, --pack-rows and --rows-cols time the GEMM shapes only; expected no --layers with them.");
+            return 2;
         }
         Engine.Threads = threads;
         Console.WriteLine($"threads {threads}, {Dispatch.KernelPath}");
@@ -89,8 +105,8 @@ public static class Shapes
             for (int i = 0; i < b.Length; i++) b[i] = (float)rnd.NextDouble() - 0.5f;
             var pb = new float[Gemm.PackedBLength<float>(n, k)];
             Gemm.PackB<float>(pb, b, tb, n, k);
-            Action f = packed ? () => Gemm.MultiplyPacked<float>(c, a, pb, ta, 1f, 1f, m, n, k, ld)
-                              : () => Gemm.Multiply<float>(c, a, b, ta, tb, 1f, 1f, m, n, k, ld);
+            Action f = packed ? () => Gemm.MultiplyPackedWith<float>(policy, c, a, pb, ta, 1f, 1f, m, n, k, ld)
+                              : () => Gemm.MultiplyWith<float>(policy, c, a, b, ta, tb, 1f, 1f, m, n, k, ld);
             double flops = 2.0 * m * n * k;
             double best = MinTime(f, flops);
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,

@@ -23,6 +23,12 @@ public static unsafe partial class Gemm
     public static void Multiply<T>(Span<T> c, ReadOnlySpan<T> a, ReadOnlySpan<T> b,
         bool transA, bool transB, T alpha, T beta, int m, int n, int k, int lda = 0, int ldc = 0)
         where T : unmanaged, IFloatingPointIeee754<T>
+        => MultiplyWith(GemmPolicy.Default, c, a, b, transA, transB, alpha, beta, m, n, k, lda, ldc);
+
+    /// <summary><see cref="Multiply{T}"/> taking the float paths that policy chooses (the same bits, another speed).</summary>
+    internal static void MultiplyWith<T>(GemmPolicy policy, Span<T> c, ReadOnlySpan<T> a, ReadOnlySpan<T> b,
+        bool transA, bool transB, T alpha, T beta, int m, int n, int k, int lda = 0, int ldc = 0)
+        where T : unmanaged, IFloatingPointIeee754<T>
     {
         Check(c, a, b, m, n, k, transA, lda, ldc);
         if (m == 0 || n == 0) return;
@@ -30,7 +36,7 @@ public static unsafe partial class Gemm
         {
             fixed (T* pc = c, pa = a, pb = b)
                 MultiplyFloat((float*)pc, (float*)pa, (float*)pb, transA, transB,
-                    float.CreateTruncating(alpha), float.CreateTruncating(beta), m, n, k, lda, ldc: ldc);
+                    float.CreateTruncating(alpha), float.CreateTruncating(beta), m, n, k, lda, policy, ldc: ldc);
             return;
         }
         if (ldc > 0 && ldc != n)
@@ -40,7 +46,7 @@ public static unsafe partial class Gemm
             try
             {
                 CopyRows<T>(dc, n, c, ldc, m, n);
-                Multiply(dc.AsSpan(0, m * n), a, b, transA, transB, alpha, beta, m, n, k, lda);
+                MultiplyWith(policy, dc.AsSpan(0, m * n), a, b, transA, transB, alpha, beta, m, n, k, lda);
                 CopyRows<T>(c, ldc, dc, n, m, n);
             }
             finally { ArrayPool<T>.Shared.Return(dc); }
@@ -54,7 +60,7 @@ public static unsafe partial class Gemm
             try
             {
                 CopyRows<T>(dense, cols, a, lda, rows, cols);
-                Multiply(c, dense.AsSpan(0, rows * cols), b, transA, transB, alpha, beta, m, n, k);
+                MultiplyWith(policy, c, dense.AsSpan(0, rows * cols), b, transA, transB, alpha, beta, m, n, k);
             }
             finally { ArrayPool<T>.Shared.Return(dense); }
             return;
@@ -130,10 +136,15 @@ public static unsafe partial class Gemm
     /// </summary>
     public static void MultiplyPacked<T>(Span<T> c, ReadOnlySpan<T> a, ReadOnlySpan<T> packedB, bool transA,
         T alpha, T beta, int m, int n, int k, int lda = 0, int ldc = 0) where T : unmanaged, IFloatingPointIeee754<T>
+        => MultiplyPackedWith(GemmPolicy.Default, c, a, packedB, transA, alpha, beta, m, n, k, lda, ldc);
+
+    /// <summary><see cref="MultiplyPacked{T}"/> taking the float paths that policy chooses (the same bits, another speed).</summary>
+    internal static void MultiplyPackedWith<T>(GemmPolicy policy, Span<T> c, ReadOnlySpan<T> a, ReadOnlySpan<T> packedB, bool transA,
+        T alpha, T beta, int m, int n, int k, int lda = 0, int ldc = 0) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int len = PackedBLength<T>(n, k);
         if (packedB.Length < len) throw new ArgumentException($"packedB: expected at least {len} elements, got {packedB.Length}.", nameof(packedB));
-        if (typeof(T) != typeof(float)) { Multiply(c, a, packedB, transA, false, alpha, beta, m, n, k, lda, ldc); return; }
+        if (typeof(T) != typeof(float)) { MultiplyWith(policy, c, a, packedB, transA, false, alpha, beta, m, n, k, lda, ldc); return; }
         Check(c, a, packedB, m, n, k, transA, lda, ldc);
         if (m == 0 || n == 0) return;
         fixed (T* pc = c, pa = a, pb = packedB)
@@ -143,7 +154,7 @@ public static unsafe partial class Gemm
             bool wide = (head & OneRowLayout) != 0;
             if (wide && m != 1) throw new ArgumentException($"packedB: packed for one-row products (PackB forOneRow), expected m = 1, got m = {m}.", nameof(packedB));
             MultiplyFloat((float*)pc, (float*)pa, null, transA, false,
-                float.CreateTruncating(alpha), float.CreateTruncating(beta), m, n, k, lda, (float*)pb + off, wide ? OneRowWidth : 0, ldc);
+                float.CreateTruncating(alpha), float.CreateTruncating(beta), m, n, k, lda, policy, (float*)pb + off, wide ? OneRowWidth : 0, ldc);
         }
     }
 
@@ -154,19 +165,24 @@ public static unsafe partial class Gemm
     /// </summary>
     public static void MultiplyShared<T>(Span<T> c1, ReadOnlySpan<T> b1, int n1, Span<T> c2, ReadOnlySpan<T> b2, int n2,
         ReadOnlySpan<T> a, bool transA, T alpha, T beta, int m, int k, int lda = 0) where T : unmanaged, IFloatingPointIeee754<T>
+        => MultiplySharedWith(GemmPolicy.Default, c1, b1, n1, c2, b2, n2, a, transA, alpha, beta, m, k, lda);
+
+    /// <summary><see cref="MultiplyShared{T}"/> taking the float paths that policy chooses (the same bits, another speed).</summary>
+    internal static void MultiplySharedWith<T>(GemmPolicy policy, Span<T> c1, ReadOnlySpan<T> b1, int n1, Span<T> c2, ReadOnlySpan<T> b2, int n2,
+        ReadOnlySpan<T> a, bool transA, T alpha, T beta, int m, int k, int lda = 0) where T : unmanaged, IFloatingPointIeee754<T>
     {
         Check(c1, a, b1, m, n1, k, transA, lda); Check(c2, a, b2, m, n2, k, transA, lda);
         bool fused = typeof(T) == typeof(float) && m >= 2 && n1 > 0 && n2 > 0 && k > 0 && alpha != T.Zero
             && n1 % MicroCols == 0 && n2 > NarrowMaxCols;
         if (!fused)
         {
-            Multiply(c1, a, b1, transA, false, alpha, beta, m, n1, k, lda);
-            Multiply(c2, a, b2, transA, false, alpha, beta, m, n2, k, lda);
+            MultiplyWith(policy, c1, a, b1, transA, false, alpha, beta, m, n1, k, lda);
+            MultiplyWith(policy, c2, a, b2, transA, false, alpha, beta, m, n2, k, lda);
             return;
         }
         fixed (T* pc1 = c1, pc2 = c2, pb1 = b1, pb2 = b2, pa = a)
             MultiplySharedFloat((float*)pc1, (float*)pb1, n1, (float*)pc2, (float*)pb2, n2, (float*)pa, transA,
-                float.CreateTruncating(alpha), float.CreateTruncating(beta), m, k, lda);
+                float.CreateTruncating(alpha), float.CreateTruncating(beta), m, k, lda, policy);
     }
 
     /// <summary>Scalar reference: the plain triple loop, accumulated in T, k innermost.</summary>

@@ -24,26 +24,8 @@ public static unsafe partial class Gemm
     // Elements of a prepacked B from which a one-row product is split between threads (256 KB).
     internal const long ParallelMinPackedGemv = 1 << 16;
 
-    // A stored (k, m) (the weight gradients dGᵀ·X) is read in place by the micro-kernels instead of packed:
-    // 8-15% faster for m = 384 or 768 with 128 columns, but 2-9% slower when rows of A are a multiple of 2 KB
-    // apart (m = 512, 1024: the panel's lines fall into few cache sets), so those are still packed.
-    internal static bool DirectATransposed = true;
-
-    // A stored (m, k) is read from its rows by Rows512 (AVX-512 path) when B has at most this many columns (and
-    // k >= 32): each A value then serves few column panels, and packing it cost more than the reuse saved
-    // (measured: 32 x 128 x 512 and 3200 x 128 x 512 7-12% faster; with 512+ columns packing wins). 0 turns it off.
-    internal static int DirectRowsMaxCols = 256;
-
-    // ... and whatever the columns when A has at most this many rows (an RNN step's batch): A then stays in cache
-    // for every column panel, and the rows split into near-equal tiles (see Blocked). 0 turns it off.
-    internal static int DirectRowsMaxRows = 64;
-
-    // With few rows, B is used by few A panels, so copying it costs more than strided reads save.
-    internal static int DirectBMaxRows => Dispatch.Isa switch { 3 => DirectBMaxRows512, 2 => 24, _ => 0 };
-
-    // AVX-512: up to 128 rows, B's panels read in place beat packing them (measured, 1 thread: adding's dW_hh
-    // 100 x 100 x 5500 -6%, 64-128 rows with 128-2048 columns -4 to -12%).
-    internal static int DirectBMaxRows512 = 128;
+    // Which operands are read in place rather than packed is the caller's GemmPolicy (Default unless a test or
+    // benchmark compares paths), carried in the Job.
 
     /// <summary>Everything one GEMM call needs; lives on the caller's stack while the pool runs chunks.</summary>
     private struct Job
@@ -61,6 +43,7 @@ public static unsafe partial class Gemm
         public int WideB;            // PB laid out for one row: columns per contiguous run (0: micro-kernel panels)
         public float* B2, C2;        // two outputs sharing A: columns [N1, N) of op(B) and C are B2 (k, N - N1) and C2
         public int N1;               // 0: one output
+        public GemmPolicy Policy;    // which of the equivalent paths run (Run, NarrowColumns)
     }
 
     /// <summary>op(B) column block j: its first element at row pc (B stored (k, n) only) and its row stride.</summary>
@@ -86,18 +69,18 @@ public static unsafe partial class Gemm
     /// n1 is a multiple of the micro-tile width, so no tile straddles the two outputs.
     /// </summary>
     private static void MultiplySharedFloat(float* c1, float* b1, int n1, float* c2, float* b2, int n2, float* a, bool ta,
-        float alpha, float beta, int m, int k, int lda)
+        float alpha, float beta, int m, int k, int lda, GemmPolicy policy)
     {
         var g = new Job
         {
             A = a, B = b1, C = c1, B2 = b2, C2 = c2, N1 = n1, M = m, N = n1 + n2, K = k, TA = ta, Alpha = alpha, Beta = beta,
-            Lda = lda > 0 ? lda : ta ? m : k, Ldc = n1 + n2,
+            Lda = lda > 0 ? lda : ta ? m : k, Ldc = n1 + n2, Policy = policy,
         };
         Run(ref g);
     }
 
     private static void MultiplyFloat(float* c, float* a, float* b, bool ta, bool tb, float alpha, float beta, int m, int n, int k,
-        int lda, float* packedB = null, int wideB = 0, int ldc = 0)
+        int lda, GemmPolicy policy, float* packedB = null, int wideB = 0, int ldc = 0)
     {
         ldc = ldc > 0 ? ldc : n;
         if (k == 0 || alpha == 0f)
@@ -119,7 +102,7 @@ public static unsafe partial class Gemm
             {
                 var cs = new Span<float>(c, (m - 1) * ldc + 1);
                 CopyRows<float>(col, 1, cs, ldc, m, 1);
-                fixed (float* d = col) MultiplyFloat(d, a, b, ta, tb, alpha, beta, m, 1, k, lda);
+                fixed (float* d = col) MultiplyFloat(d, a, b, ta, tb, alpha, beta, m, 1, k, lda, policy);
                 CopyRows<float>(cs, ldc, col, 1, m, 1);
             }
             finally { ArrayPool<float>.Shared.Return(col); }
@@ -128,7 +111,7 @@ public static unsafe partial class Gemm
         var g = new Job
         {
             A = a, B = b, C = c, M = m, N = n, K = k, TA = ta, TB = tb, Alpha = alpha, Beta = beta, PB = packedB, WideB = wideB,
-            Lda = lda > 0 ? lda : ta ? m : k, Ldc = ldc,
+            Lda = lda > 0 ? lda : ta ? m : k, Ldc = ldc, Policy = policy,
         };
         if (g.Lda == (ta ? m : k) || (m > 1 && n > 1)) { Run(ref g); return; }
         // One row or column runs a vector loop that reads A densely: give it a dense copy (O(m·k), as the loop).
@@ -153,9 +136,9 @@ public static unsafe partial class Gemm
         bool one = g.N1 == 0, unpacked = g.PB == null;
         g.Gemv = one && unpacked && (m == 1 || n == 1);
         g.NarrowN = one && unpacked && g.TA && !g.TB && n >= 2 && n <= NarrowMaxCols && m >= 2;
-        g.DirectB = one && unpacked && !g.TB && m <= DirectBMaxRows;
-        g.DirectA = g.TA && DirectATransposed && g.Lda % 512 != 0; // rows 2 KB apart share few cache sets: pack those
-        g.DirectRows = !g.TA && (DirectRowsMaxCols >= n || m <= DirectRowsMaxRows) && Dispatch.Isa == 3 && m > 1 && n > 1 && k >= 32;
+        g.DirectB = one && unpacked && !g.TB && m <= g.Policy.DirectBMaxRows;
+        g.DirectA = g.TA && g.Policy.DirectATransposed && g.Lda % 512 != 0; // rows 2 KB apart share few cache sets: pack those
+        g.DirectRows = !g.TA && (g.Policy.DirectRowsMaxCols >= n || m <= g.Policy.DirectRowsMaxRows) && Dispatch.Isa == 3 && m > 1 && n > 1 && k >= 32;
         // Split the longer output side, in whole micro-tiles (or whole vectors for GEMV).
         g.SplitN = n >= m;
         g.Unit = g.Gemv ? 32 : g.SplitN ? MicroCols : MicroRows;
@@ -348,18 +331,17 @@ public static unsafe partial class Gemm
     // Up to this many columns, a product with A stored (k, m) streams A once instead of running 32-wide tiles.
     private const int NarrowMaxCols = 4;
     private const int NarrowRows = 256;
-    internal static bool NarrowRegisters = true; // tests compare: the AVX-512 register path against the vector loop below
 
     /// <summary>
     /// C[i0..i1, j0..j1] for a few columns with A stored (k, m), e.g. adding's dW_ih = dGᵀ·x with 2 inputs (a
     /// 32-wide tile computes 16x the useful work and packs B 16x wider): each row p of A is contiguous over C's
     /// rows, so C's columns are accumulated as vectors over i, p in order (one FMA chain per element, the
-    /// scalar tail the same FMA): on AVX-512 in registers, 64 rows at a time (<see cref="NarrowColumns512"/>),
-    /// otherwise in blocks of NarrowRows rows whose sums stay in L1.
+    /// scalar tail the same FMA): on AVX-512 in registers, 64 rows at a time (<see cref="NarrowColumns512"/>; the
+    /// policy's NarrowRegisters), otherwise in blocks of NarrowRows rows whose sums stay in L1.
     /// </summary>
     private static void NarrowColumns(ref Job g, int i0, int i1, int j0, int j1)
     {
-        if (Vector512.IsHardwareAccelerated && NarrowRegisters)
+        if (Vector512.IsHardwareAccelerated && g.Policy.NarrowRegisters)
         {
             for (int ib = i0; ib < i1; ib += 64)
             {

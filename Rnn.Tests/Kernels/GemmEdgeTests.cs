@@ -56,25 +56,19 @@ public class GemmEdgeTests
     public void ReadingAInPlaceGivesThePackedBits(bool transA, float beta)
     {
         Engine.Threads = 1;
-        int colsMax = Gemm.DirectRowsMaxCols, rowsMax = Gemm.DirectRowsMaxRows;
-        bool directT = Gemm.DirectATransposed;
-        try
-        {
-            foreach (int m in new[] { 2, 12, 16, 25, 64, 100 })
-                foreach (int n in new[] { 2, 9, 40, 100, 256, 600 })
-                    foreach (int k in new[] { 32, 77, 600 })
-                    {
-                        var a = Random(m * k, 4); var b = Random(k * n, 5); var c0 = Random(m * n, 6);
-                        var packed = (float[])c0.Clone(); var direct = (float[])c0.Clone();
-                        Gemm.DirectRowsMaxCols = 0; Gemm.DirectRowsMaxRows = 0; Gemm.DirectATransposed = false;
-                        Gemm.Multiply<float>(packed, a, b, transA, false, 0.75f, beta, m, n, k);
-                        Gemm.DirectRowsMaxCols = 1 << 20; Gemm.DirectATransposed = true;
-                        Gemm.Multiply<float>(direct, a, b, transA, false, 0.75f, beta, m, n, k);
-                        for (int i = 0; i < packed.Length; i++)
-                            Assert.True(packed[i] == direct[i], $"({m},{n},{k}) C[{i / n},{i % n}] = {direct[i]}, packed {packed[i]}");
-                    }
-        }
-        finally { Gemm.DirectRowsMaxCols = colsMax; Gemm.DirectRowsMaxRows = rowsMax; Gemm.DirectATransposed = directT; }
+        var packA = GemmPolicy.Default with { DirectRowsMaxCols = 0, DirectRowsMaxRows = 0, DirectATransposed = false };
+        var readA = GemmPolicy.Default with { DirectRowsMaxCols = 1 << 20, DirectATransposed = true };
+        foreach (int m in new[] { 2, 12, 16, 25, 64, 100 })
+            foreach (int n in new[] { 2, 9, 40, 100, 256, 600 })
+                foreach (int k in new[] { 32, 77, 600 })
+                {
+                    var a = Random(m * k, 4); var b = Random(k * n, 5); var c0 = Random(m * n, 6);
+                    var packed = (float[])c0.Clone(); var direct = (float[])c0.Clone();
+                    Gemm.MultiplyWith<float>(packA, packed, a, b, transA, false, 0.75f, beta, m, n, k);
+                    Gemm.MultiplyWith<float>(readA, direct, a, b, transA, false, 0.75f, beta, m, n, k);
+                    for (int i = 0; i < packed.Length; i++)
+                        Assert.True(packed[i] == direct[i], $"({m},{n},{k}) C[{i / n},{i % n}] = {direct[i]}, packed {packed[i]}");
+                }
     }
 
     /// <summary>
@@ -89,24 +83,39 @@ public class GemmEdgeTests
     public void ReadingBInPlaceGivesThePackedBits(bool transA, float beta)
     {
         Engine.Threads = 1;
-        int directB = Gemm.DirectBMaxRows512;
-        try
-        {
-            foreach (int m in new[] { 4, 12, 25, 100 })
-                foreach (int n in new[] { 3, 36, 100, 104, 130 })
-                    foreach (int k in new[] { 7, 77, 600 })
-                    {
-                        var a = Random(m * k, 7); var b = Random(k * n, 8); var c0 = Random(m * n, 9);
-                        var packed = (float[])c0.Clone(); var direct = (float[])c0.Clone();
-                        Gemm.DirectBMaxRows512 = 0;
-                        Gemm.Multiply<float>(packed, a, b, transA, false, 0.75f, beta, m, n, k);
-                        Gemm.DirectBMaxRows512 = 1 << 20;
-                        Gemm.Multiply<float>(direct, a, b, transA, false, 0.75f, beta, m, n, k);
-                        for (int i = 0; i < packed.Length; i++)
-                            Assert.True(packed[i] == direct[i], $"({m},{n},{k}) C[{i / n},{i % n}] = {direct[i]}, packed {packed[i]}");
-                    }
-        }
-        finally { Gemm.DirectBMaxRows512 = directB; }
+        var packB = GemmPolicy.Default with { DirectBMaxRows512 = 0 };
+        var readB = GemmPolicy.Default with { DirectBMaxRows512 = 1 << 20 };
+        foreach (int m in new[] { 4, 12, 25, 100 })
+            foreach (int n in new[] { 3, 36, 100, 104, 130 })
+                foreach (int k in new[] { 7, 77, 600 })
+                {
+                    var a = Random(m * k, 7); var b = Random(k * n, 8); var c0 = Random(m * n, 9);
+                    var packed = (float[])c0.Clone(); var direct = (float[])c0.Clone();
+                    Gemm.MultiplyWith<float>(packB, packed, a, b, transA, false, 0.75f, beta, m, n, k);
+                    Gemm.MultiplyWith<float>(readB, direct, a, b, transA, false, 0.75f, beta, m, n, k);
+                    for (int i = 0; i < packed.Length; i++)
+                        Assert.True(packed[i] == direct[i], $"({m},{n},{k}) C[{i / n},{i % n}] = {direct[i]}, packed {packed[i]}");
+                }
+    }
+
+    /// <summary>
+    /// The policy is a value: the default is the measured one (new() gives the same), a derived policy leaves Default
+    /// as it was, and a negative threshold is refused naming the setting and the value.
+    /// </summary>
+    [Fact]
+    public void PolicyIsImmutableAndRefusesNegativeThresholds()
+    {
+        var packA = GemmPolicy.Default with { DirectATransposed = false, DirectRowsMaxCols = 0 };
+        Assert.Equal(new GemmPolicy(), GemmPolicy.Default);
+        Assert.True(GemmPolicy.Default.DirectATransposed);
+        Assert.Equal((256, 64, 128), (GemmPolicy.Default.DirectRowsMaxCols, GemmPolicy.Default.DirectRowsMaxRows, GemmPolicy.Default.DirectBMaxRows512));
+        Assert.True(GemmPolicy.Default.NarrowRegisters);
+        Assert.NotEqual(GemmPolicy.Default, packA);
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => GemmPolicy.Default with { DirectRowsMaxRows = -1 });
+        Assert.Equal("DirectRowsMaxRows", e.ParamName);
+        Assert.Contains("got -1", e.Message);
+        Assert.Throws<ArgumentOutOfRangeException>(() => GemmPolicy.Default with { DirectRowsMaxCols = -5 });
+        Assert.Throws<ArgumentOutOfRangeException>(() => GemmPolicy.Default with { DirectBMaxRows512 = -2 });
     }
 
     /// <summary>
@@ -121,35 +130,29 @@ public class GemmEdgeTests
     public void FewColumnsWithATransposedGiveTheFmaChainBits(int threads)
     {
         Engine.Threads = threads;
-        bool registers = Gemm.NarrowRegisters;
-        try
-        {
-            foreach (int n in new[] { 2, 3, 4 })
-                foreach (int m in new[] { 2, 5, 16, 17, 37, 64, 65, 100, 130, 700 }) // 700 x 4 x 300: split over 2 threads
-                    foreach (int k in new[] { 1, 2, 7, 300 })
-                        foreach (int pad in new[] { 0, 3 })
-                            foreach (float beta in new[] { 0f, 1f, -0.5f })
-                            {
-                                int lda = m + pad;
-                                var a = Random((k - 1) * lda + m, 20 + m); var b = Random(k * n, 21); var c0 = Random(m * n, 22);
-                                var want = new float[m * n];
-                                for (int i = 0; i < m; i++)
-                                    for (int j = 0; j < n; j++)
-                                    {
-                                        float acc = 0f;
-                                        for (int p = 0; p < k; p++) acc = MathF.FusedMultiplyAdd(a[p * lda + i], b[p * n + j], acc);
-                                        want[i * n + j] = beta == 0f ? acc * 0.75f : MathF.FusedMultiplyAdd(acc, 0.75f, c0[i * n + j] * beta);
-                                    }
-                                foreach (bool reg in new[] { true, false })
+        foreach (int n in new[] { 2, 3, 4 })
+            foreach (int m in new[] { 2, 5, 16, 17, 37, 64, 65, 100, 130, 700 }) // 700 x 4 x 300: split over 2 threads
+                foreach (int k in new[] { 1, 2, 7, 300 })
+                    foreach (int pad in new[] { 0, 3 })
+                        foreach (float beta in new[] { 0f, 1f, -0.5f })
+                        {
+                            int lda = m + pad;
+                            var a = Random((k - 1) * lda + m, 20 + m); var b = Random(k * n, 21); var c0 = Random(m * n, 22);
+                            var want = new float[m * n];
+                            for (int i = 0; i < m; i++)
+                                for (int j = 0; j < n; j++)
                                 {
-                                    Gemm.NarrowRegisters = reg;
-                                    var got = (float[])c0.Clone();
-                                    Gemm.Multiply<float>(got, a, b, true, false, 0.75f, beta, m, n, k, lda);
-                                    AssertSame(want, got, $"registers={reg} ({m},{n},{k}) lda={lda} beta={beta}");
+                                    float acc = 0f;
+                                    for (int p = 0; p < k; p++) acc = MathF.FusedMultiplyAdd(a[p * lda + i], b[p * n + j], acc);
+                                    want[i * n + j] = beta == 0f ? acc * 0.75f : MathF.FusedMultiplyAdd(acc, 0.75f, c0[i * n + j] * beta);
                                 }
+                            foreach (bool reg in new[] { true, false })
+                            {
+                                var got = (float[])c0.Clone();
+                                Gemm.MultiplyWith<float>(GemmPolicy.Default with { NarrowRegisters = reg }, got, a, b, true, false, 0.75f, beta, m, n, k, lda);
+                                AssertSame(want, got, $"registers={reg} ({m},{n},{k}) lda={lda} beta={beta}");
                             }
-        }
-        finally { Gemm.NarrowRegisters = registers; }
+                        }
     }
 
     /// <summary>
