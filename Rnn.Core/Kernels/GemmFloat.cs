@@ -247,8 +247,8 @@ public static unsafe partial class Gemm
                 {
                     int nc = Math.Min(ncMax, j1 - jc);
                     int ncFull = g.DirectB ? nc - nc % nr : nc; // direct: full panels are read in place
-                // ... and so is a last panel of at most 8 columns, which NarrowEdge512 reads a row at a time.
-                bool narrowDirect = g.DirectB && typeof(TK) == typeof(Kernel512) && !g.DirectRows && nc - ncFull <= 8;
+                    // ... and so is a last panel of at most 8 columns, which NarrowEdge512 reads a row at a time.
+                    bool narrowDirect = g.DirectB && typeof(TK) == typeof(Kernel512) && !g.DirectRows && nc - ncFull <= 8;
                     for (int pc = 0; pc < k; pc += kcMax)
                     {
                         int kc = Math.Min(kcMax, k - pc);
@@ -278,12 +278,12 @@ public static unsafe partial class Gemm
                                 float* rowsA = g.DirectRows ? g.A + (nint)(ic + ir) * g.Lda + pc : null;
                                 for (int jr = 0; jr < nc; jr += nr)
                                 {
-                                int cols = Math.Min(nr, nc - jr);
-                                float* pb; nint sb;
-                                if (g.PB != null) { pb = g.PB + pc * npad + (nint)(jc + jr) * kc; sb = nr; }
-                                else if (!g.DirectB) { pb = bufB + (nint)jr * kc; sb = nr; }
-                                else if (jr < ncFull || narrowDirect) { pb = g.B + (nint)pc * n + jc + jr; sb = n; }
-                                else { pb = bufB; sb = nr; }
+                                    int cols = Math.Min(nr, nc - jr);
+                                    float* pb; nint sb;
+                                    if (g.PB != null) { pb = g.PB + pc * npad + (nint)(jc + jr) * kc; sb = nr; }
+                                    else if (!g.DirectB) { pb = bufB + (nint)jr * kc; sb = nr; }
+                                    else if (jr < ncFull || narrowDirect) { pb = g.B + (nint)pc * n + jc + jr; sb = n; }
+                                    else { pb = bufB; sb = nr; }
                                     float* cp = CAt(ref g, ic + ir, jc + jr, out nint ldc);
                                     if (rowsA != null)
                                     {

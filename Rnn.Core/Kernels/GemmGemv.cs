@@ -185,14 +185,6 @@ public static unsafe partial class Gemm
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void StoreOut(float* c, Vector<float> acc, float alpha, float beta)
-    {
-        var o = acc * new Vector<float>(alpha);
-        if (beta != 0f) o += Vector.Load(c) * new Vector<float>(beta);
-        o.Store(c);
-    }
-
     /// <summary>c[j] = alpha·dot(x, M[j, :]) + beta·c[j] for j in [j0, j1); M is (rows, k) row-major.</summary>
     private static void GemvDots(float* c, float* x, float* mat, int k, float alpha, float beta, int j0, int j1)
     {
