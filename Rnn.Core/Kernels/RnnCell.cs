@@ -56,7 +56,7 @@ public static class RnnCell
     /// One step backward. dh (batch, H): total gradient at h. h: what Forward wrote. Writes dpre (batch, H) =
     /// dh⊙f'(from h) (tanh: dh·(1−h²); sigmoid dh·h·(1−h); relu: dh where h &gt; 0), clipped elementwise to
     /// [−clip, clip] when clip &gt; 0, and dhPrev (batch, H): 0 (the caller adds dpre·W_hh). Masked rows: dpre 0,
-    /// dhPrev = dh. dBias (batch, H) or empty: dpre added to it (per-row sums over the steps, for the bias
+    /// dhPrev = dh. Without a mask dhPrev may be empty (not written: the caller overwrites it). dBias (batch, H) or empty: dpre added to it (per-row sums over the steps, for the bias
     /// gradient, while the values are in registers).
     /// </summary>
     public static void Backward<T>(Span<T> dpre, Span<T> dhPrev, Span<T> dBias, ReadOnlySpan<T> h, ReadOnlySpan<T> dh,
@@ -78,6 +78,18 @@ public static class RnnCell
         CheckBackward(dpre, dhPrev, dBias, h, dh, mask, clip, batch, hidden);
         int H = hidden;
         bool acc = !dBias.IsEmpty, clips = clip > T.Zero;
+        if (mask.IsEmpty)
+        {
+            // Unmasked rows are contiguous and alike: one pass over batch·H with one tail (each element gets the same
+            // arithmetic as per row). An empty dhPrev is left to the caller, who then overwrites it (a GEMM with β = 0).
+            ref T d0 = ref R(dpre, 0); ref T y0 = ref R(h, 0); ref T g0 = ref R(dh, 0);
+            ref T s0 = ref acc ? ref dBias[0] : ref d0;
+            nuint n = (nuint)(batch * H);
+            nuint k = BackSpan<T, VecOps<T>, Vector<T>, TGrad>(ref d0, ref s0, acc, clips, clip, ref y0, ref g0, n, 0);
+            BackSpan<T, ScalarOps<T>, T, TGrad>(ref d0, ref s0, acc, clips, clip, ref y0, ref g0, n, k);
+            dhPrev.Clear();
+            return;
+        }
         for (int b = 0; b < batch; b++)
         {
             if (!mask.IsEmpty && mask[b] == T.Zero)
@@ -131,7 +143,7 @@ public static class RnnCell
                     _ => g,
                 };
                 if (clip > T.Zero) d = d > clip ? clip : d < -clip ? -clip : d;
-                dpre[k] = d; dhPrev[k] = T.Zero;
+                dpre[k] = d; if (!dhPrev.IsEmpty) dhPrev[k] = T.Zero;
                 if (!dBias.IsEmpty) dBias[k] += d;
             }
         }
@@ -180,7 +192,8 @@ public static class RnnCell
         CheckShape(batch, hidden, Activation.Linear);
         if (!(clip >= T.Zero)) throw new ArgumentOutOfRangeException(nameof(clip), $"clip: expected 0 (off) or a positive limit, got {clip}.");
         int bh = batch * hidden;
-        LstmCell.Len(dpre.Length, bh, nameof(dpre)); LstmCell.Len(dhPrev.Length, bh, nameof(dhPrev));
+        LstmCell.Len(dpre.Length, bh, nameof(dpre));
+        if (!dhPrev.IsEmpty || !mask.IsEmpty) LstmCell.Len(dhPrev.Length, bh, nameof(dhPrev)); // empty: unmasked, the caller writes it
         if (!dBias.IsEmpty) LstmCell.Len(dBias.Length, bh, nameof(dBias));
         LstmCell.Len(h.Length, bh, nameof(h)); LstmCell.Len(dh.Length, bh, nameof(dh));
         if (!mask.IsEmpty) LstmCell.Len(mask.Length, batch, nameof(mask));

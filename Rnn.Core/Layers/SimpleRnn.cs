@@ -110,9 +110,11 @@ public sealed class SimpleRnn<T> : RecurrentLayer<T> where T : unmanaged, IFloat
             int H = l.CellSize, n = st.N;
             var dpre = st.Rows(a.Cell[Dpre], st.S, H);
             // dpre = clip(dh ⊙ f'), summed per row for the bias; Next = dh on masked rows, else 0 (+ dpre·W_hh below).
-            RnnCell.Backward(dpre, st.Next, st.Rows(a.Cell[DBias], 0, H), st.HNew, st.Dh, st.Mask, l.Options.Activation,
+            // Without a mask Next is the product alone (β = 0), written only when someone reads it.
+            bool masked = !st.Mask.IsEmpty;
+            RnnCell.Backward(dpre, masked ? st.Next : default, st.Rows(a.Cell[DBias], 0, H), st.HNew, st.Dh, st.Mask, l.Options.Activation,
                 T.CreateTruncating(l.Options.GradClipping), n, H);
-            if (st.Carries) Gemm.MultiplyPacked(st.Next, dpre, a[a.WhhP], false, T.One, T.One, n, H, H);
+            if (st.Carries) Gemm.MultiplyPacked(st.Next, dpre, a[a.WhhP], false, T.One, masked ? T.One : T.Zero, n, H, H);
         }
 
         public void WeightGradients(ScanArena<T> a, int sStop, int steps, int B)
