@@ -140,7 +140,7 @@ public static class Breakdown
     private static void Line(string what, double s, double total) =>
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {what,-34} {s * 1e3,9:F3} ms {100 * s / total,6:F1}%"));
 
-    private static void Lstm(string name, Workloads.Case c, int B, int S, int I, int H)
+    private static void Lstm(string name, Workloads.WorkloadCase c, int B, int S, int I, int H)
     {
         int G = 4 * H;
         var whole = c.Setup();

@@ -9,12 +9,15 @@ namespace Rnn.Bench;
 /// Embedding(20000,128) → LSTM(128) → Dense(1). [MemoryDiagnoser] shows it allocates nothing.
 /// </summary>
 [MemoryDiagnoser]
-public class StreamingBench
+public class StreamingBench : IDisposable
 {
     private SequenceModel<float> _model = null!;
     private Predictor<float> _predictor = null!;
     private StreamState<float> _state = null!;
     private readonly int[] _token = [17];
+
+    /// <summary>Returns the model's pooled buffers.</summary>
+    public void Dispose() { _model?.Dispose(); GC.SuppressFinalize(this); }
 
     /// <summary>Builds the model and a state.</summary>
     [GlobalSetup]

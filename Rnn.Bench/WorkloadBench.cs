@@ -17,7 +17,7 @@ public abstract class WorkloadBench
     [Params(1, 2)] public int Threads { get; set; }
 
     /// <summary>Builds a phase's timed action after setting the thread count.</summary>
-    protected Action Build(Workloads.Case c)
+    protected Action Build(Workloads.WorkloadCase c)
     {
         Engine.Threads = Threads;
         return c.Setup();
@@ -25,7 +25,9 @@ public abstract class WorkloadBench
 
     /// <summary>Back to one thread, so the next class starts from the default.</summary>
     [GlobalCleanup]
+#pragma warning disable CA1822 // BenchmarkDotNet calls GlobalCleanup on the instance
     public void Cleanup() => Engine.Threads = 1;
+#pragma warning restore CA1822
 
     private sealed class ShortConfig : ManualConfig
     {

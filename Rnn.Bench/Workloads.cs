@@ -25,7 +25,7 @@ public static class Workloads
     private sealed record Timing(int WarmupReps, double WarmupSeconds, double TargetSeconds, int MinReps, int MaxReps);
 
     /// <summary>One workload phase: a name, its matmul FLOPs, and a setup returning the timed action.</summary>
-    public sealed record Case(string Workload, string Phase, long Flops, Func<Action> Setup);
+    public sealed record WorkloadCase(string Workload, string Phase, long Flops, Func<Action> Setup);
 
     /// <summary>Runs the selected workloads; returns the exit code.</summary>
     public static int Run(string[] args)
@@ -119,7 +119,7 @@ public static class Workloads
     }
 
     /// <summary>Every workload phase, in WORKLOADS.md's order.</summary>
-    public static IEnumerable<Case> Cases()
+    public static IEnumerable<WorkloadCase> Cases()
     {
         yield return Adding(false); yield return Adding(true);
         yield return Imdb(false); yield return Imdb(true);
@@ -130,23 +130,23 @@ public static class Workloads
     }
 
     /// <summary>adding: tanh RNN, I 2, H 100, B 100, S 55; fwdbwd loss = sum of h_T.</summary>
-    public static Case Adding(bool bwd) => Recurrent("adding", bwd, 1, 2, 100, 100, 55, rng =>
+    public static WorkloadCase Adding(bool bwd) => Recurrent("adding", bwd, 1, 2, 100, 100, 55, rng =>
         new SimpleRnn<float>(2, 100, rng, new SimpleRnnOptions { ReturnSequences = false, TwoBiases = true }));
 
     /// <summary>lstm-large: LSTM I 512, H 512, B 64, S 100; fwdbwd loss = sum of all outputs.</summary>
-    public static Case LstmLarge(bool bwd) => Recurrent("lstm-large", bwd, 4, 512, 512, 64, 100, rng =>
+    public static WorkloadCase LstmLarge(bool bwd) => Recurrent("lstm-large", bwd, 4, 512, 512, 64, 100, rng =>
         new Lstm<float>(512, 512, rng, new LstmOptions { TwoBiases = true, UnitForgetBias = false, Init = InitScheme.PyTorch }));
 
     /// <summary>lstm-infer-1: LSTM I 128, H 256, B 1, S 100, inference (streaming latency).</summary>
-    public static Case LstmInfer1() => Recurrent("lstm-infer-1", false, 4, 128, 256, 1, 100, rng =>
+    public static WorkloadCase LstmInfer1() => Recurrent("lstm-infer-1", false, 4, 128, 256, 1, 100, rng =>
         new Lstm<float>(128, 256, rng, new LstmOptions { TwoBiases = true, UnitForgetBias = false, Init = InitScheme.PyTorch }));
 
     /// <summary>gru: GRU (reset-after, as PyTorch) I 128, H 128, B 32, S 100; fwdbwd loss = sum of all outputs.</summary>
-    public static Case GruCase(bool bwd) => Recurrent("gru", bwd, 3, 128, 128, 32, 100, rng =>
+    public static WorkloadCase GruCase(bool bwd) => Recurrent("gru", bwd, 3, 128, 128, 32, 100, rng =>
         new Gru<float>(128, 128, rng, new GruOptions { ResetAfter = true, TwoBiases = true, Init = InitScheme.PyTorch }));
 
     /// <summary>sgemm: C = A·B, 1024³.</summary>
-    public static Case Sgemm() => new("sgemm", "fwd", 2L * 1024 * 1024 * 1024, () =>
+    public static WorkloadCase Sgemm() => new("sgemm", "fwd", 2L * 1024 * 1024 * 1024, () =>
     {
         var rng = new Rng(1);
         var a = new float[1024 * 1024]; var b = new float[1024 * 1024]; var c = new float[1024 * 1024];
@@ -159,10 +159,10 @@ public static class Workloads
     /// every weight and bias U(±1/√H), zero initial state, input U(−1, 1) made once; loss = sum of the last
     /// step (ReturnSequences false) or of all outputs, so dy = 1.
     /// </summary>
-    public static Case Recurrent(string name, bool bwd, int gates, int input, int hidden, int batch, int seq,
+    public static WorkloadCase Recurrent(string name, bool bwd, int gates, int input, int hidden, int batch, int seq,
         Func<Rng, IRecurrentLayer<float>> make)
     {
-        return new Case(name, bwd ? "fwdbwd" : "fwd", RecurrentFlops(gates, input, hidden, batch, seq, bwd, false), () =>
+        return new WorkloadCase(name, bwd ? "fwdbwd" : "fwd", RecurrentFlops(gates, input, hidden, batch, seq, bwd, false), () =>
         {
             var rng = new Rng(1);
             var l = make(rng);
@@ -186,12 +186,12 @@ public static class Workloads
     /// (lr 1e-3, ε 1e-8 as PyTorch) over every parameter. Our embedding gradient is row-sparse (only the
     /// ≤ 3200 rows seen are touched, and Adam is lazy on them), where PyTorch's is a dense 20000×128 tensor.
     /// </summary>
-    public static Case Imdb(bool train)
+    public static WorkloadCase Imdb(bool train)
     {
         const int B = 32, S = 100, E = 128, H = 128;
         long fwd = RecurrentFlops(4, E, H, B, S, false, false) + 2L * B * H;
         long step = RecurrentFlops(4, E, H, B, S, true, true) + 3 * 2L * B * H;
-        return new Case("imdb", train ? "train_step" : "fwd", train ? step : fwd, () =>
+        return new WorkloadCase("imdb", train ? "train_step" : "fwd", train ? step : fwd, () =>
         {
             var (model, tokens, labels) = ImdbModel();
             if (!train)
@@ -211,7 +211,12 @@ public static class Workloads
         var rng = new Rng(1);
         var model = new SequenceModel<float>(new ModelSpec
         {
-            Vocab = V, EmbeddingDim = E, Cell = CellKind.Lstm, Hidden = H, Init = "pytorch", OutputSize = 1,
+            Vocab = V,
+            EmbeddingDim = E,
+            Cell = CellKind.Lstm,
+            Hidden = H,
+            Init = "pytorch",
+            OutputSize = 1,
         }, rng);
         var tokens = new int[B * S];
         for (int i = 0; i < tokens.Length; i++) tokens[i] = (int)(rng.NextUInt64() % V);

@@ -1,8 +1,8 @@
 using Rnn.Samples.Adding;
 using Rnn.Samples.Addition;
 using Rnn.Samples.CharRnn;
-using Rnn.Samples.Common;
 using Rnn.Samples.Classify;
+using Rnn.Samples.Common;
 using Rnn.Samples.Imdb;
 
 namespace Rnn.Samples;

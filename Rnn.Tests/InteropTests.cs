@@ -1,7 +1,7 @@
 using System.Numerics;
 using Rnn.Init;
-using Rnn.Kernels;
 using Rnn.IO;
+using Rnn.Kernels;
 using Rnn.Layers;
 using Rnn.Models;
 using Xunit.Abstractions;

@@ -78,9 +78,9 @@ public class PlotTests
     [Fact]
     public void EpochTicksAreRoundNumbers()
     {
-        Assert.Equal([0, 20, 40, 60, 80, 100, 120, 140, 160, 180, 200], Plot.LinearTicks(1, 200, maxTicks: 10, integer: true));
-        Assert.Equal([1, 2, 3, 4], Plot.LinearTicks(1, 4, maxTicks: 10, integer: true));
-        Assert.Equal([0, 5, 10, 15, 20, 25, 30, 35, 40, 45, 50], Plot.LinearTicks(1, 50, maxTicks: 10, integer: true));
+        Assert.Equal([0, 20, 40, 60, 80, 100, 120, 140, 160, 180, 200], Plot.LinearTicks(1, 200, maxTicks: 10, wholeSteps: true));
+        Assert.Equal([1, 2, 3, 4], Plot.LinearTicks(1, 4, maxTicks: 10, wholeSteps: true));
+        Assert.Equal([0, 5, 10, 15, 20, 25, 30, 35, 40, 45, 50], Plot.LinearTicks(1, 50, maxTicks: 10, wholeSteps: true));
         Assert.Equal([0, 0.02, 0.04, 0.06, 0.08], Plot.LinearTicks(0, 0.0797));
         Assert.Equal([0.001, 0.01, 0.1, 1, 10], Plot.LogTicks(0.004, 8)); // more than three decades: powers of ten only
         var x = XDocument.Parse(Plot.SvgText("adding", Series("adding")));

@@ -276,7 +276,9 @@ public static class PyTorchImport
         long g = whh[0] / H;
         string cell = g switch
         {
-            1 => "RNN", 3 => "GRU", 4 => "LSTM",
+            1 => "RNN",
+            3 => "GRU",
+            4 => "LSTM",
             _ => throw new SafeTensorsException(file.Source, hh, $"expected (G·H, H) with G = 1 (RNN), 3 (GRU) or 4 (LSTM), got {file.Info(hh).ShapeText} (G = {g})."),
         };
         if (wih[0] != whh[0]) throw new SafeTensorsException(file.Source, ih, $"expected {whh[0]} rows like {hh}, got {file.Info(ih).ShapeText}.");
@@ -285,6 +287,6 @@ public static class PyTorchImport
         bool bi = file.Contains(prefix + "weight_ih_l0_reverse");
         bool bias = file.Contains(prefix + "bias_ih_l0") && file.Contains(prefix + "bias_hh_l0");
         return new RecurrentInfo(cell, Dim(file, ih, wih[1], "input features"), Dim(file, H == whh[1] ? hh : hr, H, "hidden size"), layers, bi, bias)
-            { ProjSize = proj == 0 ? 0 : Dim(file, hr, proj, "proj size") };
+        { ProjSize = proj == 0 ? 0 : Dim(file, hr, proj, "proj size") };
     }
 }

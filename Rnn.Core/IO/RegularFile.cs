@@ -28,8 +28,12 @@ internal static partial class RegularFile
         if (type == IfReg) return;
         string what = type switch
         {
-            IfDir => "a directory", IfFifo => "a FIFO (named pipe)", IfChr => "a character device", IfBlk => "a block device",
-            IfSock => "a socket", _ => $"a special file (type 0x{type:x})",
+            IfDir => "a directory",
+            IfFifo => "a FIFO (named pipe)",
+            IfChr => "a character device",
+            IfBlk => "a block device",
+            IfSock => "a socket",
+            _ => $"a special file (type 0x{type:x})",
         };
         throw new SafeTensorsException(path, null, $"expected a regular file, got {what}.");
     }

@@ -6,6 +6,7 @@ namespace Rnn.IO;
 /// validated and listed whatever it holds; <see cref="SafeTensorsFile"/> converts F32, F64, F16 and BF16 to
 /// floating point and I8..I64, U8..U64, BOOL to integers. Sub-byte types (F4, F6) are rejected.
 /// </summary>
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Naming", "CA1707", Justification = "The safetensors format's own dtype names (F8_E5M2, ...), as files spell them.")]
 public enum SafeTensorsDType
 {
     /// <summary>Boolean, one byte.</summary>
@@ -59,11 +60,21 @@ public static class SafeTensorsDTypes
     /// <summary>The name used in the header, e.g. "F32".</summary>
     public static string Name(this SafeTensorsDType t) => t switch
     {
-        SafeTensorsDType.BOOL => "BOOL", SafeTensorsDType.U8 => "U8", SafeTensorsDType.I8 => "I8",
-        SafeTensorsDType.F8_E5M2 => "F8_E5M2", SafeTensorsDType.F8_E4M3 => "F8_E4M3", SafeTensorsDType.F8_E8M0 => "F8_E8M0",
-        SafeTensorsDType.I16 => "I16", SafeTensorsDType.U16 => "U16", SafeTensorsDType.F16 => "F16",
-        SafeTensorsDType.BF16 => "BF16", SafeTensorsDType.I32 => "I32", SafeTensorsDType.U32 => "U32",
-        SafeTensorsDType.F32 => "F32", SafeTensorsDType.F64 => "F64", SafeTensorsDType.I64 => "I64",
+        SafeTensorsDType.BOOL => "BOOL",
+        SafeTensorsDType.U8 => "U8",
+        SafeTensorsDType.I8 => "I8",
+        SafeTensorsDType.F8_E5M2 => "F8_E5M2",
+        SafeTensorsDType.F8_E4M3 => "F8_E4M3",
+        SafeTensorsDType.F8_E8M0 => "F8_E8M0",
+        SafeTensorsDType.I16 => "I16",
+        SafeTensorsDType.U16 => "U16",
+        SafeTensorsDType.F16 => "F16",
+        SafeTensorsDType.BF16 => "BF16",
+        SafeTensorsDType.I32 => "I32",
+        SafeTensorsDType.U32 => "U32",
+        SafeTensorsDType.F32 => "F32",
+        SafeTensorsDType.F64 => "F64",
+        SafeTensorsDType.I64 => "I64",
         SafeTensorsDType.U64 => "U64",
         _ => throw new ArgumentOutOfRangeException(nameof(t), t, "unknown dtype"),
     };

@@ -493,10 +493,10 @@ public sealed class SafeTensorsFile : IDisposable
         return (int)n;
     }
 
-    private void CheckLength(SafeTensorInfo t, int length)
+    private static void CheckLength(SafeTensorInfo t, int destinationLength)
     {
-        if (length != t.ElementCount)
-            throw new ArgumentException($"destination: expected {t.ElementCount} elements for '{t.Name}' {t.ShapeText}, got {length}.", "destination");
+        if (destinationLength != t.ElementCount)
+            throw new ArgumentException($"destination: expected {t.ElementCount} elements for '{t.Name}' {t.ShapeText}, got {destinationLength}.", nameof(destinationLength));
     }
 
     // Reads bytes [t.Begin + offset, + dest.Length) of the data buffer.

@@ -431,9 +431,10 @@ public static class LstmCell
     }
 
     /// <summary>A (batch, 4H) gates buffer, rows gs apart: exactly batch·4H elements when dense, enough for the rows when padded.</summary>
-    private static void Rows(int length, int batch, int gs, int hidden, string name)
+    private static void Rows(int length, int batch, int gatesStride, int hidden, string name)
     {
-        if (gs < 4 * hidden) throw new ArgumentOutOfRangeException("gatesStride", $"gatesStride: expected 0 or at least 4H = {4 * hidden}, got {gs}.");
+        int gs = gatesStride;
+        if (gs < 4 * hidden) throw new ArgumentOutOfRangeException(nameof(gatesStride), $"gatesStride: expected 0 or at least 4H = {4 * hidden}, got {gs}.");
         if (gs == 4 * hidden) { Len(length, 4 * batch * hidden, name); return; }
         long need = batch == 0 ? 0 : (long)(batch - 1) * gs + 4 * hidden;
         if (length < need) throw new ArgumentException($"{name}: expected at least {need} elements for {batch} rows {gs} apart, got {length}.", name);

@@ -46,8 +46,8 @@ public sealed class Gru<T> : RecurrentLayer<T> where T : unmanaged, IFloatingPoi
         Options = options;
         if (Options.ResetAfter && !Options.TwoBiases)
             throw new ArgumentException("options.TwoBiases: expected true with ResetAfter (b_hn is multiplied by r, so it cannot merge into b_ih), got false.", nameof(options));
-        RecurrentInit.CheckRate(Options.Dropout, nameof(GruOptions.Dropout));
-        RecurrentInit.CheckRate(Options.RecurrentDropout, nameof(GruOptions.RecurrentDropout));
+        if (!RecurrentInit.IsRate(Options.Dropout)) throw new ArgumentException(RecurrentInit.RateError(Options.Dropout, nameof(GruOptions.Dropout)), nameof(options));
+        if (!RecurrentInit.IsRate(Options.RecurrentDropout)) throw new ArgumentException(RecurrentInit.RateError(Options.RecurrentDropout, nameof(GruOptions.RecurrentDropout)), nameof(options));
         if (rng != null) RecurrentInit.Weights(Options.Init, rng, 3, inputSize, hiddenSize, WeightIh, WeightHh, BiasIh, BiasHh);
         DropoutRng = new Rng(rng?.NextUInt64() ?? 0);
         _scan = new RecurrentScan<T, Cell>(this, new Cell(this));

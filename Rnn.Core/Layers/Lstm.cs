@@ -53,8 +53,8 @@ public sealed class Lstm<T> : RecurrentLayer<T> where T : unmanaged, IFloatingPo
         : base(inputSize, CheckedProj(options, hiddenSize), hiddenSize, 4, options ??= new LstmOptions(), suffix)
     {
         Options = options;
-        RecurrentInit.CheckRate(Options.Dropout, nameof(LstmOptions.Dropout));
-        RecurrentInit.CheckRate(Options.RecurrentDropout, nameof(LstmOptions.RecurrentDropout));
+        if (!RecurrentInit.IsRate(Options.Dropout)) throw new ArgumentException(RecurrentInit.RateError(Options.Dropout, nameof(LstmOptions.Dropout)), nameof(options));
+        if (!RecurrentInit.IsRate(Options.RecurrentDropout)) throw new ArgumentException(RecurrentInit.RateError(Options.RecurrentDropout, nameof(LstmOptions.RecurrentDropout)), nameof(options));
         if (Options.InitialState == InitialState.Learned) C0 = Add(new Parameter<T>("c0" + suffix, [hiddenSize]));
         if (rng != null) RecurrentInit.Weights(Options.Init, rng, 4, inputSize, hiddenSize, WeightIh, WeightHh, BiasIh, BiasHh);
         if (Options.UnitForgetBias) BiasIh.Value.AsSpan(hiddenSize, hiddenSize).Fill(T.One);
@@ -74,11 +74,11 @@ public sealed class Lstm<T> : RecurrentLayer<T> where T : unmanaged, IFloatingPo
         _scan = new RecurrentScan<T, Cell>(this, new Cell(this));
     }
 
-    private static int CheckedProj(LstmOptions? o, int hiddenSize)
+    private static int CheckedProj(LstmOptions? options, int hiddenSize)
     {
-        int p = o?.ProjSize ?? 0;
+        int p = options?.ProjSize ?? 0;
         if (p < 0 || (p > 0 && p >= hiddenSize))
-            throw new ArgumentException($"options.ProjSize: expected 0 or 1..{hiddenSize - 1} (below hiddenSize, as PyTorch requires), got {p}.", "options");
+            throw new ArgumentException($"options.ProjSize: expected 0 or 1..{hiddenSize - 1} (below hiddenSize, as PyTorch requires), got {p}.", nameof(options));
         return p > 0 ? p : hiddenSize;
     }
 

@@ -102,9 +102,9 @@ internal static class RecurrentInit
         for (int i = 0; i < mask.Length; i++) mask[i] = rng.NextDouble() < p ? T.Zero : keep;
     }
 
-    /// <summary>Checks a dropout rate is in [0, 1).</summary>
-    public static void CheckRate(double p, string name)
-    {
-        if (!(p >= 0 && p < 1)) throw new ArgumentException($"options.{name}: expected a rate in [0, 1), got {p}.", "options");
-    }
+    /// <summary>True for a dropout rate in [0, 1).</summary>
+    public static bool IsRate(double p) => p >= 0 && p < 1;
+
+    /// <summary>The message for a dropout rate outside [0, 1).</summary>
+    public static string RateError(double p, string name) => $"options.{name}: expected a rate in [0, 1), got {p}.";
 }

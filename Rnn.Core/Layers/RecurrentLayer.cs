@@ -130,19 +130,19 @@ public abstract class RecurrentLayer<T> : Layer<T>, IRecurrentLayer<T> where T :
     public ReadOnlySpan<T> FinalC => Scan.FinalC;
 
     /// <summary>A streaming state for <paramref name="batch"/> rows: the weights packed once, the initial state set.</summary>
-    public RecurrentStream<T> NewStream(int batch = 1)
+    public RecurrentState<T> NewStream(int batch = 1)
     {
         Guard.AtLeast(batch, 1);
-        return new RecurrentStream<T>(this, Scan.NewStream(batch), batch);
+        return new RecurrentState<T>(this, Scan.NewStream(batch), batch);
     }
 
     /// <summary>
     /// One inference step (dropout off) for streaming callers: x (batch, I) in; the stream's state moves one step and
-    /// its <see cref="RecurrentStream{T}.H"/> is this step's output. The scan's own step code with seq = 1, so a
+    /// its <see cref="RecurrentState{T}.H"/> is this step's output. The scan's own step code with seq = 1, so a
     /// sequence of Steps gives Forward's bits. Reads only the weights (as packed at the stream's last Reset): one
     /// layer can serve many threads, each with its own stream.
     /// </summary>
-    public void Step(RecurrentStream<T> stream, ReadOnlySpan<T> x)
+    public void Step(RecurrentState<T> stream, ReadOnlySpan<T> x)
     {
         ArgumentNullException.ThrowIfNull(stream);
         if (!ReferenceEquals(stream.Owner, this)) throw new ArgumentException("stream: expected a stream made by this layer's NewStream, got another layer's.", nameof(stream));
@@ -151,10 +151,10 @@ public abstract class RecurrentLayer<T> : Layer<T>, IRecurrentLayer<T> where T :
         Scan.Step(stream.Arena, x);
     }
 
-    internal void ResetStream(RecurrentStream<T> s) => Scan.ResetStream(s.Arena);
+    internal void ResetStream(RecurrentState<T> s) => Scan.ResetStream(s.Arena);
 
     /// <summary>Returns the tape's memory to the pool.</summary>
-    public void Dispose() => Scan.Dispose();
+    public void Dispose() { Scan.Dispose(); GC.SuppressFinalize(this); }
 }
 
 /// <summary>The non-generic face of a layer's scan, called once per Forward or Backward (never per step).</summary>
@@ -173,7 +173,7 @@ internal interface IScan<T> : IDisposable where T : unmanaged, IFloatingPointIee
 /// A streaming caller's state for one recurrent layer: h (batch, P), c (batch, H) for an LSTM, and the step's scratch
 /// and packed weights. Made by <see cref="RecurrentLayer{T}.NewStream"/>; each thread holds its own.
 /// </summary>
-public sealed class RecurrentStream<T> where T : unmanaged, IFloatingPointIeee754<T>
+public sealed class RecurrentState<T> : IDisposable where T : unmanaged, IFloatingPointIeee754<T>
 {
     internal readonly RecurrentLayer<T> Owner;
     internal readonly ScanArena<T> Arena;
@@ -181,7 +181,7 @@ public sealed class RecurrentStream<T> where T : unmanaged, IFloatingPointIeee75
     /// <summary>Rows this stream serves.</summary>
     public int Batch { get; }
 
-    internal RecurrentStream(RecurrentLayer<T> owner, ScanArena<T> arena, int batch) { Owner = owner; Arena = arena; Batch = batch; }
+    internal RecurrentState(RecurrentLayer<T> owner, ScanArena<T> arena, int batch) { Owner = owner; Arena = arena; Batch = batch; }
 
     /// <summary>The current h (batch, P): the last step's output. Writable, to set a state.</summary>
     public Span<T> H => Arena.Step(Arena.H, 0);
@@ -190,6 +190,9 @@ public sealed class RecurrentStream<T> where T : unmanaged, IFloatingPointIeee75
 
     /// <summary>Back to the initial state, re-packing the layer's current weights.</summary>
     public void Reset() => Owner.ResetStream(this);
+
+    /// <summary>Returns the pooled buffers; the state cannot step afterwards.</summary>
+    public void Dispose() => Arena.Dispose();
 }
 
 /// <summary>

@@ -40,7 +40,7 @@ internal interface IRecurrentCell<T> where T : unmanaged, IFloatingPointIeee754<
 /// One arena of a scan and the slots in it: the layer's training tape, or a streaming caller's (batch, 1) state.
 /// Shapes use B = batch, S = seq, I = input, H = cell width, P = output width (H unless projected), G·H gate rows.
 /// </summary>
-internal sealed class ScanArena<T> where T : unmanaged, IFloatingPointIeee754<T>
+internal sealed class ScanArena<T> : IDisposable where T : unmanaged, IFloatingPointIeee754<T>
 {
     public readonly Tape<T> Tape = new();
     public Slot Xs, M, H, C, Hd, Mx, Mh, Carry, Dc, Dhd, Bias, WhhP, WihP;
@@ -54,6 +54,8 @@ internal sealed class ScanArena<T> where T : unmanaged, IFloatingPointIeee754<T>
     public Span<T> Steps(Slot s, int from, int count) => Tape.Steps(s, from, count);
     /// <summary>The c slot's block for state k (0 = c_{-1}): every step when kept, else two alternating blocks and the last.</summary>
     public int CIndex(int k, int seqLen) => Kept || k == 0 || k == seqLen ? k : 1 + ((k - 1) & 1);
+    /// <summary>Returns the tape's memory to the pool.</summary>
+    public void Dispose() => Tape.Dispose();
 }
 
 /// <summary>What one step of one row range sees: the arena, the step, the rows and the state spans.</summary>
@@ -116,14 +118,15 @@ internal sealed class RecurrentScan<T, TCell> : IRowLoops<T>, IScan<T>
         _cell.Layout(a, B, S, rd);
     }
 
-    private void CheckInput(Span<T> y, ReadOnlySpan<T> x, ReadOnlySpan<T> mask, ReadOnlySpan<T> h0, ReadOnlySpan<T> c0, int B, int S)
+    private void CheckInput(Span<T> y, ReadOnlySpan<T> x, ReadOnlySpan<T> mask, ReadOnlySpan<T> h0, ReadOnlySpan<T> c0, int batch, int seqLen)
     {
+        int B = batch, S = seqLen;
         int I = _l.InputSize, H = _l.CellSize, P = _l.HiddenSize;
         Guard.AtLeast(B, 1, "batch"); Guard.AtLeast(S, 1, "seqLen");
         // The tape holds about S·B·(I + 2·G·H + 4P + 3H) elements: refused as an argument, before anything is allocated.
         long perRow = I + 2L * _cell.GateRows + 4L * P + 3L * H + 16;
         if ((long)B * S * perRow > Array.MaxLength)
-            throw new ArgumentException($"batch, seqLen: expected batch·seqLen·{perRow} (the tape per step and row) ≤ {Array.MaxLength}, got batch = {B}, seqLen = {S}.", "batch");
+            throw new ArgumentException($"batch, seqLen: expected batch·seqLen·{perRow} (the tape per step and row) ≤ {Array.MaxLength}, got batch = {B}, seqLen = {S}.", nameof(batch));
         if (x.Length != B * S * I) Guard.Length(x.Length, B * S * I, $"(batch={B}, seq={S}, features={I})", nameof(x));
         Guard.Length(y.Length, B * _l.OutputLength(S), $"(batch={B}{(O.ReturnSequences ? $", seq={S}" : "")}, H={P})", nameof(y));
         Guard.Mask(mask, B, S);
@@ -395,5 +398,5 @@ internal sealed class RecurrentScan<T, TCell> : IRowLoops<T>, IScan<T>
         if (_cell.HasCell) a.Step(a.C, 1).CopyTo(a.Step(a.C, 0));
     }
 
-    public void Dispose() => _a.Tape.Dispose();
+    public void Dispose() => _a.Dispose();
 }

@@ -8,6 +8,7 @@ namespace Rnn.Layers;
 /// PyTorch's layout, (layers·dirs, batch, H) for h and c, where layer l's block (dirs, batch, H) is what that layer's
 /// own state API takes (a <see cref="Bidirectional{T}"/> has dirs = 2). Every layer but the last must return sequences.
 /// </summary>
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Naming", "CA1711", Justification = "A stack of layers (PyTorch's num_layers), not a Stack<T>-like collection.")]
 public sealed class RecurrentStack<T> : IRecurrentLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     private readonly IRecurrentLayer<T>[] _layers;

@@ -9,7 +9,7 @@ namespace Rnn.Models;
 /// </summary>
 public sealed class StreamState<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
-    internal readonly RecurrentStream<T>[] Streams; // per layer: its state, scratch and packed weights
+    internal readonly RecurrentState<T>[] Streams; // per layer: its state, scratch and packed weights
     internal readonly T[][] SavedH, SavedC;         // per layer, a copy for masked rows in Predict
     internal readonly T[] Input;      // (batch, features) embedding lookup or step input
     internal readonly T[] Output;     // (batch, O)

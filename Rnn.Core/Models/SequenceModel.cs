@@ -90,12 +90,14 @@ public sealed class SequenceModel<T> : IDisposable where T : unmanaged, IFloatin
             {
                 Backwards = backwards, ReturnSequences = sequences, TwoBiases = torch, UnitForgetBias = !torch,
                 Init = torch ? InitScheme.PyTorch : InitScheme.Keras, Dropout = s.InputDropout, RecurrentDropout = s.RecurrentDropout,
-            }, suffix) { DropoutRng = dropRng },
+            }, suffix)
+            { DropoutRng = dropRng },
             _ => new Gru<T>(input, s.Hidden, rng, new GruOptions
             {
                 Backwards = backwards, ReturnSequences = sequences, TwoBiases = torch || s.Cell == CellKind.Gru, ResetAfter = s.Cell == CellKind.Gru,
                 Init = torch ? InitScheme.PyTorch : InitScheme.Keras, Dropout = s.InputDropout, RecurrentDropout = s.RecurrentDropout,
-            }, suffix) { DropoutRng = dropRng },
+            }, suffix)
+            { DropoutRng = dropRng },
         };
         if (rng != null && torch && s.Cell is CellKind.RnnTanh or CellKind.RnnRelu)
         {

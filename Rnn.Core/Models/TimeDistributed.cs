@@ -44,6 +44,7 @@ public sealed class TimeDistributed<T> : IDisposable where T : unmanaged, IFloat
     /// Per-step softmax cross-entropy: logits (batch, seq, C), targets (batch, seq), mask (batch, seq) of 0/1 or
     /// empty. Returns the mean over the unmasked steps (0 if every step is masked); masked targets are not read.
     /// </summary>
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1000", Justification = "The loss is typed by the model's T, which callers have in scope.")]
     public static T Loss(ReadOnlySpan<T> logits, ReadOnlySpan<int> targets, ReadOnlySpan<T> mask, int batch, int seqLen, int classes)
     {
         CheckLoss(logits, targets, mask, batch, seqLen, classes);
@@ -51,6 +52,7 @@ public sealed class TimeDistributed<T> : IDisposable where T : unmanaged, IFloat
     }
 
     /// <summary>Accumulates d(scale·<see cref="Loss"/>)/dlogits into dlogits (batch, seq, C); masked steps get nothing.</summary>
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1000", Justification = "As Loss.")]
     public static void LossBackward(Span<T> dlogits, ReadOnlySpan<T> logits, ReadOnlySpan<int> targets, ReadOnlySpan<T> mask, T scale, int batch, int seqLen, int classes)
     {
         CheckLoss(logits, targets, mask, batch, seqLen, classes);

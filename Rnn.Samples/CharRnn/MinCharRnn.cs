@@ -35,7 +35,7 @@ public sealed class MinCharRnn<T> : IDisposable where T : unmanaged, IFloatingPo
     private int _seq = -1;
     private T[] _x = [], _hs = [], _dhs = [], _logits = [], _dlogits = [];
     private readonly T[] _stepX, _stepLogits; // sampling, one step
-    private RecurrentStream<T>? _stream;
+    private RecurrentState<T>? _stream;
 
     /// <summary>Builds the model with min-char-rnn's initialisation from <paramref name="rng"/>.</summary>
     public MinCharRnn(int vocab, int hidden, Rng rng, double learningRate = 0.1, double clip = 5)

@@ -12,6 +12,7 @@ public sealed class BadInputException(string message, Exception? inner = null) :
 /// One option parser for every sample, so names and forms are the same everywhere: <c>--name value</c>
 /// or <c>--name=value</c>, flags without a value. Unknown options and bad values throw <see cref="UsageException"/>.
 /// </summary>
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Naming", "CA1720", Justification = "Each accessor is named for the value type it parses (Int, ULong, Double).")]
 public sealed class Cli
 {
     private readonly record struct Spec(string Name, string Meta, string Help, string? Default, bool Flag);

@@ -63,9 +63,9 @@ public static class Plot
         double ylo = yTicks[0], yhi = yTicks[^1];
         double xlo = x.Length > 0 ? x.Min() : 0, xhi = x.Length > 0 ? x.Max() : 1;
         if (xhi <= xlo) xhi = xlo + 1; // one point: an axis one epoch wide
-        var xTicks = LinearTicks(xlo, xhi, maxTicks: 10, integer: true).Where(t => t >= xlo - 1e-9 && t <= xhi + 1e-9).ToList();
+        var xTicks = LinearTicks(xlo, xhi, maxTicks: 10, wholeSteps: true).Where(t => t >= xlo - 1e-9 && t <= xhi + 1e-9).ToList();
         // An x axis from its first nice tick at or below the first point (epoch 1 -> 0) to the last point.
-        double xa = LinearTicks(xlo, xhi, maxTicks: 10, integer: true)[0];
+        double xa = LinearTicks(xlo, xhi, maxTicks: 10, wholeSteps: true)[0];
         if (xTicks.Count == 0 || xTicks[0] > xa) xTicks.Insert(0, xa);
         int x0 = L, x1 = W - R, y0 = T, y1 = T + PlotH;
         double X(double v) => x0 + (x1 - x0) * (v - xa) / (xhi - xa);
@@ -166,13 +166,13 @@ public static class Plot
 
     /// <summary>
     /// Ticks of step 1, 2 or 5 × 10^k covering [lo, hi] with at most <paramref name="maxTicks"/> intervals; the first
-    /// and last ticks enclose the data. <paramref name="integer"/> keeps the step at 1 or more (epochs).
+    /// and last ticks enclose the data. <paramref name="wholeSteps"/> keeps the step at 1 or more (epochs).
     /// </summary>
-    public static double[] LinearTicks(double lo, double hi, int maxTicks = 6, bool integer = false)
+    public static double[] LinearTicks(double lo, double hi, int maxTicks = 6, bool wholeSteps = false)
     {
         if (!(hi > lo)) { hi = lo + (lo == 0 ? 1 : Math.Abs(lo)); }
         double step = NiceStep((hi - lo) / maxTicks);
-        if (integer) step = Math.Max(1, step);
+        if (wholeSteps) step = Math.Max(1, step);
         double a = Math.Floor(lo / step + 1e-9) * step, b = Math.Ceiling(hi / step - 1e-9) * step;
         int count = (int)Math.Round((b - a) / step);
         var t = new double[count + 1];

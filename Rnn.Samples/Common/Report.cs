@@ -1,6 +1,6 @@
 
-using Rnn.IO;
 using System.Text.Json;
+using Rnn.IO;
 
 namespace Rnn.Samples.Common;
 

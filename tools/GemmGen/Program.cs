@@ -97,7 +97,7 @@ public static class Program
     // ---------------------------------------------------------------- GemmKernels.cs
 
     /// <summary>One SIMD micro-kernel: MR rows by two vectors of columns, unrolled by two over p.</summary>
-    private record Simd(string Name, int Bits, int MR, string Fma, string Summary)
+    private sealed record Simd(string Name, int Bits, int MR, string Fma, string Summary)
     {
         public string V => $"Vector{Bits}";
         public int Lanes => Bits / 32;

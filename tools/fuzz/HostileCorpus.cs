@@ -16,7 +16,7 @@ namespace Rnn.Fuzz;
 public static class HostileCorpus
 {
     /// <summary>A named input: which route family it was made for, and its bytes.</summary>
-    public sealed record Case(string Name, byte[] Bytes);
+    public sealed record CorpusCase(string Name, byte[] Bytes);
 
     /// <summary>The seeds: (route kind, bytes). Kinds: "checkpoint", "pytorch", "keras".</summary>
     public static List<(string Kind, byte[] Bytes)> Seeds()
@@ -52,7 +52,7 @@ public static class HostileCorpus
     public const int KerasIn = 4, KerasH = 3, KerasVocab = 20;
 
     /// <summary>The hand-made structural corruptions of the seeds.</summary>
-    public static IEnumerable<Case> Structural(List<(string Kind, byte[] Bytes)> seeds)
+    public static IEnumerable<CorpusCase> Structural(List<(string Kind, byte[] Bytes)> seeds)
     {
         var ckpt = seeds[0].Bytes;
         var (header, data) = Split(ckpt);
