@@ -98,7 +98,8 @@ internal sealed class RecurrentScan<T, TCell> : IRowLoops<T>, IScan<T>
     public ScanArena<T> Arena => _a;
     private RecurrentOptions O => _l.CommonOptions;
 
-    private void Layout(ScanArena<T> a, int B, int S, bool packs)
+    /// <summary>The arena's slots; <paramref name="packWih"/>: room for W_ihᵀ packed (per-step projection, streams).</summary>
+    private void Layout(ScanArena<T> a, int B, int S, bool packWih)
     {
         int I = _l.InputSize, H = _l.CellSize, P = _l.HiddenSize, G = _cell.GateRows;
         bool rd = _l.RecurrentDropoutRate > 0;
@@ -114,7 +115,7 @@ internal sealed class RecurrentScan<T, TCell> : IRowLoops<T>, IScan<T>
         a.Dc = t.Add("dc", _cell.HasCell ? 1 : 0, B * H);          // (B, H) dc flowing to the previous step
         a.Dhd = t.Add("dhd", rd ? 1 : 0, B * P);                   // (B, P) gradient at hd of one step
         a.Bias = t.Add("bias", 1, G);                              // (G·H) biases the cell adds per step
-        a.WihP = t.Add("wihP", 1, packs ? Gemm.PackedBLength<T>(G, I) : 0); // W_ihᵀ (I, G·H) packed, for the per-step input projection
+        a.WihP = t.Add("wihP", 1, packWih ? Gemm.PackedBLength<T>(G, I) : 0); // W_ihᵀ (I, G·H) packed: per-step projection, streams
         _cell.Layout(a, B, S, rd);
     }
 
@@ -148,7 +149,8 @@ internal sealed class RecurrentScan<T, TCell> : IRowLoops<T>, IScan<T>
         int B = batch, S = seqLen, I = _l.InputSize, P = _l.HiddenSize, G = _cell.GateRows;
         CheckInput(y, x, mask, h0, c0, B, S);
         var a = _a;
-        if (a.Tape.Begin(B, S)) { Layout(a, B, S, packs: true); a.Tape.Commit(); a.MasksDrawn = false; }
+        // A cell that never projects per step (the vanilla RNN) needs no packed W_ihᵀ in training.
+        if (a.Tape.Begin(B, S)) { Layout(a, B, S, packWih: _cell.ProjectsPerStep); a.Tape.Commit(); a.MasksDrawn = false; }
         a.HasMask = !mask.IsEmpty;
         a.Kept = _l.Training;
         _tapeSpent = false;
@@ -360,7 +362,7 @@ internal sealed class RecurrentScan<T, TCell> : IRowLoops<T>, IScan<T>
     {
         var a = new ScanArena<T>();
         a.Tape.Begin(batch, 1);
-        Layout(a, batch, 1, packs: true);
+        Layout(a, batch, 1, packWih: true);
         a.Tape.Commit();
         ResetStream(a);
         return a;
