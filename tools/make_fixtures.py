@@ -186,6 +186,105 @@ def embed_case(path):
     print(f"{os.path.basename(path)}: {len(t)} tensors, loss {loss.item():.6f}, {os.path.getsize(path)} bytes")
 
 
+# ---------- State dicts as PyTorch users have them (PyTorchImport.BuildRecurrent / Load, PyTorchExport) ----------
+# Each case writes two files: <name>.state.safetensors, the bare module.state_dict() in F64 and nothing else (what
+# safetensors.torch.save_file(m.state_dict()) gives, with PyTorch's own names and no prefix), and <name>.safetensors,
+# the reference run: x (in the module's own layout: (S, B, I) when batch_first=False), h0/c0, out, h_n, c_n, the
+# loss weights (loss = sum(w_out*out) + sum(w_h*h_n) + sum(w_c*c_n)), loss, and grad.<param>, grad.x, grad.h0, grad.c0.
+
+
+def save_state_dict(path, module):
+    save_safetensors(path, dict(f64(name, p) for name, p in module.state_dict().items()), {"format": "pt"})
+
+
+def bare_recurrent_case(name, rnn, B, S, init_state=False):
+    rnn = rnn.double()
+    set_weights(rnn, 0.4)
+    I, H = rnn.input_size, rnn.hidden_size
+    P = getattr(rnn, "proj_size", 0) or H
+    D = 2 if rnn.bidirectional else 1
+    L = rnn.num_layers
+    x = det((B, S, I), 0.3, 1.0)
+    if not rnn.batch_first:
+        x = x.transpose(0, 1).contiguous()  # (S, B, I): what the module takes
+    x.requires_grad_(True)
+    lstm = isinstance(rnn, nn.LSTM)
+    h0 = c0 = None
+    if init_state:
+        h0 = det((L * D, B, P), 5.7, 0.6).requires_grad_(True)
+        c0 = det((L * D, B, H), 6.1, 0.6).requires_grad_(True) if lstm else None
+    hx = None if h0 is None else ((h0, c0) if lstm else h0)
+    y, state = rnn(x, hx)
+    h_n, c_n = state if lstm else (state, None)
+    w_out = det(tuple(y.shape), 2.1, 0.5)
+    w_h = det(tuple(h_n.shape), 3.3, 0.5)
+    loss = (w_out * y).sum() + (w_h * h_n).sum()
+    t = dict([f64("x", x), f64("out", y), f64("h_n", h_n), f64("loss.w_out", w_out), f64("loss.w_h", w_h)])
+    if lstm:
+        w_c = det(tuple(c_n.shape), 4.5, 0.5)
+        loss = loss + (w_c * c_n).sum()
+        t.update([f64("c_n", c_n), f64("loss.w_c", w_c)])
+    loss.backward()
+    t.update([f64("loss", loss), f64("grad.x", x.grad)])
+    if h0 is not None:
+        t.update([f64("h0", h0), f64("grad.h0", h0.grad)])
+        if c0 is not None:
+            t.update([f64("c0", c0), f64("grad.c0", c0.grad)])
+    t.update(grad_tensors(rnn))
+    md = {"script": "tools/make_fixtures.py", "torch": torch.__version__, "module": repr(rnn),
+          "batch_first": str(rnn.batch_first).lower(), "batch": str(B), "seq": str(S)}
+    if hasattr(rnn, "nonlinearity"):
+        md["nonlinearity"] = rnn.nonlinearity
+    save_safetensors(os.path.join(OUT, name + ".safetensors"), t, md)
+    save_state_dict(os.path.join(OUT, name + ".state.safetensors"), rnn)
+    print(f"{name}: {len(t)} tensors, loss {loss.item():.6f}; state dict {list(rnn.state_dict())[:3]}...")
+
+
+class TokEncOut(nn.Module):
+    """Embedding -> 2-layer LSTM -> Linear on every step, under names that are not embedding/rnn/fc."""
+
+    def __init__(self, vocab, dim, hidden, classes):
+        super().__init__()
+        self.tok = nn.Embedding(vocab, dim)
+        self.enc = nn.LSTM(dim, hidden, num_layers=2, batch_first=True)
+        self.out = nn.Linear(hidden, classes)
+
+    def forward(self, tokens):
+        y, (h_n, c_n) = self.enc(self.tok(tokens))
+        return self.out(y), h_n, c_n
+
+
+def composite_case(name):
+    V, E, H, C, B, S = 13, 3, 4, 5, 3, 6
+    m = TokEncOut(V, E, H, C).double()
+    set_weights(m, 0.4)
+    tokens = (torch.arange(B * S).reshape(B, S) * 5 + 2) % V
+    logits, h_n, c_n = m(tokens)
+    w_out = det(tuple(logits.shape), 2.1, 0.5)
+    w_h = det(tuple(h_n.shape), 3.3, 0.5)
+    w_c = det(tuple(c_n.shape), 4.5, 0.5)
+    loss = (w_out * logits).sum() + (w_h * h_n).sum() + (w_c * c_n).sum()
+    loss.backward()
+    t = dict([i64("tokens", tokens), f64("out", logits), f64("h_n", h_n), f64("c_n", c_n), f64("loss.w_out", w_out),
+              f64("loss.w_h", w_h), f64("loss.w_c", w_c), f64("loss", loss)])
+    t.update(grad_tensors(m))
+    save_safetensors(os.path.join(OUT, name + ".safetensors"), t,
+                     {"script": "tools/make_fixtures.py", "torch": torch.__version__, "module": repr(m),
+                      "batch": str(B), "seq": str(S)})
+    save_state_dict(os.path.join(OUT, name + ".state.safetensors"), m)
+    print(f"{name}: {len(t)} tensors, loss {loss.item():.6f}; state dict {list(m.state_dict())}")
+
+
+def state_dict_cases():
+    torch.set_grad_enabled(True)
+    bare_recurrent_case("torch_lstm_bi2", nn.LSTM(3, 4, num_layers=2, bidirectional=True, batch_first=True), 3, 5, init_state=True)
+    bare_recurrent_case("torch_gru2", nn.GRU(3, 4, num_layers=2), 2, 5, init_state=True)  # batch_first=False
+    bare_recurrent_case("torch_rnn_relu", nn.RNN(3, 4, num_layers=2, bidirectional=True, nonlinearity="relu", batch_first=True), 2, 5)
+    bare_recurrent_case("torch_gru_nobias", nn.GRU(3, 4, bias=False, batch_first=True), 2, 4)
+    bare_recurrent_case("torch_lstm_proj", nn.LSTM(3, 5, num_layers=2, proj_size=2, batch_first=True), 2, 4, init_state=True)
+    composite_case("torch_tok_enc_out")
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     torch.set_grad_enabled(True)
@@ -209,6 +308,7 @@ def main():
                    meta={"packed": "pack_padded_sequence(enforce_sorted=False)", "init_state": "h0, c0", "proj_size": "2"})
     recurrent_case(os.path.join(OUT, "lstm_proj1.safetensors"),
                    nn.LSTM(4, 6, proj_size=3, batch_first=True), 2, 6, meta={"proj_size": "3"})
+    state_dict_cases()
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Text.RegularExpressions;
 using Rnn.Init;
@@ -60,34 +61,284 @@ public static class PyTorchImport
         => Load(file, [(prefix + "weight", embedding.Weight)], prefix);
 
     /// <summary>
-    /// Loads explicit (tensor name → parameter) pairs: each tensor must exist with the parameter's exact shape and
-    /// a floating-point dtype (F32, F64, F16 or BF16, converted to T); every tensor whose name starts with
-    /// <paramref name="scope"/> must be one of them (pass null to allow anything else in the file). All checks
-    /// run before any value is written.
+    /// Loads explicit (tensor name → parameter) pairs: each tensor must exist with the parameter's exact shape, a
+    /// floating-point dtype (F32, F64, F16 or BF16, converted to T) and finite values. Strict (the default): every
+    /// tensor whose name starts with <paramref name="scope"/> must be one of them; with a null scope, every tensor
+    /// of the modules the targets come from (the same name up to its last '.', e.g. <c>bias_hh_l0</c> beside
+    /// <c>weight_ih_l0</c>) must be. Non-strict: missing and left-over tensors are reported, not thrown. Shape, dtype
+    /// and value errors always throw. All checks run before any value is written.
     /// </summary>
-    public static void Load<T>(SafeTensorsFile file, IEnumerable<(string Tensor, Parameter<T> Parameter)> targets, string? scope)
+    public static PyTorchLoadReport Load<T>(SafeTensorsFile file, IEnumerable<(string Tensor, Parameter<T> Parameter)> targets, string? scope, bool strict = true)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(file);
         ArgumentNullException.ThrowIfNull(targets);
         var list = targets.ToList();
+        for (int i = 0; i < list.Count; i++)
+            if (list[i].Tensor is null || list[i].Parameter is null) throw new ArgumentNullException(nameof(targets), $"targets[{i}]: expected a tensor name and a parameter, got null.");
+        if (scope != null) return Core(file, list, n => n.StartsWith(scope, StringComparison.Ordinal), strict);
+        var modules = new HashSet<string>(list.Select(t => Module(t.Tensor)), StringComparer.Ordinal);
+        return Core(file, list, n => modules.Contains(Module(n)), strict);
+    }
+
+    // "enc.weight_ih_l0" → "enc.", "weight_ih_l0" → "".
+    private static string Module(string name) => name[..(name.LastIndexOf('.') + 1)];
+
+    /// <summary>
+    /// Loads a state_dict into layers mapped by module name, as PyTorch's <c>load_state_dict</c> does: each
+    /// (prefix, module) pair takes the tensors named <c>prefix + "." + local</c> for each of the module's local
+    /// parameter names (<c>weight_ih_l0</c>, <c>weight</c>, <c>bias</c>; an empty prefix takes the names as they
+    /// are, a prefix ending in '.' is used as is). A module is a <see cref="Layer{T}"/> (Embedding: weight (vocab,
+    /// dim); Dense: nn.Linear's weight (out, in) and bias (out), the same layout), an <see cref="IRecurrentLayer{T}"/>
+    /// (a RecurrentLayer, Bidirectional or RecurrentStack with PyTorch's names, e.g. from <see cref="BuildRecurrent{T}"/>),
+    /// a single <see cref="Parameter{T}"/> (the prefix is then its whole tensor name), a sequence of parameters,
+    /// or a sequence of (name, parameter) pairs (a container's hierarchical names).
+    /// Strict (the default): every tensor of the file must be taken and every parameter must find its tensor,
+    /// else one <see cref="SafeTensorsException"/> lists the tensors left over and the parameters missing. With
+    /// <paramref name="strict"/> false both are returned in the report and the rest loads. A wrong shape, a
+    /// non-floating dtype or a NaN/infinite value always throws, naming the tensor. Nothing is written unless
+    /// every check passes.
+    /// </summary>
+    /// <example><c>PyTorchImport.Load&lt;double&gt;(file, [("tok", embedding), ("enc", lstmStack), ("out", dense)])</c></example>
+    public static PyTorchLoadReport Load<T>(SafeTensorsFile file, IEnumerable<(string Prefix, object Module)> modules, bool strict = true)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ArgumentNullException.ThrowIfNull(file);
+        return Core(file, Targets<T>(modules, nameof(modules)), _ => true, strict);
+    }
+
+    /// <summary>Opens <paramref name="path"/> and calls <see cref="Load{T}(SafeTensorsFile, IEnumerable{ValueTuple{string, object}}, bool)"/>.</summary>
+    public static PyTorchLoadReport Load<T>(string path, IEnumerable<(string Prefix, object Module)> modules, bool strict = true)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        using var file = SafeTensors.Load(path);
+        return Load<T>(file, modules, strict);
+    }
+
+    /// <summary>prefix + "." + local, the name PyTorch's state_dict gives a submodule's parameter.</summary>
+    public static string Join(string prefix, string local)
+    {
+        ArgumentNullException.ThrowIfNull(prefix);
+        ArgumentNullException.ThrowIfNull(local);
+        return prefix.Length == 0 ? local : prefix.EndsWith('.') ? prefix + local : prefix + "." + local;
+    }
+
+    /// <summary>
+    /// The (tensor name, parameter) pairs a module list maps to; see <see cref="Load{T}(SafeTensorsFile, IEnumerable{ValueTuple{string, object}}, bool)"/>.
+    /// Parameters a PyTorch module does not have (the biases of a bias=False module built by <see cref="BuildRecurrent{T}"/>
+    /// or <see cref="BuildLinear{T}"/>) are left out.
+    /// </summary>
+    public static IReadOnlyList<(string Tensor, Parameter<T> Parameter)> Names<T>(IEnumerable<(string Prefix, object Module)> modules)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        => Targets<T>(modules, nameof(modules));
+
+    internal static List<(string Tensor, Parameter<T> Parameter)> Targets<T>(IEnumerable<(string Prefix, object Module)> modules, string argument)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ArgumentNullException.ThrowIfNull(modules, argument);
+        var r = new List<(string, Parameter<T>)>();
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        var owners = new Dictionary<Parameter<T>, string>(ReferenceEqualityComparer.Instance);
+        int i = 0;
+        foreach (var (prefix, module) in modules)
+        {
+            if (prefix is null) throw new ArgumentNullException(argument, $"{argument}[{i}]: expected a module name (\"\" for none), got null.");
+            IEnumerable<(string, Parameter<T>)> local = module switch
+            {
+                Parameter<T> p => [(prefix.Length == 0 ? p.Name : prefix, p)],
+                IRecurrentLayer<T> l => l.Parameters.Select(p => (Join(prefix, p.Name), p)),
+                Layer<T> l => l.Parameters.Select(p => (Join(prefix, p.Name), p)),
+                IEnumerable<(string Name, Parameter<T> Parameter)> named => named.Select(n => (Join(prefix, n.Name), n.Parameter)),
+                IEnumerable<Parameter<T>> ps => ps.Select(p => (Join(prefix, p.Name), p)),
+                null => throw new ArgumentNullException(argument, $"{argument}[{i}] ('{prefix}'): expected a layer, got null."),
+                _ => throw new ArgumentException($"{argument}[{i}] ('{prefix}'): expected a Layer<{typeof(T).Name}>, an IRecurrentLayer<{typeof(T).Name}>, a Parameter<{typeof(T).Name}> or a sequence of parameters, got {module.GetType().Name}.", argument),
+            };
+            foreach (var (name, p) in local)
+            {
+                if (p is null) throw new ArgumentException($"{argument}[{i}] ('{prefix}'): a parameter is null.", argument);
+                if (NoTensor.TryGetValue(p, out _)) continue;
+                if (!names.Add(name)) throw new ArgumentException($"{argument}[{i}] ('{prefix}'): tensor '{name}' is named twice.", argument);
+                if (owners.TryGetValue(p, out var other)) throw new ArgumentException($"{argument}[{i}] ('{prefix}'): parameter '{p.Name}' is mapped twice, as '{other}' and '{name}'.", argument);
+                owners[p] = name;
+                r.Add((name, p));
+            }
+            i++;
+        }
+        return r;
+    }
+
+    // Parameters our layers have but the PyTorch module had not (bias=False): never read, never written, kept at 0.
+    private static readonly ConditionalWeakTable<object, object> NoTensor = new();
+
+    internal static bool HasNoTensor<T>(Parameter<T> p) where T : unmanaged, IFloatingPointIeee754<T> => NoTensor.TryGetValue(p, out _);
+
+    private static void MarkNoTensor<T>(Parameter<T>? p) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (p != null) NoTensor.AddOrUpdate(p, p);
+    }
+
+    // Checks every target (present unless non-strict, shape, dtype, finite values), then the tensors left over in
+    // scope, and only then writes: a failed load leaves every parameter as it was.
+    private static PyTorchLoadReport Core<T>(SafeTensorsFile file, List<(string Tensor, Parameter<T> Parameter)> targets, Func<string, bool> inScope, bool strict)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
         var wanted = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var (name, p) in list)
+        var missing = new List<(string Tensor, Parameter<T> Parameter)>();
+        var present = new List<(string Tensor, Parameter<T> Parameter)>();
+        foreach (var (name, p) in targets)
         {
             if (!wanted.Add(name)) throw new ArgumentException($"targets: tensor '{name}' is named twice.", nameof(targets));
-            if (!file.Contains(name))
-                throw new SafeTensorsException(file.Source, name, $"missing: expected a tensor of shape {p.ShapeText}{MissingHint(name)}; the file holds {Listing(file, scope)}.");
+            if (!file.Contains(name)) { missing.Add((name, p)); continue; }
             var info = file.Info(name);
             if (!info.Shape.SequenceEqual(p.Shape.Select(d => (long)d)))
-                throw new SafeTensorsException(file.Source, name, $"expected shape {p.ShapeText}, got {info.ShapeText}{ShapeHint(name, p.Shape, info.Shape)}.");
+                throw new SafeTensorsException(file.Source, name, $"expected shape {p.ShapeText}{(info.Shape.Count != p.Shape.Length ? $" ({p.Shape.Length} dimensions)" : "")}, got {info.ShapeText}{ShapeHint(name, p.Shape, info.Shape)}.");
             if (info.DType is not (SafeTensorsDType.F32 or SafeTensorsDType.F64 or SafeTensorsDType.F16 or SafeTensorsDType.BF16))
-                throw new SafeTensorsException(file.Source, name, $"expected a floating-point dtype (F32, F64, F16 or BF16), got {info.DType}.");
+                throw new SafeTensorsException(file.Source, name, $"expected a floating-point dtype (F32, F64, F16 or BF16), got {info.DType.Name()}.");
+            present.Add((name, p));
         }
-        if (scope != null)
-            foreach (var t in file.Tensors)
-                if (t.Name.StartsWith(scope, StringComparison.Ordinal) && !wanted.Contains(t.Name))
-                    throw new SafeTensorsException(file.Source, t.Name, $"unexpected tensor {t.ShapeText}: the layers have no such parameter{UnexpectedHint(t.Name)} (expected only {string.Join(", ", wanted)}).");
-        foreach (var (name, p) in list) Read(file, name, p.Value);
+        var unused = file.Tensors.Where(t => inScope(t.Name) && !wanted.Contains(t.Name)).Select(t => t.Name).ToList();
+        if (strict && (missing.Count > 0 || unused.Count > 0))
+        {
+            string m = missing.Count == 0 ? "none" : List(missing.Select(t => $"'{t.Tensor}' {t.Parameter.ShapeText}{MissingHint(t.Tensor)}"));
+            string u = unused.Count == 0 ? "none" : List(unused.Select(n => $"'{n}' {file.Info(n).ShapeText}{UnexpectedHint(n)}"));
+            string what = missing.Count > 0 && unused.Count > 0 ? "the state dict and the parameters differ" : missing.Count > 0 ? "missing" : "unexpected tensor";
+            throw new SafeTensorsException(file.Source, missing.Count > 0 ? missing[0].Tensor : unused[0],
+                $"{what}: parameters with no tensor: {m}; tensors no parameter takes: {u}. Pass strict: false to load the rest.");
+        }
+        var values = new T[present.Count][];
+        for (int i = 0; i < present.Count; i++)
+        {
+            var (name, p) = present[i];
+            var v = new T[p.Length];
+            Read(file, name, v);
+            for (int j = 0; j < v.Length; j++)
+                if (!T.IsFinite(v[j]))
+                    throw new SafeTensorsException(file.Source, name, $"expected finite values, got {v[j]} at flat index {j}{(file.Info(name).DType == SafeTensorsDType.F64 && typeof(T) == typeof(float) && !double.IsNaN(file.GetDouble(name)[j]) ? $" (out of {typeof(T).Name}'s range)" : "")}.");
+            values[i] = v;
+        }
+        for (int i = 0; i < present.Count; i++) values[i].CopyTo(present[i].Parameter.Value, 0);
+        return new PyTorchLoadReport(present.Select(t => t.Tensor).ToArray(), unused.ToArray(), missing.Select(t => t.Tensor).ToArray());
+    }
+
+    private static string List(IEnumerable<string> items)
+    {
+        var l = items.ToList();
+        return l.Count <= 12 ? string.Join(", ", l) : string.Join(", ", l.Take(12)) + $", … ({l.Count} in all)";
+    }
+
+    /// <summary>
+    /// Builds the recurrent module a bare <c>nn.RNN</c>, <c>nn.LSTM</c> (with or without proj_size) or <c>nn.GRU</c>
+    /// state_dict describes, under <paramref name="prefix"/> ("" for none, or a module name such as "rnn" or "enc.")
+    /// and loads it: the cell, sizes, layers, directions and bias come from the tensors
+    /// (<see cref="InspectRecurrent"/>, which checks every layer's shapes against the first). One layer gives a
+    /// <see cref="RecurrentLayer{T}"/> (SimpleRnn, Lstm or Gru) or a <see cref="Bidirectional{T}"/> pair, more give a
+    /// <see cref="RecurrentStack{T}"/>, with PyTorch's parameter names (<c>weight_ih_l1_reverse</c>), gate orders,
+    /// two biases (a GRU is reset-after, as PyTorch's) and its state layout (layers·dirs, batch, H).
+    /// Not in a state_dict, so passed in: an nn.RNN's <paramref name="nonlinearity"/> (tanh or relu), and
+    /// batch_first, which changes only the input layout: our input is always batch-major (batch, seq, features), so
+    /// transpose a (seq, batch, features) input yourself. <paramref name="initialState"/> Given takes h0/c0 in Forward;
+    /// <paramref name="paddedOutput"/> Zero (the default) zeroes the output at masked steps as a packed sequence does.
+    /// A module built with bias=False gets biases fixed at 0 that no tensor fills and <see cref="PyTorchExport"/>
+    /// does not write. Strict: every tensor under the prefix must be taken (with an empty prefix, every tensor of the file).
+    /// </summary>
+    public static IRecurrentLayer<T> BuildRecurrent<T>(SafeTensorsFile file, string prefix = "", Activation nonlinearity = Activation.Tanh,
+        InitialState initialState = InitialState.Zero, PaddedOutput paddedOutput = PaddedOutput.Zero, bool strict = true)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ArgumentNullException.ThrowIfNull(file);
+        ArgumentNullException.ThrowIfNull(prefix);
+        if (nonlinearity is not (Activation.Tanh or Activation.Relu))
+            throw new ArgumentException($"nonlinearity: expected Tanh or Relu (nn.RNN's choices), got {nonlinearity}.", nameof(nonlinearity));
+        if (initialState is not (InitialState.Zero or InitialState.Given))
+            throw new ArgumentException($"initialState: expected Zero or Given (a PyTorch module has no learned initial state), got {initialState}.", nameof(initialState));
+        string scope = Join(prefix, "");
+        var info = InspectRecurrent(file, scope);
+        int D = info.Bidirectional ? 2 : 1, P = info.ProjSize > 0 ? info.ProjSize : info.HiddenSize;
+        var layers = new List<IRecurrentLayer<T>>();
+        IRecurrentLayer<T> Make(int input, bool back, string suffix)
+        {
+            RecurrentLayer<T> l = info.Cell switch
+            {
+                "LSTM" => new Lstm<T>(input, info.HiddenSize, null, new LstmOptions
+                {
+                    TwoBiases = true, ProjSize = info.ProjSize, Backwards = back, InitialState = initialState, PaddedOutput = paddedOutput,
+                }, suffix),
+                "GRU" => new Gru<T>(input, info.HiddenSize, null, new GruOptions
+                {
+                    TwoBiases = true, ResetAfter = true, Backwards = back, InitialState = initialState, PaddedOutput = paddedOutput,
+                }, suffix),
+                _ => new SimpleRnn<T>(input, info.HiddenSize, null, new SimpleRnnOptions
+                {
+                    TwoBiases = true, Activation = nonlinearity, Backwards = back, InitialState = initialState, PaddedOutput = paddedOutput,
+                }, suffix),
+            };
+            if (!info.HasBias) { MarkNoTensor(l.BiasIh); MarkNoTensor(l.BiasHh); }
+            return l;
+        }
+        IRecurrentLayer<T>? result = null;
+        try
+        {
+            for (int k = 0; k < info.Layers; k++)
+            {
+                int input = k == 0 ? info.InputSize : D * P;
+                var fw = Make(input, false, $"_l{k}");
+                if (D == 1) { layers.Add(fw); continue; }
+                try { layers.Add(new Bidirectional<T>(fw, Make(input, true, $"_l{k}_reverse"))); }
+                catch { fw.Dispose(); throw; }
+            }
+            result = layers.Count == 1 ? layers[0] : new RecurrentStack<T>(layers.ToArray());
+            Core(file, Targets<T>([(prefix, result)], nameof(prefix)), n => n.StartsWith(scope, StringComparison.Ordinal), strict);
+            return result;
+        }
+        catch
+        {
+            if (result != null) result.Dispose();
+            else foreach (var l in layers) l.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Builds an <see cref="Embedding{T}"/> from an nn.Embedding's <c>{prefix}.weight</c> (vocab, dim) and loads it.
+    /// Strict: no other tensor under the prefix.
+    /// </summary>
+    public static Embedding<T> BuildEmbedding<T>(SafeTensorsFile file, string prefix, bool maskZero = false, bool strict = true)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ArgumentNullException.ThrowIfNull(file);
+        ArgumentNullException.ThrowIfNull(prefix);
+        string w = Join(prefix, "weight");
+        var s = Shape2(file, w, "(vocab, dim)");
+        var e = new Embedding<T>(Dim(file, w, s[0], "vocab"), Dim(file, w, s[1], "dim"), null, maskZero);
+        try { Core(file, Targets<T>([(prefix, e)], nameof(prefix)), n => n.StartsWith(Join(prefix, ""), StringComparison.Ordinal), strict); return e; }
+        catch { e.Dispose(); throw; }
+    }
+
+    /// <summary>
+    /// Builds a <see cref="Dense{T}"/> from an nn.Linear's <c>{prefix}.weight</c> (out, in) and <c>{prefix}.bias</c>
+    /// (out) and loads it (the same layout: no transpose). A Linear built with bias=False (no bias tensor) gets a
+    /// bias fixed at 0 that no tensor fills and <see cref="PyTorchExport"/> does not write. Strict: no other tensor
+    /// under the prefix.
+    /// </summary>
+    public static Dense<T> BuildLinear<T>(SafeTensorsFile file, string prefix, Activation activation = Activation.Linear, bool strict = true)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ArgumentNullException.ThrowIfNull(file);
+        ArgumentNullException.ThrowIfNull(prefix);
+        string w = Join(prefix, "weight");
+        var s = Shape2(file, w, "(out, in)");
+        var d = new Dense<T>(Dim(file, w, s[1], "in features"), Dim(file, w, s[0], "out features"), null, activation);
+        if (!file.Contains(Join(prefix, "bias"))) MarkNoTensor(d.Bias);
+        try { Core(file, Targets<T>([(prefix, d)], nameof(prefix)), n => n.StartsWith(Join(prefix, ""), StringComparison.Ordinal), strict); return d; }
+        catch { d.Dispose(); throw; }
+    }
+
+    private static IReadOnlyList<long> Shape2(SafeTensorsFile file, string name, string what)
+    {
+        if (!file.Contains(name)) throw new SafeTensorsException(file.Source, name, $"missing: expected a tensor {what}; the file holds {Listing(file, null)}.");
+        var s = file.Info(name).Shape;
+        if (s.Count != 2) throw new SafeTensorsException(file.Source, name, $"expected 2 dimensions {what}, got {file.Info(name).ShapeText}.");
+        return s;
     }
 
     /// <summary>
@@ -98,7 +349,7 @@ public static class PyTorchImport
     /// <c>cat(h_n[-2], h_n[-1])</c> when bidirectional) or, with <paramref name="perStep"/>, to every step's output.
     /// What a state_dict does not say is passed in: an nn.RNN's <paramref name="nonlinearity"/> and the head's
     /// activation. Every tensor under the three prefixes must be used; see
-    /// <see cref="Load{T}(SafeTensorsFile, IEnumerable{ValueTuple{string, Parameter{T}}}, string?)"/> for the checks.
+    /// <see cref="Load{T}(SafeTensorsFile, IEnumerable{ValueTuple{string, Parameter{T}}}, string?, bool)"/> for the checks.
     /// </summary>
     public static SequenceModel<T> BuildModel<T>(SafeTensorsFile file, string embedding = "embedding.", string rnn = "rnn.", string fc = "fc.",
         Activation nonlinearity = Activation.Tanh, bool perStep = false, string outputActivation = "linear")
@@ -117,7 +368,8 @@ public static class PyTorchImport
         bool tokens = file.Contains(ew);
         var es = tokens ? file.Info(ew).Shape : null;
         if (es != null && es.Count != 2) throw new SafeTensorsException(file.Source, ew, $"expected (vocab, dim), got {file.Info(ew).ShapeText}.");
-        if (!file.Contains(fw)) throw new SafeTensorsException(file.Source, fw, $"missing: expected the nn.Linear head (out, features); the file holds {Listing(file, null)}.");
+        if (!file.Contains(fw))
+            throw new SafeTensorsException(file.Source, fw, $"missing: expected the nn.Linear head (out, features) of a whole model; for a bare recurrent state_dict, PyTorchImport.BuildRecurrent(file, \"{rnn}\") returns the layer or stack; the file holds {Listing(file, null)}.");
         var fs = file.Info(fw).Shape;
         if (fs.Count != 2) throw new SafeTensorsException(file.Source, fw, $"expected (out, features), got {file.Info(fw).ShapeText}.");
         var spec = new ModelSpec
@@ -209,7 +461,7 @@ public static class PyTorchImport
     }
 
     private static string MissingHint(string name)
-        => Regex.IsMatch(name, @"bias_hh_l\d+(_reverse)?$") ? " (PyTorch modules created with bias=False have no biases: not supported)"
+        => Regex.IsMatch(name, @"bias_(ih|hh)_l\d+(_reverse)?$") ? " (a module built with bias=False has no biases: PyTorchImport.BuildRecurrent builds one)"
          : Regex.IsMatch(name, @"(^|\.)h0_l\d+") ? " (a learned initial state has no PyTorch counterpart: build the layer with InitialState.Zero)"
          : "";
 
@@ -285,8 +537,76 @@ public static class PyTorchImport
         int layers = 0;
         while (layers <= 64 && file.Contains($"{prefix}weight_ih_l{layers}")) layers++; // more than 64 is refused by the spec
         bool bi = file.Contains(prefix + "weight_ih_l0_reverse");
-        bool bias = file.Contains(prefix + "bias_ih_l0") && file.Contains(prefix + "bias_hh_l0");
-        return new RecurrentInfo(cell, Dim(file, ih, wih[1], "input features"), Dim(file, H == whh[1] ? hh : hr, H, "hidden size"), layers, bi, bias)
+        bool bih = file.Contains(prefix + "bias_ih_l0"), bhh = file.Contains(prefix + "bias_hh_l0");
+        if (bih != bhh)
+            throw new SafeTensorsException(file.Source, prefix + (bih ? "bias_hh_l0" : "bias_ih_l0"),
+                $"missing: {prefix}{(bih ? "bias_ih_l0" : "bias_hh_l0")} is present, and a PyTorch module has both biases (bias=True) or neither (bias=False).");
+        var info = new RecurrentInfo(cell, Dim(file, ih, wih[1], "input features"), Dim(file, H == whh[1] ? hh : hr, H, "hidden size"), layers, bi, bih)
         { ProjSize = proj == 0 ? 0 : Dim(file, hr, proj, "proj size") };
+        CheckLayers(file, prefix, info, (int)g);
+        return info;
     }
+
+    private static readonly Regex RecurrentName = new(@"^(weight|bias)_(ih|hh|hr)_l(\d+)(_reverse)?$", RegexOptions.CultureInvariant);
+
+    // Every layer and direction against layer 0: the same cell and H, layer k's input = layer k−1's output (D·P),
+    // the same bias and projection, a reverse direction for every layer or for none, and no layer past a gap.
+    private static void CheckLayers(SafeTensorsFile file, string prefix, RecurrentInfo info, int gates)
+    {
+        int D = info.Bidirectional ? 2 : 1, H = info.HiddenSize, P = info.ProjSize > 0 ? info.ProjSize : H;
+        long GH = (long)gates * H;
+        string module = $"a {info.Layers}-layer{(info.Bidirectional ? " bidirectional" : "")} {info.Cell} (H = {H}{(info.ProjSize > 0 ? $", proj_size = {P}" : "")}, found from layer 0)";
+        void Expect(string name, long[] shape, string why)
+        {
+            if (!file.Contains(name))
+                throw new SafeTensorsException(file.Source, name, $"missing: expected a tensor of shape {SafeTensors.ShapeText(shape)} in {module}{why}; the file holds {Listing(file, prefix)}.");
+            var t = file.Info(name);
+            if (!t.Shape.SequenceEqual(shape))
+                throw new SafeTensorsException(file.Source, name, $"expected shape {SafeTensors.ShapeText(shape)} in {module}{why}, got {t.ShapeText}.");
+        }
+        void Absent(string name, string why)
+        {
+            if (file.Contains(name)) throw new SafeTensorsException(file.Source, name, $"unexpected tensor {file.Info(name).ShapeText}: {why}.");
+        }
+        foreach (var t in file.Tensors)
+        {
+            if (!t.Name.StartsWith(prefix, StringComparison.Ordinal)) continue;
+            var m = RecurrentName.Match(t.Name[prefix.Length..]);
+            if (!m.Success) continue;
+            if (m.Groups[4].Success && !info.Bidirectional)
+                throw new SafeTensorsException(file.Source, t.Name, $"unexpected tensor {t.ShapeText}: a reverse direction, but {prefix}weight_ih_l0_reverse is missing (a bidirectional module has a reverse direction in every layer).");
+            if (!int.TryParse(m.Groups[3].ValueSpan, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int k) || k >= info.Layers)
+                throw new SafeTensorsException(file.Source, t.Name, $"unexpected tensor {t.ShapeText}: layers are numbered 0..{info.Layers - 1} ({prefix}weight_ih_l{info.Layers} is missing), so this layer is past a gap.");
+        }
+        for (int k = 0; k < info.Layers; k++)
+            for (int d = 0; d < D; d++)
+            {
+                string sfx = $"_l{k}{(d == 1 ? "_reverse" : "")}";
+                string input = k == 0 ? "" : $" (layer {k}'s input is layer {k - 1}'s output: {(D == 2 ? "2·" : "")}{P} features)";
+                Expect(prefix + "weight_ih" + sfx, [GH, k == 0 ? info.InputSize : D * P], input);
+                Expect(prefix + "weight_hh" + sfx, [GH, P], "");
+                if (info.HasBias) { Expect(prefix + "bias_ih" + sfx, [GH], ""); Expect(prefix + "bias_hh" + sfx, [GH], ""); }
+                else
+                {
+                    Absent(prefix + "bias_ih" + sfx, $"layer 0 has no bias (bias=False), so no layer has one");
+                    Absent(prefix + "bias_hh" + sfx, $"layer 0 has no bias (bias=False), so no layer has one");
+                }
+                if (info.ProjSize > 0) Expect(prefix + "weight_hr" + sfx, [P, H], "");
+                else Absent(prefix + "weight_hr" + sfx, "layer 0 has no weight_hr_l0 (no proj_size), so no layer has a projection");
+            }
+    }
+}
+
+/// <summary>
+/// What a PyTorch load did: the tensors it read, and (only when strict is off, or empty) the file's tensors that no
+/// parameter took and the tensor names of the parameters that found none (left as they were).
+/// </summary>
+public sealed record PyTorchLoadReport(IReadOnlyList<string> Loaded, IReadOnlyList<string> Unused, IReadOnlyList<string> Missing)
+{
+    /// <summary>True when every parameter was loaded and every tensor in scope was used.</summary>
+    public bool Complete => Unused.Count == 0 && Missing.Count == 0;
+
+    /// <summary>One line: counts, then the names skipped.</summary>
+    public override string ToString()
+        => $"{Loaded.Count} tensors loaded; {Unused.Count} unused{(Unused.Count > 0 ? ": " + string.Join(", ", Unused) : "")}; {Missing.Count} missing{(Missing.Count > 0 ? ": " + string.Join(", ", Missing) : "")}";
 }
