@@ -2,6 +2,7 @@
 """Reference fixtures for Rnn's PyTorch/Keras interop tests (Rnn.Tests/InteropTests.cs).
 
 Run with Debian's torch (no pip package needed):  /usr/bin/python3 tools/make_fixtures.py
+Check files written by PyTorchExport:  /usr/bin/python3 tools/make_fixtures.py --check-export FOLDER
 It rewrites Rnn.Tests/Fixtures/*.safetensors. The output is deterministic: weights and inputs come from
 cos/sin of arange (candle's trick), rounded to float32 so the float32 copies hold exactly the same numbers;
 every forward, loss and gradient is computed in float64.
@@ -275,14 +276,62 @@ def composite_case(name):
     print(f"{name}: {len(t)} tensors, loss {loss.item():.6f}; state dict {list(m.state_dict())}")
 
 
+BARE_CASES = {  # name: (module factory, batch, seq, with h0/c0)
+    "torch_lstm_bi2": (lambda: nn.LSTM(3, 4, num_layers=2, bidirectional=True, batch_first=True), 3, 5, True),
+    "torch_gru2": (lambda: nn.GRU(3, 4, num_layers=2), 2, 5, True),  # batch_first=False
+    "torch_rnn_relu": (lambda: nn.RNN(3, 4, num_layers=2, bidirectional=True, nonlinearity="relu", batch_first=True), 2, 5, False),
+    "torch_gru_nobias": (lambda: nn.GRU(3, 4, bias=False, batch_first=True), 2, 4, False),
+    "torch_lstm_proj": (lambda: nn.LSTM(3, 5, num_layers=2, proj_size=2, batch_first=True), 2, 4, True),
+}
+
+
 def state_dict_cases():
     torch.set_grad_enabled(True)
-    bare_recurrent_case("torch_lstm_bi2", nn.LSTM(3, 4, num_layers=2, bidirectional=True, batch_first=True), 3, 5, init_state=True)
-    bare_recurrent_case("torch_gru2", nn.GRU(3, 4, num_layers=2), 2, 5, init_state=True)  # batch_first=False
-    bare_recurrent_case("torch_rnn_relu", nn.RNN(3, 4, num_layers=2, bidirectional=True, nonlinearity="relu", batch_first=True), 2, 5)
-    bare_recurrent_case("torch_gru_nobias", nn.GRU(3, 4, bias=False, batch_first=True), 2, 4)
-    bare_recurrent_case("torch_lstm_proj", nn.LSTM(3, 5, num_layers=2, proj_size=2, batch_first=True), 2, 4, init_state=True)
+    for name, (make, B, S, init_state) in BARE_CASES.items():
+        bare_recurrent_case(name, make(), B, S, init_state=init_state)
     composite_case("torch_tok_enc_out")
+
+
+def read_safetensors(path):
+    """The tensors of a safetensors file (F32, F64, I64) as float64/int64 torch tensors."""
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        header = json.loads(f.read(n))
+        data = f.read()
+    out = {}
+    for name, h in header.items():
+        if name == "__metadata__":
+            continue
+        fmt, size = FMT[h["dtype"]]
+        b, e = h["data_offsets"]
+        vals = [v[0] for v in struct.iter_unpack(fmt, data[b:e])]
+        out[name] = torch.tensor(vals, dtype=torch.int64 if h["dtype"] == "I64" else torch.float64).reshape(h["shape"])
+    return out
+
+
+def check_export(folder):
+    """PyTorch's side of the round trip: each <name>.export.safetensors in folder (written by PyTorchExport from the
+    layers PyTorchImport built) must load into a fresh module with load_state_dict(strict=True) and reproduce the
+    fixture's output."""
+    mods = {name: make() for name, (make, _, _, _) in BARE_CASES.items()}
+    mods["torch_tok_enc_out"] = TokEncOut(13, 3, 4, 5)
+    for name, m in mods.items():
+        path = os.path.join(folder, name + ".export.safetensors")
+        if not os.path.exists(path):
+            print(f"{name}: no {path}")
+            continue
+        m = m.double()
+        m.load_state_dict(read_safetensors(path), strict=True)
+        ref = read_safetensors(os.path.join(OUT, name + ".safetensors"))
+        with torch.no_grad():
+            if name == "torch_tok_enc_out":
+                y = m(ref["tokens"])[0]
+            else:
+                hx = None
+                if "h0" in ref:
+                    hx = (ref["h0"], ref["c0"]) if "c0" in ref else ref["h0"]
+                y = m(ref["x"], hx)[0]
+        print(f"{name}: load_state_dict(strict=True) OK, max |out - fixture| {(y - ref['out']).abs().max().item():.3g}")
 
 
 def main():
@@ -312,4 +361,8 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+    if len(sys.argv) == 3 and sys.argv[1] == "--check-export":
+        check_export(sys.argv[2])
+    else:
+        main()

@@ -13,10 +13,12 @@ namespace Rnn.IO;
 /// Loads PyTorch weights saved as safetensors (<c>safetensors.torch.save_file(model.state_dict(), path)</c>)
 /// into our layers. Our recurrent layers already use PyTorch's gate orders (LSTM i, f, g, o; GRU r, z, n), its
 /// layouts (weight_ih (G·H, I), weight_hh (G·H, H)) and its names (<c>weight_ih_l0</c>, <c>bias_hh_l1_reverse</c>),
-/// so a state_dict loads without reordering: this class maps names (a module prefix such as <c>"rnn."</c>), checks
-/// every tensor (present, exact shape, floating-point dtype) and refuses what it cannot represent. PyTorch's
-/// <c>batch_first</c> changes only the input layout, never the weights: our input is always batch-major
-/// (batch, seq, features), so a model trained with either setting loads the same way.
+/// so a state_dict loads without reordering: this class maps names (module names such as <c>"enc"</c>, as PyTorch's
+/// submodules have them, or none), builds layers from what the tensors say (<see cref="BuildRecurrent{T}"/>), checks
+/// every tensor (present, exact shape, floating-point dtype, finite values) and refuses what it cannot represent.
+/// Strict by default, as <c>load_state_dict</c>. PyTorch's <c>batch_first</c> is not in a state_dict and changes only
+/// the input layout, never the weights: our input is always batch-major (batch, seq, features), so a model trained
+/// with either setting loads the same way. <see cref="PyTorchExport"/> writes the same names back.
 /// </summary>
 public static class PyTorchImport
 {
@@ -502,9 +504,12 @@ public static class PyTorchImport
     }
 
     /// <summary>
-    /// Infers num_layers, bidirectional, the sizes and the cell type (from the gate rows: 1, 3 or 4 times H) of the
-    /// recurrent module whose tensors start with <paramref name="prefix"/>. An RNN's nonlinearity (tanh or relu) is
-    /// not in a state_dict: the caller must know it. Throws when the tensors are absent or inconsistent.
+    /// Infers num_layers, bidirectional, bias, proj_size, the sizes and the cell type (from the gate rows: 1, 3 or 4
+    /// times H) of the recurrent module whose tensors start with <paramref name="prefix"/> (with its '.': "rnn.", or ""),
+    /// and checks every layer and direction against layer 0: the same cell and H, layer k's input = layer k−1's
+    /// output (dirs·P), both biases or neither, weight_hr in every layer or none, a reverse direction in every layer
+    /// or none, and no layer after a gap. An RNN's nonlinearity (tanh or relu) is not in a state_dict: the caller
+    /// must know it. Throws <see cref="SafeTensorsException"/> naming the tensor when absent or inconsistent.
     /// </summary>
     public static RecurrentInfo InspectRecurrent(SafeTensorsFile file, string prefix = "rnn.")
     {
@@ -535,7 +540,7 @@ public static class PyTorchImport
         };
         if (wih[0] != whh[0]) throw new SafeTensorsException(file.Source, ih, $"expected {whh[0]} rows like {hh}, got {file.Info(ih).ShapeText}.");
         int layers = 0;
-        while (layers <= 64 && file.Contains($"{prefix}weight_ih_l{layers}")) layers++; // more than 64 is refused by the spec
+        while (file.Contains($"{prefix}weight_ih_l{layers}")) layers++; // each one a tensor of the file: bounded by it
         bool bi = file.Contains(prefix + "weight_ih_l0_reverse");
         bool bih = file.Contains(prefix + "bias_ih_l0"), bhh = file.Contains(prefix + "bias_hh_l0");
         if (bih != bhh)
