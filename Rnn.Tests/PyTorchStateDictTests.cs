@@ -45,13 +45,14 @@ public class PyTorchStateDictTests(ITestOutputHelper output)
     }
 
     /// <summary>Builds the module from its bare state dict, runs it (from h0/c0 when the fixture has them) and checks everything.</summary>
-    private void BareCase<T>(string name, Activation nonlinearity = Activation.Tanh) where T : unmanaged, IFloatingPointIeee754<T>
+    /// With a <paramref name="prefix"/>, the state dict is the one under that prefix inside the reference file itself.
+    private void BareCase<T>(string name, Activation nonlinearity = Activation.Tanh, string prefix = "") where T : unmanaged, IFloatingPointIeee754<T>
     {
-        using var state = SafeTensors.Load(Fixture(name + ".state.safetensors"));
         using var f = SafeTensors.Load(Fixture(name + ".safetensors"));
+        using var state = prefix.Length == 0 ? SafeTensors.Load(Fixture(name + ".state.safetensors")) : f;
         var c = new Checker<T>(f, output, name);
         bool given = f.Contains("h0"), batchFirst = f.Metadata["batch_first"] == "true";
-        using var rnn = PyTorchImport.BuildRecurrent<T>(state, "", nonlinearity, given ? InitialState.Given : InitialState.Zero);
+        using var rnn = PyTorchImport.BuildRecurrent<T>(state, prefix, nonlinearity, given ? InitialState.Given : InitialState.Zero);
         rnn.Training = true;
         var xs = f.Info("x").Shape; // (B, S, I), or (S, B, I) without batch_first
         int B = (int)(batchFirst ? xs[0] : xs[1]), S = (int)(batchFirst ? xs[1] : xs[0]);
@@ -82,6 +83,8 @@ public class PyTorchStateDictTests(ITestOutputHelper output)
     [Fact] public void Gru_2_layers_seq_major_h0_float() => BareCase<float>("torch_gru2");
     [Fact] public void Rnn_relu_2_layers_bidirectional_double() => BareCase<double>("torch_rnn_relu", Activation.Relu);
     [Fact] public void Rnn_relu_2_layers_bidirectional_float() => BareCase<float>("torch_rnn_relu", Activation.Relu);
+    [Fact] public void Rnn_tanh_under_a_prefix_double() => BareCase<double>("rnn_tanh", Activation.Tanh, "state");
+    [Fact] public void Rnn_tanh_under_a_prefix_float() => BareCase<float>("rnn_tanh", Activation.Tanh, "state");
     [Fact] public void Gru_without_bias_double() => BareCase<double>("torch_gru_nobias");
     [Fact] public void Lstm_proj_2_layers_h0_c0_double() => BareCase<double>("torch_lstm_proj");
 
@@ -339,6 +342,68 @@ public class PyTorchStateDictTests(ITestOutputHelper output)
         using var big = Bare(Lstm2, (t, src) => t.Name == "weight_ih_l0" ? NamedTensor.F64(t.Name, [16, 3], Enumerable.Repeat(1e300, 48).ToArray()) : null);
         var e = Assert.Throws<SafeTensorsException>(() => PyTorchImport.BuildRecurrent<float>(big).Dispose());
         Assert.Contains("out of Single's range", e.Message);
+    }
+
+    /// <summary>
+    /// Random structural corruptions of real state dicts (a tensor dropped, renamed to another layer or direction,
+    /// reshaped, re-ranked, given an integer dtype or a NaN, or a stray tensor added; one to three at a time):
+    /// BuildRecurrent either loads a consistent module or throws SafeTensorsException, never anything else.
+    /// </summary>
+    [Theory]
+    [InlineData("torch_lstm_bi2")]
+    [InlineData("torch_gru2")]
+    [InlineData("torch_rnn_relu")]
+    [InlineData("torch_gru_nobias")]
+    [InlineData("torch_lstm_proj")]
+    public void Corrupted_state_dicts_throw_only_SafeTensorsException(string name)
+    {
+        using var src = SafeTensors.Load(Fixture(name + ".state.safetensors"));
+        var rng = new Rng(16);
+        int refused = 0, loaded = 0;
+        for (int round = 0; round < 150; round++)
+        {
+            var ts = src.Tensors.Select(t => (Name: t.Name, Shape: t.Shape.Select(d => (int)d).ToArray(), Data: src.GetDouble(t.Name), Int: false)).ToList();
+            int edits = 1 + rng.NextInt(3);
+            for (int e = 0; e < edits && ts.Count > 0; e++)
+            {
+                int i = rng.NextInt(ts.Count);
+                var t = ts[i];
+                switch (rng.NextInt(8))
+                {
+                    case 0: ts.RemoveAt(i); break;
+                    case 1: ts[i] = t with { Name = t.Name.Replace("_l0", "_l" + (1 + rng.NextInt(3)), StringComparison.Ordinal) }; break;
+                    case 2: ts[i] = t with { Name = t.Name.EndsWith("_reverse", StringComparison.Ordinal) ? t.Name[..^8] : t.Name + "_reverse" }; break;
+                    case 3:
+                        {
+                            var shape = (int[])t.Shape.Clone();
+                            int d = rng.NextInt(shape.Length);
+                            shape[d] = Math.Max(0, shape[d] + (rng.NextInt(2) == 0 ? -1 : 1));
+                            ts[i] = t with { Shape = shape, Data = new double[shape.Aggregate(1, (a, b) => a * b)] };
+                            break;
+                        }
+                    case 4: ts[i] = t with { Shape = rng.NextInt(2) == 0 ? [t.Data.Length] : [1, .. t.Shape] }; break;
+                    case 5: ts[i] = t with { Int = true }; break;
+                    case 6: { var v = (double[])t.Data.Clone(); if (v.Length > 0) v[rng.NextInt(v.Length)] = double.NaN; ts[i] = t with { Data = v }; break; }
+                    default: ts.Add(("weight_hh_l" + rng.NextInt(3) + (rng.NextInt(2) == 0 ? "" : "_reverse"), [4, 4], new double[16], false)); break;
+                }
+            }
+            // Renames can collide: keep the first of a name.
+            var tensors = ts.GroupBy(t => t.Name).Select(g => g.First())
+                .Select(t => t.Int ? NamedTensor.I64(t.Name, t.Shape, t.Data.Select(v => double.IsNaN(v) ? 0L : (long)v).ToArray()) : NamedTensor.F64(t.Name, t.Shape, t.Data));
+            using var f = SafeTensors.Deserialize(SafeTensors.Serialize(tensors), $"round{round}.safetensors");
+            try
+            {
+                using var l = PyTorchImport.BuildRecurrent<float>(f, nonlinearity: name.Contains("relu", StringComparison.Ordinal) ? Activation.Relu : Activation.Tanh);
+                // Loaded: the module takes every tensor of the file, with its shape.
+                var names = PyTorchImport.Names<float>([("", l)]);
+                Assert.Equal(f.Tensors.Count, names.Count);
+                foreach (var (tensor, p) in names) Assert.Equal(f.Info(tensor).Shape, p.Shape.Select(d => (long)d));
+                loaded++;
+            }
+            catch (SafeTensorsException) { refused++; }
+        }
+        output.WriteLine($"{name}: 150 corrupted state dicts, {refused} refused with SafeTensorsException, {loaded} loaded as a consistent module");
+        Assert.True(refused > 100, $"expected most corruptions refused, got {refused}");
     }
 
     // ---------- export: back under the same names ----------
