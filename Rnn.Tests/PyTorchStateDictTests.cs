@@ -97,6 +97,7 @@ public class PyTorchStateDictTests(ITestOutputHelper output)
             var gru = Assert.IsType<Gru<double>>(l);
             Assert.Equal(["weight_ih_l0", "weight_hh_l0"], PyTorchImport.Names<double>([("", l)]).Select(t => t.Tensor));
             Assert.All(gru.BiasIh.Value.Concat(gru.BiasHh!.Value), v => Assert.Equal(0.0, v));
+            PyTorchImport.LoadRecurrent(s, gru); // the explicit route skips the biases the module has not, too
         }
         using (var s = SafeTensors.Load(Fixture("torch_rnn_relu.state.safetensors")))
         using (var l = PyTorchImport.BuildRecurrent<double>(s, nonlinearity: Activation.Relu))

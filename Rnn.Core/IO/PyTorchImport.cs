@@ -40,7 +40,8 @@ public static class PyTorchImport
         ArgumentNullException.ThrowIfNull(layers);
         var targets = new List<(string, Parameter<T>)>();
         foreach (var l in layers)
-            foreach (var p in l.Parameters) targets.Add((prefix + p.Name, p));
+            foreach (var p in l.Parameters)
+                if (!HasNoTensor(p)) targets.Add((prefix + p.Name, p)); // a bias=False module's biases have no tensor
         Load(file, targets, prefix);
     }
 
@@ -55,7 +56,7 @@ public static class PyTorchImport
     /// </summary>
     public static void LoadDense<T>(SafeTensorsFile file, Dense<T> dense, string prefix = "fc.")
         where T : unmanaged, IFloatingPointIeee754<T>
-        => Load(file, [(prefix + "weight", dense.Weight), (prefix + "bias", dense.Bias)], prefix);
+        => Load<T>(file, HasNoTensor(dense.Bias) ? [(prefix + "weight", dense.Weight)] : [(prefix + "weight", dense.Weight), (prefix + "bias", dense.Bias)], prefix);
 
     /// <summary>Loads an nn.Embedding (<c>{prefix}weight</c> (vocab, dim)) into an Embedding.</summary>
     public static void LoadEmbedding<T>(SafeTensorsFile file, Embedding<T> embedding, string prefix = "embedding.")
