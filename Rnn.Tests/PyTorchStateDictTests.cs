@@ -86,7 +86,9 @@ public class PyTorchStateDictTests(ITestOutputHelper output)
     [Fact] public void Rnn_tanh_under_a_prefix_double() => BareCase<double>("rnn_tanh", Activation.Tanh, "state");
     [Fact] public void Rnn_tanh_under_a_prefix_float() => BareCase<float>("rnn_tanh", Activation.Tanh, "state");
     [Fact] public void Gru_without_bias_double() => BareCase<double>("torch_gru_nobias");
+    [Fact] public void Gru_without_bias_float() => BareCase<float>("torch_gru_nobias");
     [Fact] public void Lstm_proj_2_layers_h0_c0_double() => BareCase<double>("torch_lstm_proj");
+    [Fact] public void Lstm_proj_2_layers_h0_c0_float() => BareCase<float>("torch_lstm_proj");
 
     [Fact]
     public void Bare_state_dict_gives_the_layer_kind_it_describes()
