@@ -86,6 +86,24 @@ public sealed class Bidirectional<T> : IRecurrentLayer<T> where T : unmanaged, I
     /// first, as one layer's slice of PyTorch's (layers·dirs, batch, H)), else empty.
     /// </summary>
     public void Forward(Span<T> y, ReadOnlySpan<T> x, ReadOnlySpan<T> mask, ReadOnlySpan<T> h0, ReadOnlySpan<T> c0, int batch, int seqLen)
+        => Run(y, x, mask, default, false, h0, c0, batch, seqLen);
+
+    /// <inheritdoc/>
+    public void ForwardPacked(Span<T> y, ReadOnlySpan<T> x, ReadOnlySpan<int> lengths, int batch, int seqLen)
+        => Run(y, x, default, lengths, true, default, default, batch, seqLen);
+
+    /// <summary>
+    /// Runs both directions over a packed batch (lengths (batch), each in 1..seq, any order): the backward direction
+    /// starts each row at its own last real step. h0, c0 as in Forward.
+    /// </summary>
+    public void ForwardPacked(Span<T> y, ReadOnlySpan<T> x, ReadOnlySpan<int> lengths, ReadOnlySpan<T> h0, ReadOnlySpan<T> c0, int batch, int seqLen)
+        => Run(y, x, default, lengths, true, h0, c0, batch, seqLen);
+
+    /// <inheritdoc/>
+    public BatchPadding Padding => Forwards.Padding;
+
+    private void Run(Span<T> y, ReadOnlySpan<T> x, ReadOnlySpan<T> mask, ReadOnlySpan<int> lengths, bool packed,
+        ReadOnlySpan<T> h0, ReadOnlySpan<T> c0, int batch, int seqLen)
     {
         Guard.AtLeast(batch, 1); Guard.AtLeast(seqLen, 1);
         Guard.Length(y.Length, batch * OutputLength(seqLen), $"(batch={batch}{(ReturnSequences ? $", seq={seqLen}" : "")}, {HiddenSize})");
@@ -104,8 +122,16 @@ public sealed class Bidirectional<T> : IRecurrentLayer<T> where T : unmanaged, I
             _tape.Commit();
         }
         var yf = _tape[_yf]; var yb = _tape[_yb];
-        Forwards.Forward(yf, x, mask, h0.IsEmpty ? default : h0[..hf], c0.IsEmpty ? default : c0[..cf], batch, seqLen);
-        BackwardsLayer.Forward(yb, x, mask, h0.IsEmpty ? default : h0[hf..], c0.IsEmpty ? default : c0[cf..], batch, seqLen);
+        if (packed)
+        {
+            Forwards.ForwardPacked(yf, x, lengths, h0.IsEmpty ? default : h0[..hf], c0.IsEmpty ? default : c0[..cf], batch, seqLen);
+            BackwardsLayer.ForwardPacked(yb, x, lengths, h0.IsEmpty ? default : h0[hf..], c0.IsEmpty ? default : c0[cf..], batch, seqLen);
+        }
+        else
+        {
+            Forwards.Forward(yf, x, mask, h0.IsEmpty ? default : h0[..hf], c0.IsEmpty ? default : c0[..cf], batch, seqLen);
+            BackwardsLayer.Forward(yb, x, mask, h0.IsEmpty ? default : h0[hf..], c0.IsEmpty ? default : c0[cf..], batch, seqLen);
+        }
         var hT = _tape[_hT];
         Forwards.FinalH.CopyTo(hT); BackwardsLayer.FinalH.CopyTo(hT[hf..]);
         if (StateCount == 2) { var cT = _tape[_cT]; Forwards.FinalC.CopyTo(cT); BackwardsLayer.FinalC.CopyTo(cT[cf..]); }

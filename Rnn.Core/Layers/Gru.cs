@@ -190,10 +190,10 @@ public sealed class Gru<T> : RecurrentLayer<T> where T : unmanaged, IFloatingPoi
 
         public void WeightGradients(ScanArena<T> a, int sStop, int steps, int B)
         {
-            int H = l.CellSize, G = GateRows, I = l.InputSize, rows = steps * B;
+            int H = l.CellSize, G = GateRows, I = l.InputSize, rows = a.RowCount(sStop, steps); // steps·B, or the packed rows
             bool after = After;
-            var dgxAll = a.Steps(a.Cell[after ? Gx : Dgx], sStop, steps); // (steps·B, 3H)
-            var hinAll = a.DropH ? a.Steps(a.Hd, sStop, steps) : a.Steps(a.H, sStop, steps); // (steps·B, H)
+            var dgxAll = a.Steps(a.Cell[after ? Gx : Dgx], sStop, steps); // (rows, 3H)
+            var hinAll = a.HinSteps(sStop, steps); // (rows, H)
             var dWhh = l.WeightHh.Grad.AsSpan();
             if (after)
             {

@@ -45,6 +45,16 @@ public interface IRecurrentLayer<T> : IDisposable where T : unmanaged, IFloating
     /// at h0, c0 accumulated into dh0, dc0 (when not empty; InitialState.Given).
     /// </summary>
     void Backward(Span<T> dx, Span<T> dh0, Span<T> dc0, ReadOnlySpan<T> dy, ReadOnlySpan<T> dhT, ReadOnlySpan<T> dcT, int batch, int seqLen);
+    /// <summary>
+    /// As Forward, over a packed batch: lengths (batch) of real steps, each in 1..seq, in any order, instead of a mask;
+    /// x post-padded. Each row runs only its real steps (forward, backward, the weight gradients), the reverse
+    /// direction starting at each row's own last real step, as PyTorch's pack_padded_sequence(enforce_sorted=False).
+    /// </summary>
+    void ForwardPacked(Span<T> y, ReadOnlySpan<T> x, ReadOnlySpan<int> lengths, ReadOnlySpan<T> h0, ReadOnlySpan<T> c0, int batch, int seqLen);
+    /// <summary>As the other ForwardPacked, from the layer's own initial state (not Given).</summary>
+    void ForwardPacked(Span<T> y, ReadOnlySpan<T> x, ReadOnlySpan<int> lengths, int batch, int seqLen);
+    /// <summary>What the last Forward was given: no padding, a mask, or lengths (packed).</summary>
+    BatchPadding Padding { get; }
     /// <summary>h after each direction's last scanned step of the last Forward. Owned by the layer; valid until the next Forward.</summary>
     ReadOnlySpan<T> FinalH { get; }
     /// <summary>c likewise (StateCount 2), else empty.</summary>

@@ -207,9 +207,9 @@ public sealed class Lstm<T> : RecurrentLayer<T> where T : unmanaged, IFloatingPo
 
         public void WeightGradients(ScanArena<T> a, int sStop, int steps, int B)
         {
-            int rows = steps * B, G = GateRows;
-            var dgAll = a.Steps(a.Cell[Gates], sStop, steps); // dGates (steps·B, 4H), rows Stride apart
-            var hinAll = a.DropH ? a.Steps(a.Hd, sStop, steps) : a.Steps(a.H, sStop, steps); // (steps·B, P)
+            int rows = a.RowCount(sStop, steps), G = GateRows;
+            var dgAll = a.Steps(a.Cell[Gates], sStop, steps); // dGates (rows, 4H): steps·B, or the packed rows, rows Stride apart
+            var hinAll = a.HinSteps(sStop, steps); // (rows, P)
             // dW_hh += dGᵀ·hin and dW_ih += dGᵀ·xs: one call, so dGᵀ is packed once for both.
             Gemm.MultiplyShared(l.WeightHh.Grad, hinAll, l.HiddenSize, l.WeightIh.Grad, a.Steps(a.Xs, sStop, steps), l.InputSize,
                 dgAll, true, T.One, T.One, G, rows, Stride);

@@ -73,6 +73,49 @@ internal static class RecurrentInit
         }
     }
 
+    /// <summary>
+    /// xs in the packed order from x (B, S, W) batch-major: scan step s holds the rows j &lt; Alive[s] (sorted longest
+    /// first) at rows off[s] + j, each the caller's row perm[j] at time s (backwards: len[j] − 1 − s, so each sequence
+    /// starts at its own last real step), times <paramref name="dropMask"/>'s row (B, W) of the caller's row when given.
+    /// </summary>
+    public static void ToPackedOrder<T>(Span<T> xs, ReadOnlySpan<T> x, ReadOnlySpan<T> dropMask, int[] perm, int[] len, int[] off,
+        int seqLen, int width, bool backwards) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int S = seqLen, W = width;
+        for (int j = 0; j < perm.Length; j++)
+        {
+            int b = perm[j], L = len[j];
+            for (int s = 0; s < L; s++)
+            {
+                int t = backwards ? L - 1 - s : s;
+                var src = x.Slice((b * S + t) * W, W); var dst = xs.Slice((off[s] + j) * W, W);
+                if (dropMask.IsEmpty) src.CopyTo(dst);
+                else Kernels.Vec.Mul(dst, src, dropMask.Slice(b * W, W));
+            }
+        }
+    }
+
+    /// <summary>
+    /// dx (B, S, W) += dxs, the packed gradients of scan steps [sStop, S) (rows from off[sStop]): the inverse of
+    /// <see cref="ToPackedOrder"/>, each row times the caller's <paramref name="dropMask"/> row when given.
+    /// </summary>
+    public static void AddFromPackedOrder<T>(Span<T> dx, ReadOnlySpan<T> dxs, ReadOnlySpan<T> dropMask, int[] perm, int[] len, int[] off,
+        int sStop, int seqLen, int width, bool backwards) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int S = seqLen, W = width;
+        for (int j = 0; j < perm.Length; j++)
+        {
+            int b = perm[j], L = len[j];
+            for (int s = sStop; s < L; s++)
+            {
+                int t = backwards ? L - 1 - s : s;
+                var dst = dx.Slice((b * S + t) * W, W); var src = dxs.Slice((off[s] - off[sStop] + j) * W, W);
+                if (dropMask.IsEmpty) Kernels.Vec.Add(dst, src);
+                else Kernels.Vec.AddMul(dst, src, dropMask.Slice(b * W, W));
+            }
+        }
+    }
+
     /// <summary>Fills W_ih (G·H, I), W_hh (G·H, P) and the biases (G·H) per <paramref name="scheme"/>; draws in that order.</summary>
     public static void Weights<T>(InitScheme scheme, Rng rng, int gates, int inputSize, int hiddenSize,
         Parameter<T> wih, Parameter<T> whh, Parameter<T> bih, Parameter<T>? bhh) where T : unmanaged, IFloatingPointIeee754<T>

@@ -120,6 +120,24 @@ public abstract class RecurrentLayer<T> : Layer<T>, IRecurrentLayer<T> where T :
     /// <inheritdoc/>
     public void Forward(Span<T> y, ReadOnlySpan<T> x, ReadOnlySpan<T> mask, int batch, int seqLen)
         => Scan.Forward(y, x, mask, default, default, batch, seqLen);
+
+    /// <summary>
+    /// Runs the layer over a packed batch (PyTorch's pack_padded_sequence with enforce_sorted=False): x (batch, seq, I)
+    /// post-padded, lengths (batch) each in 1..seq, in any order (the scan sorts the rows itself). Each row runs only
+    /// its own real steps t &lt; lengths[b], forward and in Backward; scanning backwards it starts at its own last real
+    /// step. y at padded steps: zeros with <see cref="PaddedOutput.Zero"/>, else what the masked scan gives for the same
+    /// post-padded batch (the final state scanning forwards, the initial state scanning backwards). FinalH/FinalC: each
+    /// row's state after its own last real step. h0, c0 as in Forward. Backward takes no lengths: it follows this Forward.
+    /// </summary>
+    public void ForwardPacked(Span<T> y, ReadOnlySpan<T> x, ReadOnlySpan<int> lengths, ReadOnlySpan<T> h0, ReadOnlySpan<T> c0, int batch, int seqLen)
+        => Scan.ForwardPacked(y, x, lengths, h0, c0, batch, seqLen);
+
+    /// <inheritdoc/>
+    public void ForwardPacked(Span<T> y, ReadOnlySpan<T> x, ReadOnlySpan<int> lengths, int batch, int seqLen)
+        => Scan.ForwardPacked(y, x, lengths, default, default, batch, seqLen);
+
+    /// <inheritdoc/>
+    public BatchPadding Padding => Scan.Padding;
     /// <inheritdoc/>
     public void Backward(Span<T> dx, ReadOnlySpan<T> dy, int batch, int seqLen)
         => Scan.Backward(dx, default, default, dy, default, default, batch, seqLen);
@@ -161,6 +179,8 @@ public abstract class RecurrentLayer<T> : Layer<T>, IRecurrentLayer<T> where T :
 internal interface IScan<T> : IDisposable where T : unmanaged, IFloatingPointIeee754<T>
 {
     void Forward(Span<T> y, ReadOnlySpan<T> x, ReadOnlySpan<T> mask, ReadOnlySpan<T> h0, ReadOnlySpan<T> c0, int batch, int seqLen);
+    void ForwardPacked(Span<T> y, ReadOnlySpan<T> x, ReadOnlySpan<int> lengths, ReadOnlySpan<T> h0, ReadOnlySpan<T> c0, int batch, int seqLen);
+    BatchPadding Padding { get; }
     void Backward(Span<T> dx, Span<T> dh0, Span<T> dc0, ReadOnlySpan<T> dy, ReadOnlySpan<T> dhT, ReadOnlySpan<T> dcT, int batch, int seqLen);
     ReadOnlySpan<T> FinalH { get; }
     ReadOnlySpan<T> FinalC { get; }

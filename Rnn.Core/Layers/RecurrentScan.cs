@@ -43,15 +43,44 @@ internal interface IRecurrentCell<T> where T : unmanaged, IFloatingPointIeee754<
 internal sealed class ScanArena<T> : IDisposable where T : unmanaged, IFloatingPointIeee754<T>
 {
     public readonly Tape<T> Tape = new();
-    public Slot Xs, M, H, C, Hd, Mx, Mh, Carry, Dc, Dhd, Bias, WhhP, WihP;
+    public Slot Xs, M, H, C, Hd, Mx, Mh, MhS, Carry, Dc, Dhd, Bias, WhhP, WihP, FinH, FinC, Pend;
     /// <summary>The cell's own slots, numbered by the cell.</summary>
     public readonly Slot[] Cell = new Slot[12];
     /// <summary>The last Forward kept every step (Training): Backward may run.</summary>
     public bool Kept;
     public bool HasMask, DropX, DropH, XStep, ZeroInit, CarryOut, MasksDrawn;
+    /// <summary>
+    /// The last Forward was packed (sequence lengths): rows sorted longest first, and step s holds only its Alive[s]
+    /// rows, PyTorch's PackedSequence layout (step s of a per-step slot starts at row Off[s]; state k ≥ 1 of an
+    /// (S+1)-step slot at row B + Off[k−1]). <see cref="LayoutPacked"/>: the slots have the packed extras.
+    /// </summary>
+    public bool Packed, LayoutPacked;
+    /// <summary>Packed: Perm[j] = the caller's row of sorted row j; Len[j] its length; Alive[s] = rows with length &gt; s (S+1); Off (S+1); Cursor (S+1) scratch.</summary>
+    public int[] Perm = [], Len = [], Alive = [], Off = [], Cursor = [];
     public Span<T> this[Slot s] => Tape[s];
-    public Span<T> Step(Slot s, int step) => Tape.Step(s, step);
-    public Span<T> Steps(Slot s, int from, int count) => Tape.Steps(s, from, count);
+    public Span<T> Step(Slot s, int step) => Packed ? Tape.At(s, RowOffset(s, step), s.StepLength) : Tape.Step(s, step);
+    public Span<T> Steps(Slot s, int from, int count)
+    {
+        if (!Packed) return Tape.Steps(s, from, count);
+        int o = RowOffset(s, from);
+        return Tape.At(s, o, RowOffset(s, from + count) - o);
+    }
+    /// <summary>Rows of scan steps [from, from + count) in a per-step slot: count·B, or the alive rows when packed.</summary>
+    public int RowCount(int from, int count) => Packed ? Off[from + count] - Off[from] : count * Tape.Batch;
+    /// <summary>
+    /// Where block k of a slot starts when packed. A slot of S blocks is per step (Off[k] rows); of S+1 blocks a state
+    /// (block 0 the B rows of the initial state, block k the Alive[k−1] rows written at step k−1); any other is per row.
+    /// All rows are alive at step 0 (lengths ≥ 1), so blocks 0 and 1 sit where they would unpacked, whatever the kind.
+    /// </summary>
+    private int RowOffset(Slot s, int k)
+    {
+        if (k == 0) return 0;
+        int S = Tape.SeqLen, B = Tape.Batch, w = s.StepLength / B;
+        int rows = s.Steps == S ? Off[k] : s.Steps == S + 1 ? B + Off[k - 1] : k * B;
+        return rows * w;
+    }
+    /// <summary>h at the input of scan steps [from, from + count), rows aligned with the step's gradients: hd with recurrent dropout or packing, else h.</summary>
+    public Span<T> HinSteps(int from, int count) => DropH || Packed ? Steps(Hd, from, count) : Steps(H, from, count);
     /// <summary>The c slot's block for state k (0 = c_{-1}): every step when kept, else two alternating blocks and the last.</summary>
     public int CIndex(int k, int seqLen) => Kept || k == 0 || k == seqLen ? k : 1 + ((k - 1) & 1);
     /// <summary>Returns the tape's memory to the pool.</summary>
@@ -99,7 +128,7 @@ internal sealed class RecurrentScan<T, TCell> : IRowLoops<T>, IScan<T>
     private RecurrentOptions O => _l.CommonOptions;
 
     /// <summary>The arena's slots; <paramref name="packWih"/>: room for W_ihᵀ packed (per-step projection, streams).</summary>
-    private void Layout(ScanArena<T> a, int B, int S, bool packWih)
+    private void Layout(ScanArena<T> a, int B, int S, bool packWih, bool packed = false)
     {
         int I = _l.InputSize, H = _l.CellSize, P = _l.HiddenSize, G = _cell.GateRows;
         bool rd = _l.RecurrentDropoutRate > 0;
@@ -108,9 +137,13 @@ internal sealed class RecurrentScan<T, TCell> : IRowLoops<T>, IScan<T>
         a.M = t.Add("m", S, B);                                    // (S, B) mask in scan order
         a.H = t.Add("h", S + 1, B * P);                            // (S+1, B, P) h[0] = h_{-1}, h[s+1] = state after scan step s
         a.C = t.Add("c", _cell.HasCell ? S + 1 : 0, B * H);        // (S+1, B, H) likewise for c
-        a.Hd = t.Add("hd", rd ? S : 0, B * P);                     // (S, B, P) h[s] ⊙ recurrent-dropout mask: the GEMM's input
+        a.Hd = t.Add("hd", rd || packed ? S : 0, B * P);           // (S, B, P) h[s] ⊙ recurrent-dropout mask: the GEMM's input (packed: h[s]'s alive rows)
         a.Mx = t.Add("mx", 1, _l.DropoutRate > 0 ? B * I : 0);     // (B, I) input dropout mask
         a.Mh = t.Add("mh", 1, rd ? B * P : 0);                     // (B, P) recurrent dropout mask
+        a.MhS = t.Add("mhs", 1, rd && packed ? B * P : 0);         // (B, P) packed: its rows in sorted order
+        a.FinH = t.Add("finh", 1, packed ? B * P : 0);             // (B, P) packed: h after each row's last step, caller's order
+        a.FinC = t.Add("finc", 1, packed && _cell.HasCell ? B * H : 0); // (B, H) likewise for c
+        a.Pend = t.Add("pend", 1, packed ? B * Math.Max(P, H) : 0); // (B, max(P, H)) packed: dh waiting for its row's last step; reorder scratch
         a.Carry = t.Add("carry", 2, B * P);                        // (2, B, P) dh flowing to the previous step
         a.Dc = t.Add("dc", _cell.HasCell ? 1 : 0, B * H);          // (B, H) dc flowing to the previous step
         a.Dhd = t.Add("dhd", rd ? 1 : 0, B * P);                   // (B, P) gradient at hd of one step
@@ -145,12 +178,36 @@ internal sealed class RecurrentScan<T, TCell> : IRowLoops<T>, IScan<T>
 
     /// <summary>See <see cref="RecurrentLayer{T}.Forward(Span{T}, ReadOnlySpan{T}, ReadOnlySpan{T}, ReadOnlySpan{T}, ReadOnlySpan{T}, int, int)"/>.</summary>
     public void Forward(Span<T> y, ReadOnlySpan<T> x, ReadOnlySpan<T> mask, ReadOnlySpan<T> h0, ReadOnlySpan<T> c0, int batch, int seqLen)
+        => Run(y, x, mask, default, false, h0, c0, batch, seqLen);
+
+    /// <summary>See <see cref="RecurrentLayer{T}.ForwardPacked(Span{T}, ReadOnlySpan{T}, ReadOnlySpan{int}, ReadOnlySpan{T}, ReadOnlySpan{T}, int, int)"/>.</summary>
+    public void ForwardPacked(Span<T> y, ReadOnlySpan<T> x, ReadOnlySpan<int> lengths, ReadOnlySpan<T> h0, ReadOnlySpan<T> c0, int batch, int seqLen)
+        => Run(y, x, default, lengths, true, h0, c0, batch, seqLen);
+
+    /// <summary>What the last Forward was given.</summary>
+    public BatchPadding Padding { get; private set; }
+
+    private void Run(Span<T> y, ReadOnlySpan<T> x, ReadOnlySpan<T> mask, ReadOnlySpan<int> lengths, bool packed,
+        ReadOnlySpan<T> h0, ReadOnlySpan<T> c0, int batch, int seqLen)
     {
         int B = batch, S = seqLen, I = _l.InputSize, P = _l.HiddenSize, G = _cell.GateRows;
         CheckInput(y, x, mask, h0, c0, B, S);
+        if (packed) SequenceLengths.Check(lengths, B, S);
         var a = _a;
+        a.Packed = false;
+        // Packing adds slots (hd, the final states, the pending dh): a change of mode lays the tape out again.
+        if (a.LayoutPacked != packed) a.Tape.Invalidate();
         // A cell that never projects per step (the vanilla RNN) needs no packed W_ihᵀ in training.
-        if (a.Tape.Begin(B, S)) { Layout(a, B, S, packWih: _cell.ProjectsPerStep); a.Tape.Commit(); a.MasksDrawn = false; }
+        if (a.Tape.Begin(B, S))
+        {
+            Layout(a, B, S, packWih: _cell.ProjectsPerStep, packed);
+            a.LayoutPacked = packed;
+            a.Tape.Commit();
+            a.MasksDrawn = false;
+        }
+        if (packed) SortByLength(a, lengths, B, S);
+        a.Packed = packed;
+        Padding = packed ? BatchPadding.Lengths : mask.IsEmpty ? BatchPadding.None : BatchPadding.Mask;
         a.HasMask = !mask.IsEmpty;
         a.Kept = _l.Training;
         _tapeSpent = false;
@@ -158,9 +215,11 @@ internal sealed class RecurrentScan<T, TCell> : IRowLoops<T>, IScan<T>
         a.DropH = _l.Training && _l.RecurrentDropoutRate > 0;
         DrawMasks(a);
         a.ZeroInit = O.InitialState == InitialState.Zero;
+        if (packed && a.DropH) Permute(a[a.MhS], a[a.Mh], a.Perm, P);
 
         // Time-major, scan-ordered copies, so each step is contiguous and the input GEMM is one call.
-        RecurrentInit.ToScanOrder<T>(a[a.Xs], x, a.DropX ? a[a.Mx] : default, B, S, I, O.Backwards);
+        if (packed) RecurrentInit.ToPackedOrder<T>(a[a.Xs], x, a.DropX ? a[a.Mx] : default, a.Perm, a.Len, a.Off, S, I, O.Backwards);
+        else RecurrentInit.ToScanOrder<T>(a[a.Xs], x, a.DropX ? a[a.Mx] : default, B, S, I, O.Backwards);
         if (a.HasMask) RecurrentInit.ToScanOrder<T>(a[a.M], mask, default, B, S, 1, O.Backwards);
 
         _cell.PrepareForward(a, B);
@@ -170,12 +229,13 @@ internal sealed class RecurrentScan<T, TCell> : IRowLoops<T>, IScan<T>
         else
         {
             _cell.InputTarget(a, out var slot, out int first, out int ld);
-            Gemm.Multiply(a.Steps(slot, first, S), a[a.Xs], _l.WeightIh.Value, false, true, T.One, T.Zero, S * B, G, I, ldc: ld);
+            Gemm.Multiply(a.Steps(slot, first, S), a.Steps(a.Xs, 0, S), _l.WeightIh.Value, false, true, T.One, T.Zero, a.RowCount(0, S), G, I, ldc: ld);
         }
         InitialStateInto(a, h0, c0, B);
 
         RowLoops<T>.Forward(this, B, S);
 
+        if (packed) { PackedOutput(a, y, B, S); return; }
         if (O.ReturnSequences)
         {
             RecurrentInit.FromScanOrder(y, a.Steps(a.H, 1, S), B, S, P, O.Backwards);
@@ -191,12 +251,66 @@ internal sealed class RecurrentScan<T, TCell> : IRowLoops<T>, IScan<T>
         var cInit = _cell.HasCell ? a.Step(a.C, 0) : default;
         switch (O.InitialState)
         {
+            case InitialState.Given when a.Packed: Permute(hInit, h0, a.Perm, P); if (_cell.HasCell) Permute(cInit, c0, a.Perm, H); break;
             case InitialState.Given: h0.CopyTo(hInit); c0.CopyTo(cInit); break;
             case InitialState.Learned:
                 Vec.BroadcastRows<T>(hInit, _l.H0!.Value, B, P);
                 if (_cell.HasCell) Vec.BroadcastRows<T>(cInit, _l.C0!.Value, B, H);
                 break;
             default: hInit.Clear(); cInit.Clear(); break;
+        }
+    }
+
+    /// <summary>
+    /// Sorts the rows by length, longest first, stably (a counting sort, no allocation once the arrays fit): Perm, Len,
+    /// Alive[s] = rows with length &gt; s (Alive[S] = 0) and Off[s] = Σ Alive[&lt; s], the packed row of step s.
+    /// </summary>
+    private static void SortByLength(ScanArena<T> a, ReadOnlySpan<int> lengths, int B, int S)
+    {
+        if (a.Perm.Length != B) { a.Perm = new int[B]; a.Len = new int[B]; }
+        if (a.Alive.Length != S + 1) { a.Alive = new int[S + 1]; a.Off = new int[S + 1]; a.Cursor = new int[S + 1]; }
+        var alive = a.Alive; var cur = a.Cursor;
+        Array.Clear(alive);
+        foreach (int len in lengths) alive[len - 1]++;                   // rows whose last step is len − 1
+        for (int s = S - 1; s >= 0; s--) alive[s] += alive[s + 1];       // rows alive at step s
+        for (int len = 1; len <= S; len++) cur[len] = len < S ? alive[len] : 0; // rows longer than len go first
+        for (int b = 0; b < B; b++) { int j = cur[lengths[b]]++; a.Perm[j] = b; a.Len[j] = lengths[b]; }
+        a.Off[0] = 0;
+        for (int s = 0; s < S; s++) a.Off[s + 1] = a.Off[s] + alive[s];
+    }
+
+    /// <summary>dst row j = src row perm[j], rows <paramref name="width"/> wide: the caller's rows into sorted order.</summary>
+    private static void Permute(Span<T> dst, ReadOnlySpan<T> src, int[] perm, int width)
+    {
+        for (int j = 0; j < perm.Length; j++) src.Slice(perm[j] * width, width).CopyTo(dst.Slice(j * width, width));
+    }
+
+    /// <summary>dst row perm[j] = src row j: sorted rows back into the caller's order.</summary>
+    private static void Unpermute(Span<T> dst, ReadOnlySpan<T> src, int[] perm, int width)
+    {
+        for (int j = 0; j < perm.Length; j++) src.Slice(j * width, width).CopyTo(dst.Slice(perm[j] * width, width));
+    }
+
+    /// <summary>
+    /// y from a packed run: each row's real steps; at its padded steps zeros (PaddedOutput.Zero) or what the masked scan
+    /// gives for post-padding (Carry): the final state scanning forwards, the initial state scanning backwards.
+    /// </summary>
+    private void PackedOutput(ScanArena<T> a, Span<T> y, int B, int S)
+    {
+        int P = _l.HiddenSize;
+        var fin = a[a.FinH];
+        if (!O.ReturnSequences) { fin.CopyTo(y); return; }
+        for (int j = 0; j < B; j++)
+        {
+            int b = a.Perm[j], L = a.Len[j];
+            for (int s = 0; s < L; s++)
+                a.Step(a.H, s + 1).Slice(j * P, P).CopyTo(y.Slice((b * S + (O.Backwards ? L - 1 - s : s)) * P, P));
+            for (int t = L; t < S; t++)
+            {
+                var row = y.Slice((b * S + t) * P, P);
+                if (O.PaddedOutput == PaddedOutput.Zero) row.Clear();
+                else (O.Backwards ? a.Step(a.H, 0).Slice(j * P, P) : fin.Slice(b * P, P)).CopyTo(row);
+            }
         }
     }
 
@@ -212,11 +326,14 @@ internal sealed class RecurrentScan<T, TCell> : IRowLoops<T>, IScan<T>
     private void ForwardRows(ScanArena<T> a, int r0, int r1, int S)
     {
         int P = _l.HiddenSize, H = _l.CellSize, n = r1 - r0;
-        var mh = a.DropH ? a[a.Mh].Slice(r0 * P, n * P) : default;
-        var st = new ScanStep<T> { A = a, Seq = S, R0 = r0, N = n };
+        var mhAll = a.DropH ? a[a.Packed ? a.MhS : a.Mh].Slice(r0 * P, n * P) : default;
+        var st = new ScanStep<T> { A = a, Seq = S, R0 = r0 };
         for (int s = 0; s < S; s++)
         {
-            st.S = s;
+            // Packed: only the rows still alive (sorted longest first, so a prefix of the batch, clipped to this range).
+            if (a.Packed && (n = Math.Min(r1, a.Alive[s]) - r0) <= 0) break;
+            var mh = a.DropH ? mhAll[..(n * P)] : default;
+            st.S = s; st.N = n;
             st.HPrev = a.Step(a.H, s).Slice(r0 * P, n * P);
             st.HNew = a.Step(a.H, s + 1).Slice(r0 * P, n * P);
             st.Hin = st.HPrev;
@@ -229,6 +346,13 @@ internal sealed class RecurrentScan<T, TCell> : IRowLoops<T>, IScan<T>
             st.Mask = a.HasMask ? a.Step(a.M, s).Slice(r0, n) : default;
             st.SkipProduct = s == 0 && a.ZeroInit; // a zero initial state adds nothing: the first product is skipped
             _cell.Forward(ref st);
+            // Packed: the rows whose last step this was leave their final state, in the caller's order.
+            if (a.Packed)
+                for (int j = Math.Max(r0, a.Alive[s + 1]); j < r0 + n; j++)
+                {
+                    st.HNew.Slice((j - r0) * P, P).CopyTo(a[a.FinH].Slice(a.Perm[j] * P, P));
+                    if (_cell.HasCell) st.CNew.Slice((j - r0) * H, H).CopyTo(a[a.FinC].Slice(a.Perm[j] * H, H));
+                }
         }
     }
 
@@ -256,18 +380,23 @@ internal sealed class RecurrentScan<T, TCell> : IRowLoops<T>, IScan<T>
         int steps = O.GradientSteps > 0 ? Math.Min(O.GradientSteps, S) : S;
         int sStop = S - steps;
         var dh = a.Step(a.Carry, 0);
-        dh.Clear();
-        if (_cell.HasCell) a[a.Dc].Clear();
-        if (!dhT.IsEmpty) Vec.Add(dh, dhT);
-        if (!dcT.IsEmpty) Vec.Add(a[a.Dc], dcT);
-        if (!O.ReturnSequences) Vec.Add(dh, dy);
+        if (a.Packed) PendingGradients(a, dy, dhT, dcT, sStop, B, S);
+        else
+        {
+            dh.Clear();
+            if (_cell.HasCell) a[a.Dc].Clear();
+            if (!dhT.IsEmpty) Vec.Add(dh, dhT);
+            if (!dcT.IsEmpty) Vec.Add(a[a.Dc], dcT);
+            if (!O.ReturnSequences) Vec.Add(dh, dy);
+        }
         _cell.PrepareBackward(a, B);
         a.CarryOut = sStop == 0 && (!dh0.IsEmpty || _l.H0 != null);
         RowLoops<T>.Backward(this, B, S, steps, dy);
         dh = a.Step(a.Carry, steps & 1); // the carries swap once per step
 
         // Whatever reached (h_{-1}, c_{-1}) (never, under truncation).
-        if (sStop == 0)
+        if (sStop == 0 && a.Packed) InitialGradientsPacked(a, dh, dh0, dc0, dy, B, S);
+        else if (sStop == 0)
         {
             if (!dh0.IsEmpty) Vec.Add(dh0, dh);
             if (!dc0.IsEmpty) Vec.Add(dc0, a[a.Dc]);
@@ -275,15 +404,67 @@ internal sealed class RecurrentScan<T, TCell> : IRowLoops<T>, IScan<T>
             if (_l.C0 != null) Vec.AddColumnSums<T>(_l.C0.Grad, a[a.Dc], B, H);
         }
 
+        // Packed: the weight-gradient GEMMs read h at each step's alive rows, compacted as the gradients are (hd).
+        if (a.Packed && !a.DropH)
+            for (int s = sStop; s < S; s++)
+                a.Step(a.H, s)[..(a.Alive[s] * P)].CopyTo(a.Step(a.Hd, s));
         _cell.WeightGradients(a, sStop, steps, B);
 
         if (dx.IsEmpty) return;
         // dx in scan order, written over xs: the weight gradients above were its last readers.
         _cell.InputGradient(a, out var dg, out int ld);
-        int rows = steps * B;
+        int rows = a.RowCount(sStop, steps);
         var dxs = a.Steps(a.Xs, sStop, steps);
         Gemm.Multiply(dxs, a.Steps(dg, sStop, steps), _l.WeightIh.Value, false, false, T.One, T.Zero, rows, I, _cell.GateRows, ld);
-        RecurrentInit.AddFromScanOrder<T>(dx, dxs, a.DropX ? a[a.Mx] : default, B, S, steps, I, O.Backwards);
+        if (a.Packed) RecurrentInit.AddFromPackedOrder<T>(dx, dxs, a.DropX ? a[a.Mx] : default, a.Perm, a.Len, a.Off, sStop, S, I, O.Backwards);
+        else RecurrentInit.AddFromScanOrder<T>(dx, dxs, a.DropX ? a[a.Mx] : default, B, S, steps, I, O.Backwards);
+    }
+
+    /// <summary>
+    /// Packed: the dh each sorted row starts its reverse pass with, at its own last step (pend), and dc (in Dc, which
+    /// rows not yet alive leave alone): dhT, dcT, dy of the final output, and with Carry scanning forwards the dy of the
+    /// padded steps in the window (they read the final state), in the order the masked scan adds them.
+    /// </summary>
+    private void PendingGradients(ScanArena<T> a, ReadOnlySpan<T> dy, ReadOnlySpan<T> dhT, ReadOnlySpan<T> dcT, int sStop, int B, int S)
+    {
+        int P = _l.HiddenSize, H = _l.CellSize;
+        var pend = a[a.Pend][..(B * P)];
+        pend.Clear();
+        if (_cell.HasCell) a[a.Dc].Clear();
+        bool carryPadded = O.ReturnSequences && O.PaddedOutput == PaddedOutput.Carry && !O.Backwards;
+        for (int j = 0; j < B; j++)
+        {
+            int b = a.Perm[j];
+            var row = pend.Slice(j * P, P);
+            if (!dhT.IsEmpty) Vec.Add(row, dhT.Slice(b * P, P));
+            if (!dcT.IsEmpty) Vec.Add(a[a.Dc].Slice(j * H, H), dcT.Slice(b * H, H));
+            if (!O.ReturnSequences) Vec.Add(row, dy.Slice(b * P, P));
+            else if (carryPadded)
+                for (int t = S - 1; t >= Math.Max(a.Len[j], sStop); t--) Vec.Add(row, dy.Slice((b * S + t) * P, P));
+        }
+    }
+
+    /// <summary>
+    /// Packed, full BPTT: dh (sorted rows) reached h_{-1}; with Carry scanning backwards the padded steps' dy joins it
+    /// (they read the initial state). Back in the caller's order into dh0, dc0 and the learned h0, c0.
+    /// </summary>
+    private void InitialGradientsPacked(ScanArena<T> a, Span<T> dh, Span<T> dh0, Span<T> dc0, ReadOnlySpan<T> dy, int B, int S)
+    {
+        int P = _l.HiddenSize, H = _l.CellSize;
+        if (!a.CarryOut) return;
+        if (O.ReturnSequences && O.PaddedOutput == PaddedOutput.Carry && O.Backwards)
+            for (int j = 0; j < B; j++)
+                for (int t = a.Len[j]; t < S; t++) Vec.Add(dh.Slice(j * P, P), dy.Slice((a.Perm[j] * S + t) * P, P));
+        var scratch = a[a.Pend];
+        var h = scratch[..(B * P)];
+        Unpermute(h, dh, a.Perm, P);
+        if (!dh0.IsEmpty) Vec.Add(dh0, h);
+        if (_l.H0 != null) Vec.AddColumnSums<T>(_l.H0.Grad, h, B, P);
+        if (!_cell.HasCell || (dc0.IsEmpty && _l.C0 == null)) return;
+        var c = scratch[..(B * H)];
+        Unpermute(c, a[a.Dc], a.Perm, H);
+        if (!dc0.IsEmpty) Vec.Add(dc0, c);
+        if (_l.C0 != null) Vec.AddColumnSums<T>(_l.C0.Grad, c, B, H);
     }
 
     private static void CheckState(int length, int B, int H, string name)
@@ -296,15 +477,30 @@ internal sealed class RecurrentScan<T, TCell> : IRowLoops<T>, IScan<T>
     {
         var a = _a;
         int S = seqLen, P = _l.HiddenSize, H = _l.CellSize, n = r1 - r0;
-        var dh = a.Step(a.Carry, 0).Slice(r0 * P, n * P);
-        var next = a.Step(a.Carry, 1).Slice(r0 * P, n * P);
-        var mh = a.DropH ? a[a.Mh].Slice(r0 * P, n * P) : default;
-        var dhd = a.DropH ? a[a.Dhd].Slice(r0 * P, n * P) : default;
-        var st = new ScanStep<T> { A = a, Seq = S, R0 = r0, N = n };
-        if (_cell.HasCell) st.Dc = a[a.Dc].Slice(r0 * H, n * H);
+        var dhAll = a.Step(a.Carry, 0).Slice(r0 * P, n * P);
+        var nextAll = a.Step(a.Carry, 1).Slice(r0 * P, n * P);
+        var mhAll = a.DropH ? a[a.Packed ? a.MhS : a.Mh].Slice(r0 * P, n * P) : default;
+        var dhdAll = a.DropH ? a[a.Dhd].Slice(r0 * P, n * P) : default;
+        var dcAll = _cell.HasCell ? a[a.Dc].Slice(r0 * H, n * H) : default;
+        var st = new ScanStep<T> { A = a, Seq = S, R0 = r0 };
         for (int s = S - 1; s >= S - steps; s--)
         {
-            if (O.ReturnSequences)
+            var dh = dhAll; var next = nextAll;
+            dhAll = nextAll; nextAll = dh; // the carries swap once per step, whether or not this range has rows alive
+            if (a.Packed)
+            {
+                // Only the alive rows; a row joins at its own last step with the dh waiting for it.
+                if ((n = Math.Min(r1, a.Alive[s]) - r0) <= 0) continue;
+                dh = dh[..(n * P)]; next = next[..(n * P)];
+                for (int j = Math.Max(r0, a.Alive[s + 1]); j < r0 + n; j++) a[a.Pend].Slice(j * P, P).CopyTo(dh.Slice((j - r0) * P, P));
+                if (O.ReturnSequences)
+                    for (int j = r0; j < r0 + n; j++)
+                    {
+                        int L = a.Len[j], t = O.Backwards ? L - 1 - s : s;
+                        Vec.Add(dh.Slice((j - r0) * P, P), dy.Slice((a.Perm[j] * S + t) * P, P));
+                    }
+            }
+            else if (O.ReturnSequences)
             {
                 int t = O.Backwards ? S - 1 - s : s;
                 if (a.HasMask && O.PaddedOutput == PaddedOutput.Zero)
@@ -316,7 +512,10 @@ internal sealed class RecurrentScan<T, TCell> : IRowLoops<T>, IScan<T>
                 }
                 else Vec.AddRows(dh, dy[((r0 * S + t) * P)..], n, P, S * P);
             }
-            st.S = s;
+            var mh = a.DropH ? mhAll[..(n * P)] : default;
+            var dhd = a.DropH ? dhdAll[..(n * P)] : default;
+            if (_cell.HasCell) st.Dc = dcAll[..(n * H)];
+            st.S = s; st.N = n;
             st.HPrev = a.Step(a.H, s).Slice(r0 * P, n * P);
             st.HNew = a.Step(a.H, s + 1).Slice(r0 * P, n * P);
             st.Hin = a.DropH ? a.Step(a.Hd, s).Slice(r0 * P, n * P) : st.HPrev;
@@ -332,7 +531,6 @@ internal sealed class RecurrentScan<T, TCell> : IRowLoops<T>, IScan<T>
             st.Carries = s > S - steps || a.CarryOut; // the last step's dh_{t-1} only matters when someone reads it
             _cell.Backward(ref st);
             if (a.DropH) Vec.AddMul(next, dhd, mh);
-            var tmp = dh; dh = next; next = tmp;
         }
     }
 
@@ -350,9 +548,9 @@ internal sealed class RecurrentScan<T, TCell> : IRowLoops<T>, IScan<T>
     }
 
     /// <summary>h after the last scanned step of the last Forward (batch, P).</summary>
-    public ReadOnlySpan<T> FinalH => _a.Tape.Batch < 0 ? throw NoForward() : _a.Step(_a.H, _a.Tape.SeqLen);
+    public ReadOnlySpan<T> FinalH => _a.Tape.Batch < 0 ? throw NoForward() : _a.Packed ? _a[_a.FinH] : _a.Step(_a.H, _a.Tape.SeqLen);
     /// <summary>c after the last scanned step (batch, H); empty without a cell state.</summary>
-    public ReadOnlySpan<T> FinalC => _a.Tape.Batch < 0 ? throw NoForward() : _cell.HasCell ? _a.Step(_a.C, _a.CIndex(_a.Tape.SeqLen, _a.Tape.SeqLen)) : default;
+    public ReadOnlySpan<T> FinalC => _a.Tape.Batch < 0 ? throw NoForward() : !_cell.HasCell ? default : _a.Packed ? _a[_a.FinC] : _a.Step(_a.C, _a.CIndex(_a.Tape.SeqLen, _a.Tape.SeqLen));
     private static InvalidOperationException NoForward() => new("FinalH/FinalC: no Forward has run yet.");
 
     // ---- Streaming: the scan with seq = 1 over the caller's own arena ----
@@ -372,7 +570,7 @@ internal sealed class RecurrentScan<T, TCell> : IRowLoops<T>, IScan<T>
     public void ResetStream(ScanArena<T> a)
     {
         int B = a.Tape.Batch;
-        a.Kept = false; a.DropX = a.DropH = false; a.ZeroInit = false; a.HasMask = false;
+        a.Kept = false; a.DropX = a.DropH = false; a.ZeroInit = false; a.HasMask = false; a.Packed = false;
         _cell.PrepareForward(a, B);
         a.XStep = _cell.ProjectsPerStep && _l.InputPerStep(B, _cell.GateRows);
         // W_ihᵀ packed as the hoisted GEMM packs it: a one-row product over these panels runs the micro-kernel's

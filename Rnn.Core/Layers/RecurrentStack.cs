@@ -72,6 +72,21 @@ public sealed class RecurrentStack<T> : IRecurrentLayer<T> where T : unmanaged, 
 
     /// <summary>Runs the layers bottom up. h0, c0: (layers·dirs, batch, H) when InitialState is Given, else empty.</summary>
     public void Forward(Span<T> y, ReadOnlySpan<T> x, ReadOnlySpan<T> mask, ReadOnlySpan<T> h0, ReadOnlySpan<T> c0, int batch, int seqLen)
+        => Run(y, x, mask, default, false, h0, c0, batch, seqLen);
+
+    /// <inheritdoc/>
+    public void ForwardPacked(Span<T> y, ReadOnlySpan<T> x, ReadOnlySpan<int> lengths, int batch, int seqLen)
+        => Run(y, x, default, lengths, true, default, default, batch, seqLen);
+
+    /// <summary>Runs the layers bottom up over a packed batch (lengths (batch), each in 1..seq, any order); h0, c0 as in Forward.</summary>
+    public void ForwardPacked(Span<T> y, ReadOnlySpan<T> x, ReadOnlySpan<int> lengths, ReadOnlySpan<T> h0, ReadOnlySpan<T> c0, int batch, int seqLen)
+        => Run(y, x, default, lengths, true, h0, c0, batch, seqLen);
+
+    /// <inheritdoc/>
+    public BatchPadding Padding => _layers[0].Padding;
+
+    private void Run(Span<T> y, ReadOnlySpan<T> x, ReadOnlySpan<T> mask, ReadOnlySpan<int> lengths, bool packed,
+        ReadOnlySpan<T> h0, ReadOnlySpan<T> c0, int batch, int seqLen)
     {
         Guard.AtLeast(batch, 1); Guard.AtLeast(seqLen, 1);
         Guard.Length(y.Length, batch * OutputLength(seqLen), $"(batch={batch}{(ReturnSequences ? $", seq={seqLen}" : "")}, {HiddenSize})");
@@ -100,7 +115,8 @@ public sealed class RecurrentStack<T> : IRecurrentLayer<T> where T : unmanaged, 
         {
             var l = _layers[k];
             var out_ = k == _layers.Length - 1 ? y : _tape[_ys].Slice(_yOff[k], batch * l.OutputLength(seqLen));
-            l.Forward(out_, input, mask, Block(h0, _hOff, k), Block(c0, _cOff, k), batch, seqLen);
+            if (packed) l.ForwardPacked(out_, input, lengths, Block(h0, _hOff, k), Block(c0, _cOff, k), batch, seqLen);
+            else l.Forward(out_, input, mask, Block(h0, _hOff, k), Block(c0, _cOff, k), batch, seqLen);
             l.FinalH.CopyTo(_tape[_hT][_hOff[k]..]);
             if (StateCount == 2) l.FinalC.CopyTo(_tape[_cT][_cOff[k]..]);
             input = out_;

@@ -119,10 +119,10 @@ public sealed class SimpleRnn<T> : RecurrentLayer<T> where T : unmanaged, IFloat
 
         public void WeightGradients(ScanArena<T> a, int sStop, int steps, int B)
         {
-            int H = l.CellSize, rows = steps * B;
-            var dpreAll = a.Steps(a.Cell[Dpre], sStop, steps); // (steps·B, H)
+            int H = l.CellSize, rows = a.RowCount(sStop, steps); // steps·B, or the packed rows
+            var dpreAll = a.Steps(a.Cell[Dpre], sStop, steps); // (rows, H)
             // dW_hh += dpreᵀ·h and dW_ih += dpreᵀ·xs: one call where dpreᵀ can be packed once for both.
-            Gemm.MultiplyShared(l.WeightHh.Grad, a.Steps(a.H, sStop, steps), H, l.WeightIh.Grad, a.Steps(a.Xs, sStop, steps), l.InputSize, dpreAll, true, T.One, T.One, H, rows);
+            Gemm.MultiplyShared(l.WeightHh.Grad, a.HinSteps(sStop, steps), H, l.WeightIh.Grad, a.Steps(a.Xs, sStop, steps), l.InputSize, dpreAll, true, T.One, T.One, H, rows);
             // The loop summed dpre over the steps per row; the bias gradient is the sum of those rows.
             if (l.BiasHh != null) Vec.AddColumnSums<T>(l.BiasIh.Grad, l.BiasHh.Grad, a[a.Cell[DBias]], B, H);
             else Vec.AddColumnSums<T>(l.BiasIh.Grad, a[a.Cell[DBias]], B, H);

@@ -67,6 +67,17 @@ public sealed class Tape<T> : IDisposable where T : unmanaged
     /// <summary>Blocks [from, from+count) of the slot, contiguous.</summary>
     public Span<T> Steps(Slot s, int from, int count) => _arena.AsSpan(s.Offset + from * s.StepLength, count * s.StepLength);
 
+    /// <summary><paramref name="length"/> elements of the slot from element <paramref name="offset"/> (a layer's own row layout, e.g. packed steps).</summary>
+    public Span<T> At(Slot s, int offset, int length)
+    {
+        if ((uint)offset > (uint)s.Length || (uint)length > (uint)(s.Length - offset))
+            throw new ArgumentOutOfRangeException(nameof(offset), $"offset, length: expected a range inside slot {s.Name} ({s.Length} elements), got [{offset}, {offset + length}).");
+        return _arena.AsSpan(s.Offset + offset, length);
+    }
+
+    /// <summary>Forgets the layout's shape, so the next <see cref="Begin"/> returns true (the memory is kept for reuse).</summary>
+    public void Invalidate() => _batch = _seqLen = -1;
+
     /// <summary>Elements in use by the current layout.</summary>
     public int Length => _length;
 
