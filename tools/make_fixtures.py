@@ -334,6 +334,20 @@ def check_export(folder):
         print(f"{name}: load_state_dict(strict=True) OK, max |out - fixture| {(y - ref['out']).abs().max().item():.3g}")
 
 
+def packed_cases():
+    """Packed batches (Rnn.Tests/PackedInteropTests.cs): 2-layer bidirectional LSTM, GRU and tanh/relu RNN over
+    pack_padded_sequence(enforce_sorted=False) with unsorted lengths (ties, 1 and S), from given h0 (and c0)."""
+    lengths = torch.tensor([4, 6, 2, 6, 1])
+    meta = {"packed": "pack_padded_sequence(enforce_sorted=False)", "init_state": "h0, c0"}
+    for name, rnn in [
+        ("packed_lstm_bi2", nn.LSTM(3, 4, num_layers=2, bidirectional=True, batch_first=True)),
+        ("packed_gru_bi2", nn.GRU(3, 4, num_layers=2, bidirectional=True, batch_first=True)),
+        ("packed_rnn_tanh_bi2", nn.RNN(3, 4, num_layers=2, nonlinearity="tanh", bidirectional=True, batch_first=True)),
+        ("packed_rnn_relu_bi2", nn.RNN(3, 4, num_layers=2, nonlinearity="relu", bidirectional=True, batch_first=True)),
+    ]:
+        recurrent_case(os.path.join(OUT, name + ".safetensors"), rnn, 5, 6, lengths=lengths, init_state=True, meta=meta)
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     torch.set_grad_enabled(True)
@@ -358,6 +372,7 @@ def main():
     recurrent_case(os.path.join(OUT, "lstm_proj1.safetensors"),
                    nn.LSTM(4, 6, proj_size=3, batch_first=True), 2, 6, meta={"proj_size": "3"})
     state_dict_cases()
+    packed_cases()
 
 
 if __name__ == "__main__":
