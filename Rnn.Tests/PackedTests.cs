@@ -521,3 +521,72 @@ public class PackedThreadingTests
         Assert.All(y, v => Assert.True(float.IsFinite(v)));
     }
 }
+
+/// <summary>The batcher's length bucketing: seeded and reproducible, every example once per epoch, similar lengths per batch.</summary>
+public class BucketingTests
+{
+    /// <summary>IMDB-like lengths: a long tail clipped at 400 (most reviews are shorter).</summary>
+    private static int[] Lengths(int n, ulong seed)
+    {
+        var rng = new Rng(seed);
+        return Enumerable.Range(0, n).Select(_ => Math.Clamp((int)(40 + 400 * -Math.Log(1 - rng.NextDouble()) / 2.2), 1, 400)).ToArray();
+    }
+
+    private static List<int[]> Epoch(Rnn.Data.Batcher b) => b.NextEpoch().Select(m => m.ToArray()).ToList();
+
+    [Fact]
+    public void BucketedEpochsAreReproducibleAndCoverEveryExampleOnce()
+    {
+        var lens = Lengths(1000, 1);
+        var a = new Rnn.Data.Batcher(lens, 32, new Rng(7), poolBatches: 5);
+        var b = new Rnn.Data.Batcher(lens, 32, new Rng(7), poolBatches: 5);
+        var c = new Rnn.Data.Batcher(lens, 32, new Rng(8), poolBatches: 5);
+        Assert.True(a.Bucketing);
+        var e1 = Epoch(a); var e2 = Epoch(a);
+        Assert.Equal(e1, Epoch(b));
+        Assert.Equal(e2, Epoch(b));
+        Assert.NotEqual(e1, e2);
+        Assert.NotEqual(e1, Epoch(c));
+        foreach (var e in new[] { e1, e2 })
+        {
+            Assert.Equal(32, e.Count); // 31 full batches and one of 8
+            Assert.Equal(Enumerable.Range(0, 1000), e.SelectMany(x => x).Order());
+            Assert.Single(e, x => x.Length == 8);
+        }
+        var d = new Rnn.Data.Batcher(lens, 32, new Rng(7), poolBatches: 5, dropLast: true);
+        var ed = Epoch(d);
+        Assert.Equal(31, ed.Count);
+        Assert.All(ed, x => Assert.Equal(32, x.Length));
+    }
+
+    [Fact]
+    public void BucketedBatchesHoldSimilarLengths()
+    {
+        var lens = Lengths(4000, 2);
+        // Padding per batch as a share of its steps: (B·max − Σ len) / (B·max).
+        static double Padding(IEnumerable<int[]> batches, int[] lens) =>
+            batches.Sum(x => (double)(x.Length * x.Max(i => lens[i]) - x.Sum(i => lens[i]))) / batches.Sum(x => (double)x.Length * x.Max(i => lens[i]));
+        var plain = Epoch(new Rnn.Data.Batcher(lens.Length, 32, new Rng(3)));
+        var bucketed = Epoch(new Rnn.Data.Batcher(lens, 32, new Rng(3), poolBatches: 50));
+        double pp = Padding(plain, lens), pb = Padding(bucketed, lens);
+        Assert.True(pp > 0.3, $"the unbucketed batches should pad a lot: {pp:P1}");
+        Assert.True(pb < 0.05, $"bucketed padding {pb:P1} (unbucketed {pp:P1})");
+        // Within a pool the batches are consecutive runs of the pool sorted by length, longest first: each batch is
+        // sorted, and two batches of one pool overlap at most at a tie.
+        foreach (var x in bucketed)
+            for (int k = 1; k < x.Length; k++) Assert.True(lens[x[k - 1]] >= lens[x[k]]);
+        // Without a generator: one global sort, batches in order, so every batch spans the fewest lengths it can.
+        var eval = Epoch(new Rnn.Data.Batcher(lens, 32, null));
+        var sorted = lens.OrderByDescending(v => v).ToArray();
+        for (int k = 0; k < eval.Count; k++)
+            Assert.Equal(sorted.Skip(k * 32).Take(32), eval[k].Select(i => lens[i]));
+    }
+
+    [Fact]
+    public void BucketingValidatesItsArguments()
+    {
+        Assert.Throws<ArgumentOutOfRangeException>(() => new Rnn.Data.Batcher([3, -1, 2], 2, new Rng(1)));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new Rnn.Data.Batcher([3, 1, 2], 2, new Rng(1), poolBatches: 0));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new Rnn.Data.Batcher(ReadOnlySpan<int>.Empty, 2, new Rng(1)));
+    }
+}
