@@ -210,7 +210,8 @@ public class PackedTests
     /// <summary>
     /// Weight gradients: the packed GEMMs sum the same products as the masked ones, minus the zero rows of the padded
     /// steps, but in another row order (sorted rows, compacted steps), so the last bits may differ: within 1e-14
-    /// relative to the gradient's largest element in double (measured: at most a few ulps).
+    /// relative to the gradient's largest element in double (measured over these tests: at most 5.8e-16, under 3 ulps
+    /// of that element; 20 of 168 tensors identical).
     /// </summary>
     private static void AssertGradsClose(double[] want, double[] got, string what)
     {
@@ -283,15 +284,17 @@ public class PackedTests
     /// its own last step) the masked pre-padded batch's, whose steps line up the same way.
     /// </summary>
     [Theory]
-    [InlineData("tanh", false)]
-    [InlineData("lstm", false)]
-    [InlineData("lstm-proj-peep", true)]
-    [InlineData("gru", true)]
-    [InlineData("gru-before", false)]
-    [InlineData("lstm", true)]
-    public void PackedTruncationEqualsMaskedTruncation(string cell, bool backwards)
+    [InlineData("tanh", false, PaddedOutput.Zero)]
+    [InlineData("tanh", false, PaddedOutput.Carry)]
+    [InlineData("lstm", false, PaddedOutput.Zero)]
+    [InlineData("lstm", false, PaddedOutput.Carry)]
+    [InlineData("lstm-proj-peep", true, PaddedOutput.Zero)]
+    [InlineData("gru", true, PaddedOutput.Zero)]
+    [InlineData("gru-before", false, PaddedOutput.Carry)]
+    [InlineData("lstm", true, PaddedOutput.Zero)]
+    public void PackedTruncationEqualsMaskedTruncation(string cell, bool backwards, PaddedOutput padded)
     {
-        var o = new RecurrentOptionsSpec(Backwards: backwards, Padded: PaddedOutput.Zero, Init: InitialState.Given, Trunc: 3);
+        var o = new RecurrentOptionsSpec(Backwards: backwards, Padded: padded, Init: InitialState.Given, Trunc: 3);
         using var l = Make<double>(cell, I, o);
         var x = GradCheck.Det(B * S * I, 1.0);
         var mask = MaskOf(Lengths, S);
