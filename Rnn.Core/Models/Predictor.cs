@@ -25,7 +25,7 @@ public sealed class StreamState<T> where T : unmanaged, IFloatingPointIeee754<T>
     {
         Owner = owner; Batch = batch;
         var layers = owner.Layers;
-        Streams = layers.Select(l => l.NewStream(batch)).ToArray();
+        Streams = layers.Select(l => l.NewStream(batch, owner.Precision)).ToArray();
         SavedH = layers.Select(l => new T[l.StateLength(batch, 0)]).ToArray();
         SavedC = layers.Select(l => new T[l.StateCount == 2 ? l.StateLength(batch, 1) : 0]).ToArray();
         Input = new T[batch * owner.Model.Spec.FeatureSize];
@@ -53,11 +53,23 @@ public sealed class Predictor<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>The model whose weights are read.</summary>
     public SequenceModel<T> Model { get; }
 
-    /// <summary>Wraps a model. Throws for a bidirectional model (it needs whole sequences).</summary>
-    public Predictor(SequenceModel<T> model)
+    /// <summary>The recurrent layers' weight storage in every state this predictor makes.</summary>
+    public WeightPrecision Precision { get; }
+
+    /// <summary>
+    /// Wraps a model; its recurrent layers step with weights at <paramref name="precision"/> (float32: Forward's bits;
+    /// bf16 and int8 are packed from the weights when a state is made or reset, and need a float model). Throws for a
+    /// bidirectional model (it needs whole sequences).
+    /// </summary>
+    public Predictor(SequenceModel<T> model, WeightPrecision precision = WeightPrecision.Float32)
     {
+        ArgumentNullException.ThrowIfNull(model);
         if (model.Spec.Bidirectional)
             throw new NotSupportedException("Predictor: a bidirectional model cannot run one step at a time; use SequenceModel.Forward on whole sequences.");
+        if (!Enum.IsDefined(precision)) throw new ArgumentOutOfRangeException(nameof(precision), $"precision: expected Float32, BFloat16 or Int8, got {(int)precision}.");
+        if (precision != WeightPrecision.Float32 && typeof(T) != typeof(float))
+            throw new NotSupportedException($"precision: {precision} weights need a float model, got {typeof(T).Name}.");
+        Precision = precision;
         Model = model;
         Layers = model.Recurrent.Select(l => (RecurrentLayer<T>)l).ToArray();
     }
