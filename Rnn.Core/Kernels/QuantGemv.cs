@@ -87,6 +87,22 @@ internal sealed class QuantMatrix
         }
     }
 
+    /// <summary>Quantises W (rows, cols) row-major per row as <see cref="Pack"/> does: q (rows, cols) and scale (rows).</summary>
+    public static void QuantiseRows(ReadOnlySpan<float> w, int rows, int cols, Span<sbyte> q, Span<float> scale)
+    {
+        for (int j = 0; j < rows; j++)
+        {
+            var row = w.Slice(j * cols, cols);
+            float max = 0;
+            foreach (float v in row) max = Math.Max(max, Math.Abs(v));
+            if (!float.IsFinite(max)) throw new ArgumentException($"w: expected finite weights to quantise, got {max} in row {j}.", nameof(w));
+            float s = max / 127;
+            scale[j] = s;
+            for (int k = 0; k < cols; k++)
+                q[j * cols + k] = (sbyte)(s == 0 ? 0 : (int)Math.Clamp(Math.Round(row[k] / (double)s, MidpointRounding.ToEven), -127, 127));
+        }
+    }
+
     /// <summary>Packs already-quantised int8 rows (N, K) with their scales (a checkpoint's I8 tensor).</summary>
     public void PackInt8(ReadOnlySpan<sbyte> q, ReadOnlySpan<float> scale)
     {
