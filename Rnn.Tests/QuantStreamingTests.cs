@@ -192,3 +192,55 @@ public class QuantStreamingTests
         Assert.Throws<ArgumentOutOfRangeException>(() => new Predictor<float>(model, (WeightPrecision)7));
     }
 }
+
+/// <summary>The token table (Embedding·W_ihᵀ gathered per step) against the per-step product.</summary>
+public class TokenTableTests
+{
+    [Theory]
+    [InlineData(CellKind.Lstm, 1)]
+    [InlineData(CellKind.Lstm, 3)]
+    [InlineData(CellKind.Gru, 2)]
+    [InlineData(CellKind.GruResetBefore, 1)]
+    [InlineData(CellKind.RnnTanh, 3)]
+    [InlineData(CellKind.RnnRelu, 40)]
+    public void Float32TableGivesTheProductsBits(CellKind cell, int batch)
+    {
+        using var m = new SequenceModel<float>(new ModelSpec { Vocab = 30, EmbeddingDim = 7, Cell = cell, Hidden = 20, Layers = 2, OutputSize = 2 }, new Rng(4));
+        var on = new Predictor<float>(m, WeightPrecision.Float32, TokenTable.On);
+        var off = new Predictor<float>(m, WeightPrecision.Float32, TokenTable.Off);
+        Assert.True(on.UsesTokenTable); Assert.False(off.UsesTokenTable);
+        var sOn = on.NewState(batch); var sOff = off.NewState(batch);
+        var ids = new int[batch];
+        for (int t = 0; t < 12; t++)
+        {
+            for (int b = 0; b < batch; b++) ids[b] = (7 * t + 3 * b) % 30;
+            Assert.Equal(off.Step(ids, sOff).ToArray(), on.Step(ids, sOn).ToArray());
+        }
+        // whole sequences with a mask, through PredictTokens
+        int S = 9;
+        var tokens = Enumerable.Range(0, batch * S).Select(i => (i * 11) % 30).ToArray();
+        var mask = Enumerable.Range(0, batch * S).Select(i => i % 4 == 1 ? 0f : 1f).ToArray();
+        var yOn = new float[batch * 2]; var yOff = new float[batch * 2];
+        on.PredictTokens(yOn, tokens, mask, sOn, S); off.PredictTokens(yOff, tokens, mask, sOff, S);
+        Assert.Equal(yOff, yOn);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        on.Step(ids, sOn);
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Throws<ArgumentOutOfRangeException>(() => on.Step(Enumerable.Repeat(30, batch).ToArray(), sOn));
+    }
+
+    [Fact]
+    public void AutoBuildsSmallTablesOnlyAndOnNeedsTokens()
+    {
+        using var small = new SequenceModel<float>(new ModelSpec { Vocab = 100, EmbeddingDim = 16, Cell = CellKind.Lstm, Hidden = 16, OutputSize = 1 }, new Rng(1));
+        Assert.True(new Predictor<float>(small).UsesTokenTable);
+        // 20000 × 512 floats = 41 MB: above the cap
+        using var imdb = new SequenceModel<float>(new ModelSpec { Vocab = 20000, EmbeddingDim = 128, Cell = CellKind.Lstm, Hidden = 128, OutputSize = 1 }, new Rng(1));
+        Assert.False(new Predictor<float>(imdb).UsesTokenTable);
+        Assert.True(new Predictor<float>(imdb, WeightPrecision.Int8, TokenTable.On).UsesTokenTable);
+        using var features = new SequenceModel<float>(new ModelSpec { InputSize = 3, Cell = CellKind.Gru, Hidden = 8, OutputSize = 1 }, new Rng(1));
+        Assert.False(new Predictor<float>(features).UsesTokenTable);
+        var ex = Assert.Throws<ArgumentException>(() => new Predictor<float>(features, WeightPrecision.Float32, TokenTable.On));
+        Assert.Contains("tokenTable", ex.Message);
+    }
+}

@@ -159,6 +159,9 @@ public abstract class RecurrentLayer<T> : Layer<T>, IRecurrentLayer<T> where T :
 
     internal void ResetStream(RecurrentState<T> s) => Scan.ResetStream(s.Arena);
 
+    /// <summary>A step from the input projection x·W_ihᵀ (batch, G·H) instead of x (a token table's rows).</summary>
+    internal void StepProjected(RecurrentState<T> s, ReadOnlySpan<T> xProj) => Scan.StepProjected(s.Arena, xProj);
+
     /// <summary>Returns the tape's memory to the pool.</summary>
     public void Dispose() { Scan.Dispose(); GC.SuppressFinalize(this); }
 }
@@ -173,6 +176,7 @@ internal interface IScan<T> : IDisposable where T : unmanaged, IFloatingPointIee
     ScanArena<T> NewStream(int batch, WeightPrecision precision);
     void ResetStream(ScanArena<T> a);
     void Step(ScanArena<T> a, ReadOnlySpan<T> x);
+    void StepProjected(ScanArena<T> a, ReadOnlySpan<T> xProj);
 }
 
 /// <summary>

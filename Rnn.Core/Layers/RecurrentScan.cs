@@ -453,5 +453,24 @@ internal sealed class RecurrentScan<T, TCell> : IRowLoops<T>, IScan<T>
         if (_cell.HasCell) a.Step(a.C, 1).CopyTo(a.Step(a.C, 0));
     }
 
+    /// <summary>
+    /// One step from x·W_ihᵀ (batch, G·H) made elsewhere (a token table's rows) instead of from x: the rest is
+    /// <see cref="Step"/>'s code, so the bits are Step's whenever those rows are the product's.
+    /// </summary>
+    public void StepProjected(ScanArena<T> a, ReadOnlySpan<T> xProj)
+    {
+        int B = a.Tape.Batch, G = _cell.GateRows;
+        _cell.InputTarget(a, out var slot, out int first, out int ld);
+        var dst = a.Step(slot, first);
+        int stride = ld == 0 ? G : ld;
+        for (int b = 0; b < B; b++) xProj.Slice(b * G, G).CopyTo(dst.Slice(b * stride, G));
+        bool perStep = a.XStep;
+        a.XStep = false; // the cells would project again
+        ForwardRows(a, 0, B, 1);
+        a.XStep = perStep;
+        a.Step(a.H, 1).CopyTo(a.Step(a.H, 0));
+        if (_cell.HasCell) a.Step(a.C, 1).CopyTo(a.Step(a.C, 0));
+    }
+
     public void Dispose() => _a.Dispose();
 }
