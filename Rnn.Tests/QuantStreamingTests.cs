@@ -167,6 +167,26 @@ public class QuantStreamingTests
         }
     }
 
+    [Theory]
+    [InlineData(WeightPrecision.BFloat16)]
+    [InlineData(WeightPrecision.Int8)]
+    public void ResetRereadsChangedWeights(WeightPrecision precision)
+    {
+        using var l = StreamingEqualsForwardTests.Make("lstm-proj", 4, 20, InitialState.Zero);
+        var x = Det(4, 1, 0.5);
+        using var s = l.NewStream(1, precision);
+        l.Step(s, x);
+        var before = s.H.ToArray();
+        s.Reset(); l.Step(s, x);
+        Assert.Equal(before, s.H.ToArray()); // unchanged weights: the same packed values
+        foreach (var w in new[] { l.WeightIh.Value, l.WeightHh.Value }) for (int i = 0; i < w.Length; i += 3) w[i] *= -1.5f;
+        s.Reset(); l.Step(s, x);
+        using var fresh = l.NewStream(1, precision);
+        l.Step(fresh, x);
+        Assert.Equal(fresh.H.ToArray(), s.H.ToArray());
+        Assert.NotEqual(before, s.H.ToArray());
+    }
+
     [Fact]
     public void PredictorRunsAtEachPrecisionAndRefusesDouble()
     {

@@ -71,11 +71,13 @@ internal sealed class ScanArena<T> : IDisposable where T : unmanaged, IFloatingP
     public void PackWeights(Slot slot, ReadOnlySpan<T> w, int n, int k, bool forOneRow)
     {
         if (Precision == WeightPrecision.Float32) Gemm.PackB<T>(this[slot], w, true, n, k, forOneRow);
-        else PackQuantised(slot.Offset, w, n, k);
+        else PackQuantised(slot.Offset, this[slot], w, n, k);
     }
 
     // Apart, so the float path allocates no closure.
-    private void PackQuantised(int offset, ReadOnlySpan<T> w, int n, int k)
+    // The float slot (unused by the quantised product) keeps the weights last quantised: a reset with unchanged
+    // weights (every Predict) compares them (a memcmp) instead of quantising again.
+    private void PackQuantised(int offset, Span<T> copy, ReadOnlySpan<T> w, int n, int k)
     {
         if (typeof(T) != typeof(float)) throw new NotSupportedException($"{Precision} weights: expected float layers, got {typeof(T).Name}.");
         QuantMatrix? m = null;
@@ -85,7 +87,9 @@ internal sealed class ScanArena<T> : IDisposable where T : unmanaged, IFloatingP
             m = new QuantMatrix(n, k, Precision == WeightPrecision.Int8);
             _quant = [.. _quant.Where(e => e.Offset != offset), (offset, m)];
         }
+        else if (copy[..(n * k)].SequenceEqual(w[..(n * k)])) return;
         m.Pack(MemoryMarshal.Cast<T, float>(w));
+        w[..(n * k)].CopyTo(copy);
         int rows = Tape.Batch, kp = (k + 3) / 4 * 4;
         if (_xq.Length < rows * kp) _xq = new sbyte[rows * kp];
         if (_sx.Length < rows) _sx = new float[rows];
