@@ -84,6 +84,23 @@ public class LstmInfer1Bench : WorkloadBench
     [Benchmark] public void Fwd() => _fwd();
 }
 
+/// <summary>`lstm-infer-1` as 100 streaming steps with bf16 and int8 weights (engines rnn-bf16 and rnn-int8).</summary>
+public class LstmInfer1QuantBench : WorkloadBench
+{
+    private Action _bf16 = null!, _int8 = null!;
+    /// <summary>Builds the layer, its streams and the input once.</summary>
+    [GlobalSetup]
+    public void Setup()
+    {
+        _bf16 = Build(Workloads.LstmInfer1Stream(Layers.WeightPrecision.BFloat16));
+        _int8 = Build(Workloads.LstmInfer1Stream(Layers.WeightPrecision.Int8));
+    }
+    /// <summary>bf16 weights.</summary>
+    [Benchmark] public void Bf16Weights() => _bf16();
+    /// <summary>int8 weights.</summary>
+    [Benchmark] public void Int8Weights() => _int8();
+}
+
 /// <summary>`gru`: GRU (reset-after) input 128, hidden 128, batch 32, seq 100; fwdbwd loss = sum of all outputs.</summary>
 public class GruBench : WorkloadBench
 {

@@ -24,8 +24,8 @@ public static class Workloads
 {
     private sealed record Timing(int WarmupReps, double WarmupSeconds, double TargetSeconds, int MinReps, int MaxReps);
 
-    /// <summary>One workload phase: a name, its matmul FLOPs, and a setup returning the timed action.</summary>
-    public sealed record WorkloadCase(string Workload, string Phase, long Flops, Func<Action> Setup);
+    /// <summary>One workload phase: a name, its matmul FLOPs, a setup returning the timed action, and the engine row it reports under.</summary>
+    public sealed record WorkloadCase(string Workload, string Phase, long Flops, Func<Action> Setup, string Engine = "rnn");
 
     /// <summary>Runs the selected workloads; returns the exit code.</summary>
     public static int Run(string[] args)
@@ -50,13 +50,13 @@ public static class Workloads
         Console.Error.WriteLine($"rnn workloads: threads {threads}, kernel path {Dispatch.KernelPath}, {(quick ? "quick" : "full")} timing");
         foreach (var c in Cases())
         {
-            if (selected != null && !selected.Contains(c.Workload) && !selected.Contains(c.Workload + ":" + c.Phase)) continue;
+            if (selected != null && !selected.Contains(c.Workload) && !selected.Contains(c.Workload + ":" + c.Phase) && !selected.Contains(c.Engine)) continue;
             var action = c.Setup();
             var r = Time(timing, action);
             double med = Median(r.Wall), min = r.Wall.Min();
             var ci = CultureInfo.InvariantCulture;
             var sb = new StringBuilder();
-            sb.Append(ci, $"{{\"engine\":\"rnn\",\"version\":\"{version} ({Dispatch.KernelPath})\",\"workload\":\"{c.Workload}\",\"phase\":\"{c.Phase}\",\"threads\":{threads},");
+            sb.Append(ci, $"{{\"engine\":\"{c.Engine}\",\"version\":\"{version} ({Dispatch.KernelPath})\",\"workload\":\"{c.Workload}\",\"phase\":\"{c.Phase}\",\"threads\":{threads},");
             sb.Append(ci, $"\"median_ms\":{Math.Round(med * 1e3, 4)},\"min_ms\":{Math.Round(min * 1e3, 4)},\"reps\":{r.Wall.Count},");
             sb.Append(ci, $"\"flops\":{c.Flops},\"gflops\":{Math.Round(c.Flops / med / 1e9, 3)}");
             if (r.Cpu.Count > 0) sb.Append(ci, $",\"cpu_ms\":{Math.Round(Median(r.Cpu) * 1e3, 4)}");
@@ -125,6 +125,7 @@ public static class Workloads
         yield return Imdb(false); yield return Imdb(true);
         yield return LstmLarge(false); yield return LstmLarge(true);
         yield return LstmInfer1();
+        yield return LstmInfer1Stream(WeightPrecision.BFloat16); yield return LstmInfer1Stream(WeightPrecision.Int8);
         yield return GruCase(false); yield return GruCase(true);
         yield return Sgemm();
     }
@@ -140,6 +141,68 @@ public static class Workloads
     /// <summary>lstm-infer-1: LSTM I 128, H 256, B 1, S 100, inference (streaming latency).</summary>
     public static WorkloadCase LstmInfer1() => Recurrent("lstm-infer-1", false, 4, 128, 256, 1, 100, rng =>
         new Lstm<float>(128, 256, rng, new LstmOptions { TwoBiases = true, UnitForgetBias = false, Init = InitScheme.PyTorch }));
+
+    /// <summary>
+    /// lstm-infer-1 with reduced-precision weights, as engines rnn-bf16 and rnn-int8: the same layer, weights and input,
+    /// run as 100 streaming steps (the inference path that takes a precision) from a zero state, the stream made once.
+    /// </summary>
+    public static WorkloadCase LstmInfer1Stream(WeightPrecision precision)
+    {
+        var inner = LstmInfer1();
+        string engine = precision == WeightPrecision.Int8 ? "rnn-int8" : precision == WeightPrecision.BFloat16 ? "rnn-bf16" : "rnn-stream";
+        return new WorkloadCase(inner.Workload, inner.Phase, inner.Flops, () =>
+        {
+            var (l, x) = LstmInfer1Layer();
+            var s = l.NewStream(1, precision);
+            var y = new float[100 * 256];
+            return () => RunStream(l, s, x, y, 128, 256, 100);
+        }, engine);
+    }
+
+    /// <summary>
+    /// `precision`: lstm-infer-1 (100 steps) through Forward (float32), then through streams at each precision: the
+    /// largest |Δh| over every step and unit against Forward, and the largest |h|.
+    /// </summary>
+    public static int PrecisionReport()
+    {
+        var (l, x) = LstmInfer1Layer();
+        var reference = new float[100 * 256];
+        l.Forward(reference, x, default, 1, 100);
+        double maxH = reference.Max(v => Math.Abs(v));
+        foreach (var p in new[] { WeightPrecision.Float32, WeightPrecision.BFloat16, WeightPrecision.Int8 })
+        {
+            using var s = l.NewStream(1, p);
+            var y = new float[100 * 256];
+            RunStream(l, s, x, y, 128, 256, 100);
+            double d = 0;
+            for (int i = 0; i < y.Length; i++) d = Math.Max(d, Math.Abs(y[i] - reference[i]));
+            Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"lstm-infer-1 {p}: largest |Δh| vs Forward {d:G3} (largest |h| {maxH:G3}), reduced-precision weight bytes per step {s.Arena.QuantBytes}"));
+        }
+        return 0;
+    }
+
+    /// <summary>The lstm-infer-1 layer and input as <see cref="Recurrent"/> makes them (same draws).</summary>
+    public static (Lstm<float> Layer, float[] X) LstmInfer1Layer()
+    {
+        var rng = new Rng(1);
+        var l = new Lstm<float>(128, 256, rng, new LstmOptions { TwoBiases = true, UnitForgetBias = false, Init = InitScheme.PyTorch });
+        double a = 1 / Math.Sqrt(256);
+        foreach (var p in l.Parameters) Initializers.Uniform<float>(p.Value, rng, -a, a);
+        var x = new float[100 * 128]; Initializers.Uniform<float>(x, rng, -1, 1);
+        l.Training = false;
+        return (l, x);
+    }
+
+    /// <summary>seq steps of a stream from its initial state (zero h, c: the reset is not timed work), h per step into y (seq, H).</summary>
+    public static void RunStream(Lstm<float> l, RecurrentState<float> s, float[] x, float[] y, int input, int hidden, int seq)
+    {
+        s.H.Clear(); s.C.Clear();
+        for (int t = 0; t < seq; t++)
+        {
+            l.Step(s, x.AsSpan(t * input, input));
+            s.H.CopyTo(y.AsSpan(t * hidden, hidden));
+        }
+    }
 
     /// <summary>gru: GRU (reset-after, as PyTorch) I 128, H 128, B 32, S 100; fwdbwd loss = sum of all outputs.</summary>
     public static WorkloadCase GruCase(bool bwd) => Recurrent("gru", bwd, 3, 128, 128, 32, 100, rng =>

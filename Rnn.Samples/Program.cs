@@ -4,6 +4,7 @@ using Rnn.Samples.CharRnn;
 using Rnn.Samples.Classify;
 using Rnn.Samples.Common;
 using Rnn.Samples.Imdb;
+using Rnn.Samples.Quantize;
 
 namespace Rnn.Samples;
 
@@ -15,6 +16,7 @@ public static class Program
         ("adding", "Lasagne's adding task with a bidirectional vanilla RNN (the main job)", AddingSample.Run),
         ("imdb", "Keras's imdb_lstm.py sentiment LSTM, on generated or real reviews", ImdbSample.Run),
         ("classify", "classify review text with a model saved by `imdb --save`", ClassifySample.Run),
+        ("quantize", "rewrite a checkpoint with bf16 or int8 weights (classify then predicts at that precision)", QuantizeSample.Run),
         ("addition", "Keras's addition_rnn: seq2seq LSTM encoder -> RepeatVector -> LSTM decoder adds numbers given as text", AdditionSample.Run),
         ("charrnn", "character language model on the engine's source: min-char-rnn (faithful) or char-rnn (lstm)", CharRnnSample.Run),
         ("info", "kernel path, threads, JIT or NativeAOT, .NET version, processors, OS", Info.Run),

@@ -1,6 +1,8 @@
 using System.Numerics;
 using System.Runtime.InteropServices;
 using Rnn.Init;
+using Rnn.Kernels;
+using Rnn.Layers;
 using Rnn.Models;
 
 namespace Rnn.IO;
@@ -30,6 +32,70 @@ public static class Checkpoint
         SafeTensors.Save(path, tensors, meta);
     }
 
+    /// <summary>The metadata key recording a reduced-precision checkpoint's weight format ("bf16" or "int8").</summary>
+    public const string PrecisionKey = "rnn.weight_precision";
+    /// <summary>The suffix of an I8 tensor's per-row scales: weight <c>name</c> (N, K) has <c>name.scale</c> (N), F32.</summary>
+    public const string ScaleSuffix = ".scale";
+
+    /// <summary>
+    /// Saves a float model with its matrices (every rank-2 parameter: recurrent weights, embedding, head) in reduced
+    /// precision, the vectors (biases, peepholes, initial states) as F32. BFloat16: BF16 tensors (round to nearest
+    /// even). Int8: I8 tensors with one symmetric scale per row (max|w|/127) in an F32 tensor named
+    /// <c>name</c> + <see cref="ScaleSuffix"/>. The metadata records the format under <see cref="PrecisionKey"/>;
+    /// <see cref="Load{T}(string)"/> reads such a file back as float weights (bf16 widened exactly, int8 as q·scale),
+    /// and <see cref="PrecisionOf"/> tells a caller which <see cref="WeightPrecision"/> to run its Predictor at.
+    /// </summary>
+    public static void SaveQuantized(SequenceModel<float> model, string path, WeightPrecision precision, IReadOnlyDictionary<string, string>? extra = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        if (precision is not (WeightPrecision.BFloat16 or WeightPrecision.Int8))
+            throw new ArgumentOutOfRangeException(nameof(precision), $"precision: expected BFloat16 or Int8 (Save writes float32), got {precision}.");
+        var meta = model.Spec.ToMetadata();
+        if (extra != null)
+            foreach (var (k, v) in extra)
+            {
+                if (k.StartsWith("rnn.", StringComparison.Ordinal))
+                    throw new ArgumentException($"extra: key '{k}' is reserved (the \"rnn.\" prefix holds the architecture).", nameof(extra));
+                meta[k] = v;
+            }
+        meta[PrecisionKey] = precision == WeightPrecision.Int8 ? "int8" : "bf16";
+        var tensors = new List<NamedTensor>();
+        foreach (var (name, p) in model.NamedParameters)
+        {
+            var w = p.Value;
+            if (p.Shape.Length != 2) { tensors.Add(NamedTensor.F32(name, p.Shape, w)); continue; }
+            if (precision == WeightPrecision.BFloat16)
+            {
+                var b = new ushort[w.Length];
+                for (int i = 0; i < w.Length; i++) b[i] = BFloat16.FromFloat(w[i]);
+                tensors.Add(NamedTensor.BF16(name, p.Shape, b));
+                continue;
+            }
+            int rows = p.Shape[0], cols = p.Shape[1];
+            var q = new sbyte[w.Length]; var scale = new float[rows];
+            QuantMatrix.QuantiseRows(w, rows, cols, q, scale);
+            tensors.Add(NamedTensor.I8(name, p.Shape, q));
+            tensors.Add(NamedTensor.F32(name + ScaleSuffix, [rows], scale));
+        }
+        SafeTensors.Save(path, tensors, meta);
+    }
+
+    /// <summary>
+    /// The weight precision a checkpoint was saved at (<see cref="PrecisionKey"/>: Float32 when absent), for
+    /// <c>new Predictor&lt;float&gt;(model, Checkpoint.PrecisionOf(metadata))</c>.
+    /// </summary>
+    public static WeightPrecision PrecisionOf(IReadOnlyDictionary<string, string> metadata)
+    {
+        ArgumentNullException.ThrowIfNull(metadata);
+        if (!metadata.TryGetValue(PrecisionKey, out var v)) return WeightPrecision.Float32;
+        return v switch
+        {
+            "bf16" => WeightPrecision.BFloat16,
+            "int8" => WeightPrecision.Int8,
+            _ => throw new ArgumentException($"metadata: '{PrecisionKey}' expected bf16 or int8, got '{(v.Length > 20 ? v[..20] + "..." : v)}'.", nameof(metadata)),
+        };
+    }
+
     /// <summary>
     /// Loads a checkpoint written by <see cref="Save{T}"/>: rebuilds the architecture from the metadata, then
     /// reads every parameter. Everything is checked before the model is allocated: the metadata (each key present,
@@ -54,7 +120,8 @@ public static class Checkpoint
         {
             foreach (var (name, p) in model.NamedParameters)
             {
-                if (typeof(T) == typeof(float)) file.ReadFloat(name, MemoryMarshal.Cast<T, float>(p.Value.AsSpan()));
+                if (file.Info(name).DType == SafeTensorsDType.I8) ReadInt8(file, name, p.Value, p.Shape[0], p.Shape[1]);
+                else if (typeof(T) == typeof(float)) file.ReadFloat(name, MemoryMarshal.Cast<T, float>(p.Value.AsSpan()));
                 else file.ReadDouble(name, MemoryMarshal.Cast<T, double>(p.Value.AsSpan()));
             }
         }
@@ -65,6 +132,19 @@ public static class Checkpoint
         }
         model.Training = false;
         return model;
+    }
+
+    // An I8 matrix (rows, cols) and its F32 scales (rows), as float q·scale; the scales are checked (finite, ≥ 0) first.
+    private static void ReadInt8<T>(SafeTensorsFile file, string name, T[] dst, int rows, int cols) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var scale = new float[rows];
+        file.ReadFloat(name + ScaleSuffix, scale);
+        for (int r = 0; r < rows; r++)
+            if (!float.IsFinite(scale[r]) || scale[r] < 0)
+                throw new SafeTensorsException(file.Source, name + ScaleSuffix, $"expected finite scales ≥ 0, got {scale[r]} at row {r}.");
+        var q = file.GetBytes(name);
+        for (int r = 0; r < rows; r++)
+            for (int k = 0; k < cols; k++) dst[r * cols + k] = T.CreateTruncating((float)(sbyte)q[r * cols + k] * scale[r]);
     }
 
     /// <summary>
@@ -79,7 +159,15 @@ public static class Checkpoint
         // every size and their total before the model is built from them.
         long bytes = 0;
         foreach (var t in file.Tensors) bytes += t.End - t.Begin; // the tensors tile the buffer (checked by the parser)
-        long most = bytes / 2;
+        // An int8 checkpoint holds 1-byte values.
+        bool int8 = file.Metadata.TryGetValue(PrecisionKey, out var prec) && prec == "int8";
+        if (file.Metadata.ContainsKey(PrecisionKey) && prec is not ("bf16" or "int8"))
+            throw new SafeTensorsException(path, null, $"metadata '{PrecisionKey}': expected bf16 or int8, got '{(prec!.Length > 20 ? prec[..20] + "..." : prec)}'.");
+        if (!int8)
+            foreach (var t in file.Tensors)
+                if (t.DType == SafeTensorsDType.I8)
+                    throw new SafeTensorsException(path, t.Name, $"expected a floating-point dtype (F32, F64, F16 or BF16), got I8 without metadata '{PrecisionKey}' = int8.");
+        long most = int8 ? bytes : bytes / 2;
         foreach (var (key, value, used) in new[] {
             ("rnn.input_size", spec.InputSize, spec.Vocab == 0), ("rnn.vocab", spec.Vocab, spec.Vocab > 0),
             ("rnn.embedding_dim", spec.EmbeddingDim, spec.Vocab > 0), ("rnn.hidden", spec.Hidden, spec.Layers > 0),
@@ -100,7 +188,7 @@ public static class Checkpoint
         string keys = emb >= rec && emb >= total - emb - rec ? "'rnn.vocab', 'rnn.embedding_dim'" : rec >= total - emb - rec ? "'rnn.layers', 'rnn.hidden'" : "'rnn.output_size'";
         if (total > most)
             throw new SafeTensorsException(path, null,
-                $"metadata {keys}: expected an architecture of at most {most} parameters (the file's {bytes} data bytes at 2 bytes a value), got {total} " +
+                $"metadata {keys}: expected an architecture of at most {most} parameters (the file's {bytes} data bytes at {(int8 ? 1 : 2)} bytes a value), got {total} " +
                 $"(rnn.layers={spec.Layers}, rnn.hidden={spec.Hidden}, rnn.vocab={spec.Vocab}, rnn.embedding_dim={spec.EmbeddingDim}, rnn.output_size={spec.OutputSize}).");
         var wanted = new HashSet<string>(StringComparer.Ordinal);
         foreach (var (name, shape) in shapes)
@@ -112,8 +200,23 @@ public static class Checkpoint
             var info = file.Info(name);
             if (!info.Shape.SequenceEqual(shape))
                 throw new SafeTensorsException(path, name, $"expected shape {expected} for this architecture, got {info.ShapeText}.");
-            if (info.DType is not (SafeTensorsDType.F32 or SafeTensorsDType.F64 or SafeTensorsDType.F16 or SafeTensorsDType.BF16))
-                throw new SafeTensorsException(path, name, $"expected a floating-point dtype (F32, F64, F16 or BF16), got {info.DType.Name()}.");
+            if (info.DType == SafeTensorsDType.I8 && int8 && shape.Length == 2)
+            {
+                // its per-row scales: present, F32, (rows)
+                string sn = name + ScaleSuffix;
+                wanted.Add(sn);
+                if (!file.Contains(sn))
+                    throw new SafeTensorsException(path, sn, $"missing: expected the F32 scales ({shape[0]}) of I8 tensor '{name}'.");
+                var si = file.Info(sn);
+                if (si.DType != SafeTensorsDType.F32)
+                    throw new SafeTensorsException(path, sn, $"expected dtype F32 for the scales of '{name}', got {si.DType.Name()}.");
+                if (si.Shape.Count != 1 || si.Shape[0] != shape[0])
+                    throw new SafeTensorsException(path, sn, $"expected shape ({shape[0]}) (a scale per row of '{name}'), got {si.ShapeText}.");
+            }
+            else if (info.DType is not (SafeTensorsDType.F32 or SafeTensorsDType.F64 or SafeTensorsDType.F16 or SafeTensorsDType.BF16))
+                throw new SafeTensorsException(path, name, info.DType == SafeTensorsDType.I8
+                    ? $"expected a floating-point dtype (F32, F64, F16 or BF16), got I8{(int8 ? " for a tensor that is not a matrix" : $" without metadata '{PrecisionKey}' = int8")}."
+                    : $"expected a floating-point dtype (F32, F64, F16 or BF16), got {info.DType.Name()}.");
         }
         foreach (var t in file.Tensors)
             if (!wanted.Contains(t.Name))

@@ -15,22 +15,25 @@ public readonly struct NamedTensor
     private readonly ReadOnlyMemory<double> _f64;
     private readonly ReadOnlyMemory<int> _i32;
     private readonly ReadOnlyMemory<long> _i64;
+    private readonly ReadOnlyMemory<ushort> _bf16;
+    private readonly ReadOnlyMemory<sbyte> _i8;
 
     /// <summary>The tensor's name (any string but <c>__metadata__</c>).</summary>
     public string Name { get; }
     /// <summary>The shape, row-major; the product of the dimensions must equal the data length.</summary>
     public IReadOnlyList<int> Shape { get; }
-    /// <summary>The element type written: F32, F64, I32 or I64.</summary>
+    /// <summary>The element type written: F32, F64, I32, I64, BF16 or I8.</summary>
     public SafeTensorsDType DType { get; }
 
     private NamedTensor(string name, int[] shape, SafeTensorsDType dtype,
         ReadOnlyMemory<float> f32 = default, ReadOnlyMemory<double> f64 = default,
-        ReadOnlyMemory<int> i32 = default, ReadOnlyMemory<long> i64 = default)
+        ReadOnlyMemory<int> i32 = default, ReadOnlyMemory<long> i64 = default,
+        ReadOnlyMemory<ushort> bf16 = default, ReadOnlyMemory<sbyte> i8 = default)
     {
         ArgumentNullException.ThrowIfNull(name);
         ArgumentNullException.ThrowIfNull(shape);
         Name = name; Shape = (int[])shape.Clone(); DType = dtype;
-        _f32 = f32; _f64 = f64; _i32 = i32; _i64 = i64;
+        _f32 = f32; _f64 = f64; _i32 = i32; _i64 = i64; _bf16 = bf16; _i8 = i8;
     }
 
     /// <summary>A float tensor, written as F32.</summary>
@@ -42,12 +45,19 @@ public readonly struct NamedTensor
     /// <summary>A long tensor (PyTorch's default integer type), written as I64.</summary>
     public static NamedTensor I64(string name, int[] shape, ReadOnlyMemory<long> data) => new(name, shape, SafeTensorsDType.I64, i64: data);
 
+    /// <summary>A bfloat16 tensor (each element the top 16 bits of a float32), written as BF16.</summary>
+    public static NamedTensor BF16(string name, int[] shape, ReadOnlyMemory<ushort> data) => new(name, shape, SafeTensorsDType.BF16, bf16: data);
+    /// <summary>A signed 8-bit tensor (e.g. quantised weights), written as I8.</summary>
+    public static NamedTensor I8(string name, int[] shape, ReadOnlyMemory<sbyte> data) => new(name, shape, SafeTensorsDType.I8, i8: data);
+
     /// <summary>Number of elements in the data.</summary>
     public int Length => DType switch
     {
         SafeTensorsDType.F32 => _f32.Length,
         SafeTensorsDType.F64 => _f64.Length,
         SafeTensorsDType.I32 => _i32.Length,
+        SafeTensorsDType.BF16 => _bf16.Length,
+        SafeTensorsDType.I8 => _i8.Length,
         _ => _i64.Length,
     };
 
@@ -57,6 +67,8 @@ public readonly struct NamedTensor
         SafeTensorsDType.F32 => MemoryMarshal.AsBytes(_f32.Span),
         SafeTensorsDType.F64 => MemoryMarshal.AsBytes(_f64.Span),
         SafeTensorsDType.I32 => MemoryMarshal.AsBytes(_i32.Span),
+        SafeTensorsDType.BF16 => MemoryMarshal.AsBytes(_bf16.Span),
+        SafeTensorsDType.I8 => MemoryMarshal.AsBytes(_i8.Span),
         _ => MemoryMarshal.AsBytes(_i64.Span),
     };
 }

@@ -109,11 +109,11 @@ public sealed class Gru<T> : RecurrentLayer<T> where T : unmanaged, IFloatingPoi
             l.BiasIh.Value.CopyTo(bias);
             if (l.BiasHh != null) Vec.Add(after ? bias[..(2 * H)] : bias, after ? l.BiasHh.Value.AsSpan(0, 2 * H) : l.BiasHh.Value);
             var whh = l.WeightHh.Value.AsSpan();
-            if (after) Gemm.PackB<T>(a[a.WhhP], whh, true, G, H, forOneRow: B == 1);
+            if (after) a.PackWeights(a.WhhP, whh, G, H, forOneRow: B == 1);
             else
             {
-                Gemm.PackB<T>(a[a.WhhP], whh[..(2 * H * H)], true, 2 * H, H, forOneRow: B == 1);
-                Gemm.PackB<T>(a[a.Cell[WhnP]], whh[(2 * H * H)..], true, H, H, forOneRow: B == 1);
+                a.PackWeights(a.WhhP, whh[..(2 * H * H)], 2 * H, H, forOneRow: B == 1);
+                a.PackWeights(a.Cell[WhnP], whh[(2 * H * H)..], H, H, forOneRow: B == 1);
             }
         }
 
@@ -138,14 +138,14 @@ public sealed class Gru<T> : RecurrentLayer<T> where T : unmanaged, IFloatingPoi
             var a = st.A;
             int H = l.CellSize, G = GateRows, I = l.InputSize, n = st.N, s = st.S;
             var gx = st.Rows(a.Cell[Gx], s, G);
-            if (a.XStep) Gemm.MultiplyPacked(gx, st.Rows(a.Xs, s, I), a[a.WihP], false, T.One, T.Zero, n, G, I);
+            if (a.XStep) a.Product(gx, st.Rows(a.Xs, s, I), a.WihP, T.Zero, n, G, I);
             // A zero initial state: the first step's products are zeros (the same +0 bits), so they are cleared instead.
             bool zero = st.SkipProduct;
             if (After)
             {
                 var gh = st.Rows(a.Cell[Gh], a.Kept ? s : 0, G); // inference: one step's worth, Backward alone reads the rest
                 if (zero) gh.Clear();
-                else Gemm.MultiplyPacked(gh, st.Hin, a[a.WhhP], false, T.One, T.Zero, n, G, H);
+                else a.Product(gh, st.Hin, a.WhhP, T.Zero, n, G, H);
                 var bhn = l.BiasHh != null ? l.BiasHh.Value.AsSpan(2 * H, H) : default;
                 GruCell.Forward(st.HNew, gx, gh, st.HPrev, bhn, a[a.Bias], st.Mask, n, H); // the cell adds the x-side biases
             }
@@ -155,10 +155,10 @@ public sealed class Gru<T> : RecurrentLayer<T> where T : unmanaged, IFloatingPoi
                 var ghrz = st.Rows(a.Cell[Ghrz], 0, 2 * H); var ghn = st.Rows(a.Cell[Ghn], 0, H);
                 var rh = st.Rows(a.Cell[Rh], a.Kept ? s : 0, H);
                 if (zero) ghrz.Clear();
-                else Gemm.MultiplyPacked(ghrz, st.Hin, a[a.WhhP], false, T.One, T.Zero, n, 2 * H, H);
+                else a.Product(ghrz, st.Hin, a.WhhP, T.Zero, n, 2 * H, H);
                 GruCell.ForwardGates(rh, gx, ghrz, st.Hin, n, H);
                 if (zero) ghn.Clear();
-                else Gemm.MultiplyPacked(ghn, rh, a[a.Cell[WhnP]], false, T.One, T.Zero, n, H, H);
+                else a.Product(ghn, rh, a.Cell[WhnP], T.Zero, n, H, H);
                 GruCell.ForwardCandidate(st.HNew, gx, ghn, st.HPrev, st.Mask, n, H);
             }
         }

@@ -148,8 +148,8 @@ public sealed class Lstm<T> : RecurrentLayer<T> where T : unmanaged, IFloatingPo
             var bias = a[a.Bias]; // the cell adds it (no pass writing it into every step's gates)
             l.BiasIh.Value.CopyTo(bias);
             if (l.BiasHh != null) Vec.Add(bias, l.BiasHh.Value);
-            Gemm.PackB<T>(a[a.WhhP], l.WeightHh.Value, true, GateRows, l.HiddenSize, forOneRow: B == 1); // once per pass, not once per step
-            if (Projects) Gemm.PackB<T>(a[a.Cell[WhrP]], l.WeightHr!.Value, true, l.HiddenSize, l.CellSize, forOneRow: B == 1);
+            a.PackWeights(a.WhhP, l.WeightHh.Value, GateRows, l.HiddenSize, forOneRow: B == 1); // once per pass, not once per step
+            if (Projects) a.PackWeights(a.Cell[WhrP], l.WeightHr!.Value, l.HiddenSize, l.CellSize, forOneRow: B == 1);
         }
 
         public void PrepareBackward(ScanArena<T> a, int B)
@@ -165,8 +165,8 @@ public sealed class Lstm<T> : RecurrentLayer<T> where T : unmanaged, IFloatingPo
             var a = st.A;
             int H = l.CellSize, G = GateRows, I = l.InputSize, n = st.N, gs = Stride, s = st.S;
             var gates = st.Rows(a.Cell[Gates], s, gs);
-            if (a.XStep) Gemm.MultiplyPacked(gates, st.Rows(a.Xs, s, I), a[a.WihP], false, T.One, T.Zero, n, G, I, ldc: gs);
-            if (!st.SkipProduct) Gemm.MultiplyPacked(gates, st.Hin, a[a.WhhP], false, T.One, T.One, n, G, l.HiddenSize, ldc: gs);
+            if (a.XStep) a.Product(gates, st.Rows(a.Xs, s, I), a.WihP, T.Zero, n, G, I, gs);
+            if (!st.SkipProduct) a.Product(gates, st.Hin, a.WhhP, T.One, n, G, l.HiddenSize, gs);
             // Inference keeps one tanh(c) (only Backward reads them).
             var tc = st.Rows(a.Cell[Tc], a.Kept ? s : 0, H);
             if (!Projects) { CellForward(st.HNew, st.CNew, tc, gates, st.HPrev, st.CPrev, a[a.Bias], st.Mask, n, gs); return; }
@@ -176,7 +176,7 @@ public sealed class Lstm<T> : RecurrentLayer<T> where T : unmanaged, IFloatingPo
             var r = st.Rows(a.Cell[R], a.Kept ? s : 0, H);
             CellForward(r, st.CNew, tc, gates, r, st.CPrev, a[a.Bias], st.Mask, n, gs);
             if (!st.Mask.IsEmpty) for (int b = 0; b < n; b++) if (st.Mask[b] == T.Zero) r.Slice(b * H, H).Clear();
-            Gemm.MultiplyPacked(st.HNew, r, a[a.Cell[WhrP]], false, T.One, T.Zero, n, P, H);
+            a.Product(st.HNew, r, a.Cell[WhrP], T.Zero, n, P, H);
             if (!st.Mask.IsEmpty) for (int b = 0; b < n; b++) if (st.Mask[b] == T.Zero) st.HPrev.Slice(b * P, P).CopyTo(st.HNew.Slice(b * P, P));
         }
 

@@ -147,11 +147,17 @@ public abstract class RecurrentLayer<T> : Layer<T>, IRecurrentLayer<T> where T :
     /// <summary>c after the last scanned step of the last Forward, (batch, H); empty for a layer without a cell state.</summary>
     public ReadOnlySpan<T> FinalC => Scan.FinalC;
 
-    /// <summary>A streaming state for <paramref name="batch"/> rows: the weights packed once, the initial state set.</summary>
-    public RecurrentState<T> NewStream(int batch = 1)
+    /// <summary>
+    /// A streaming state for <paramref name="batch"/> rows: the weights packed once at <paramref name="precision"/>
+    /// (float32: Forward's bits; bf16 and int8 need a float layer), the initial state set.
+    /// </summary>
+    public RecurrentState<T> NewStream(int batch = 1, WeightPrecision precision = WeightPrecision.Float32)
     {
         Guard.AtLeast(batch, 1);
-        return new RecurrentState<T>(this, Scan.NewStream(batch), batch);
+        if (!Enum.IsDefined(precision)) throw new ArgumentOutOfRangeException(nameof(precision), $"precision: expected Float32, BFloat16 or Int8, got {(int)precision}.");
+        if (precision != WeightPrecision.Float32 && typeof(T) != typeof(float))
+            throw new NotSupportedException($"precision: {precision} weights need a float layer, got {typeof(T).Name}.");
+        return new RecurrentState<T>(this, Scan.NewStream(batch, precision), batch);
     }
 
     /// <summary>
@@ -171,6 +177,9 @@ public abstract class RecurrentLayer<T> : Layer<T>, IRecurrentLayer<T> where T :
 
     internal void ResetStream(RecurrentState<T> s) => Scan.ResetStream(s.Arena);
 
+    /// <summary>A step from the input projection x·W_ihᵀ (batch, G·H) instead of x (a token table's rows).</summary>
+    internal void StepProjected(RecurrentState<T> s, ReadOnlySpan<T> xProj) => Scan.StepProjected(s.Arena, xProj);
+
     /// <summary>Returns the tape's memory to the pool.</summary>
     public void Dispose() { Scan.Dispose(); GC.SuppressFinalize(this); }
 }
@@ -184,9 +193,10 @@ internal interface IScan<T> : IDisposable where T : unmanaged, IFloatingPointIee
     void Backward(Span<T> dx, Span<T> dh0, Span<T> dc0, ReadOnlySpan<T> dy, ReadOnlySpan<T> dhT, ReadOnlySpan<T> dcT, int batch, int seqLen);
     ReadOnlySpan<T> FinalH { get; }
     ReadOnlySpan<T> FinalC { get; }
-    ScanArena<T> NewStream(int batch);
+    ScanArena<T> NewStream(int batch, WeightPrecision precision);
     void ResetStream(ScanArena<T> a);
     void Step(ScanArena<T> a, ReadOnlySpan<T> x);
+    void StepProjected(ScanArena<T> a, ReadOnlySpan<T> xProj);
 }
 
 /// <summary>

@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.InteropServices;
 using Rnn.Kernels;
 using Rnn.Tape;
 
@@ -85,6 +86,62 @@ internal sealed class ScanArena<T> : IDisposable where T : unmanaged, IFloatingP
     public int CIndex(int k, int seqLen) => Kept || k == 0 || k == seqLen ? k : 1 + ((k - 1) & 1);
     /// <summary>Returns the tape's memory to the pool.</summary>
     public void Dispose() => Tape.Dispose();
+
+    /// <summary>The weights' storage for this arena's products: float32 (training, default streams) or reduced (streams).</summary>
+    public WeightPrecision Precision;
+    private (int Offset, QuantMatrix M)[] _quant = [];
+    private sbyte[] _xq = [];
+    private float[] _sx = [];
+
+    /// <summary>
+    /// Packs W (N, K) for the per-step product c = x·Wᵀ over <paramref name="slot"/>: as float32 panels (Gemm.PackB's
+    /// bits), or with reduced precision into the slot's quantised copy (made once, re-packed in place).
+    /// </summary>
+    public void PackWeights(Slot slot, ReadOnlySpan<T> w, int n, int k, bool forOneRow)
+    {
+        if (Precision == WeightPrecision.Float32) Gemm.PackB<T>(this[slot], w, true, n, k, forOneRow);
+        else PackQuantised(slot.Offset, this[slot], w, n, k);
+    }
+
+    // Apart, so the float path allocates no closure.
+    // The float slot (unused by the quantised product) keeps the weights last quantised: a reset with unchanged
+    // weights (every Predict) compares them (a memcmp) instead of quantising again.
+    private void PackQuantised(int offset, Span<T> copy, ReadOnlySpan<T> w, int n, int k)
+    {
+        if (typeof(T) != typeof(float)) throw new NotSupportedException($"{Precision} weights: expected float layers, got {typeof(T).Name}.");
+        QuantMatrix? m = null;
+        foreach (var (off, q) in _quant) if (off == offset) m = q;
+        if (m == null || m.N != n || m.K != k)
+        {
+            m = new QuantMatrix(n, k, Precision == WeightPrecision.Int8);
+            _quant = [.. _quant.Where(e => e.Offset != offset), (offset, m)];
+        }
+        else if (copy[..(n * k)].SequenceEqual(w[..(n * k)])) return;
+        m.Pack(MemoryMarshal.Cast<T, float>(w));
+        w[..(n * k)].CopyTo(copy);
+        int rows = Tape.Batch, kp = (k + 3) / 4 * 4;
+        if (_xq.Length < rows * kp) _xq = new sbyte[rows * kp];
+        if (_sx.Length < rows) _sx = new float[rows];
+    }
+
+    /// <summary>
+    /// c (n, N) = x (n, K)·Wᵀ (β = 0) or c += it (β = 1), W packed by <see cref="PackWeights"/> into
+    /// <paramref name="packed"/>; c rows ldc apart (0: N). float32: Gemm.MultiplyPacked, Forward's bits.
+    /// </summary>
+    public void Product(Span<T> c, ReadOnlySpan<T> x, Slot packed, T beta, int n, int N, int K, int ldc = 0)
+    {
+        if (Precision == WeightPrecision.Float32) { Gemm.MultiplyPacked(c, x, this[packed], false, T.One, beta, n, N, K, ldc: ldc); return; }
+        QuantMatrix? m = null;
+        foreach (var (off, q) in _quant) if (off == packed.Offset) m = q;
+        if (m == null || m.N != N || m.K != K) throw new InvalidOperationException($"Product: no {Precision} weight ({N}, {K}) was packed for slot {packed.Name}.");
+        var cf = MemoryMarshal.Cast<T, float>(c);
+        var xf = MemoryMarshal.Cast<T, float>(x);
+        if (m.Int8) QuantGemv.MultiplyInt8(cf, xf, m, beta != T.Zero, n, _xq, _sx, ldc);
+        else QuantGemv.MultiplyBf16(cf, xf, m, beta != T.Zero, n, ldc);
+    }
+
+    /// <summary>Bytes of reduced-precision weight data a step reads (0 for float32).</summary>
+    public long QuantBytes => _quant.Sum(e => e.M.Bytes);
 }
 
 /// <summary>What one step of one row range sees: the arena, the step, the rows and the state spans.</summary>
@@ -555,10 +612,10 @@ internal sealed class RecurrentScan<T, TCell> : IRowLoops<T>, IScan<T>
 
     // ---- Streaming: the scan with seq = 1 over the caller's own arena ----
 
-    /// <summary>A streaming arena for <paramref name="batch"/> rows, with the weights packed and the state reset.</summary>
-    public ScanArena<T> NewStream(int batch)
+    /// <summary>A streaming arena for <paramref name="batch"/> rows, its weights packed at <paramref name="precision"/>, the state reset.</summary>
+    public ScanArena<T> NewStream(int batch, WeightPrecision precision)
     {
-        var a = new ScanArena<T>();
+        var a = new ScanArena<T> { Precision = precision };
         a.Tape.Begin(batch, 1);
         Layout(a, batch, 1, packWih: true);
         a.Tape.Commit();
@@ -575,7 +632,7 @@ internal sealed class RecurrentScan<T, TCell> : IRowLoops<T>, IScan<T>
         a.XStep = _cell.ProjectsPerStep && _l.InputPerStep(B, _cell.GateRows);
         // W_ihᵀ packed as the hoisted GEMM packs it: a one-row product over these panels runs the micro-kernel's
         // arithmetic, where the unpacked matrix-vector loop would not (Vector128 sums differently).
-        Gemm.PackB<T>(a[a.WihP], _l.WeightIh.Value, true, _cell.GateRows, _l.InputSize);
+        a.PackWeights(a.WihP, _l.WeightIh.Value, _cell.GateRows, _l.InputSize, forOneRow: false);
         if (O.InitialState == InitialState.Learned) InitialStateInto(a, default, default, B);
         else { a.Step(a.H, 0).Clear(); if (_cell.HasCell) a.Step(a.C, 0).Clear(); }
     }
@@ -591,9 +648,28 @@ internal sealed class RecurrentScan<T, TCell> : IRowLoops<T>, IScan<T>
         if (!a.XStep)
         {
             _cell.InputTarget(a, out var slot, out int first, out int ld);
-            Gemm.MultiplyPacked(a.Step(slot, first), a[a.Xs], a[a.WihP], false, T.One, T.Zero, B, G, I, ldc: ld);
+            a.Product(a.Step(slot, first), a[a.Xs], a.WihP, T.Zero, B, G, I, ld);
         }
         ForwardRows(a, 0, B, 1);
+        a.Step(a.H, 1).CopyTo(a.Step(a.H, 0));
+        if (_cell.HasCell) a.Step(a.C, 1).CopyTo(a.Step(a.C, 0));
+    }
+
+    /// <summary>
+    /// One step from x·W_ihᵀ (batch, G·H) made elsewhere (a token table's rows) instead of from x: the rest is
+    /// <see cref="Step"/>'s code, so the bits are Step's whenever those rows are the product's.
+    /// </summary>
+    public void StepProjected(ScanArena<T> a, ReadOnlySpan<T> xProj)
+    {
+        int B = a.Tape.Batch, G = _cell.GateRows;
+        _cell.InputTarget(a, out var slot, out int first, out int ld);
+        var dst = a.Step(slot, first);
+        int stride = ld == 0 ? G : ld;
+        for (int b = 0; b < B; b++) xProj.Slice(b * G, G).CopyTo(dst.Slice(b * stride, G));
+        bool perStep = a.XStep;
+        a.XStep = false; // the cells would project again
+        ForwardRows(a, 0, B, 1);
+        a.XStep = perStep;
         a.Step(a.H, 1).CopyTo(a.Step(a.H, 0));
         if (_cell.HasCell) a.Step(a.C, 1).CopyTo(a.Step(a.C, 0));
     }

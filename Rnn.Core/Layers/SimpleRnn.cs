@@ -84,7 +84,7 @@ public sealed class SimpleRnn<T> : RecurrentLayer<T> where T : unmanaged, IFloat
             var bias = a[a.Bias];
             l.BiasIh.Value.CopyTo(bias);
             if (l.BiasHh != null) Vec.Add(bias, l.BiasHh.Value);
-            Gemm.PackB<T>(a[a.WhhP], l.WeightHh.Value, true, l.CellSize, l.CellSize, forOneRow: B == 1); // once per pass, not once per step
+            a.PackWeights(a.WhhP, l.WeightHh.Value, l.CellSize, l.CellSize, forOneRow: B == 1); // once per pass, not once per step
         }
 
         public void PrepareBackward(ScanArena<T> a, int B)
@@ -100,7 +100,7 @@ public sealed class SimpleRnn<T> : RecurrentLayer<T> where T : unmanaged, IFloat
             var hCur = st.HNew; // holds x·W_ihᵀ
             // (x·W_ihᵀ + b) + h·W_hhᵀ: the bias first, in the step, instead of a pass over every step before the loop.
             Vec.AddToRows<T>(hCur, a[a.Bias], n, H);
-            if (!st.SkipProduct) Gemm.MultiplyPacked(hCur, st.HPrev, a[a.WhhP], false, T.One, T.One, n, H, H);
+            if (!st.SkipProduct) a.Product(hCur, st.HPrev, a.WhhP, T.One, n, H, H);
             RnnCell.Forward(hCur, st.HPrev, st.Mask, l.Options.Activation, n, H); // f in place; masked rows keep h_{t-1}
         }
 

@@ -49,7 +49,8 @@ public static class ClassifySample
         { throw new BadInputException($"{model}: metadata 'imdb.vocab': {Cut(e.Message, 300)}", e); }
         if (meta.TryGetValue("imdb.source", out var source) && source.StartsWith("generated", StringComparison.Ordinal))
             Console.Error.WriteLine($"note: {model} was trained on generated data, whose vocabulary is synthetic (good0, bad1, w123, ...): English text scores about 0.5; train with `imdb --data DIR` for real reviews.");
-        var predictor = new Predictor<float>(net);
+        // A quantised checkpoint (`quantize`) predicts at its precision; Checkpoint.Load has checked the key.
+        var predictor = new Predictor<float>(net, Checkpoint.PrecisionOf(meta));
         var state = predictor.NewState();
         var tokens = new int[maxlen];
         var prob = new float[1];
