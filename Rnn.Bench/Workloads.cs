@@ -24,8 +24,11 @@ public static class Workloads
 {
     private sealed record Timing(int WarmupReps, double WarmupSeconds, double TargetSeconds, int MinReps, int MaxReps);
 
-    /// <summary>One workload phase: a name, its matmul FLOPs, a setup returning the timed action, and the engine row it reports under.</summary>
-    public sealed record WorkloadCase(string Workload, string Phase, long Flops, Func<Action> Setup, string Engine = "rnn");
+    /// <summary>
+    /// One workload phase: a name, its matmul FLOPs, a setup returning the timed action, and the engine row it reports
+    /// under. An action running several steps (<paramref name="StepsPerCall"/>) is reported per step.
+    /// </summary>
+    public sealed record WorkloadCase(string Workload, string Phase, long Flops, Func<Action> Setup, string Engine = "rnn", int StepsPerCall = 1);
 
     /// <summary>Runs the selected workloads; returns the exit code.</summary>
     public static int Run(string[] args)
@@ -53,14 +56,16 @@ public static class Workloads
             if (selected != null && !selected.Contains(c.Workload) && !selected.Contains(c.Workload + ":" + c.Phase) && !selected.Contains(c.Engine)) continue;
             var action = c.Setup();
             var r = Time(timing, action);
-            double med = Median(r.Wall), min = r.Wall.Min();
+            int k = c.StepsPerCall;
+            double med = Median(r.Wall) / k, min = r.Wall.Min() / k;
             var ci = CultureInfo.InvariantCulture;
             var sb = new StringBuilder();
             sb.Append(ci, $"{{\"engine\":\"{c.Engine}\",\"version\":\"{version} ({Dispatch.KernelPath})\",\"workload\":\"{c.Workload}\",\"phase\":\"{c.Phase}\",\"threads\":{threads},");
             sb.Append(ci, $"\"median_ms\":{Math.Round(med * 1e3, 4)},\"min_ms\":{Math.Round(min * 1e3, 4)},\"reps\":{r.Wall.Count},");
             sb.Append(ci, $"\"flops\":{c.Flops},\"gflops\":{Math.Round(c.Flops / med / 1e9, 3)}");
-            if (r.Cpu.Count > 0) sb.Append(ci, $",\"cpu_ms\":{Math.Round(Median(r.Cpu) * 1e3, 4)}");
-            sb.Append(ci, $",\"alloc_bytes\":{r.AllocPerCall}}}");
+            if (k > 1) sb.Append(ci, $",\"batches\":{k}");
+            if (r.Cpu.Count > 0) sb.Append(ci, $",\"cpu_ms\":{Math.Round(Median(r.Cpu) / k * 1e3, 4)}");
+            sb.Append(ci, $",\"alloc_bytes\":{r.AllocPerCall / k}}}");
             Console.Out.WriteLine(sb.ToString());
             Console.Out.Flush();
         }
@@ -123,6 +128,7 @@ public static class Workloads
     {
         yield return Adding(false); yield return Adding(true);
         yield return Imdb(false); yield return Imdb(true);
+        yield return ImdbLong(packed: true); yield return ImdbLong(packed: false);
         yield return LstmLarge(false); yield return LstmLarge(true);
         yield return LstmInfer1();
         yield return LstmInfer1Stream(WeightPrecision.BFloat16); yield return LstmInfer1Stream(WeightPrecision.Int8);
@@ -265,6 +271,78 @@ public static class Workloads
             var adam = new Adam<float>(model.Parameters, 1e-3, 0.9, 0.999, 1e-8);
             return () => ImdbTrainStep(model, adam, tokens, labels);
         });
+    }
+
+    /// <summary>Batches of imdb-packed: the first <see cref="LongBatches"/> lines (32 lengths each) of the embedded lengths file.</summary>
+    public const int LongBatches = 16;
+
+    /// <summary>
+    /// imdb-packed / imdb-400: the imdb model (no head dropout, as imdb) at maxlen 400 on real IMDB review lengths
+    /// (Data/imdb-train-lengths-400.txt, written by tools/imdb-lengths.cs; tools/imdb-packed-peer.py runs PyTorch on
+    /// the same batches). One call runs <see cref="LongBatches"/> train steps of batch 32, post-padded tokens:
+    /// imdb-packed passes the lengths (each row runs only its real steps), imdb-400 the mask (every padded step is
+    /// computed, the state carried through it). The figure is per step (the call divided by the batches); the FLOPs
+    /// count the real tokens only, so GFLOP/s is useful throughput in both.
+    /// </summary>
+    public static WorkloadCase ImdbLong(bool packed)
+    {
+        const int B = 32, S = 400, V = 20000, E = 128, H = 128;
+        var lengths = LongLengths();
+        long tokens = lengths.Sum(l => (long)l.Sum());
+        long flops = (2L * 4 * H * (E + H) * 3 + 2L * 4 * H * E) * tokens / LongBatches + 3 * 2L * B * H;
+        return new WorkloadCase(packed ? "imdb-packed" : "imdb-400", "train_step", flops, () =>
+        {
+            var rng = new Rng(1);
+            var emb = new Embedding<float>(V, E, rng, name: "embedding");
+            var lstm = new Lstm<float>(E, H, rng, new LstmOptions { Init = InitScheme.PyTorch, ReturnSequences = false });
+            var fc = new Dense<float>(H, 1, rng, name: "fc");
+            var parameters = emb.Parameters.Concat(lstm.Parameters).Concat(fc.Parameters).ToArray();
+            var adam = new Adam<float>(parameters, 1e-3, 0.9, 0.999, 1e-8);
+            var batches = new (int[] Tokens, float[] Mask, int[] Lengths, float[] Labels)[LongBatches];
+            for (int i = 0; i < LongBatches; i++)
+            {
+                var tok = new int[B * S]; var mask = new float[B * S]; var labels = new float[B];
+                for (int b = 0; b < B; b++)
+                {
+                    for (int t = 0; t < lengths[i][b]; t++) { tok[b * S + t] = 1 + (int)(rng.NextUInt64() % (V - 1)); mask[b * S + t] = 1; }
+                    labels[b] = rng.NextUInt64() % 2;
+                }
+                batches[i] = (tok, mask, lengths[i], labels);
+            }
+            var e = new float[B * S * E]; var de = new float[B * S * E];
+            var h = new float[B * H]; var dh = new float[B * H];
+            var logit = new float[B]; var dlogit = new float[B];
+            return () =>
+            {
+                foreach (var (tok, mask, lens, labels) in batches)
+                {
+                    foreach (var p in parameters) p.ZeroGrad();
+                    emb.Forward(e, tok, B, S);
+                    if (packed) lstm.ForwardPacked(h, e, lens, B, S); else lstm.Forward(h, e, mask, B, S);
+                    fc.Forward(logit, h, B);
+                    BinaryCrossEntropy.Forward<float>(logit, labels);
+                    BinaryCrossEntropy.Backward<float>(dlogit, logit, labels, 1f);
+                    fc.Backward(dh, dlogit, B);
+                    de.AsSpan().Clear();
+                    lstm.Backward(de, dh, B, S);
+                    emb.Backward(de, B, S);
+                    adam.Step();
+                }
+            };
+        }, StepsPerCall: LongBatches);
+    }
+
+    /// <summary>(batches, 32) lengths from the embedded Data/imdb-train-lengths-400.txt.</summary>
+    public static int[][] LongLengths()
+    {
+        using var s = typeof(Workloads).Assembly.GetManifestResourceStream("Rnn.Bench.Data.imdb-train-lengths-400.txt")
+            ?? throw new InvalidOperationException("Rnn.Bench: the embedded resource Data/imdb-train-lengths-400.txt is missing.");
+        using var r = new StreamReader(s);
+        var rows = new List<int[]>();
+        for (string? line; rows.Count < LongBatches && (line = r.ReadLine()) != null;)
+            if (line.Length > 0 && line[0] != '#')
+                rows.Add(line.Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(v => int.Parse(v, CultureInfo.InvariantCulture)).ToArray());
+        return rows.ToArray();
     }
 
     /// <summary>The imdb model (PyTorch init for the LSTM), random tokens and 0/1 labels, from a fixed seed.</summary>

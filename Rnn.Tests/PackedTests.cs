@@ -474,10 +474,11 @@ public class PackedTests
 public class PackedThreadingTests
 {
     [Theory]
-    [InlineData("lstm")]
-    [InlineData("gru")]
-    [InlineData("tanh")]
-    public void PackedRunsAreBitIdenticalForAnyThreadCount(string cell)
+    [InlineData("lstm", -1)]
+    [InlineData("gru", -1)]
+    [InlineData("tanh", -1)]
+    [InlineData("lstm", 9)]
+    public void PackedRunsAreBitIdenticalForAnyThreadCount(string cell, int trunc)
     {
         const int b = 37, s = 23;
         var lengths = Enumerable.Range(0, b).Select(k => 1 + (k * 7919 % s)).ToArray();
@@ -485,7 +486,7 @@ public class PackedThreadingTests
         float[][] Run(int threads)
         {
             Engine.Threads = threads;
-            using var l = PackedTests.Make<float>(cell, 8, new(Backwards: cell == "gru"));
+            using var l = PackedTests.Make<float>(cell, 8, new(Backwards: cell == "gru", Trunc: trunc));
             var y = new float[b * l.OutputLength(s)]; var dy = GradCheck.Det(y.Length, 1, 3).Select(v => (float)v).ToArray(); var dx = new float[x.Length];
             l.ForwardPacked(y, x, lengths, b, s);
             l.Backward(dx, dy, b, s);
@@ -501,6 +502,30 @@ public class PackedThreadingTests
             }
         }
         finally { Engine.Threads = 1; }
+    }
+
+    [Fact]
+    public void RowsOfUnequalWorkSplitByWork()
+    {
+        // Sorted lengths, as a packed batch holds them: equal row counts would give thread 0 most of the work.
+        int[] work = [400, 400, 380, 350, 300, 260, 220, 200, 180, 150, 120, 100, 90, 60, 40, 20];
+        foreach (int chunks in new[] { 2, 3, 4 })
+        {
+            var bounds = new int[chunks + 1];
+            Rnn.Kernels.WorkerPool.WorkBounds(work, chunks, bounds);
+            Assert.Equal(0, bounds[0]); Assert.Equal(work.Length, bounds[chunks]);
+            long total = work.Sum();
+            for (int c = 0; c < chunks; c++)
+            {
+                Assert.True(bounds[c + 1] > bounds[c], $"chunk {c} of {chunks} is empty: [{string.Join(", ", bounds)}]");
+                long sum = work[bounds[c]..bounds[c + 1]].Sum();
+                Assert.True(Math.Abs(sum - total / (double)chunks) <= work.Max(), $"chunk {c} of {chunks} holds {sum} of {total}: [{string.Join(", ", bounds)}]");
+            }
+        }
+        // As many chunks as rows: one row each, whatever the work.
+        var one = new int[4];
+        Rnn.Kernels.WorkerPool.WorkBounds([100, 1, 1], 3, one);
+        Assert.Equal([0, 1, 2, 3], one);
     }
 
     [Theory]

@@ -135,6 +135,7 @@ internal static unsafe class WorkerPool
         public delegate* managed<void*, int, int, void> Body;
         public void* State;
         public int Rows, Chunks;
+        public int* Bounds; // chunks + 1 row indices, or null for equal ranges
     }
 
     /// <summary>
@@ -142,19 +143,43 @@ internal static unsafe class WorkerPool
     /// returns when all are done. A recurrent layer's rows (sequences of the batch) never interact inside its time
     /// loop, so the whole loop runs with no barrier per step, and each row's arithmetic is what one thread would do:
     /// results are bit-identical for any count. Kernels called inside run on their own thread (<see cref="InRows"/>).
+    /// With <paramref name="bounds"/> (chunks + 1 row indices from 0 to rows), range i is [bounds[i], bounds[i + 1])
+    /// instead: rows of unequal work (a packed batch's lengths) split by work, not by count.
     /// </summary>
-    public static void RunRows(delegate* managed<void*, int, int, void> body, void* state, int rows, int chunks)
+    public static void RunRows(delegate* managed<void*, int, int, void> body, void* state, int rows, int chunks, int* bounds = null)
     {
         // One chunk runs on the caller as a plain call: its kernels may still split their own output.
         if (chunks <= 1 || Size == 1) { body(state, 0, rows); return; }
-        var job = new RowJob { Body = body, State = state, Rows = rows, Chunks = Math.Min(chunks, Size) };
+        var job = new RowJob { Body = body, State = state, Rows = rows, Chunks = Math.Min(chunks, Size), Bounds = bounds };
         Run(&RowChunk, &job, job.Chunks);
+    }
+
+    /// <summary>
+    /// Splits rows of the given work (in row order) into <paramref name="chunks"/> contiguous ranges of near-equal
+    /// total work: bounds (chunks + 1) from 0 to work.Length, each range at least one row when rows allow.
+    /// </summary>
+    public static void WorkBounds(ReadOnlySpan<int> work, int chunks, Span<int> bounds)
+    {
+        long total = 0;
+        foreach (int w in work) total += w;
+        int rows = work.Length, r = 0;
+        long acc = 0;
+        bounds[0] = 0;
+        for (int c = 1; c < chunks; c++)
+        {
+            long target = total * c / chunks;
+            // Leave at least one row for each later chunk; take at least one row for this one.
+            while (r < rows - (chunks - c) && (acc + work[r] <= target || r < bounds[c - 1] + 1)) acc += work[r++];
+            bounds[c] = r;
+        }
+        bounds[chunks] = rows;
     }
 
     private static void RowChunk(void* state, int chunk)
     {
         ref RowJob j = ref *(RowJob*)state;
-        int r0 = (int)((long)j.Rows * chunk / j.Chunks), r1 = (int)((long)j.Rows * (chunk + 1) / j.Chunks);
+        int r0 = j.Bounds != null ? j.Bounds[chunk] : (int)((long)j.Rows * chunk / j.Chunks);
+        int r1 = j.Bounds != null ? j.Bounds[chunk + 1] : (int)((long)j.Rows * (chunk + 1) / j.Chunks);
         if (r0 >= r1) return;
         bool outer = t_inRows;
         t_inRows = true;

@@ -58,6 +58,8 @@ internal sealed class ScanArena<T> : IDisposable where T : unmanaged, IFloatingP
     public bool Packed, LayoutPacked;
     /// <summary>Packed: Perm[j] = the caller's row of sorted row j; Len[j] its length; Alive[s] = rows with length &gt; s (S+1); Off (S+1); Cursor (S+1) scratch.</summary>
     public int[] Perm = [], Len = [], Alive = [], Off = [], Cursor = [];
+    /// <summary>Packed: each sorted row's steps in a truncated Backward (B): the threads' row ranges split by it.</summary>
+    public int[] Work = [];
     public Span<T> this[Slot s] => Tape[s];
     public Span<T> Step(Slot s, int step) => Packed ? Tape.At(s, RowOffset(s, step), s.StepLength) : Tape.Step(s, step);
     public Span<T> Steps(Slot s, int from, int count)
@@ -290,7 +292,7 @@ internal sealed class RecurrentScan<T, TCell> : IRowLoops<T>, IScan<T>
         }
         InitialStateInto(a, h0, c0, B);
 
-        RowLoops<T>.Forward(this, B, S);
+        RowLoops<T>.Forward(this, B, S, packed ? a.Len : default); // packed: split by length, not by count
 
         if (packed) { PackedOutput(a, y, B, S); return; }
         if (O.ReturnSequences)
@@ -324,7 +326,7 @@ internal sealed class RecurrentScan<T, TCell> : IRowLoops<T>, IScan<T>
     /// </summary>
     private static void SortByLength(ScanArena<T> a, ReadOnlySpan<int> lengths, int B, int S)
     {
-        if (a.Perm.Length != B) { a.Perm = new int[B]; a.Len = new int[B]; }
+        if (a.Perm.Length != B) { a.Perm = new int[B]; a.Len = new int[B]; a.Work = new int[B]; }
         if (a.Alive.Length != S + 1) { a.Alive = new int[S + 1]; a.Off = new int[S + 1]; a.Cursor = new int[S + 1]; }
         var alive = a.Alive; var cur = a.Cursor;
         Array.Clear(alive);
@@ -448,7 +450,14 @@ internal sealed class RecurrentScan<T, TCell> : IRowLoops<T>, IScan<T>
         }
         _cell.PrepareBackward(a, B);
         a.CarryOut = sStop == 0 && (!dh0.IsEmpty || _l.H0 != null);
-        RowLoops<T>.Backward(this, B, S, steps, dy);
+        ReadOnlySpan<int> work = default;
+        if (a.Packed && sStop == 0) work = a.Len;
+        else if (a.Packed)
+        {
+            for (int j = 0; j < B; j++) a.Work[j] = Math.Max(0, a.Len[j] - sStop);
+            work = a.Work;
+        }
+        RowLoops<T>.Backward(this, B, S, steps, dy, work);
         dh = a.Step(a.Carry, steps & 1); // the carries swap once per step
 
         // Whatever reached (h_{-1}, c_{-1}) (never, under truncation).

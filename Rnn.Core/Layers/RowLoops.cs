@@ -30,18 +30,33 @@ internal static unsafe class RowLoops<T> where T : unmanaged, IFloatingPointIeee
         public int DyLength;
     }
 
-    public static void Forward(IRowLoops<T> layer, int batch, int seqLen)
+    // Participants a split by work can serve (bounds live on the stack).
+    private const int MaxChunks = 64;
+
+    /// <summary>
+    /// The time loop over all rows. work (batch), when given, is each row's step count (a packed batch's sorted
+    /// lengths): the ranges then split by work, so the thread holding the longest rows does not finish last.
+    /// Which thread runs a row never changes its bits.
+    /// </summary>
+    public static void Forward(IRowLoops<T> layer, int batch, int seqLen, ReadOnlySpan<int> work = default)
     {
         var job = new Job { Layer = layer, Seq = seqLen };
-        WorkerPool.RunRows(&ForwardChunk, Unsafe.AsPointer(ref job), batch, WorkerPool.RowChunks(batch));
+        int chunks = Math.Min(WorkerPool.RowChunks(batch), MaxChunks);
+        int* bounds = stackalloc int[chunks + 1];
+        if (!work.IsEmpty) WorkerPool.WorkBounds(work, chunks, new Span<int>(bounds, chunks + 1));
+        WorkerPool.RunRows(&ForwardChunk, Unsafe.AsPointer(ref job), batch, chunks, work.IsEmpty ? null : bounds);
     }
 
-    public static void Backward(IRowLoops<T> layer, int batch, int seqLen, int steps, ReadOnlySpan<T> dy)
+    /// <summary>The reverse loop over all rows; work as in <see cref="Forward"/> (each row's steps in this pass).</summary>
+    public static void Backward(IRowLoops<T> layer, int batch, int seqLen, int steps, ReadOnlySpan<T> dy, ReadOnlySpan<int> work = default)
     {
+        int chunks = Math.Min(WorkerPool.RowChunks(batch), MaxChunks);
+        int* bounds = stackalloc int[chunks + 1];
+        if (!work.IsEmpty) WorkerPool.WorkBounds(work, chunks, new Span<int>(bounds, chunks + 1));
         fixed (T* p = dy)
         {
             var job = new Job { Layer = layer, Seq = seqLen, Steps = steps, Dy = p, DyLength = dy.Length };
-            WorkerPool.RunRows(&BackwardChunk, Unsafe.AsPointer(ref job), batch, WorkerPool.RowChunks(batch));
+            WorkerPool.RunRows(&BackwardChunk, Unsafe.AsPointer(ref job), batch, chunks, work.IsEmpty ? null : bounds);
         }
     }
 
