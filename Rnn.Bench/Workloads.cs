@@ -356,7 +356,7 @@ public static class Workloads
             EmbeddingDim = E,
             Cell = CellKind.Lstm,
             Hidden = H,
-            Init = "pytorch",
+            Init = InitScheme.PyTorch,
             OutputSize = 1,
         }, rng);
         var tokens = new int[B * S];

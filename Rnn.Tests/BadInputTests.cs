@@ -1,4 +1,5 @@
 using Rnn.Init;
+using Rnn.Kernels;
 using Rnn.Layers;
 
 namespace Rnn.Tests;

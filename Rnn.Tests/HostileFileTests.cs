@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Rnn.Fuzz;
 using Rnn.Init;
 using Rnn.IO;
+using Rnn.Layers;
 using Rnn.Models;
 
 namespace Rnn.Tests;
@@ -182,7 +183,7 @@ public class HostileFileTests
     public void ParameterShapesMatchTheModelForEveryCellAndOption()
     {
         foreach (var cell in Enum.GetValues<CellKind>())
-            foreach (string init in new[] { "keras", "pytorch" })
+            foreach (var init in Enum.GetValues<InitScheme>())
                 foreach (bool bi in new[] { false, true })
                     foreach (int layers in new[] { 0, 1, 3 })
                         foreach (int vocab in new[] { 0, 11 })

@@ -1,5 +1,7 @@
 using Rnn.Init;
 using Rnn.IO;
+using Rnn.Kernels;
+using Rnn.Layers;
 using Rnn.Models;
 
 namespace Rnn.Tests;
@@ -158,7 +160,7 @@ public class OnnxExportTests
     [Fact]
     public void Imdb_shaped_model_has_the_expected_graph()
     {
-        using var m = Model(new ModelSpec { Vocab = 50, EmbeddingDim = 4, Cell = CellKind.Lstm, Hidden = 3, OutputSize = 1, OutputActivation = "sigmoid" });
+        using var m = Model(new ModelSpec { Vocab = 50, EmbeddingDim = 4, Cell = CellKind.Lstm, Hidden = 3, OutputSize = 1, OutputActivation = Activation.Sigmoid });
         var (model, nodes, inits, graph) = Parse(OnnxExport.Serialize(m, seqLen: 7));
         Assert.Equal(7UL, One(model, 1).Value);                              // ir_version
         var opset = One(model, 8).Message;
@@ -192,7 +194,7 @@ public class OnnxExportTests
     [Fact]
     public void Lstm_gates_are_reordered_to_i_o_f_c()
     {
-        using var m = Model(new ModelSpec { InputSize = 2, Cell = CellKind.Lstm, Hidden = 2, OutputSize = 1, Init = "pytorch" });
+        using var m = Model(new ModelSpec { InputSize = 2, Cell = CellKind.Lstm, Hidden = 2, OutputSize = 1, Init = InitScheme.PyTorch });
         var p = m.NamedParameters.ToDictionary(n => n.Name, n => n.Parameter);
         // Our blocks i, f, g, o hold 1, 2, 3, 4 (weights), 10..40 (bias_ih), 100..400 (bias_hh).
         for (int j = 0; j < 4; j++)
@@ -212,7 +214,7 @@ public class OnnxExportTests
     [Fact]
     public void Bidirectional_gru_stack_per_step_has_z_r_h_and_linear_before_reset()
     {
-        using var m = Model(new ModelSpec { InputSize = 3, Cell = CellKind.Gru, Hidden = 2, Layers = 2, Bidirectional = true, OutputSize = 2, PerStep = true, Init = "pytorch" });
+        using var m = Model(new ModelSpec { InputSize = 3, Cell = CellKind.Gru, Hidden = 2, Layers = 2, Bidirectional = true, OutputSize = 2, PerStep = true, Init = InitScheme.PyTorch });
         var p = m.NamedParameters.ToDictionary(n => n.Name, n => n.Parameter);
         for (int j = 0; j < 3; j++) Array.Fill(p["rnn.weight_ih_l1_reverse"].Value, j + 1f, j * 2 * 4, 2 * 4); // r, z, n = 1, 2, 3
         var (_, nodes, inits, _) = Parse(OnnxExport.Serialize(m, 5));

@@ -25,7 +25,7 @@ public class PerformanceContractTests
         var spec = new ModelSpec
         {
             Vocab = V, EmbeddingDim = 128, Cell = CellKind.Lstm, Hidden = 128, OutputSize = 1,
-            MaskZero = maskAndDropout, HeadDropout = maskAndDropout ? 0.5 : 0, Init = maskAndDropout ? "keras" : "pytorch",
+            MaskZero = maskAndDropout, HeadDropout = maskAndDropout ? 0.5 : 0, Init = maskAndDropout ? InitScheme.Keras : InitScheme.PyTorch,
         };
         var rng = new Rng(3);
         using var model = new SequenceModel<float>(spec, rng);

@@ -1,4 +1,5 @@
 using Rnn.Init;
+using Rnn.Layers;
 using Rnn.Models;
 
 namespace Rnn.Tests;
@@ -14,7 +15,7 @@ public class PredictorTests
     };
 
     private static SequenceModel<double> Model(CellKind cell, int layers, bool perStep, bool learnedInit = false)
-        => new(new ModelSpec { InputSize = 4, Cell = cell, Hidden = 5, Layers = layers, OutputSize = 2, PerStep = perStep, Init = "pytorch", HeadDropout = 0.5 }, new Rng(21)) { Training = false };
+        => new(new ModelSpec { InputSize = 4, Cell = cell, Hidden = 5, Layers = layers, OutputSize = 2, PerStep = perStep, Init = InitScheme.PyTorch, HeadDropout = 0.5 }, new Rng(21)) { Training = false };
 
     [Theory]
     [MemberData(nameof(Cases))]

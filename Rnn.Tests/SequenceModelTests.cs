@@ -1,5 +1,6 @@
 using Rnn.Init;
 using Rnn.IO;
+using Rnn.Layers;
 using Rnn.Losses;
 using Rnn.Models;
 
@@ -28,7 +29,7 @@ public class SequenceModelTests
         var spec = new ModelSpec
         {
             InputSize = 3, Cell = cell, Hidden = 4, Layers = 2, Bidirectional = bidirectional, DropoutBetween = dropout,
-            HeadDropout = dropout, OutputSize = 2, PerStep = perStep, Init = "pytorch",
+            HeadDropout = dropout, OutputSize = 2, PerStep = perStep, Init = InitScheme.PyTorch,
         };
         using var m = new SequenceModel<double>(spec, new Rng(5));
         var x = GradCheck.Det(B * S * 3);
@@ -53,7 +54,7 @@ public class SequenceModelTests
     [Fact]
     public void ImdbNetworkWithBce()
     {
-        var spec = new ModelSpec { Vocab = 11, EmbeddingDim = 4, Cell = CellKind.Lstm, Hidden = 5, HeadDropout = 0.5, OutputSize = 1, Init = "keras" };
+        var spec = new ModelSpec { Vocab = 11, EmbeddingDim = 4, Cell = CellKind.Lstm, Hidden = 5, HeadDropout = 0.5, OutputSize = 1, Init = InitScheme.Keras };
         using var m = new SequenceModel<double>(spec, new Rng(2));
         int[] tokens = [1, 5, 7, 3, 2, 0, 0, 1, 4, 4, 1, 10, 9, 8, 7];
         double[] y = [1, 0, 1];

@@ -116,8 +116,8 @@ public class StreamingEqualsForwardTests
     {
         const int B = 3, S = 8, F = 6, V = 30, O = 2;
         var spec = tokens
-            ? new ModelSpec { Vocab = V, EmbeddingDim = F, Cell = cell, Hidden = 20, Layers = layers, OutputSize = O, PerStep = perStep, Init = "pytorch" }
-            : new ModelSpec { InputSize = F, Cell = cell, Hidden = 20, Layers = layers, OutputSize = O, PerStep = perStep, Init = "pytorch" };
+            ? new ModelSpec { Vocab = V, EmbeddingDim = F, Cell = cell, Hidden = 20, Layers = layers, OutputSize = O, PerStep = perStep, Init = InitScheme.PyTorch }
+            : new ModelSpec { InputSize = F, Cell = cell, Hidden = 20, Layers = layers, OutputSize = O, PerStep = perStep, Init = InitScheme.PyTorch };
         using var m = new SequenceModel<float>(spec, new Rng(5)) { Training = false };
         var x = GradCheck.Det(B * S * F, 1.5, 2).Select(v => (float)v).ToArray();
         var ids = Enumerable.Range(0, B * S).Select(i => (i * 7 + 3) % V).ToArray();

@@ -115,7 +115,7 @@ public static class OnnxExport
 
         var fw = Get("fc.weight"); var fb = Get("fc.bias");
         int O = spec.OutputSize, F = spec.RecurrentOutputSize;
-        string act = spec.OutputActivation;
+        string act = ModelSpec.ActivationName(spec.OutputActivation);
         string headOut = act == "linear" ? "output" : "logits";
         if (!spec.PerStep)
         {

@@ -382,7 +382,7 @@ public static class PyTorchImport
             InputSize = tokens ? 0 : info.InputSize,
             Cell = info.Cell switch { "LSTM" => CellKind.Lstm, "GRU" => CellKind.Gru, _ => nonlinearity == Activation.Relu ? CellKind.RnnRelu : CellKind.RnnTanh },
             Hidden = info.HiddenSize, Layers = info.Layers, Bidirectional = info.Bidirectional,
-            OutputSize = Dim(file, fw, fs[0], "out"), OutputActivation = outputActivation, PerStep = perStep, Init = "pytorch",
+            OutputSize = Dim(file, fw, fs[0], "out"), OutputActivation = ModelSpec.ParseActivation(outputActivation, nameof(outputActivation), (k, m) => new ArgumentException(m, k)), PerStep = perStep, Init = InitScheme.PyTorch,
         };
         // Every size came from a shape: name the tensor it came from. A 0-byte tensor can declare any shape, so the
         // whole architecture is checked against the file's tensors below before anything is allocated.

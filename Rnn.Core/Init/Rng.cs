@@ -14,6 +14,16 @@ public sealed class Rng
     /// <summary>Creates a generator from a seed.</summary>
     public Rng(ulong seed) => Reset(seed);
 
+    /// <summary>
+    /// Creates a generator from a seed ≥ 0, the same sequence as <c>new Rng((ulong)seed)</c>. A negative seed throws
+    /// <see cref="ArgumentOutOfRangeException"/> (pass <c>unchecked((ulong)seed)</c> to use its bits deliberately).
+    /// </summary>
+    public Rng(int seed)
+    {
+        if (seed < 0) throw new ArgumentOutOfRangeException(nameof(seed), seed, $"seed: expected >= 0, got {seed} (for a negative int's bits pass unchecked((ulong)seed)).");
+        Reset((ulong)seed);
+    }
+
     /// <summary>Restarts the sequence as if newly created from <paramref name="seed"/>.</summary>
     public void Reset(ulong seed)
     {

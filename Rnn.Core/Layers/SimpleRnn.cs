@@ -14,6 +14,11 @@ public sealed record SimpleRnnOptions : RecurrentOptions
     /// elementwise to [−c, c] (not norm clipping). 0 turns it off.
     /// </summary>
     public double GradClipping { get; init; }
+    /// <summary>
+    /// Weight initialisation: null (default) is Lasagne's HeUniform for the weights and zero biases; Keras is glorot /
+    /// orthogonal / zeros; PyTorch is U(±1/√H) for every weight and bias.
+    /// </summary>
+    public InitScheme? Init { get; init; }
 }
 
 /// <summary>
@@ -33,8 +38,9 @@ public sealed class SimpleRnn<T> : RecurrentLayer<T> where T : unmanaged, IFloat
     public override int StateCount => 1;
 
     /// <summary>
-    /// Creates the layer. Weights start as Lasagne's HeUniform (U(±√(3/fan_in)), fan_in = I for W_ih and H for W_hh);
-    /// biases and h0 start at zero; a null rng leaves every weight at zero (for loading). Re-initialise <see cref="Parameter{T}.Value"/> for other schemes.
+    /// Creates the layer. Weights start per <see cref="SimpleRnnOptions.Init"/>: by default Lasagne's HeUniform
+    /// (U(±√(3/fan_in)), fan_in = I for W_ih and H for W_hh) with zero biases; h0 starts at zero; a null rng leaves
+    /// every weight at zero (for loading).
     /// </summary>
     public SimpleRnn(int inputSize, int hiddenSize, Rng? rng, SimpleRnnOptions? options = null, string suffix = "_l0")
         : base(inputSize, hiddenSize, hiddenSize, 1, options ??= new SimpleRnnOptions(), suffix)
@@ -45,7 +51,10 @@ public sealed class SimpleRnn<T> : RecurrentLayer<T> where T : unmanaged, IFloat
         if (!(Options.GradClipping >= 0 && double.IsFinite(Options.GradClipping)))
             throw new ArgumentException($"options.GradClipping: expected a finite value >= 0, got {Options.GradClipping}.", nameof(options));
         _scan = new RecurrentScan<T, Cell>(this, new Cell(this));
+        if (Options.Init is { } init && !Enum.IsDefined(init))
+            throw new ArgumentException($"options.Init: expected null, Keras or PyTorch, got {init}.", nameof(options));
         if (rng == null) return; // loading: the caller writes every value
+        if (Options.Init is { } scheme) { RecurrentInit.Weights(scheme, rng, 1, inputSize, hiddenSize, WeightIh, WeightHh, BiasIh, BiasHh); return; }
         Initializers.HeUniform<T>(WeightIh.Value, rng, inputSize);
         Initializers.HeUniform<T>(WeightHh.Value, rng, hiddenSize);
     }

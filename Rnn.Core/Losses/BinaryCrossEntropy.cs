@@ -22,13 +22,17 @@ public static class BinaryCrossEntropy
         return T.CreateTruncating(s / logits.Length);
     }
 
-    /// <summary>Accumulates dL/dz = (σ(z) − y)/n · scale into dlogits (n).</summary>
+    /// <summary>
+    /// Writes dL/dz = (σ(z) − y)/n · scale into dlogits (n), overwriting it: a reused buffer needs no clearing, so a
+    /// forgotten Clear cannot double the gradient. (It used to accumulate.)
+    /// </summary>
     public static void Backward<T>(Span<T> dlogits, ReadOnlySpan<T> logits, ReadOnlySpan<T> targets, T scale) where T : unmanaged, IFloatingPointIeee754<T>
     {
         Check(logits, targets);
         Guard.Length(dlogits.Length, logits.Length, $"logits' ({logits.Length})");
         T k = scale / T.CreateTruncating(logits.Length);
-        for (int i = 0; i < logits.Length; i++) dlogits[i] += k * (Sigmoid(logits[i]) - targets[i]);
+        // +0 + g: the bits a cleared buffer accumulating g held (−0 becomes +0), so results match the accumulating form.
+        for (int i = 0; i < logits.Length; i++) dlogits[i] = T.Zero + k * (Sigmoid(logits[i]) - targets[i]);
     }
 
     /// <summary>p (n) = σ(logits (n)), the probability of label 1. p may alias logits.</summary>

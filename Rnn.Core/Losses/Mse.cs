@@ -15,12 +15,12 @@ public static class Mse
         return s / T.CreateTruncating(pred.Length);
     }
 
-    /// <summary>Accumulates dL/dpred = 2(p − y)/n · scale into dpred.</summary>
+    /// <summary>Writes dL/dpred = 2(p − y)/n · scale into dpred, overwriting it (no clearing needed; it used to accumulate).</summary>
     public static void Backward<T>(Span<T> dpred, ReadOnlySpan<T> pred, ReadOnlySpan<T> target, T scale) where T : unmanaged, IFloatingPointIeee754<T>
     {
         Guard.Length(target.Length, pred.Length, $"pred's ({pred.Length})");
         Guard.Length(dpred.Length, pred.Length, $"pred's ({pred.Length})");
         T k = scale * T.CreateTruncating(2.0 / pred.Length);
-        for (int i = 0; i < pred.Length; i++) dpred[i] += k * (pred[i] - target[i]);
+        for (int i = 0; i < pred.Length; i++) dpred[i] = T.Zero + k * (pred[i] - target[i]); // +0 + g: a cleared buffer's bits
     }
 }

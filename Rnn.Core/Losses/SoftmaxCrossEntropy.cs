@@ -31,16 +31,20 @@ public static class SoftmaxCrossEntropy
         return T.CreateTruncating(s / wsum);
     }
 
-    /// <summary>Accumulates dL/dz = (softmax(z) − onehot(y))/n · scale into dlogits (n, C).</summary>
+    /// <summary>Writes dL/dz = (softmax(z) − onehot(y))/n · scale into dlogits (n, C), overwriting it.</summary>
     public static void Backward<T>(Span<T> dlogits, ReadOnlySpan<T> logits, ReadOnlySpan<int> targets, T scale, int classes) where T : unmanaged, IFloatingPointIeee754<T>
         => Backward(dlogits, logits, targets, default, scale, classes);
 
-    /// <summary>Accumulates dL/dzᵢ = wᵢ/Σw · (softmax(zᵢ) − onehot(yᵢ)) · scale into dlogits (n, C); rows with wᵢ = 0 get nothing.</summary>
+    /// <summary>
+    /// Writes dL/dzᵢ = wᵢ/Σw · (softmax(zᵢ) − onehot(yᵢ)) · scale into dlogits (n, C), overwriting it (rows with wᵢ = 0,
+    /// and every row when Σw = 0, get 0): a reused buffer needs no clearing. (It used to accumulate.)
+    /// </summary>
     public static void Backward<T>(Span<T> dlogits, ReadOnlySpan<T> logits, ReadOnlySpan<int> targets, ReadOnlySpan<T> weights, T scale, int classes)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         double wsum = Check(logits, targets, weights, classes);
         Guard.Length(dlogits.Length, logits.Length, $"(n={targets.Length}, C={classes})");
+        dlogits.Clear(); // then accumulated as before: the same bits
         if (wsum == 0) return;
         T k = scale / T.CreateTruncating(wsum);
         for (int i = 0; i < targets.Length; i++)

@@ -1,4 +1,6 @@
 using System.Globalization;
+using Rnn.Kernels;
+using Rnn.Layers;
 
 namespace Rnn.Models;
 
@@ -50,12 +52,15 @@ public sealed record ModelSpec
     public double InputDropout { get; init; }
     /// <summary>Dropout on h in each LSTM/GRU recurrence (Keras recurrent_dropout), one mask per sequence.</summary>
     public double RecurrentDropout { get; init; }
-    /// <summary>Weight initialisation: "keras" (glorot/orthogonal/zeros, unit forget bias) or "pytorch" (U(±1/√H)).</summary>
-    public string Init { get; init; } = "keras";
+    /// <summary>
+    /// Weight initialisation: Keras (LSTM/GRU glorot/orthogonal/zeros with a unit forget bias; the vanilla RNN Lasagne's
+    /// HeUniform) or PyTorch (every weight and bias U(±1/√H), two biases). Metadata "keras" or "pytorch".
+    /// </summary>
+    public InitScheme Init { get; init; } = InitScheme.Keras;
     /// <summary>Outputs of the Dense head per position.</summary>
     public int OutputSize { get; init; } = 1;
-    /// <summary>Head activation: "linear", "sigmoid", "tanh" or "relu". Losses on logits want "linear".</summary>
-    public string OutputActivation { get; init; } = "linear";
+    /// <summary>Head activation. Losses on logits want Linear. Metadata "linear", "sigmoid", "tanh" or "relu".</summary>
+    public Activation OutputActivation { get; init; } = Activation.Linear;
     /// <summary>Apply the head at every step (TimeDistributed(Dense)) instead of only to the final state.</summary>
     public bool PerStep { get; init; }
 
@@ -86,9 +91,9 @@ public sealed record ModelSpec
         if (!Enum.IsDefined(Cell)) yield return (nameof(Cell), "a CellKind", T(Cell));
         foreach (var (name, p) in new[] { (nameof(DropoutBetween), DropoutBetween), (nameof(HeadDropout), HeadDropout), (nameof(InputDropout), InputDropout), (nameof(RecurrentDropout), RecurrentDropout) })
             if (!(p >= 0 && p < 1)) yield return (name, "[0, 1)", p.ToString("R", ci));
-        if (Init is not ("keras" or "pytorch")) yield return (nameof(Init), "keras or pytorch", T(Init ?? "null"));
+        if (!Enum.IsDefined(Init)) yield return (nameof(Init), "an InitScheme (Keras or PyTorch)", T(Init));
         if (OutputSize < 1) yield return (nameof(OutputSize), ">= 1", T(OutputSize));
-        if (OutputActivation is not ("linear" or "sigmoid" or "tanh" or "relu")) yield return (nameof(OutputActivation), "linear, sigmoid, tanh or relu", T(OutputActivation ?? "null"));
+        if (!Enum.IsDefined(OutputActivation)) yield return (nameof(OutputActivation), "an Activation (Linear, Sigmoid, Tanh or Relu)", T(OutputActivation));
         if (Vocab < 0 || (Vocab > 0 ? EmbeddingDim < 1 : InputSize < 1) || Layers < 0 || Layers > 64 || (Layers > 0 && Hidden < 1) || OutputSize < 1) yield break;
         foreach (var (name, shape) in ParameterShapes())
         {
@@ -106,6 +111,42 @@ public sealed record ModelSpec
             }
         }
     }
+
+    /// <summary>The metadata spelling of an init scheme: "keras" or "pytorch".</summary>
+    public static string InitName(InitScheme init) => init switch
+    {
+        InitScheme.Keras => "keras",
+        InitScheme.PyTorch => "pytorch",
+        _ => throw new ArgumentOutOfRangeException(nameof(init), init, $"init: expected Keras or PyTorch, got {init}."),
+    };
+
+    /// <summary>The metadata spelling of an activation: "linear", "sigmoid", "tanh" or "relu".</summary>
+    public static string ActivationName(Activation activation) => activation switch
+    {
+        Activation.Linear => "linear",
+        Activation.Sigmoid => "sigmoid",
+        Activation.Tanh => "tanh",
+        Activation.Relu => "relu",
+        _ => throw new ArgumentOutOfRangeException(nameof(activation), activation, $"activation: expected Linear, Sigmoid, Tanh or Relu, got {activation}."),
+    };
+
+    /// <summary>Parses the metadata spelling of an init scheme; anything else throws fail(key, ...) naming the field.</summary>
+    internal static InitScheme ParseInit(string text, string key, Func<string, string, Exception> fail) => text switch
+    {
+        "keras" => InitScheme.Keras,
+        "pytorch" => InitScheme.PyTorch,
+        _ => throw fail(key, $"expected keras or pytorch, got '{Rnn.IO.SafeTensorsException.Cut(text, 80)}'."),
+    };
+
+    /// <summary>Parses the metadata spelling of an activation; anything else throws fail(key, ...) naming the field (no silent Linear).</summary>
+    internal static Activation ParseActivation(string text, string key, Func<string, string, Exception> fail) => text switch
+    {
+        "linear" => Activation.Linear,
+        "sigmoid" => Activation.Sigmoid,
+        "tanh" => Activation.Tanh,
+        "relu" => Activation.Relu,
+        _ => throw fail(key, $"expected linear, sigmoid, tanh or relu, got '{Rnn.IO.SafeTensorsException.Cut(text, 80)}'."),
+    };
 
     /// <summary>The checkpoint metadata key of a field, e.g. "rnn.embedding_dim" for EmbeddingDim.</summary>
     internal static string MetadataKey(string field)
@@ -129,7 +170,7 @@ public sealed record ModelSpec
         var r = new List<(string, long[])>();
         if (Vocab > 0) r.Add(("embedding.weight", [Vocab, EmbeddingDim]));
         long gates = Cell switch { CellKind.Lstm => 4, CellKind.Gru or CellKind.GruResetBefore => 3, _ => 1 };
-        bool torch = Init == "pytorch", twoBiases = torch || Cell == CellKind.Gru;
+        bool torch = Init == InitScheme.PyTorch, twoBiases = torch || Cell == CellKind.Gru;
         long input = FeatureSize, g = gates * Hidden;
         for (int k = 0; k < Layers; k++)
         {
@@ -167,9 +208,9 @@ public sealed record ModelSpec
             ["rnn.head_dropout"] = HeadDropout.ToString("R", ci),
             ["rnn.input_dropout"] = InputDropout.ToString("R", ci),
             ["rnn.recurrent_dropout"] = RecurrentDropout.ToString("R", ci),
-            ["rnn.init"] = Init,
+            ["rnn.init"] = InitName(Init),
             ["rnn.output_size"] = OutputSize.ToString(ci),
-            ["rnn.output_activation"] = OutputActivation,
+            ["rnn.output_activation"] = ActivationName(OutputActivation),
             ["rnn.per_step"] = PerStep ? "true" : "false",
         };
     }
@@ -196,8 +237,8 @@ public sealed record ModelSpec
             InputSize = I("rnn.input_size"), Vocab = I("rnn.vocab"), EmbeddingDim = I("rnn.embedding_dim"), MaskZero = B("rnn.mask_zero"),
             Cell = cell, Hidden = I("rnn.hidden"), Layers = I("rnn.layers"), Bidirectional = B("rnn.bidirectional"),
             DropoutBetween = D("rnn.dropout_between"), HeadDropout = D("rnn.head_dropout"), InputDropout = D("rnn.input_dropout"),
-            RecurrentDropout = D("rnn.recurrent_dropout"), Init = S("rnn.init"), OutputSize = I("rnn.output_size"),
-            OutputActivation = S("rnn.output_activation"), PerStep = B("rnn.per_step"),
+            RecurrentDropout = D("rnn.recurrent_dropout"), Init = ParseInit(S("rnn.init"), "rnn.init", fail), OutputSize = I("rnn.output_size"),
+            OutputActivation = ParseActivation(S("rnn.output_activation"), "rnn.output_activation", fail), PerStep = B("rnn.per_step"),
         };
         foreach (var (field, expected, actual) in spec.Problems())
             throw fail(MetadataKey(field), $"expected {expected}, got {Rnn.IO.SafeTensorsException.Cut(actual, 80)}.");

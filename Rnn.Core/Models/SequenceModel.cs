@@ -66,7 +66,7 @@ public sealed class SequenceModel<T> : IDisposable where T : unmanaged, IFloatin
         _between = new Dropout<T>?[Math.Max(spec.Layers - 1, 0)];
         for (int k = 0; k < _between.Length; k++) if (spec.DropoutBetween > 0) _between[k] = new Dropout<T>(spec.DropoutBetween, _dropRng);
         if (spec.HeadDropout > 0) _headDrop = new Dropout<T>(spec.HeadDropout, _dropRng);
-        Head = new Dense<T>(spec.RecurrentOutputSize, spec.OutputSize, rng, ParseActivation(spec.OutputActivation));
+        Head = new Dense<T>(spec.RecurrentOutputSize, spec.OutputSize, rng, spec.OutputActivation);
         named.Add(("fc.weight", Head.Weight));
         named.Add(("fc.bias", Head.Bias));
         NamedParameters = named;
@@ -78,13 +78,13 @@ public sealed class SequenceModel<T> : IDisposable where T : unmanaged, IFloatin
 
     private static IRecurrentLayer<T> Make(ModelSpec s, int input, bool backwards, bool sequences, string suffix, Rng? rng, Rng dropRng)
     {
-        bool torch = s.Init == "pytorch";
+        bool torch = s.Init == InitScheme.PyTorch;
         IRecurrentLayer<T> l = s.Cell switch
         {
             CellKind.RnnTanh or CellKind.RnnRelu => new SimpleRnn<T>(input, s.Hidden, rng, new SimpleRnnOptions
             {
                 Activation = s.Cell == CellKind.RnnRelu ? Activation.Relu : Activation.Tanh,
-                Backwards = backwards, ReturnSequences = sequences, TwoBiases = torch,
+                Backwards = backwards, ReturnSequences = sequences, TwoBiases = torch, Init = torch ? InitScheme.PyTorch : null,
             }, suffix),
             CellKind.Lstm => new Lstm<T>(input, s.Hidden, rng, new LstmOptions
             {
@@ -99,21 +99,8 @@ public sealed class SequenceModel<T> : IDisposable where T : unmanaged, IFloatin
             }, suffix)
             { DropoutRng = dropRng },
         };
-        if (rng != null && torch && s.Cell is CellKind.RnnTanh or CellKind.RnnRelu)
-        {
-            double a = 1 / Math.Sqrt(s.Hidden);
-            foreach (var p in l.Parameters) Initializers.Uniform<T>(p.Value, rng, -a, a);
-        }
         return l;
     }
-
-    internal static Activation ParseActivation(string name) => name switch
-    {
-        "sigmoid" => Activation.Sigmoid,
-        "tanh" => Activation.Tanh,
-        "relu" => Activation.Relu,
-        _ => Activation.Linear,
-    };
 
     /// <summary>Training mode: dropout on. Set false for evaluation and inference.</summary>
     public bool Training

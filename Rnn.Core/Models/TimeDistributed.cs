@@ -51,7 +51,7 @@ public sealed class TimeDistributed<T> : IDisposable where T : unmanaged, IFloat
         return SoftmaxCrossEntropy.Forward(logits, targets, mask, classes);
     }
 
-    /// <summary>Accumulates d(scale·<see cref="Loss"/>)/dlogits into dlogits (batch, seq, C); masked steps get nothing.</summary>
+    /// <summary>Writes d(scale·<see cref="Loss"/>)/dlogits into dlogits (batch, seq, C), overwriting it; masked steps get 0.</summary>
     [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1000", Justification = "As Loss.")]
     public static void LossBackward(Span<T> dlogits, ReadOnlySpan<T> logits, ReadOnlySpan<int> targets, ReadOnlySpan<T> mask, T scale, int batch, int seqLen, int classes)
     {

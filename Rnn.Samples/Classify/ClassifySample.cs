@@ -64,7 +64,7 @@ public static class ClassifySample
             int n = Math.Min(ids.Length, maxlen);
             Array.Copy(ids, ids.Length - n, tokens, maxlen - n, n);
             predictor.PredictTokens(prob, tokens, default, state, maxlen);
-            float p = net.Spec.OutputActivation == "sigmoid" ? prob[0] : 1f / (1f + MathF.Exp(-prob[0]));
+            float p = net.Spec.OutputActivation == Rnn.Kernels.Activation.Sigmoid ? prob[0] : 1f / (1f + MathF.Exp(-prob[0]));
             if (first && cli.Has("timing"))
             {
                 double sinceStart = (DateTime.Now - Process.GetCurrentProcess().StartTime).TotalMilliseconds;

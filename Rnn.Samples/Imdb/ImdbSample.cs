@@ -2,6 +2,8 @@ using System.Globalization;
 using Rnn.Data;
 using Rnn.Init;
 using Rnn.IO;
+using Rnn.Kernels;
+using Rnn.Layers;
 using Rnn.Losses;
 using Rnn.Models;
 using Rnn.Optimizers;
@@ -76,8 +78,8 @@ public static class ImdbSample
         var spec = new ModelSpec
         {
             Vocab = maxFeatures, EmbeddingDim = embed, Cell = CellKind.Lstm, Hidden = hidden, Layers = 1,
-            HeadDropout = headDrop, InputDropout = inDrop, RecurrentDropout = recDrop, Init = "keras",
-            OutputSize = 1, OutputActivation = "linear", // sigmoid folded into the loss (BCE from logits)
+            HeadDropout = headDrop, InputDropout = inDrop, RecurrentDropout = recDrop, Init = InitScheme.Keras,
+            OutputSize = 1, OutputActivation = Activation.Linear, // sigmoid folded into the loss (BCE from logits)
         };
         using var model = new SequenceModel<float>(spec, rng);
         var opt = new Adam<float>(model.Parameters, lr, epsilon: eps);

@@ -2,6 +2,7 @@
 // kernel path and, with --time, the time per training step of the imdb workload (Embedding(20000,128) ->
 // LSTM(128) -> Dense(1), batch 32, 100 steps, Adam). CI runs it with `dotnet run` and as a NativeAOT binary.
 using System.Diagnostics;
+using Rnn.Kernels;
 using Rnn.Init; using Rnn.Kernels; using Rnn.Layers; using Rnn.Losses; using Rnn.Models; using Rnn.Optimizers;
 var rng = new Rng(1);
 var rnn = new SimpleRnn<float>(2, 8, rng, new SimpleRnnOptions { ReturnSequences = false });
@@ -26,7 +27,7 @@ if (!args.Contains("--time")) return 0;
 const int B = 32, T = 100, V = 20000;
 using var model = new SequenceModel<float>(new ModelSpec
 {
-    Vocab = V, EmbeddingDim = 128, Cell = CellKind.Lstm, Hidden = 128, OutputSize = 1, OutputActivation = "linear",
+    Vocab = V, EmbeddingDim = 128, Cell = CellKind.Lstm, Hidden = 128, OutputSize = 1, OutputActivation = Activation.Linear,
 }, new Rng(2));
 var adam = new Adam<float>(model.Parameters, 1e-3);
 var tokens = new int[B * T]; var labels = new float[B];

@@ -28,7 +28,7 @@ public static class HostileCorpus
         meta["imdb.vocab"] = string.Join("\n", Enumerable.Range(0, 40).Select(i => "w" + i));
         byte[] ckpt = SafeTensors.Serialize(model.NamedParameters.Select(np => NamedTensor.F32(np.Name, np.Parameter.Shape, np.Parameter.Value)), meta);
 
-        var tspec = spec with { Init = "pytorch", MaskZero = false, Cell = CellKind.Gru, Bidirectional = false };
+        var tspec = spec with { Init = InitScheme.PyTorch, MaskZero = false, Cell = CellKind.Gru, Bidirectional = false };
         using var torch = new SequenceModel<float>(tspec, new Rng(8));
         byte[] pt = SafeTensors.Serialize(torch.NamedParameters.Select(np => NamedTensor.F32(np.Name, np.Parameter.Shape, np.Parameter.Value)));
 
