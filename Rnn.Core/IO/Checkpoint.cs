@@ -14,11 +14,16 @@ namespace Rnn.IO;
 /// </summary>
 public static class Checkpoint
 {
-    /// <summary>Saves the model; <paramref name="extra"/> adds metadata entries (keys must not start with "rnn.").</summary>
-    public static void Save<T>(SequenceModel<T> model, string path, IReadOnlyDictionary<string, string>? extra = null)
+    /// <summary>
+    /// Saves the model; <paramref name="extra"/> adds metadata entries (keys must not start with "rnn."). A
+    /// <see cref="SequenceModel{T}"/> writes its <see cref="ModelSpec"/> (format 1, which every release reads); any other
+    /// <see cref="Model{T}"/> writes its layer list (format 2).
+    /// </summary>
+    public static void Save<T>(Model<T> model, string path, IReadOnlyDictionary<string, string>? extra = null)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        var meta = model.Spec.ToMetadata();
+        ArgumentNullException.ThrowIfNull(model);
+        var meta = model is SequenceModel<T> sm ? sm.Spec.ToMetadata() : ModelMetadata.ToMetadata(model.InputSize, model.Specs);
         if (extra != null)
             foreach (var (k, v) in extra)
             {
@@ -114,8 +119,34 @@ public static class Checkpoint
     {
         using var file = SafeTensors.Load(path);
         metadata = file.Metadata;
+        if (file.Metadata.TryGetValue("rnn.format", out var format) && format == "2")
+            throw new SafeTensorsException(file.Source, null, "metadata 'rnn.format': expected 1 (a SequenceModel), got 2 (a layer list): load it with Checkpoint.LoadModel.");
         var spec = CheckArchitecture(file);
-        var model = new SequenceModel<T>(spec, rng: null); // every value is read below: skip initialisation
+        return (SequenceModel<T>)Read(file, new SequenceModel<T>(spec, rng: null)); // every value is read: skip initialisation
+    }
+
+    /// <summary>
+    /// Loads any checkpoint written by <see cref="Save{T}"/>: a layer list (format 2) as a <see cref="Model{T}"/>, a
+    /// <see cref="ModelSpec"/> (format 1, every release so far) as a <see cref="SequenceModel{T}"/>. Checked as
+    /// <see cref="Load{T}(string)"/> before anything is allocated; the model is returned in evaluation mode.
+    /// </summary>
+    public static Model<T> LoadModel<T>(string path) where T : unmanaged, IFloatingPointIeee754<T> => LoadModel<T>(path, out _);
+
+    /// <summary>As <see cref="LoadModel{T}(string)"/>, also returning the file's metadata.</summary>
+    public static Model<T> LoadModel<T>(string path, out IReadOnlyDictionary<string, string> metadata) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        using var file = SafeTensors.Load(path);
+        metadata = file.Metadata;
+        if (!(file.Metadata.TryGetValue("rnn.format", out var format) && format == "2"))
+            return Read(file, new SequenceModel<T>(CheckArchitecture(file), rng: null));
+        string src = file.Source;
+        var (input, layers) = ModelMetadata.FromMetadata(file.Metadata, (key, message) => new SafeTensorsException(src, null, $"metadata '{key}': {message}"));
+        CheckTensors(file, ModelMetadata.ParameterShapes(input, layers, (key, message) => new SafeTensorsException(src, null, $"metadata '{key}': {message}")));
+        return Read(file, new Model<T>(input, null, layers));
+    }
+
+    private static Model<T> Read<T>(SafeTensorsFile file, Model<T> model) where T : unmanaged, IFloatingPointIeee754<T>
+    {
         try
         {
             foreach (var (name, p) in model.NamedParameters)
@@ -190,6 +221,29 @@ public static class Checkpoint
             throw new SafeTensorsException(path, null,
                 $"metadata {keys}: expected an architecture of at most {most} parameters (the file's {bytes} data bytes at {(int8 ? 1 : 2)} bytes a value), got {total} " +
                 $"(rnn.layers={spec.Layers}, rnn.hidden={spec.Hidden}, rnn.vocab={spec.Vocab}, rnn.embedding_dim={spec.EmbeddingDim}, rnn.output_size={spec.OutputSize}).");
+        CheckTensors(file, shapes);
+        return spec;
+    }
+
+    // Every tensor against the architecture: present, exact shape, floating-point dtype, nothing extra; and the total
+    // within what the file's bytes hold (checked before the model is allocated).
+    private static void CheckTensors(SafeTensorsFile file, List<(string Name, long[] Shape)> shapes)
+    {
+        string path = file.Source;
+        long bytes = 0;
+        foreach (var t in file.Tensors) bytes += t.End - t.Begin;
+        Int128 total = 0;
+        foreach (var (_, shape) in shapes)
+        {
+            Int128 n = 1;
+            foreach (long d in shape) n *= d;
+            total += n;
+        }
+        // An int8 checkpoint holds 1-byte values, any other at least 2 (checked against the precision key by CheckArchitecture).
+        bool int8 = file.Metadata.TryGetValue(PrecisionKey, out var prec) && prec == "int8";
+        long most = int8 ? bytes : bytes / 2;
+        if (total > most)
+            throw new SafeTensorsException(path, null, $"metadata: expected an architecture of at most {most} parameters (the file's {bytes} data bytes at {(int8 ? 1 : 2)} bytes a value), got {total}.");
         var wanted = new HashSet<string>(StringComparer.Ordinal);
         foreach (var (name, shape) in shapes)
         {
@@ -221,7 +275,6 @@ public static class Checkpoint
         foreach (var t in file.Tensors)
             if (!wanted.Contains(t.Name))
                 throw new SafeTensorsException(path, t.Name, $"unexpected for this architecture (shape {t.ShapeText}).");
-        return spec;
     }
 
     /// <summary>The metadata of a checkpoint (architecture and extra entries), after full validation of the file.</summary>

@@ -66,6 +66,24 @@ public sealed record ModelSpec
 
     /// <summary>Features entering the first recurrent layer.</summary>
     public int FeatureSize => Vocab > 0 ? EmbeddingDim : InputSize;
+    /// <summary>The layers of a spec under PyTorch's module names: embedding, rnn, dropout, fc.</summary>
+    public LayerSpec[] ToLayers()
+    {
+        var l = new List<LayerSpec>();
+        if (Vocab > 0) l.Add(new EmbeddingSpec("embedding", Vocab, EmbeddingDim, MaskZero));
+        if (Layers > 0)
+            l.Add(new RecurrentSpec("rnn", Cell, Hidden)
+            {
+                Layers = Layers, Bidirectional = Bidirectional, DropoutBetween = DropoutBetween, InputDropout = InputDropout,
+                RecurrentDropout = RecurrentDropout, Init = Init, ReturnSequences = PerStep,
+            });
+        if (HeadDropout > 0) l.Add(new DropoutSpec("dropout", HeadDropout));
+        l.Add(new DenseSpec("fc", OutputSize, OutputActivation));
+        return l.ToArray();
+    }
+
+    /// <summary>The model's input size: features per step, or 0 for token ids.</summary>
+    internal int FeatureSizeOfInput() => Vocab > 0 ? 0 : InputSize;
     /// <summary>Features leaving the last recurrent layer.</summary>
     public int RecurrentOutputSize => Layers == 0 ? FeatureSize : Bidirectional ? 2 * Hidden : Hidden;
 
@@ -161,7 +179,7 @@ public sealed record ModelSpec
     }
 
     /// <summary>
-    /// Every parameter's checkpoint name and shape, in the order of <see cref="SequenceModel{T}.NamedParameters"/>,
+    /// Every parameter's checkpoint name and shape, in the order of <see cref="Model{T}.NamedParameters"/>,
     /// computed without building anything (long dimensions, so a hostile size cannot overflow): a loader checks a
     /// file against it before allocating the model.
     /// </summary>
