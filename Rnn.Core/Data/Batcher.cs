@@ -76,6 +76,13 @@ public sealed class Batcher
     /// </summary>
     public IEnumerable<ReadOnlyMemory<int>> NextEpoch()
     {
+        StartEpoch();
+        return Batches();
+    }
+
+    /// <summary>Starts an epoch (reshuffling when a generator was given) without an enumerator: read the batches with <see cref="Batch"/>.</summary>
+    public void StartEpoch()
+    {
         Epoch++;
         if (_rng != null)
         {
@@ -89,7 +96,14 @@ public sealed class Batcher
                 _rng.Shuffle(_batchOrder.AsSpan());
             }
         }
-        return Batches();
+    }
+
+    /// <summary>The indices of batch <paramref name="k"/> (0 ≤ k &lt; <see cref="BatchesPerEpoch"/>) of the current epoch, a slice of <see cref="Order"/>.</summary>
+    public ReadOnlySpan<int> Batch(int k)
+    {
+        if ((uint)k >= (uint)BatchesPerEpoch) throw new ArgumentOutOfRangeException(nameof(k), k, $"k: expected 0..{BatchesPerEpoch - 1}, got {k}.");
+        int start = k * BatchSize;
+        return _order.AsSpan(start, Math.Min(BatchSize, Count - start));
     }
 
     /// <summary>Sorts each pool of the current order by length, longest first, keeping the order of ties.</summary>

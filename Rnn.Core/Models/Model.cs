@@ -36,9 +36,10 @@ public class Model<T> : IDisposable where T : unmanaged, IFloatingPointIeee754<T
     private readonly bool _maskZero;
     private readonly Node[] _nodes; // the layers after the embedding
     private readonly long _widest;  // the widest per-row buffer, for the size check
-    private int _batch = -1, _seq = -1;
+    private int _batch = -1, _seq = -1, _capBatch, _capSeq = -1; // the last shape; the buffers' capacity
     private T[] _emb = [], _dEmb = [], _mask = [], _dOut = [];
     private T[][] _ys = [], _dys = [];
+    private int[] _perSample = []; // output elements per sample of each node, for the current seq
     private bool _backwardReady; // from a training Forward to the Backward that consumes it
 
     /// <summary>
@@ -156,7 +157,7 @@ public class Model<T> : IDisposable where T : unmanaged, IFloatingPointIeee754<T
     }
 
     /// <summary>The gradient buffer for the output, (rows, O), owned by the model, sized by the last Forward; losses overwrite it.</summary>
-    public Span<T> OutputGrad => _dOut.AsSpan(0, _batch < 0 ? 0 : OutputRows(_batch, _seq) * OutputSize);
+    public Span<T> OutputGrad => _dOut.AsSpan(0, _batch < 0 ? 0 : _batch * _perSample[^1]);
 
     // Every per-call buffer is at most batch·seq' rows of the widest row: one bound in long arithmetic keeps every
     // later int product exact.
@@ -177,14 +178,18 @@ public class Model<T> : IDisposable where T : unmanaged, IFloatingPointIeee754<T
         return m;
     }
 
+    // Buffers are kept for the largest batch seen at this seq and sliced to the call's batch, so an epoch's smaller
+    // last batch (and the full ones after it) allocate nothing.
     private void Ensure(int batch, int seq)
     {
-        if (batch == _batch && seq == _seq) return;
         _batch = batch; _seq = seq;
+        if (seq == _capSeq && batch <= _capBatch) return;
+        _capBatch = seq == _capSeq ? Math.Max(batch, _capBatch) : batch; _capSeq = seq;
+        batch = _capBatch;
         int bs = batch * seq;
         if (_embedding != null) { _emb = new T[bs * _embedding.Dim]; _dEmb = new T[_emb.Length]; } // (B, S, E)
         _mask = _maskZero ? new T[bs] : [];                                                        // (B, S)
-        _ys = new T[_nodes.Length][]; _dys = new T[_nodes.Length][];
+        _ys = new T[_nodes.Length][]; _dys = new T[_nodes.Length][]; _perSample = new int[_nodes.Length];
         int s = seq;
         for (int i = 0; i < _nodes.Length; i++)
         {
@@ -192,10 +197,11 @@ public class Model<T> : IDisposable where T : unmanaged, IFloatingPointIeee754<T
             n.Ensure(batch, s);
             s = n.OutSeqLen(s);
             bool outSeq = n.OutSeq(n.InSeq);
-            _ys[i] = new T[batch * (outSeq ? s : 1) * n.OutWidth(n.InWidth)];                      // (B, S', F) or (B, F)
+            _perSample[i] = (outSeq ? s : 1) * n.OutWidth(n.InWidth);
+            _ys[i] = new T[batch * _perSample[i]];                                                 // (B, S', F) or (B, F)
             _dys[i] = i < _nodes.Length - 1 ? new T[_ys[i].Length] : [];
         }
-        _dOut = new T[OutputRows(batch, seq) * OutputSize];                                        // (rows, O)
+        _dOut = new T[batch * _perSample[^1]];                                                     // (rows, O)
     }
 
     /// <summary>
@@ -222,14 +228,16 @@ public class Model<T> : IDisposable where T : unmanaged, IFloatingPointIeee754<T
         Guard.Length(tokens.Length, batch * seqLen, $"(batch={batch}, seq={seqLen})");
         CheckMaskLength(mask, batch, seqLen);
         Ensure(batch, seqLen);
-        _embedding.Forward(_emb, tokens, batch, seqLen);
+        var emb = _emb.AsSpan(0, batch * seqLen * _embedding.Dim);
+        _embedding.Forward(emb, tokens, batch, seqLen);
         if (_maskZero)
         {
             if (!mask.IsEmpty) throw new ArgumentException("mask: expected empty when the model derives its mask from token 0 (MaskZero).", nameof(mask));
-            _embedding.ComputeMask(_mask, tokens, batch, seqLen);
-            mask = _mask;
+            var derived = _mask.AsSpan(0, batch * seqLen);
+            _embedding.ComputeMask(derived, tokens, batch, seqLen);
+            mask = derived;
         }
-        return Run(_emb, mask, batch, seqLen);
+        return Run(emb, mask, batch, seqLen);
     }
 
     private ReadOnlySpan<T> Run(ReadOnlySpan<T> input, ReadOnlySpan<T> mask, int batch, int seq)
@@ -240,9 +248,10 @@ public class Model<T> : IDisposable where T : unmanaged, IFloatingPointIeee754<T
         {
             var n = _nodes[i];
             if (n is RepeatNode) mask = default; // a repeated vector's steps are all real
-            n.Forward(_ys[i], cur, mask, batch, s);
+            var y = _ys[i].AsSpan(0, batch * _perSample[i]);
+            n.Forward(y, cur, mask, batch, s);
             s = n.OutSeqLen(s);
-            cur = _ys[i];
+            cur = y;
         }
         _backwardReady = Training;
         return cur;
@@ -276,14 +285,14 @@ public class Model<T> : IDisposable where T : unmanaged, IFloatingPointIeee754<T
         for (int i = _nodes.Length - 1; i >= 0; i--)
         {
             Span<T> dIn;
-            if (i > 0) { dIn = _dys[i - 1]; dIn.Clear(); }
-            else if (_embedding != null) { dIn = _dEmb; dIn.Clear(); }
+            if (i > 0) { dIn = _dys[i - 1].AsSpan(0, batch * _perSample[i - 1]); dIn.Clear(); }
+            else if (_embedding != null) { dIn = _dEmb.AsSpan(0, batch * seqLen * _embedding.Dim); dIn.Clear(); }
             else dIn = dx;
             var n = _nodes[i];
             n.Backward(dIn, dy, batch, InSeqLen(i, seqLen));
             dy = dIn;
         }
-        _embedding?.Backward(_dEmb, batch, seqLen);
+        _embedding?.Backward(_dEmb.AsSpan(0, batch * seqLen * _embedding.Dim), batch, seqLen);
     }
 
     private int InSeqLen(int node, int seq)
@@ -337,6 +346,7 @@ public class Model<T> : IDisposable where T : unmanaged, IFloatingPointIeee754<T
         private readonly Dropout<T>?[] _between; // after layer k (k < L−1)
         private readonly int _out;
         private T[][] _ys = [], _dys = [], _drop = [], _dDrop = [];
+        private int _capBatch, _capSeq = -1;
 
         public RecurrentNode(RecurrentSpec s, int input, Rng? rng, Rng dropRng)
         {
@@ -416,6 +426,9 @@ public class Model<T> : IDisposable where T : unmanaged, IFloatingPointIeee754<T
 
         public override void Ensure(int batch, int seq)
         {
+            if (seq == _capSeq && batch <= _capBatch) return;
+            _capBatch = seq == _capSeq ? Math.Max(batch, _capBatch) : batch; _capSeq = seq;
+            batch = _capBatch;
             int L = _layers.Length;
             _ys = new T[L][]; _dys = new T[L][]; _drop = new T[L][]; _dDrop = new T[L][];
             for (int k = 0; k < L - 1; k++) // the last layer writes the node's y
@@ -433,10 +446,10 @@ public class Model<T> : IDisposable where T : unmanaged, IFloatingPointIeee754<T
             int L = _layers.Length;
             for (int k = 0; k < L; k++)
             {
-                Span<T> yk = k == L - 1 ? y : _ys[k];
+                Span<T> yk = k == L - 1 ? y : _ys[k].AsSpan(0, batch * _layers[k].OutputLength(seq));
                 _layers[k].Forward(yk, cur, mask, batch, seq);
                 cur = yk;
-                if (k < L - 1 && _between[k] is { } d) { d.Forward(_drop[k], cur, cur.Length); cur = _drop[k]; }
+                if (k < L - 1 && _between[k] is { } d) { var dk = _drop[k].AsSpan(0, yk.Length); d.Forward(dk, cur, cur.Length); cur = dk; }
             }
         }
 
@@ -446,17 +459,19 @@ public class Model<T> : IDisposable where T : unmanaged, IFloatingPointIeee754<T
             for (int k = _layers.Length - 1; k >= 0; k--)
             {
                 Span<T> dIn;
+                int below = k > 0 ? batch * _layers[k - 1].OutputLength(seq) : 0; // layer k−1's output length
                 if (k > 0)
                 {
-                    dIn = _between[k - 1] != null ? _dDrop[k - 1] : _dys[k - 1];
+                    dIn = (_between[k - 1] != null ? _dDrop[k - 1] : _dys[k - 1]).AsSpan(0, below);
                     dIn.Clear();
                 }
                 else dIn = dx;
                 _layers[k].Backward(dIn, d, batch, seq);
                 if (k > 0)
                 {
-                    if (_between[k - 1] is { } drop) { _dys[k - 1].AsSpan().Clear(); drop.Backward(_dys[k - 1], _dDrop[k - 1], _dDrop[k - 1].Length); }
-                    d = _dys[k - 1];
+                    var dyBelow = _dys[k - 1].AsSpan(0, below);
+                    if (_between[k - 1] is { } drop) { dyBelow.Clear(); drop.Backward(dyBelow, dIn, below); }
+                    d = dyBelow;
                 }
             }
         }
