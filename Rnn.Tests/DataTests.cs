@@ -14,16 +14,16 @@ public class DataTests
     public void WordsFollowKerasFiltersLowercasingAndSpaceSplitting()
     {
         Assert.Equal(new[] { "this", "film", "was", "just", "brilliant", "casting", "location", "scenery" },
-            ImdbTokenizer.Words("this film was just brilliant,casting,location scenery"));
+            KerasTokenizer.Words("this film was just brilliant,casting,location scenery"));
         // <br /> leaves "br"; the apostrophe is not a filter; runs of separators give no empty words.
         Assert.Equal(new[] { "great", "br", "br", "it's", "a", "10" },
-            ImdbTokenizer.Words("Great!<br /><br />It's a 10..."));
+            KerasTokenizer.Words("Great!<br /><br />It's a 10..."));
         // TAB and LF are filters; ASCII uppercase is lowered, non-ASCII kept as is (as in Keras's index: "Ángela").
-        Assert.Equal(new[] { "the", "end", "Ángela", "and", "josé" }, ImdbTokenizer.Words("THE\tEND\nÁngela AND José"));
+        Assert.Equal(new[] { "the", "end", "Ángela", "and", "josé" }, KerasTokenizer.Words("THE\tEND\nÁngela AND José"));
         // Only spaces split (after filtering): U+0085 stays inside a word, as in the index's "think\x85".
-        Assert.Equal(new[] { "think\u0085", "so" }, ImdbTokenizer.Words("think\u0085 so"));
-        Assert.Equal(new[] { "a", "b", "c", "d", "e", "f" }, ImdbTokenizer.Words("a{b}c|d~e@f"));
-        Assert.Empty(ImdbTokenizer.Words(" .,!? \t"));
+        Assert.Equal(new[] { "think\u0085", "so" }, KerasTokenizer.Words("think\u0085 so"));
+        Assert.Equal(new[] { "a", "b", "c", "d", "e", "f" }, KerasTokenizer.Words("a{b}c|d~e@f"));
+        Assert.Empty(KerasTokenizer.Words(" .,!? \t"));
     }
 
     private static readonly byte[] Index = Encoding.UTF8.GetBytes(
@@ -32,21 +32,37 @@ public class DataTests
     [Fact]
     public void EncodeMapsRanksWithStartOovAndNumWords()
     {
-        var all = ImdbTokenizer.FromWordIndexJson(Index, numWords: null);
+        var all = KerasTokenizer.FromWordIndexJson(Index, numWords: null);
         Assert.Equal(new[] { 1, 4, 7, 8, 2, 10, 9 }, all.Encode("The film<br />unknownword, not GOOD"));
         Assert.Equal(11, all.Encode("it's")[1]);
         // num_words = 9 keeps ids < 9: "not" (7+3) and "good" (6+3) become oov, as Keras's load_data does.
-        var nine = ImdbTokenizer.FromWordIndexJson(Index, numWords: 9);
+        var nine = KerasTokenizer.FromWordIndexJson(Index, numWords: 9);
         Assert.Equal(new[] { 1, 4, 7, 8, 2, 2, 2 }, nine.Encode("The film<br />unknownword, not GOOD"));
         Assert.Equal(new[] { 1 }, nine.Encode(""));
         Assert.Equal(8, nine.WordIndex.Count);
     }
 
     [Fact]
+    public void TheRenamedTokenizerGivesTheIdsOfTheImdbTokenizerAndOtherConfigsShiftThem()
+    {
+        // The ids ImdbTokenizer gave for this text before the rename (EncodeMapsRanksWithStartOovAndNumWords, unchanged),
+        // from the default (IMDB) configuration and from the explicit preset alike.
+        const string text = "The film<br />unknownword, not GOOD";
+        int[] imdb = [1, 4, 7, 8, 2, 10, 9];
+        Assert.Equal(imdb, KerasTokenizer.FromWordIndexJson(Index, numWords: null).Encode(text));
+        Assert.Equal(imdb, KerasTokenizer.FromWordIndexJson(Index, numWords: null, KerasTokenizerConfig.Imdb).Encode(text));
+        // Keras's load_data(start_char=None, oov_char=1, index_from=1): ranks + 1, no start id.
+        var plain = KerasTokenizer.FromWordIndexJson(Index, numWords: null, new KerasTokenizerConfig(null, 1, 1));
+        Assert.Equal([2, 5, 6, 1, 8, 7], plain.Encode(text));
+        Assert.Empty(plain.Encode(""));
+        Assert.Throws<ArgumentOutOfRangeException>(() => KerasTokenizer.FromWordIndexJson(Index, 9, new KerasTokenizerConfig(1, 2, -1)));
+    }
+
+    [Fact]
     public void FrequencyRanksUseTrainingTextsWithTiesByFirstOccurrence()
     {
         // counts: b 3, a 2, c 2, d 1; a before c at equal count because a occurs first.
-        var tok = ImdbTokenizer.FromTexts(["b a c", "c B a b", "d"], numWords: null);
+        var tok = KerasTokenizer.FromTexts(["b a c", "c B a b", "d"], numWords: null);
         Assert.Equal(1, tok.WordIndex["b"]);
         Assert.Equal(2, tok.WordIndex["a"]);
         Assert.Equal(3, tok.WordIndex["c"]);
@@ -61,7 +77,7 @@ public class DataTests
     [InlineData("{\"a\": 1, \"a\": 2}")]
     [InlineData("{\"a\": 1")]
     public void MalformedWordIndexThrows(string json)
-        => Assert.Throws<InvalidDataException>(() => ImdbTokenizer.FromWordIndexJson(Encoding.UTF8.GetBytes(json)));
+        => Assert.Throws<InvalidDataException>(() => KerasTokenizer.FromWordIndexJson(Encoding.UTF8.GetBytes(json)));
 
     // ---- padding ----
 
@@ -220,9 +236,9 @@ public class DataTests
         Assert.InRange(lens.Average(), 200, 270);                // real: mean 239
         Assert.InRange(lens.Count(l => l > 500) / 4000.0, 0.04, 0.15); // long tail (real: 8%)
         Assert.True(lens[0] >= 10 && lens[^1] <= 2500, $"lengths {lens[0]}..{lens[^1]}");
-        Assert.All(train.X, x => Assert.Equal(ImdbTokenizer.StartChar, x[0]));
+        Assert.All(train.X, x => Assert.Equal(KerasTokenizerConfig.ImdbStartChar, x[0]));
         Assert.All(train.X, x => Assert.All(x.AsSpan(1).ToArray(), id => Assert.InRange(id, 2, SyntheticImdb.VocabSize - 1)));
-        long words = train.X.Sum(x => x.Length - 1L), oov = train.X.Sum(x => x.Count(id => id == ImdbTokenizer.OovChar));
+        long words = train.X.Sum(x => x.Length - 1L), oov = train.X.Sum(x => x.Count(id => id == KerasTokenizerConfig.ImdbOovChar));
         Assert.InRange(oov / (double)words, 0.02, 0.035);        // real with num_words=20000: 2.8%
     }
 

@@ -1,8 +1,8 @@
+using Rnn.Data;
 using Rnn.Init;
 using Rnn.Losses;
 using Rnn.Models;
 using Rnn.Optimizers;
-using Rnn.Samples.Imdb;
 
 namespace Rnn.Tests;
 

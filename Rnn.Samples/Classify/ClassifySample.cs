@@ -43,8 +43,8 @@ public static class ClassifySample
             throw new BadInputException($"{model}: metadata 'imdb.maxlen': expected an integer in 1..{ImdbSample.MaxMaxLen}, got '{Cut(maxlenText)}'.");
         if (net.Embedding == null || net.Spec.OutputSize != 1)
             throw new BadInputException($"{model}: not a token classifier (expected token input and one output).");
-        ImdbTokenizer tokenizer;
-        try { tokenizer = ImdbTokenizer.FromRankedWords(vocabText.Split('\n'), net.Spec.Vocab); }
+        KerasTokenizer tokenizer;
+        try { tokenizer = KerasTokenizer.FromRankedWords(vocabText.Split('\n'), net.Spec.Vocab); }
         catch (Exception e) when (e is InvalidDataException or ArgumentException)
         { throw new BadInputException($"{model}: metadata 'imdb.vocab': {Cut(e.Message, 300)}", e); }
         if (meta.TryGetValue("imdb.source", out var source) && source.StartsWith("generated", StringComparison.Ordinal))

@@ -159,7 +159,7 @@ public static class ImdbSample
             ["imdb.maxlen"] = data.MaxLen.ToString(CultureInfo.InvariantCulture),
             ["imdb.source"] = data.Description,
         };
-        if (data.Vocabulary is { } vocab) meta["imdb.vocab"] = string.Join('\n', vocab.Take(model.Spec.Vocab - ImdbTokenizer.IndexFrom));
+        if (data.Vocabulary is { } vocab) meta["imdb.vocab"] = string.Join('\n', vocab.Take(model.Spec.Vocab - KerasTokenizerConfig.ImdbIndexFrom));
         Checkpoint.Save(model, path, meta);
     }
 

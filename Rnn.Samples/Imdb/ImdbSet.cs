@@ -80,8 +80,8 @@ public sealed class ImdbSet
         string folderIndex = Path.Combine(dir, "imdb_word_index.json");
         string? index = wordIndex ?? (File.Exists(folderIndex) ? folderIndex : null);
         var tok = index != null
-            ? ImdbTokenizer.FromWordIndexFile(index, numWords)
-            : ImdbTokenizer.FromTexts(ds.Train.Select(r => r.Text), numWords);
+            ? KerasTokenizer.FromWordIndexFile(index, numWords)
+            : KerasTokenizer.FromTexts(ds.Train.Select(r => r.Text), numWords);
         ImdbSplit Encode(ImdbReview[] rows) => new(tok.EncodeAll(rows.Select(r => r.Text).ToArray()), rows.Select(r => r.Label).ToArray());
         var (xTr, yTr) = ImdbData.Pack(Encode(ds.Train), maxlen);
         var (xTe, yTe) = ImdbData.Pack(Encode(ds.Test), maxlen);
@@ -115,13 +115,13 @@ public sealed class ImdbSet
     /// </summary>
     public static string[] SyntheticVocabulary()
     {
-        var words = new string[SyntheticImdb.VocabSize - ImdbTokenizer.IndexFrom];
+        var words = new string[SyntheticImdb.VocabSize - KerasTokenizerConfig.ImdbIndexFrom];
         for (int r = 1; r <= words.Length; r++) words[r - 1] = $"w{r}";
         string[] neg = ["not", "no", "never"], intens = ["very", "really", "so"];
-        for (int k = 0; k < SyntheticImdb.Negators.Length; k++) words[SyntheticImdb.Negators[k] - ImdbTokenizer.IndexFrom - 1] = neg[k];
-        for (int k = 0; k < SyntheticImdb.Intensifiers.Length; k++) words[SyntheticImdb.Intensifiers[k] - ImdbTokenizer.IndexFrom - 1] = intens[k];
-        for (int k = 0; k < SyntheticImdb.Positive.Length; k++) words[SyntheticImdb.Positive[k] - ImdbTokenizer.IndexFrom - 1] = $"good{k}";
-        for (int k = 0; k < SyntheticImdb.Negative.Length; k++) words[SyntheticImdb.Negative[k] - ImdbTokenizer.IndexFrom - 1] = $"bad{k}";
+        for (int k = 0; k < SyntheticImdb.Negators.Length; k++) words[SyntheticImdb.Negators[k] - KerasTokenizerConfig.ImdbIndexFrom - 1] = neg[k];
+        for (int k = 0; k < SyntheticImdb.Intensifiers.Length; k++) words[SyntheticImdb.Intensifiers[k] - KerasTokenizerConfig.ImdbIndexFrom - 1] = intens[k];
+        for (int k = 0; k < SyntheticImdb.Positive.Length; k++) words[SyntheticImdb.Positive[k] - KerasTokenizerConfig.ImdbIndexFrom - 1] = $"good{k}";
+        for (int k = 0; k < SyntheticImdb.Negative.Length; k++) words[SyntheticImdb.Negative[k] - KerasTokenizerConfig.ImdbIndexFrom - 1] = $"bad{k}";
         return words;
     }
 }

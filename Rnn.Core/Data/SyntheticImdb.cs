@@ -1,7 +1,6 @@
-using Rnn.Data;
 using Rnn.Init;
 
-namespace Rnn.Samples.Imdb;
+namespace Rnn.Data;
 
 /// <summary>Reviews as Keras's imdb.load_data returns them: one id sequence per review (starting with 1) and its label.</summary>
 public sealed record ImdbSplit(int[][] X, int[] Y)
@@ -31,8 +30,8 @@ public static class ImdbData
         var ds = ImdbReader.Load(dir);
         string index = Path.Combine(dir, "imdb_word_index.json");
         var tok = File.Exists(index)
-            ? ImdbTokenizer.FromWordIndexFile(index, numWords)
-            : ImdbTokenizer.FromTexts(ds.Train.Select(r => r.Text), numWords);
+            ? KerasTokenizer.FromWordIndexFile(index, numWords)
+            : KerasTokenizer.FromTexts(ds.Train.Select(r => r.Text), numWords);
         ImdbSplit Encode(ImdbReview[] rows) => new(tok.EncodeAll(rows.Select(r => r.Text).ToArray()), rows.Select(r => r.Label).ToArray());
         return (Encode(ds.Train), Encode(ds.Test));
     }
@@ -65,14 +64,14 @@ public static class ImdbData
 /// Because negation is the only thing that separates "good" from "not good", a bag of words sees each phrase
 /// agree with the label with probability 0.65 (0.725 intensified), while a reader of the order sees 0.8 (0.95).
 /// <see cref="RuleScore"/> is the Bayes-optimal rule for this model; a unigram bag of words stays clearly below it.
-/// Measured on the default 25,000/25,000 split, last 100 ids: rule ≈ 92.8%, <see cref="BagOfWords"/> ≈ 72%,
+/// Measured on the default 25,000/25,000 split, last 100 ids: rule ≈ 92.8%, the samples' bag-of-words baseline ≈ 72%,
 /// the order-blind lexicon count (±1 per word, negators ignored) ≈ 74%; on whole reviews the rule reaches ≈ 96.5%.
 /// </summary>
 public static class SyntheticImdb
 {
     /// <summary>Ids in use: 0..VocabSize−1.</summary>
     public const int VocabSize = ImdbData.NumWords;
-    private const int MaxRank = VocabSize - 1 - ImdbTokenizer.IndexFrom; // rank 19996 → id 19999
+    private const int MaxRank = VocabSize - 1 - KerasTokenizerConfig.ImdbIndexFrom; // rank 19996 → id 19999
     private const double OovRate = 0.028, NegateRate = 0.25, IntensifyRate = 0.3;
     private const double Agree = 0.8, AgreeIntensified = 0.95, IdsPerPhrase = 25;
     private const double LogMedian = 5.170484, LogSigma = 0.75; // ln 176
@@ -104,7 +103,7 @@ public static class SyntheticImdb
         var pos = new List<int>(); var neg = new List<int>();
         while (pos.Count + neg.Count < 240)
         {
-            int id = ImdbTokenizer.IndexFrom + 40 + r.NextInt(3960);
+            int id = KerasTokenizerConfig.ImdbIndexFrom + 40 + r.NextInt(3960);
             if (Role[id] != 0) continue;
             bool p = pos.Count <= neg.Count;
             Role[id] = (sbyte)(p ? 1 : -1);
@@ -112,8 +111,8 @@ public static class SyntheticImdb
         }
         Positive = pos.ToArray(); Negative = neg.ToArray();
         Sentiment = new Alias(Enumerable.Range(0, 120).Select(j => 1.0 / (j + 5)).ToArray());
-        FillerIds = Enumerable.Range(ImdbTokenizer.IndexFrom + 1, MaxRank).Where(id => Role[id] == 0).ToArray();
-        Filler = new Alias(FillerIds.Select(id => 1.0 / (id - ImdbTokenizer.IndexFrom)).ToArray());
+        FillerIds = Enumerable.Range(KerasTokenizerConfig.ImdbIndexFrom + 1, MaxRank).Where(id => Role[id] == 0).ToArray();
+        Filler = new Alias(FillerIds.Select(id => 1.0 / (id - KerasTokenizerConfig.ImdbIndexFrom)).ToArray());
     }
 
     /// <summary>Walker's alias table (Vose's construction): O(1) draws from a fixed discrete distribution.</summary>
@@ -193,7 +192,7 @@ public static class SyntheticImdb
         for (int j = 0; j < nPhrases; j++) at[j] = rng.NextInt(filler + 1);
         Array.Sort(at);
         var seq = new int[len];
-        seq[0] = ImdbTokenizer.StartChar;
+        seq[0] = KerasTokenizerConfig.ImdbStartChar;
         int o = 1, p = 0;
         for (int f = 0; f <= filler; f++)
         {
@@ -202,7 +201,7 @@ public static class SyntheticImdb
                 int end = p + 1 < nPhrases ? gaps[p + 1] : phrases.Count;
                 for (int q = gaps[p]; q < end; q++) seq[o++] = phrases[q];
             }
-            if (f < filler) seq[o++] = rng.NextDouble() < OovRate ? ImdbTokenizer.OovChar : FillerIds[Filler.Draw(rng)];
+            if (f < filler) seq[o++] = rng.NextDouble() < OovRate ? KerasTokenizerConfig.ImdbOovChar : FillerIds[Filler.Draw(rng)];
         }
         return seq;
     }
@@ -244,65 +243,5 @@ public static class SyntheticImdb
         for (int i = 0; i < split.Count; i++)
             if ((RuleScore(ImdbData.Window(split.X[i], maxlen)) >= 0 ? 1 : 0) == split.Y[i]) c++;
         return (double)c / split.Count;
-    }
-}
-
-/// <summary>
-/// The bag-of-words baseline: logistic regression on log(1 + count) of each id in [3, 20000) of a review's
-/// last maxlen ids, trained with plain SGD (decaying step) for a few shuffled epochs. It sees which words a
-/// review has, never their order.
-/// </summary>
-public static class BagOfWords
-{
-    /// <summary>Trains on <paramref name="train"/> and returns (train accuracy, test accuracy).</summary>
-    public static (double Train, double Test) Evaluate(ImdbSplit train, ImdbSplit test, int? maxlen = ImdbData.MaxLen,
-        int epochs = 10, double lr = 0.005, ulong seed = 1)
-    {
-        Guard.AtLeast(epochs, 1);
-        var w = new double[ImdbData.NumWords];
-        double bias = 0;
-        var trainF = Features(train, maxlen); var testF = Features(test, maxlen);
-        var batcher = new Batcher(train.Count, 1, new Rng(seed));
-        long step = 0;
-        for (int e = 0; e < epochs; e++)
-            foreach (var idx in batcher.NextEpoch())
-            {
-                int i = idx.Span[0];
-                var (ids, vals) = trainF[i];
-                double z = bias;
-                for (int j = 0; j < ids.Length; j++) z += w[ids[j]] * vals[j];
-                double g = 1 / (1 + Math.Exp(-z)) - train.Y[i]; // dBCE/dz
-                double eta = lr / (1 + step++ * 1e-5);
-                bias -= eta * g;
-                for (int j = 0; j < ids.Length; j++) w[ids[j]] -= eta * g * vals[j];
-            }
-        double Acc(ImdbSplit s, (int[] Ids, double[] Vals)[] f)
-        {
-            int c = 0;
-            for (int i = 0; i < s.Count; i++)
-            {
-                double z = bias;
-                for (int j = 0; j < f[i].Ids.Length; j++) z += w[f[i].Ids[j]] * f[i].Vals[j];
-                if ((z > 0 ? 1 : 0) == s.Y[i]) c++;
-            }
-            return (double)c / s.Count;
-        }
-        return (Acc(train, trainF), Acc(test, testF));
-    }
-
-    /// <summary>Sparse features per review: distinct ids in [3, NumWords) and log(1 + count).</summary>
-    private static (int[] Ids, double[] Vals)[] Features(ImdbSplit s, int? maxlen)
-    {
-        var f = new (int[], double[])[s.Count];
-        var counts = new Dictionary<int, int>();
-        for (int i = 0; i < s.Count; i++)
-        {
-            counts.Clear();
-            foreach (int id in ImdbData.Window(s.X[i], maxlen))
-                if (id >= ImdbTokenizer.IndexFrom && id < ImdbData.NumWords) counts[id] = counts.GetValueOrDefault(id) + 1;
-            var ids = counts.Keys.Order().ToArray();
-            f[i] = (ids, ids.Select(id => Math.Log(1 + counts[id])).ToArray());
-        }
-        return f;
     }
 }

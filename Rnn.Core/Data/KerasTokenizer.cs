@@ -3,29 +3,53 @@ using System.Text.Json;
 namespace Rnn.Data;
 
 /// <summary>
-/// Turns review text into token ids the way Keras's <c>imdb.load_data</c> data was made:
+/// Where a <see cref="KerasTokenizer"/>'s ids start: Keras's <c>load_data(start_char, oov_char, index_from)</c>.
+/// <see cref="Imdb"/> is the IMDB set's (1, 2, 3).
+/// </summary>
+/// <param name="StartChar">The id every sequence starts with, or null for none.</param>
+/// <param name="OovChar">The id of unknown words and of every id ≥ num_words.</param>
+/// <param name="IndexFrom">Offset from a word's rank to its id (rank r → id r + IndexFrom).</param>
+public sealed record KerasTokenizerConfig(int? StartChar, int OovChar, int IndexFrom)
+{
+    /// <summary>keras.datasets.imdb's start_char.</summary>
+    public const int ImdbStartChar = 1;
+    /// <summary>keras.datasets.imdb's oov_char.</summary>
+    public const int ImdbOovChar = 2;
+    /// <summary>keras.datasets.imdb's index_from.</summary>
+    public const int ImdbIndexFrom = 3;
+    /// <summary>The IMDB set's configuration: start 1, oov 2, index_from 3.</summary>
+    public static KerasTokenizerConfig Imdb { get; } = new(ImdbStartChar, ImdbOovChar, ImdbIndexFrom);
+}
+
+/// <summary>
+/// A Keras-compatible tokenizer (Tokenizer's text_to_word_sequence with its default filters, and load_data's id
+/// scheme), configured by <see cref="KerasTokenizerConfig"/>; with <see cref="KerasTokenizerConfig.Imdb"/> (the default)
+/// it turns review text into token ids the way Keras's <c>imdb.load_data</c> data was made:
 /// <list type="number">
 /// <item>ASCII letters are lowercased, other characters kept as they are;</item>
 /// <item>each of <see cref="Filters"/> (Keras's Tokenizer filters, TAB and LF included) becomes a space;</item>
 /// <item>the text is split on spaces, empty pieces dropped;</item>
 /// <item>a word of frequency rank r (1 = most frequent) gets id r + 3 (index_from = 3); the sequence starts
-/// with 1 (start_char); unknown words, and every id ≥ <see cref="NumWords"/> (load_data's num_words), become 2 (oov_char).</item>
+/// with 1 (start_char); unknown words, and every id ≥ <see cref="NumWords"/> (load_data's num_words), become 2 (oov_char)
+/// (other values through the configuration).</item>
 /// </list>
 /// Steps 1 and 3 are what reproduce Keras's <c>imdb_word_index.json</c> exactly: tokenised this way, the 25,000
 /// training reviews have 88,584 distinct words, precisely the index's keys (it holds "Ángela" and "think\x85",
 /// so the original lowercased bytes, not Unicode, and split on spaces only). Python 3's str.lower() with a
 /// whitespace split gives 88,075 words, 27 of them missing from the index.
 /// </summary>
-public sealed class ImdbTokenizer
+public sealed class KerasTokenizer
 {
     /// <summary>Keras's Tokenizer filters: these characters, TAB and LF each become a space.</summary>
     public const string Filters = "!\"#$%&()*+,-./:;<=>?@[\\]^_`{|}~\t\n";
-    /// <summary>Id that starts every sequence (Keras start_char).</summary>
-    public const int StartChar = 1;
+    /// <summary>The id scheme.</summary>
+    public KerasTokenizerConfig Config { get; }
+    /// <summary>Id that starts every sequence (Keras start_char), or null for none.</summary>
+    public int? StartChar => Config.StartChar;
     /// <summary>Id of out-of-vocabulary words (Keras oov_char).</summary>
-    public const int OovChar = 2;
+    public int OovChar => Config.OovChar;
     /// <summary>Offset from a word's rank to its id (Keras index_from).</summary>
-    public const int IndexFrom = 3;
+    public int IndexFrom => Config.IndexFrom;
 
     private static readonly bool[] IsFilter = BuildFilter();
     private readonly Dictionary<string, int> _ranks;
@@ -37,8 +61,10 @@ public sealed class ImdbTokenizer
     /// <summary>word → rank, 1-based (the Keras word index). Owned by the tokenizer; do not modify.</summary>
     public IReadOnlyDictionary<string, int> WordIndex => _ranks;
 
-    private ImdbTokenizer(Dictionary<string, int> ranks, int? numWords)
+    private KerasTokenizer(Dictionary<string, int> ranks, int? numWords, KerasTokenizerConfig? config)
     {
+        Config = config ?? KerasTokenizerConfig.Imdb;
+        if (Config.IndexFrom < 0) throw new ArgumentOutOfRangeException(nameof(config), Config.IndexFrom, $"config.IndexFrom: expected >= 0, got {Config.IndexFrom}.");
         if (numWords is { } nw) Guard.AtLeast(nw, IndexFrom);
         _ranks = ranks;
         _lookup = ranks.GetAlternateLookup<ReadOnlySpan<char>>();
@@ -46,14 +72,14 @@ public sealed class ImdbTokenizer
     }
 
     /// <summary>Reads a Keras <c>imdb_word_index.json</c> (an object word → rank, 1-based).</summary>
-    public static ImdbTokenizer FromWordIndexFile(string path, int? numWords = 20000)
+    public static KerasTokenizer FromWordIndexFile(string path, int? numWords = 20000, KerasTokenizerConfig? config = null)
     {
-        try { return FromWordIndexJson(File.ReadAllBytes(path), numWords); }
+        try { return FromWordIndexJson(File.ReadAllBytes(path), numWords, config); }
         catch (InvalidDataException e) { throw new InvalidDataException($"{path}: {e.Message}", e); }
     }
 
     /// <summary>Parses a word index from UTF-8 JSON with <see cref="Utf8JsonReader"/> (no reflection, NativeAOT-safe).</summary>
-    public static ImdbTokenizer FromWordIndexJson(ReadOnlySpan<byte> utf8Json, int? numWords = 20000)
+    public static KerasTokenizer FromWordIndexJson(ReadOnlySpan<byte> utf8Json, int? numWords = 20000, KerasTokenizerConfig? config = null)
     {
         var ranks = new Dictionary<string, int>();
         var r = new Utf8JsonReader(utf8Json);
@@ -72,7 +98,7 @@ public sealed class ImdbTokenizer
             }
         }
         catch (JsonException e) { throw new InvalidDataException($"malformed JSON: {e.Message}", e); }
-        return new ImdbTokenizer(ranks, numWords);
+        return new KerasTokenizer(ranks, numWords, config);
     }
 
     /// <summary>
@@ -81,7 +107,7 @@ public sealed class ImdbTokenizer
     /// does (a stable sort of an insertion-ordered count). Keras's own index breaks ties in an order that
     /// cannot be recovered, so ranks match it only between different counts.
     /// </summary>
-    public static ImdbTokenizer FromTexts(IEnumerable<string> trainTexts, int? numWords = 20000)
+    public static KerasTokenizer FromTexts(IEnumerable<string> trainTexts, int? numWords = 20000, KerasTokenizerConfig? config = null)
     {
         var index = new Dictionary<string, int>(); // word → first-occurrence order
         var counts = new List<long>();
@@ -100,17 +126,17 @@ public sealed class ImdbTokenizer
         Array.Sort(order, (a, b) => counts[a] != counts[b] ? counts[b].CompareTo(counts[a]) : a.CompareTo(b));
         var ranks = new Dictionary<string, int>(words.Length);
         for (int i = 0; i < order.Length; i++) ranks[words[order[i]]] = i + 1;
-        return new ImdbTokenizer(ranks, numWords);
+        return new KerasTokenizer(ranks, numWords, config);
     }
 
     /// <summary>A tokenizer from words listed in rank order (the first has rank 1), e.g. as saved by <see cref="RankedWords"/>.</summary>
-    public static ImdbTokenizer FromRankedWords(IEnumerable<string> words, int? numWords = 20000)
+    public static KerasTokenizer FromRankedWords(IEnumerable<string> words, int? numWords = 20000, KerasTokenizerConfig? config = null)
     {
         var ranks = new Dictionary<string, int>();
         foreach (var w in words)
             if (!ranks.TryAdd(w, ranks.Count + 1))
                 throw new InvalidDataException($"words: \"{(w.Length <= 40 ? w : w[..40] + "...")}\" listed twice (at ranks {ranks[w]} and {ranks.Count + 1}).");
-        return new ImdbTokenizer(ranks, numWords);
+        return new KerasTokenizer(ranks, numWords, config);
     }
 
     /// <summary>The words that get their own id (rank + 3 &lt; NumWords), in rank order: enough to rebuild this tokenizer.</summary>
@@ -132,10 +158,11 @@ public sealed class ImdbTokenizer
         return words;
     }
 
-    /// <summary>Ids of a text: [1, id(w1), id(w2), ...], a new array owned by the caller.</summary>
+    /// <summary>Ids of a text: [start_char, id(w1), id(w2), ...], a new array owned by the caller.</summary>
     public int[] Encode(string text)
     {
-        var ids = new List<int> { StartChar };
+        var ids = new List<int>();
+        if (StartChar is { } start) ids.Add(start);
         char[] buf = new char[256];
         ForEachWord(text, ref buf, w => ids.Add(Id(w)));
         return ids.ToArray();
@@ -149,7 +176,7 @@ public sealed class ImdbTokenizer
         return x;
     }
 
-    /// <summary>Id of one already-normalised word: rank + 3, or 2 when unknown or ≥ <see cref="NumWords"/>.</summary>
+    /// <summary>Id of one already-normalised word: rank + index_from, or oov_char when unknown or ≥ <see cref="NumWords"/>.</summary>
     public int Id(ReadOnlySpan<char> word)
     {
         if (!_lookup.TryGetValue(word, out int rank)) return OovChar;
