@@ -11,9 +11,12 @@ public sealed class CancelFlag : IDisposable
 {
     private volatile bool _requested;
     private readonly PosixSignalRegistration _int, _term;
+    private readonly CancellationTokenSource _cts = new();
 
     /// <summary>Set after the first signal.</summary>
     public bool Requested => _requested;
+    /// <summary>Cancelled at the first signal (for Trainer.Fit).</summary>
+    public CancellationToken Token => _cts.Token;
 
     /// <summary>Installs the handlers.</summary>
     public CancelFlag()
@@ -27,8 +30,9 @@ public sealed class CancelFlag : IDisposable
         if (_requested) return; // second signal: the default action ends the process
         context.Cancel = true;
         _requested = true;
+        _cts.Cancel();
     }
 
     /// <summary>Removes the handlers.</summary>
-    public void Dispose() { _int.Dispose(); _term.Dispose(); }
+    public void Dispose() { _int.Dispose(); _term.Dispose(); _cts.Dispose(); }
 }

@@ -82,7 +82,7 @@ public static class ImdbSample
             OutputSize = 1, OutputActivation = Activation.Linear, // sigmoid folded into the loss (BCE from logits)
         };
         using var model = new SequenceModel<float>(spec, rng);
-        var opt = new Adam<float>(model.Parameters, lr, epsilon: eps);
+        var trainer = new Trainer<float, float>(model, new BinaryCrossEntropyLoss<float>(), new Adam<float>(model.Parameters, lr, epsilon: eps));
 
         var report = new Report("imdb")
             .Config("data", dataDir ?? "generated").Config("epochs", epochs).Config("lr", lr).Config("seed", seed)
@@ -91,58 +91,11 @@ public static class ImdbSample
             .Config("recurrent_dropout", recDrop).Config("adam_epsilon", eps).Config("train", data.TrainCount).Config("test", data.TestCount);
         if (baseline is double b0) report.Summary("bow_baseline_test_accuracy", b0);
 
-        var batcher = new Batcher(data.TrainCount, batch, new Rng(seed ^ 0x5EED));
-        var xb = new int[batch * maxlen]; var yb = new float[batch];
-        var progress = new Progress(o.Quiet);
-        double best = 0; int bestEpoch = 0, completed = 0;
-        for (int epoch = 1; epoch <= epochs && !cancel.Requested; epoch++)
-        {
-            progress.StartEpoch();
-            model.Training = true;
-            double lossSum = 0; long correct = 0, seen = 0;
-            int nb = batcher.BatchesPerEpoch, i = 0;
-            foreach (var mem in batcher.NextEpoch())
-            {
-                if (cancel.Requested) break;
-                var idx = mem.Span;
-                int n = idx.Length;
-                data.GatherTrain(xb, yb, idx);
-                var xs = xb.AsSpan(0, n * maxlen); var ys = yb.AsSpan(0, n);
-                opt.ZeroGrad();
-                var logits = model.Forward(xs, default, n, maxlen);
-                float loss = BinaryCrossEntropy.Forward<float>(logits, ys);
-                var dOut = model.OutputGrad[..n]; dOut.Clear();
-                BinaryCrossEntropy.Backward<float>(dOut, logits, ys, 1f);
-                correct += BinaryCrossEntropy.Correct<float>(logits, ys);
-                model.Backward(dOut, default, n, maxlen);
-                opt.Step();
-                lossSum += loss * n; seen += n; i++;
-                progress.Update(epoch, epochs, i, nb, (int)seen, lossSum / seen);
-            }
-            if (cancel.Requested && i < nb)
-            {
-                // A partial epoch: its training metrics and how many batches ran; no test pass.
-                progress.Clear();
-                Console.WriteLine($"interrupted in epoch {epoch} after {i} of {nb} batches.");
-                if (i > 0) report.Epoch(("epoch", epoch), ("train_loss", lossSum / seen), ("train_acc", (double)correct / seen), ("batches", i), ("seconds", progress.Seconds));
-                break;
-            }
-            double trainSeconds = progress.Seconds;
-            double trainLoss = lossSum / seen, trainAcc = (double)correct / seen;
-            var (testLoss, testAcc) = Evaluate(model, data, batch, maxlen, () => cancel.Requested);
-            if (double.IsNaN(testAcc))
-            {
-                Console.WriteLine($"interrupted in epoch {epoch} during the test pass: train loss {trainLoss:F4} acc {trainAcc:F4}.");
-                report.Epoch(("epoch", epoch), ("train_loss", trainLoss), ("train_acc", trainAcc), ("batches", nb), ("seconds", trainSeconds));
-                completed = epoch;
-                break;
-            }
-            Console.WriteLine($"Epoch {epoch}/{epochs}: train loss {trainLoss:F4} acc {trainAcc:F4} | test loss {testLoss:F4} acc {testAcc:F4} | {trainSeconds:F1}s train, {progress.Seconds - trainSeconds:F1}s test");
-            report.Epoch(("epoch", epoch), ("train_loss", trainLoss), ("train_acc", trainAcc), ("test_loss", testLoss), ("test_acc", testAcc), ("batches", nb), ("seconds", trainSeconds), ("eval_seconds", progress.Seconds - trainSeconds));
-            if (testAcc > best) { best = testAcc; bestEpoch = epoch; }
-            completed = epoch;
-            if (o.Report != null) report.Save(o.Report);
-        }
+        var progress = new FitProgress(new Progress(o.Quiet), report, o.Report);
+        var history = trainer.Fit(data.Train, new FitOptions { Epochs = epochs, BatchSize = batch, ShuffleRng = new Rng(seed ^ 0x5EED), Callbacks = [progress] },
+            data.Test, cancel.Token);
+        progress.Interrupted(history);
+        double best = progress.Best; int bestEpoch = progress.BestEpoch, completed = history.Epochs.Count(e => e.Complete || e.Batches == e.BatchesPerEpoch);
         report.Summary("best_test_acc", best); report.Summary("best_epoch", bestEpoch); report.Summary("epochs_completed", completed);
         report.Summary("total_seconds", clock.Elapsed.TotalSeconds);
         RunEnd.Write(o, report, cancel.Requested, path => SaveModel(model, path, data),
@@ -161,26 +114,5 @@ public static class ImdbSample
         };
         if (data.Vocabulary is { } vocab) meta["imdb.vocab"] = string.Join('\n', vocab.Take(model.Spec.Vocab - KerasTokenizerConfig.ImdbIndexFrom));
         Checkpoint.Save(model, path, meta);
-    }
-
-    /// <summary>Mean BCE and accuracy over the test set, dropout off; (NaN, NaN) when <paramref name="stop"/> turns true first.</summary>
-    public static (double Loss, double Acc) Evaluate(SequenceModel<float> model, ImdbSet data, int batch, int maxlen, Func<bool>? stop = null)
-    {
-        model.Training = false;
-        var xb = new int[batch * maxlen]; var yb = new float[batch];
-        double lossSum = 0; long correct = 0;
-        var idx = new int[batch];
-        for (int start = 0; start < data.TestCount; start += batch)
-        {
-            if (stop != null && stop()) { model.Training = true; return (double.NaN, double.NaN); }
-            int n = Math.Min(batch, data.TestCount - start);
-            for (int k = 0; k < n; k++) idx[k] = start + k;
-            data.GatherTest(xb, yb, idx.AsSpan(0, n));
-            var logits = model.Forward(xb.AsSpan(0, n * maxlen), default, n, maxlen);
-            lossSum += BinaryCrossEntropy.Forward<float>(logits, yb.AsSpan(0, n)) * n;
-            correct += BinaryCrossEntropy.Correct<float>(logits, yb.AsSpan(0, n));
-        }
-        model.Training = true;
-        return (lossSum / data.TestCount, (double)correct / data.TestCount);
     }
 }

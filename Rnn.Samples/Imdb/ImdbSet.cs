@@ -1,5 +1,6 @@
 using Rnn.Data;
 using Rnn.Init;
+using Rnn.Models;
 
 namespace Rnn.Samples.Imdb;
 
@@ -36,6 +37,11 @@ public sealed class ImdbSet
     public void GatherTrain(Span<int> x, Span<float> y, ReadOnlySpan<int> idx) => Gather(TrainTokens, TrainLabels, x, y, idx);
     /// <summary>Copies the test rows <paramref name="idx"/> into x and y.</summary>
     public void GatherTest(Span<int> x, Span<float> y, ReadOnlySpan<int> idx) => Gather(TestTokens, TestLabels, x, y, idx);
+
+    /// <summary>The training reviews as Fit's batch source.</summary>
+    public IBatchSource<int, float> Train => new ArrayBatchSource<int, float>(TrainTokens, TrainLabels, TrainCount, MaxLen);
+    /// <summary>The test reviews as Fit's batch source.</summary>
+    public IBatchSource<int, float> Test => new ArrayBatchSource<int, float>(TestTokens, TestLabels, TestCount, MaxLen);
 
     private void Gather(int[] tokens, float[] labels, Span<int> x, Span<float> y, ReadOnlySpan<int> idx)
     {
