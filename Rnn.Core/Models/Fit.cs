@@ -23,11 +23,25 @@ public interface IBatchSource<TInput, TTarget> where TInput : unmanaged where TT
     void Gather(ReadOnlySpan<int> indices, Span<TInput> inputs, Span<TTarget> targets);
 }
 
+/// <summary>
+/// A batch source of variable-length sequences: each sample's real steps (1..SeqLen, its inputs post-padded). Fit
+/// runs its batches packed (each row only its real steps) and can bucket them by length (<see cref="FitOptions.BucketPool"/>).
+/// </summary>
+public interface IPackedBatchSource<TInput, TTarget> : IBatchSource<TInput, TTarget> where TInput : unmanaged where TTarget : unmanaged
+{
+    /// <summary>(Count) each sample's length.</summary>
+    ReadOnlySpan<int> Lengths { get; }
+}
+
 /// <summary>A batch source over two row-major arrays: inputs (Count, InputsPerSample) and targets (Count, TargetsPerSample).</summary>
-public sealed class ArrayBatchSource<TInput, TTarget> : IBatchSource<TInput, TTarget> where TInput : unmanaged where TTarget : unmanaged
+public sealed class ArrayBatchSource<TInput, TTarget> : IPackedBatchSource<TInput, TTarget> where TInput : unmanaged where TTarget : unmanaged
 {
     private readonly TInput[] _x;
     private readonly TTarget[] _y;
+    private readonly int[]? _lengths;
+
+    /// <summary>(Count) each sample's real steps when built with lengths (Fit then runs packed batches); else empty.</summary>
+    public ReadOnlySpan<int> Lengths => _lengths;
 
     /// <inheritdoc/>
     public int Count { get; }
@@ -51,6 +65,17 @@ public sealed class ArrayBatchSource<TInput, TTarget> : IBatchSource<TInput, TTa
         InputsPerSample = inputs.Length / count; TargetsPerSample = targets.Length / count;
     }
 
+    /// <summary>
+    /// Wraps the arrays of variable-length samples: inputs post-padded, lengths (count) each sample's real steps,
+    /// each in 1..seqLen. Fit then trains on packed batches (each row only its real steps).
+    /// </summary>
+    public ArrayBatchSource(TInput[] inputs, TTarget[] targets, int[] lengths, int count, int seqLen) : this(inputs, targets, count, seqLen)
+    {
+        ArgumentNullException.ThrowIfNull(lengths);
+        Layers.SequenceLengths.Check(lengths, count, seqLen);
+        _lengths = lengths;
+    }
+
     /// <inheritdoc/>
     public void Gather(ReadOnlySpan<int> indices, Span<TInput> inputs, Span<TTarget> targets)
     {
@@ -70,12 +95,18 @@ public sealed class FitOptions
     public bool Shuffle { get; init; } = true;
     /// <summary>The generator of the shuffles (the same one gives the same order); null: <c>new Rng(0)</c>.</summary>
     public Rng? ShuffleRng { get; init; }
+    /// <summary>
+    /// With a packed source: batches of similar lengths, drawn from pools of this many batches sorted by length, the
+    /// batch order shuffled (seeded by <see cref="ShuffleRng"/>); 0 = off. Less padding per batch, so fewer steps.
+    /// </summary>
+    public int BucketPool { get; init; }
     /// <summary>Called in order at every event.</summary>
     public IReadOnlyList<Callback> Callbacks { get; init; } = [];
 
     internal void Validate()
     {
         if (Epochs < 1) throw new ArgumentOutOfRangeException(nameof(Epochs), Epochs, $"options.Epochs: expected >= 1, got {Epochs}.");
+        if (BucketPool < 0) throw new ArgumentOutOfRangeException(nameof(BucketPool), BucketPool, $"options.BucketPool: expected 0 (off) or more batches per pool, got {BucketPool}.");
         if (BatchSize < 1) throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, $"options.BatchSize: expected >= 1, got {BatchSize}.");
         if (Callbacks == null) throw new ArgumentNullException(nameof(Callbacks), "options.Callbacks: expected a list (empty for none), got null.");
         for (int i = 0; i < Callbacks.Count; i++)

@@ -216,7 +216,7 @@ public class Model<T> : IDisposable where T : unmanaged, IFloatingPointIeee754<T
         Guard.Length(x.Length, batch * seqLen * InputSize, $"(batch={batch}, seq={seqLen}, features={InputSize})");
         CheckMaskLength(mask, batch, seqLen);
         Ensure(batch, seqLen);
-        return Run(x, mask, batch, seqLen);
+        return Run(x, mask, default, batch, seqLen);
     }
 
     /// <summary>Forward on token ids (batch, seq); the mask is derived from token 0 when the embedding has MaskZero, else optional.</summary>
@@ -237,19 +237,56 @@ public class Model<T> : IDisposable where T : unmanaged, IFloatingPointIeee754<T
             _embedding.ComputeMask(derived, tokens, batch, seqLen);
             mask = derived;
         }
-        return Run(emb, mask, batch, seqLen);
+        return Run(emb, mask, default, batch, seqLen);
     }
 
-    private ReadOnlySpan<T> Run(ReadOnlySpan<T> input, ReadOnlySpan<T> mask, int batch, int seq)
+    /// <summary>
+    /// Forward on a packed batch of features: x (batch, seq, InputSize) post-padded, lengths (batch) the real steps of
+    /// each row (1..seq, any order). Every recurrent layer runs only the real steps (<see cref="IRecurrentLayer{T}.ForwardPacked(Span{T}, ReadOnlySpan{T}, ReadOnlySpan{int}, int, int)"/>):
+    /// the same outputs as the mask 1s-then-0s would give, at the cost of the real steps only.
+    /// </summary>
+    public ReadOnlySpan<T> ForwardPacked(ReadOnlySpan<T> x, ReadOnlySpan<int> lengths, int batch, int seqLen)
     {
+        if (_embedding != null) throw new InvalidOperationException($"ForwardPacked: this model takes tokens (vocab {_embedding.VocabSize}); call ForwardPacked(ReadOnlySpan<int> tokens, ...).");
+        _backwardReady = false;
+        CheckSizes(batch, seqLen);
+        Guard.Length(x.Length, batch * seqLen * InputSize, $"(batch={batch}, seq={seqLen}, features={InputSize})");
+        SequenceLengths.Check(lengths, batch, seqLen);
+        Ensure(batch, seqLen);
+        return Run(x, default, lengths, batch, seqLen);
+    }
+
+    /// <summary>
+    /// Forward on a packed batch of token ids (batch, seq), post-padded, with lengths (batch) of real tokens; see the
+    /// feature overload. A MaskZero embedding's derived mask is not used: the lengths say where each row ends.
+    /// </summary>
+    public ReadOnlySpan<T> ForwardPacked(ReadOnlySpan<int> tokens, ReadOnlySpan<int> lengths, int batch, int seqLen)
+    {
+        if (_embedding == null) throw new InvalidOperationException("ForwardPacked: this model takes features, not tokens.");
+        _backwardReady = false;
+        CheckSizes(batch, seqLen);
+        Guard.Length(tokens.Length, batch * seqLen, $"(batch={batch}, seq={seqLen})");
+        SequenceLengths.Check(lengths, batch, seqLen);
+        Ensure(batch, seqLen);
+        var emb = _emb.AsSpan(0, batch * seqLen * _embedding.Dim);
+        _embedding.Forward(emb, tokens, batch, seqLen);
+        return Run(emb, default, lengths, batch, seqLen);
+    }
+
+    /// <summary>What the last Forward was given: no padding, a mask (every step computed), or lengths (packed).</summary>
+    public BatchPadding Padding { get; private set; }
+
+    private ReadOnlySpan<T> Run(ReadOnlySpan<T> input, ReadOnlySpan<T> mask, ReadOnlySpan<int> lengths, int batch, int seq)
+    {
+        Padding = !lengths.IsEmpty ? BatchPadding.Lengths : !mask.IsEmpty ? BatchPadding.Mask : BatchPadding.None;
         ReadOnlySpan<T> cur = input;
         int s = seq;
         for (int i = 0; i < _nodes.Length; i++)
         {
             var n = _nodes[i];
-            if (n is RepeatNode) mask = default; // a repeated vector's steps are all real
+            if (n is RepeatNode) { mask = default; lengths = default; } // a repeated vector's steps are all real
             var y = _ys[i].AsSpan(0, batch * _perSample[i]);
-            n.Forward(y, cur, mask, batch, s);
+            n.Forward(y, cur, mask, lengths, batch, s);
             s = n.OutSeqLen(s);
             cur = y;
         }
@@ -334,7 +371,8 @@ public class Model<T> : IDisposable where T : unmanaged, IFloatingPointIeee754<T
         public virtual int OutSeqLen(int seq) => seq;
         public virtual IEnumerable<(string, Parameter<T>)> Named() => [];
         public virtual void Ensure(int batch, int seq) { }
-        public abstract void Forward(Span<T> y, ReadOnlySpan<T> x, ReadOnlySpan<T> mask, int batch, int seq);
+        // lengths (batch): a packed batch (each row's real steps; mask empty), else empty.
+        public abstract void Forward(Span<T> y, ReadOnlySpan<T> x, ReadOnlySpan<T> mask, ReadOnlySpan<int> lengths, int batch, int seq);
         // Accumulates into dx when not empty; seq is the node's input length.
         public abstract void Backward(Span<T> dx, ReadOnlySpan<T> dy, int batch, int seq);
         public abstract void Dispose();
@@ -440,14 +478,15 @@ public class Model<T> : IDisposable where T : unmanaged, IFloatingPointIeee754<T
             }
         }
 
-        public override void Forward(Span<T> y, ReadOnlySpan<T> x, ReadOnlySpan<T> mask, int batch, int seq)
+        public override void Forward(Span<T> y, ReadOnlySpan<T> x, ReadOnlySpan<T> mask, ReadOnlySpan<int> lengths, int batch, int seq)
         {
             ReadOnlySpan<T> cur = x;
             int L = _layers.Length;
             for (int k = 0; k < L; k++)
             {
                 Span<T> yk = k == L - 1 ? y : _ys[k].AsSpan(0, batch * _layers[k].OutputLength(seq));
-                _layers[k].Forward(yk, cur, mask, batch, seq);
+                if (lengths.IsEmpty) _layers[k].Forward(yk, cur, mask, batch, seq);
+                else _layers[k].ForwardPacked(yk, cur, lengths, batch, seq);
                 cur = yk;
                 if (k < L - 1 && _between[k] is { } d) { var dk = _drop[k].AsSpan(0, yk.Length); d.Forward(dk, cur, cur.Length); cur = dk; }
             }
@@ -488,7 +527,7 @@ public class Model<T> : IDisposable where T : unmanaged, IFloatingPointIeee754<T
         private readonly Dropout<T> _d = new(s.Rate, dropRng);
         public override object Inner => _d;
         public override bool Training { set => _d.Training = value; }
-        public override void Forward(Span<T> y, ReadOnlySpan<T> x, ReadOnlySpan<T> mask, int batch, int seq) => _d.Forward(y, x, x.Length);
+        public override void Forward(Span<T> y, ReadOnlySpan<T> x, ReadOnlySpan<T> mask, ReadOnlySpan<int> lengths, int batch, int seq) => _d.Forward(y, x, x.Length);
         public override void Backward(Span<T> dx, ReadOnlySpan<T> dy, int batch, int seq)
         {
             if (!dx.IsEmpty) _d.Backward(dx, dy, dy.Length);
@@ -504,7 +543,7 @@ public class Model<T> : IDisposable where T : unmanaged, IFloatingPointIeee754<T
         public override int OutWidth(int inWidth) => _d.OutputSize;
         public override IEnumerable<(string, Parameter<T>)> Named() => [("weight", _d.Weight), ("bias", _d.Bias)];
         private int Rows(int batch, int seq) => InSeq ? batch * seq : batch; // per step (TimeDistributed) or per sequence
-        public override void Forward(Span<T> y, ReadOnlySpan<T> x, ReadOnlySpan<T> mask, int batch, int seq) => _d.Forward(y, x, Rows(batch, seq));
+        public override void Forward(Span<T> y, ReadOnlySpan<T> x, ReadOnlySpan<T> mask, ReadOnlySpan<int> lengths, int batch, int seq) => _d.Forward(y, x, Rows(batch, seq));
         public override void Backward(Span<T> dx, ReadOnlySpan<T> dy, int batch, int seq) => _d.Backward(dx, dy, Rows(batch, seq));
         public override void Dispose() => _d.Dispose();
     }
@@ -517,7 +556,7 @@ public class Model<T> : IDisposable where T : unmanaged, IFloatingPointIeee754<T
         public override bool Training { set { } }
         public override bool OutSeq(bool inSeq) => true;
         public override int OutSeqLen(int seq) => _r.Times;
-        public override void Forward(Span<T> y, ReadOnlySpan<T> x, ReadOnlySpan<T> mask, int batch, int seq) => _r.Forward(y, x, batch);
+        public override void Forward(Span<T> y, ReadOnlySpan<T> x, ReadOnlySpan<T> mask, ReadOnlySpan<int> lengths, int batch, int seq) => _r.Forward(y, x, batch);
         public override void Backward(Span<T> dx, ReadOnlySpan<T> dy, int batch, int seq)
         {
             if (!dx.IsEmpty) _r.Backward(dx, dy, batch);

@@ -53,6 +53,20 @@ public sealed class Trainer<T, TTarget> where T : unmanaged, IFloatingPointIeee7
         return Finish(Model.Forward(x, mask, batch, seqLen), targets, weights, batch, seqLen);
     }
 
+    /// <summary>One training step on a packed batch of token ids (batch, seq), post-padded, with lengths (batch) of real tokens.</summary>
+    public T TrainStepPacked(ReadOnlySpan<int> tokens, ReadOnlySpan<int> lengths, ReadOnlySpan<TTarget> targets, int batch, int seqLen, ReadOnlySpan<T> weights = default)
+    {
+        Begin();
+        return Finish(Model.ForwardPacked(tokens, lengths, batch, seqLen), targets, weights, batch, seqLen);
+    }
+
+    /// <summary>One training step on a packed batch of features (batch, seq, InputSize), post-padded, with lengths (batch).</summary>
+    public T TrainStepPacked(ReadOnlySpan<T> x, ReadOnlySpan<int> lengths, ReadOnlySpan<TTarget> targets, int batch, int seqLen, ReadOnlySpan<T> weights = default)
+    {
+        Begin();
+        return Finish(Model.ForwardPacked(x, lengths, batch, seqLen), targets, weights, batch, seqLen);
+    }
+
     private void Begin()
     {
         Model.Training = true;
@@ -91,6 +105,20 @@ public sealed class Trainer<T, TTarget> where T : unmanaged, IFloatingPointIeee7
     {
         Model.Training = false;
         return Score(Model.Forward(x, mask, batch, seqLen), targets, weights, batch, seqLen);
+    }
+
+    /// <summary>The loss of one packed batch of token ids in evaluation mode; sets <see cref="LastCorrect"/>.</summary>
+    public T EvaluatePacked(ReadOnlySpan<int> tokens, ReadOnlySpan<int> lengths, ReadOnlySpan<TTarget> targets, int batch, int seqLen, ReadOnlySpan<T> weights = default)
+    {
+        Model.Training = false;
+        return Score(Model.ForwardPacked(tokens, lengths, batch, seqLen), targets, weights, batch, seqLen);
+    }
+
+    /// <summary>The loss of one packed batch of features in evaluation mode; sets <see cref="LastCorrect"/>.</summary>
+    public T EvaluatePacked(ReadOnlySpan<T> x, ReadOnlySpan<int> lengths, ReadOnlySpan<TTarget> targets, int batch, int seqLen, ReadOnlySpan<T> weights = default)
+    {
+        Model.Training = false;
+        return Score(Model.ForwardPacked(x, lengths, batch, seqLen), targets, weights, batch, seqLen);
     }
 
     private T Score(ReadOnlySpan<T> output, ReadOnlySpan<TTarget> targets, ReadOnlySpan<T> weights, int batch, int seqLen)
@@ -132,7 +160,12 @@ public sealed class Trainer<T, TTarget> where T : unmanaged, IFloatingPointIeee7
         int B = options.BatchSize, S = train.SeqLen;
         var xb = new TInput[B * train.InputsPerSample];
         var yb = new TTarget[B * train.TargetsPerSample];
-        var batcher = new Batcher(train.Count, B, options.Shuffle ? options.ShuffleRng ?? new Rng(0) : null);
+        var lb = new int[B]; // the batch's lengths, packed sources only
+        var packedTrain = train is IPackedBatchSource<TInput, TTarget> { Lengths.IsEmpty: false } pt ? pt : null;
+        var shuffle = options.Shuffle ? options.ShuffleRng ?? new Rng(0) : null;
+        if (options.BucketPool > 0 && packedTrain == null)
+            throw new ArgumentException($"options.BucketPool: expected 0 unless the training source has lengths (IPackedBatchSource), got {options.BucketPool}.", nameof(options));
+        var batcher = options.BucketPool > 0 ? new Batcher(packedTrain!.Lengths, B, shuffle, options.BucketPool) : new Batcher(train.Count, B, shuffle);
         var valBatcher = validation != null ? new Batcher(validation.Count, B, null) : null;
         var history = new History();
         foreach (var c in callbacks) c.OnTrainBegin(control);
@@ -153,7 +186,14 @@ public sealed class Trainer<T, TTarget> where T : unmanaged, IFloatingPointIeee7
                 int n = idx.Length;
                 var xs = xb.AsSpan(0, n * train.InputsPerSample); var ys = yb.AsSpan(0, n * train.TargetsPerSample);
                 train.Gather(idx, xs, ys);
-                T loss = tokens ? TrainStep(MemoryMarshal.Cast<TInput, int>(xs), ys, n, S) : TrainStep(MemoryMarshal.Cast<TInput, T>(xs), ys, n, S);
+                T loss;
+                if (packedTrain != null)
+                {
+                    var ls = lb.AsSpan(0, n);
+                    Batcher.Gather<int>(ls, packedTrain.Lengths, idx, 1);
+                    loss = tokens ? TrainStepPacked(MemoryMarshal.Cast<TInput, int>(xs), ls, ys, n, S) : TrainStepPacked(MemoryMarshal.Cast<TInput, T>(xs), ls, ys, n, S);
+                }
+                else loss = tokens ? TrainStep(MemoryMarshal.Cast<TInput, int>(xs), ys, n, S) : TrainStep(MemoryMarshal.Cast<TInput, T>(xs), ys, n, S);
                 lossSum += double.CreateTruncating(loss * T.CreateTruncating(n)); // the batch's mean times its size, in T as a caller writes it
                 correct += LastCorrect; counted += LastCounted; seen += n; done++;
                 var be = new BatchEnd(epoch, options.Epochs, done, nb, seen, lossSum / seen, double.CreateTruncating(loss),
@@ -167,7 +207,7 @@ public sealed class Trainer<T, TTarget> where T : unmanaged, IFloatingPointIeee7
             bool complete = done == nb;
             if (complete && validation != null)
             {
-                (valLoss, valAcc) = Validate(validation, valBatcher!, xb, yb, tokens, cancel);
+                (valLoss, valAcc) = Validate(validation, valBatcher!, xb, yb, lb, tokens, cancel);
                 complete = !double.IsNaN(valLoss) || !cancel.IsCancellationRequested;
             }
             var ee = new EpochEnd(epoch, options.Epochs, trainLoss, trainAcc, valLoss, valAcc, done, nb, trainSeconds,
@@ -192,7 +232,7 @@ public sealed class Trainer<T, TTarget> where T : unmanaged, IFloatingPointIeee7
     }
 
     // Mean loss (Σ batch mean · n / count) and accuracy over the whole source in order; (NaN, NaN) when cancelled first.
-    private (double Loss, double Acc) Validate<TInput>(IBatchSource<TInput, TTarget> v, Batcher batcher, TInput[] xb, TTarget[] yb, bool tokens, CancellationToken cancel)
+    private (double Loss, double Acc) Validate<TInput>(IBatchSource<TInput, TTarget> v, Batcher batcher, TInput[] xb, TTarget[] yb, int[] lb, bool tokens, CancellationToken cancel)
         where TInput : unmanaged
     {
         int S = v.SeqLen;
@@ -206,7 +246,14 @@ public sealed class Trainer<T, TTarget> where T : unmanaged, IFloatingPointIeee7
             int n = idx.Length;
             var xs = xb.AsSpan(0, n * v.InputsPerSample); var ys = yb.AsSpan(0, n * v.TargetsPerSample);
             v.Gather(idx, xs, ys);
-            T loss = tokens ? Evaluate(MemoryMarshal.Cast<TInput, int>(xs), ys, n, S) : Evaluate(MemoryMarshal.Cast<TInput, T>(xs), ys, n, S);
+            T loss;
+            if (v is IPackedBatchSource<TInput, TTarget> { Lengths.IsEmpty: false } pv)
+            {
+                var ls = lb.AsSpan(0, n);
+                Batcher.Gather<int>(ls, pv.Lengths, idx, 1);
+                loss = tokens ? EvaluatePacked(MemoryMarshal.Cast<TInput, int>(xs), ls, ys, n, S) : EvaluatePacked(MemoryMarshal.Cast<TInput, T>(xs), ls, ys, n, S);
+            }
+            else loss = tokens ? Evaluate(MemoryMarshal.Cast<TInput, int>(xs), ys, n, S) : Evaluate(MemoryMarshal.Cast<TInput, T>(xs), ys, n, S);
             lossSum += double.CreateTruncating(loss * T.CreateTruncating(n));
             correct += LastCorrect; counted += LastCounted;
         }

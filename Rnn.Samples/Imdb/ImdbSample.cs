@@ -32,7 +32,11 @@ public static class ImdbSample
             .Option("data", "DIR", "real reviews: an aclImdb folder, or a folder with train.tsv[.gz] and test.tsv[.gz]")
             .Option("word-index", "FILE", "rank words with a Keras imdb_word_index.json instead of training-set frequency")
             .Option("max-features", "N", "vocabulary size (num_words)", "20000")
-            .Option("maxlen", "N", "tokens kept per review (pre-truncating, pre-padding)", "100")
+            .Option("maxlen", "N", "tokens kept per review (pre-truncating; pre-padding, or post-padding with --packed)", "100")
+            .Flag("packed", "variable-length batches: post-padded reviews with their lengths, each row runs only its real steps")
+            .Option("bucket", "N", "with --packed: batches of similar length, from pools of N batches sorted by length (0 = off)", "0")
+            .Flag("bidirectional", "a bidirectional LSTM (forward and backward final states concatenated)")
+            .Option("clip", "X", "clip the gradients' global norm to X (0 = off)", "0")
             .Option("batch", "N", "batch size", "32")
             .Option("embed", "N", "embedding dimension", "128")
             .Option("hidden", "N", "LSTM units", "128")
@@ -58,6 +62,10 @@ public static class ImdbSample
         double recDrop = cli.Double("recurrent-dropout", 0, 0.99);
         double eps = cli.Double("epsilon", 0, 1);
         int trainLimit = cli.Int("train-limit", 0, int.MaxValue);
+        bool packed = cli.Has("packed"), bidi = cli.Has("bidirectional");
+        int bucket = cli.Int("bucket", 0, 100_000);
+        double clip = cli.Double("clip", 0, 1e6);
+        if (bucket > 0 && !packed) throw new UsageException($"imdb: --bucket needs --packed (it groups reviews by their lengths), got --bucket {bucket} alone.");
         string? dataDir = cli.InputPath("data", folder: true), wordIndex = cli.InputPath("word-index");
         Engine.Threads = threads;
         using var cancel = new CancelFlag(); // before loading, so Ctrl+C while loading still ends with the report
@@ -67,8 +75,8 @@ public static class ImdbSample
         if (dataDir == null && maxFeatures != ImdbData.NumWords)
             throw new UsageException($"imdb: --max-features must be {ImdbData.NumWords} with the generated data (its vocabulary size), got {maxFeatures}.");
         ImdbSet data = dataDir != null
-            ? ImdbSet.Real(dataDir, wordIndex, maxFeatures, maxlen)
-            : ImdbSet.Generated(seed, maxlen);
+            ? ImdbSet.Real(dataDir, wordIndex, maxFeatures, maxlen, packed)
+            : ImdbSet.Generated(seed, maxlen, packed);
         if (trainLimit > 0 && trainLimit < data.TrainCount) data = data.TakeTrain(trainLimit, rng);
         double? baseline = cli.Has("no-baseline") ? null : data.Baseline(); // on the same (limited) training reviews
         Console.WriteLine($"imdb: {data.Description}; {data.TrainCount} train, {data.TestCount} test, maxlen {maxlen}, vocab {maxFeatures} ({clock.Elapsed.TotalSeconds:F1}s to load)");
@@ -77,29 +85,30 @@ public static class ImdbSample
 
         var spec = new ModelSpec
         {
-            Vocab = maxFeatures, EmbeddingDim = embed, Cell = CellKind.Lstm, Hidden = hidden, Layers = 1,
+            Vocab = maxFeatures, EmbeddingDim = embed, Cell = CellKind.Lstm, Hidden = hidden, Layers = 1, Bidirectional = bidi,
             HeadDropout = headDrop, InputDropout = inDrop, RecurrentDropout = recDrop, Init = InitScheme.Keras,
             OutputSize = 1, OutputActivation = Activation.Linear, // sigmoid folded into the loss (BCE from logits)
         };
         using var model = new SequenceModel<float>(spec, rng);
-        var trainer = new Trainer<float, float>(model, new BinaryCrossEntropyLoss<float>(), new Adam<float>(model.Parameters, lr, epsilon: eps));
+        var trainer = new Trainer<float, float>(model, new BinaryCrossEntropyLoss<float>(), new Adam<float>(model.Parameters, lr, epsilon: eps) { MaxGradNorm = clip });
 
         var report = new Report("imdb")
             .Config("data", dataDir ?? "generated").Config("epochs", epochs).Config("lr", lr).Config("seed", seed)
             .Config("threads", threads).Config("max_features", maxFeatures).Config("maxlen", maxlen).Config("batch", batch)
             .Config("embed", embed).Config("hidden", hidden).Config("head_dropout", headDrop).Config("dropout", inDrop)
-            .Config("recurrent_dropout", recDrop).Config("adam_epsilon", eps).Config("train", data.TrainCount).Config("test", data.TestCount);
+            .Config("recurrent_dropout", recDrop).Config("adam_epsilon", eps).Config("packed", packed).Config("bucket", bucket)
+            .Config("bidirectional", bidi).Config("clip", clip).Config("train", data.TrainCount).Config("test", data.TestCount);
         if (baseline is double b0) report.Summary("bow_baseline_test_accuracy", b0);
 
         var progress = new FitProgress(new Progress(o.Quiet), report, o.Report);
-        var history = trainer.Fit(data.Train, new FitOptions { Epochs = epochs, BatchSize = batch, ShuffleRng = new Rng(seed ^ 0x5EED), Callbacks = [progress] },
+        var history = trainer.Fit(data.Train, new FitOptions { Epochs = epochs, BatchSize = batch, ShuffleRng = new Rng(seed ^ 0x5EED), BucketPool = bucket, Callbacks = [progress] },
             data.Test, cancel.Token);
         progress.Interrupted(history);
         double best = progress.Best; int bestEpoch = progress.BestEpoch, completed = history.Epochs.Count(e => e.Complete || e.Batches == e.BatchesPerEpoch);
         report.Summary("best_test_acc", best); report.Summary("best_epoch", bestEpoch); report.Summary("epochs_completed", completed);
         report.Summary("total_seconds", clock.Elapsed.TotalSeconds);
         RunEnd.Write(o, report, cancel.Requested, path => SaveModel(model, path, data),
-            $"imdb (Keras imdb_lstm.py): LSTM({hidden}) on {(dataDir == null ? "generated" : "real")} data, {data.TrainCount} train, batch {batch}, maxlen {maxlen}, Adam lr {lr.ToString(CultureInfo.InvariantCulture)}, seed {seed}", "BCE",
+            $"imdb (Keras imdb_lstm.py): LSTM({hidden}) on {(dataDir == null ? "generated" : "real")} data, {data.TrainCount} train, batch {batch}, maxlen {maxlen}{(packed ? " packed" : "")}{(bidi ? ", bidirectional" : "")}, Adam lr {lr.ToString(CultureInfo.InvariantCulture)}, seed {seed}", "BCE",
             ["train_loss", "test_loss", "train_acc", "test_acc"], chart: "test_acc", elapsed: clock.Elapsed);
         return 0;
     }

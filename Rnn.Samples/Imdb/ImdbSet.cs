@@ -23,6 +23,10 @@ public sealed class ImdbSet
     public required int[] TestTokens { get; init; }
     /// <summary>(nTest).</summary>
     public required float[] TestLabels { get; init; }
+    /// <summary>Packed sets: (nTrain) and (nTest) each review's tokens kept (1..maxlen), the tokens post-padded; else null.</summary>
+    public int[]? TrainLengths { get; init; }
+    /// <summary>See <see cref="TrainLengths"/>.</summary>
+    public int[]? TestLengths { get; init; }
     /// <summary>Words in rank order (rank 1 first): id = rank + 3.</summary>
     public string[]? Vocabulary { get; init; }
     /// <summary>The generated reviews before padding (train, test), for the bag-of-words baseline; null for real data.</summary>
@@ -39,9 +43,13 @@ public sealed class ImdbSet
     public void GatherTest(Span<int> x, Span<float> y, ReadOnlySpan<int> idx) => Gather(TestTokens, TestLabels, x, y, idx);
 
     /// <summary>The training reviews as Fit's batch source.</summary>
-    public IBatchSource<int, float> Train => new ArrayBatchSource<int, float>(TrainTokens, TrainLabels, TrainCount, MaxLen);
+    public IBatchSource<int, float> Train => TrainLengths is { } l
+        ? new ArrayBatchSource<int, float>(TrainTokens, TrainLabels, l, TrainCount, MaxLen)
+        : new ArrayBatchSource<int, float>(TrainTokens, TrainLabels, TrainCount, MaxLen);
     /// <summary>The test reviews as Fit's batch source.</summary>
-    public IBatchSource<int, float> Test => new ArrayBatchSource<int, float>(TestTokens, TestLabels, TestCount, MaxLen);
+    public IBatchSource<int, float> Test => TestLengths is { } l
+        ? new ArrayBatchSource<int, float>(TestTokens, TestLabels, l, TestCount, MaxLen)
+        : new ArrayBatchSource<int, float>(TestTokens, TestLabels, TestCount, MaxLen);
 
     private void Gather(int[] tokens, float[] labels, Span<int> x, Span<float> y, ReadOnlySpan<int> idx)
     {
@@ -67,6 +75,7 @@ public sealed class ImdbSet
         {
             Description = Description + $" (first {n} of shuffled train)", MaxLen = MaxLen, TrainTokens = x, TrainLabels = y,
             TestTokens = TestTokens, TestLabels = TestLabels, Vocabulary = Vocabulary, Raw = raw,
+            TrainLengths = TrainLengths is { } l ? [.. keep.Select(i => l[i])] : null, TestLengths = TestLengths,
         };
     }
 
@@ -78,7 +87,7 @@ public sealed class ImdbSet
     /// Real reviews from an aclImdb folder or train/test.tsv[.gz]; words ranked by <paramref name="wordIndex"/>
     /// (a Keras imdb_word_index.json), else by the folder's imdb_word_index.json, else by training-set frequency.
     /// </summary>
-    public static ImdbSet Real(string dir, string? wordIndex, int numWords, int maxlen)
+    public static ImdbSet Real(string dir, string? wordIndex, int numWords, int maxlen, bool packed = false)
     {
         var ds = ImdbReader.Load(dir);
         if (ds.Train.Length == 0 || ds.Test.Length == 0)
@@ -89,30 +98,42 @@ public sealed class ImdbSet
             ? KerasTokenizer.FromWordIndexFile(index, numWords)
             : KerasTokenizer.FromTexts(ds.Train.Select(r => r.Text), numWords);
         ImdbSplit Encode(ImdbReview[] rows) => new(tok.EncodeAll(rows.Select(r => r.Text).ToArray()), rows.Select(r => r.Label).ToArray());
-        var (xTr, yTr) = ImdbData.Pack(Encode(ds.Train), maxlen);
-        var (xTe, yTe) = ImdbData.Pack(Encode(ds.Test), maxlen);
+        ImdbSplit train = Encode(ds.Train), test = Encode(ds.Test);
+        var (xTr, yTr) = Pad(train, maxlen, packed);
+        var (xTe, yTe) = Pad(test, maxlen, packed);
         return new ImdbSet
         {
             Description = $"real reviews from {dir}, words ranked by {(index ?? "training-set frequency")}",
             MaxLen = maxlen, TrainTokens = xTr, TrainLabels = yTr, TestTokens = xTe, TestLabels = yTe,
             Vocabulary = tok.RankedWords(),
+            TrainLengths = packed ? Lengths(train, maxlen) : null, TestLengths = packed ? Lengths(test, maxlen) : null,
         };
     }
 
     /// <summary>The embedded IMDB-shaped generator (no download); <see cref="Baseline"/> gives its bag-of-words baseline.</summary>
-    public static ImdbSet Generated(ulong seed, int maxlen)
+    public static ImdbSet Generated(ulong seed, int maxlen, bool packed = false)
     {
         var (train, test) = SyntheticImdb.Generate(seed);
-        var (xTr, yTr) = ImdbData.Pack(train, maxlen);
-        var (xTe, yTe) = ImdbData.Pack(test, maxlen);
+        var (xTr, yTr) = Pad(train, maxlen, packed);
+        var (xTe, yTe) = Pad(test, maxlen, packed);
         return new ImdbSet
         {
             Description = $"generated IMDB-shaped data (seed {seed})",
             MaxLen = maxlen, TrainTokens = xTr, TrainLabels = yTr, TestTokens = xTe, TestLabels = yTe,
             Vocabulary = SyntheticVocabulary(),
             Raw = (train, test),
+            TrainLengths = packed ? Lengths(train, maxlen) : null, TestLengths = packed ? Lengths(test, maxlen) : null,
         };
     }
+
+    // Keras pad_sequences: pre-truncating always; pre-padding, or post-padding for packed batches (their lengths say
+    // where each review ends).
+    private static (int[] X, float[] Y) Pad(ImdbSplit split, int maxlen, bool packed) => packed
+        ? (Sequences.Pad(split.X, maxlen, Padding.Post), split.Y.Select(y => (float)y).ToArray())
+        : ImdbData.Pack(split, maxlen);
+
+    // Each review's tokens kept: its length, at most maxlen; an empty review keeps its one padding token as length 1.
+    private static int[] Lengths(ImdbSplit split, int maxlen) => [.. split.X.Select(x => Math.Clamp(x.Length, 1, maxlen))];
 
     /// <summary>
     /// Readable names for the generator's ids, so `classify` can take text for a model trained on generated data:
