@@ -1,6 +1,7 @@
 using System.Globalization;
 using Rnn.Init;
 using Rnn.IO;
+using Rnn.Models;
 using Rnn.Samples.Adding;
 using Rnn.Samples.Addition;
 using Rnn.Samples.Common;
@@ -186,14 +187,17 @@ public class CliTests
                 $"--save={ckpt}", $"--report={report}", $"--plot={plot}", "--quiet");
             Assert.True(code == 0, err);
             Assert.Contains($"saved {ckpt}", stdout);
-            using var model = new AddingModel<float>(new Rng(123), hidden: 5);
-            SafeTensors.LoadInto(ckpt, model.Parameters);
+            using var model = Checkpoint.LoadModel<float>(ckpt, out var meta);
+            Assert.Equal("5", meta["adding.hidden"]);
+            Assert.Equal(["rnn.weight_ih_l0", "rnn.weight_hh_l0", "rnn.bias_ih_l0", "rnn.weight_ih_l0_reverse", "rnn.weight_hh_l0_reverse", "rnn.bias_ih_l0_reverse", "fc.weight", "fc.bias"],
+                model.NamedParameters.Select(p => p.Name));
+            Assert.Equal(100, ((RecurrentSpec)model.Specs[0]).GradClipping);
             using (var file = SafeTensors.Load(ckpt))
             {
-                Assert.Equal("5", file.Metadata["adding.hidden"]);
-                var w = new float[model.Output.Parameters[0].Value.Length];
-                file.ReadFloat(model.Output.Parameters[0].Name, w);
-                Assert.Equal(w, model.Output.Parameters[0].Value);
+                var w = new float[10];
+                file.ReadFloat("fc.weight", w);
+                Assert.Equal(w, model.Parameters[6].Value);
+                Assert.Contains(w, v => v != 0);
             }
             using var json = System.Text.Json.JsonDocument.Parse(File.ReadAllText(report));
             Assert.Equal(2, json.RootElement.GetProperty("epochs").GetArrayLength());

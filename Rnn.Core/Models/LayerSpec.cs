@@ -69,6 +69,8 @@ public sealed record RecurrentSpec(string Name, CellKind Cell, int Hidden) : Lay
     public bool ReturnSequences { get; init; }
     /// <summary>Zero, or Learned (a trainable h0 per layer and direction). Given states are passed to layers directly, not through a model.</summary>
     public InitialState InitialState { get; init; } = InitialState.Zero;
+    /// <summary>Lasagne's grad_clipping for the vanilla RNN (RnnTanh/RnnRelu): each step's pre-activation gradient clipped to [−c, c]; 0 = off.</summary>
+    public double GradClipping { get; init; }
 
     /// <summary>Gate blocks per cell.</summary>
     internal int Gates => Cell switch { CellKind.Lstm => 4, CellKind.Gru or CellKind.GruResetBefore => 3, _ => 1 };
@@ -78,12 +80,16 @@ public sealed record RecurrentSpec(string Name, CellKind Cell, int Hidden) : Lay
     public int OutputSize => Bidirectional ? 2 * Hidden : Hidden;
 
     internal override string Kind => "recurrent";
-    internal override IEnumerable<(string, string)> Fields() =>
-    [
-        ("cell", Cell.ToString()), ("hidden", F(Hidden)), ("layers", F(Layers)), ("bidirectional", F(Bidirectional)),
-        ("dropout_between", F(DropoutBetween)), ("input_dropout", F(InputDropout)), ("recurrent_dropout", F(RecurrentDropout)),
-        ("init", ModelSpec.InitName(Init)), ("return_sequences", F(ReturnSequences)), ("initial_state", InitialState.ToString()),
-    ];
+    internal override IEnumerable<(string, string)> Fields()
+    {
+        (string, string)[] f =
+        [
+            ("cell", Cell.ToString()), ("hidden", F(Hidden)), ("layers", F(Layers)), ("bidirectional", F(Bidirectional)),
+            ("dropout_between", F(DropoutBetween)), ("input_dropout", F(InputDropout)), ("recurrent_dropout", F(RecurrentDropout)),
+            ("init", ModelSpec.InitName(Init)), ("return_sequences", F(ReturnSequences)), ("initial_state", InitialState.ToString()),
+        ];
+        return GradClipping == 0 ? f : [.. f, ("grad_clipping", F(GradClipping))]; // absent reads as 0 (older checkpoints)
+    }
     internal override void Validate(string where)
     {
         if (!Enum.IsDefined(Cell)) throw Bad($"{where}.Cell: expected a CellKind, got {Cell}.", nameof(Cell));
@@ -93,6 +99,9 @@ public sealed record RecurrentSpec(string Name, CellKind Cell, int Hidden) : Lay
         if (!Enum.IsDefined(Init)) throw Bad($"{where}.Init: expected Keras or PyTorch, got {Init}.", nameof(Init));
         if (InitialState is not (InitialState.Zero or InitialState.Learned))
             throw Bad($"{where}.InitialState: expected Zero or Learned (pass given states to the layers themselves), got {InitialState}.", nameof(InitialState));
+        if (!(GradClipping >= 0 && double.IsFinite(GradClipping))) throw Bad($"{where}.GradClipping: expected a finite value >= 0, got {F(GradClipping)}.", nameof(GradClipping));
+        if (GradClipping != 0 && Cell is not (CellKind.RnnTanh or CellKind.RnnRelu))
+            throw Bad($"{where}.GradClipping: expected 0 for a {Cell} cell (only the vanilla RNN clips per step), got {F(GradClipping)}.", nameof(GradClipping));
     }
 }
 

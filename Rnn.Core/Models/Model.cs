@@ -50,7 +50,14 @@ public class Model<T> : IDisposable where T : unmanaged, IFloatingPointIeee754<T
     public Model(int inputSize, Rng? rng, params LayerSpec[] layers) : this(inputSize, rng, (IReadOnlyList<LayerSpec>)layers) { }
 
     /// <summary>As the params overload.</summary>
-    public Model(int inputSize, Rng? rng, IReadOnlyList<LayerSpec> layers)
+    public Model(int inputSize, Rng? rng, IReadOnlyList<LayerSpec> layers) : this(inputSize, rng, null, layers) { }
+
+    /// <summary>
+    /// As the params overload, with the dropout masks drawn from <paramref name="dropoutRng"/> (used, not copied) instead of
+    /// a generator seeded by one draw of <paramref name="rng"/>; then <paramref name="rng"/> gives the weights and nothing
+    /// else, as a hand-built network draws them (the adding sample keeps its numbers this way).
+    /// </summary>
+    public Model(int inputSize, Rng? rng, Rng? dropoutRng, IReadOnlyList<LayerSpec> layers)
     {
         ArgumentNullException.ThrowIfNull(layers);
         if (layers.Count == 0) throw new ArgumentException("layers: expected at least one layer, got 0.", nameof(layers));
@@ -71,7 +78,7 @@ public class Model<T> : IDisposable where T : unmanaged, IFloatingPointIeee754<T
                 : $"inputSize: expected >= 1 features per step, got {inputSize}.");
         Specs = layers.ToArray();
         InputSize = inputSize;
-        _dropRng = new Rng(rng?.NextUInt64() ?? 0);
+        _dropRng = dropoutRng ?? new Rng(rng?.NextUInt64() ?? 0);
         var named = new List<(string, Parameter<T>)>();
         var nodes = new List<Node>();
         bool seq = true;
@@ -420,7 +427,7 @@ public class Model<T> : IDisposable where T : unmanaged, IFloatingPointIeee754<T
                 {
                     Activation = s.Cell == CellKind.RnnRelu ? Activation.Relu : Activation.Tanh,
                     Backwards = backwards, ReturnSequences = sequences, TwoBiases = torch, Init = torch ? InitScheme.PyTorch : null,
-                    InitialState = s.InitialState,
+                    InitialState = s.InitialState, GradClipping = s.GradClipping,
                 }, suffix),
                 CellKind.Lstm => new Lstm<T>(input, s.Hidden, rng, new LstmOptions
                 {

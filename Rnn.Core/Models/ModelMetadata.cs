@@ -60,6 +60,7 @@ internal static class ModelMetadata
                     InputDropout = D(p + "input_dropout"), RecurrentDropout = D(p + "recurrent_dropout"),
                     Init = ModelSpec.ParseInit(S(p + "init"), p + "init", fail), ReturnSequences = B(p + "return_sequences"),
                     InitialState = E<InitialState>(p + "initial_state"),
+                    GradClipping = m.ContainsKey(p + "grad_clipping") ? D(p + "grad_clipping") : 0, // absent before grad clipping existed
                 },
                 "dropout" => new DropoutSpec(name, D(p + "rate")),
                 "dense" => new DenseSpec(name, I(p + "units"), ModelSpec.ParseActivation(S(p + "activation"), p + "activation", fail)),

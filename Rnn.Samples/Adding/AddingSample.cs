@@ -1,5 +1,10 @@
 using System.Globalization;
 using Rnn.Init;
+using Rnn.IO;
+using Rnn.Kernels;
+using Rnn.Layers;
+using Rnn.Losses;
+using Rnn.Models;
 using Rnn.Optimizers;
 using Rnn.Samples.Common;
 
@@ -42,8 +47,12 @@ public static class AddingSample
         Engine.Threads = threads;
         using var cancel = new CancelFlag();
 
+        // Lasagne's recurrent.py: l_forward and l_backward (RecurrentLayer(N_HIDDEN, grad_clipping, tanh,
+        // only_return_final, one backwards)) -> ConcatLayer -> DenseLayer(1, tanh); MSE. A bidirectional layer is that pair.
         var rng = new Rng(seed);
-        using var model = new AddingModel<float>(rng, hidden, gradClip);
+        using var model = new Model<float>(2, rng, dropoutRng: new Rng(0), [ // no dropout: rng draws the weights only, as Lasagne's script does
+            new RecurrentSpec("rnn", CellKind.RnnTanh, hidden) { Bidirectional = true, GradClipping = gradClip },
+            new DenseSpec("fc", 1, Activation.Tanh)]);
         Optimizer<float> opt = optName switch
         {
             "adam" => new Adam<float>(model.Parameters, lr),
@@ -52,6 +61,7 @@ public static class AddingSample
             _ => new Adagrad<float>(model.Parameters, lr),
         };
         opt.MaxGradNorm = clipNorm;
+        var trainer = new Trainer<float, float>(model, new MseLoss<float>(), opt);
 
         var report = new Report("adding")
             .Config("epochs", epochs).Config("lr", lr).Config("seed", seed).Config("threads", threads)
@@ -67,6 +77,8 @@ public static class AddingSample
         var progress = new Progress(o.Quiet);
         var total = System.Diagnostics.Stopwatch.StartNew();
         int completed = 0;
+        // The loop stays on TrainStep, not Fit: every batch is freshly generated with its own per-sample mask
+        // (Fit's batch sources carry no mask), and the metric is Lasagne's |error| < 0.04.
         for (int epoch = 1; epoch <= epochs && !cancel.Requested; epoch++)
         {
             progress.StartEpoch();
@@ -75,10 +87,7 @@ public static class AddingSample
             for (int i = 1; i <= batches && !cancel.Requested; i++)
             {
                 AddingData.Generate<float>(x, y, mask, rng, batch, minLen, maxLen);
-                opt.ZeroGrad();
-                float loss = model.Loss(x, mask, y, batch, maxLen);
-                model.Backward(default, y, batch, maxLen);
-                opt.Step();
+                float loss = trainer.TrainStep(x, y, batch, maxLen, mask);
                 running = i == 1 ? loss : 0.98 * running + 0.02 * loss;
                 done = i;
                 progress.Update(epoch, epochs, i, batches, i * batch, running);
@@ -92,11 +101,10 @@ public static class AddingSample
                 break;
             }
             double seconds = progress.Seconds;
-            float cost = model.Loss(xv, mv, yv, batch, maxLen);
-            var pred = model.Predictions;
-            int ok = 0;
-            for (int n = 0; n < batch; n++) if (Math.Abs(pred[n] - yv[n]) < 0.04) ok++;
-            double acc = (double)ok / batch;
+            model.Training = false;
+            var pred = model.Forward(xv, mv, batch, maxLen); // (batch, 1)
+            float cost = Mse.Forward(pred, yv);
+            double acc = WithinTolerance(pred, yv, 0.04);
             // Lasagne's line, then what each number is.
             Console.WriteLine($"Epoch {epoch} validation cost = {cost.ToString("G6", CultureInfo.InvariantCulture)} (validation MSE); " +
                               $"|error| < 0.04 (Hochreiter & Schmidhuber's criterion): {acc:P0} of {batch}; {seconds:F2} s");
@@ -107,19 +115,27 @@ public static class AddingSample
         }
         report.Summary("epochs_completed", completed);
         report.Summary("total_seconds", total.Elapsed.TotalSeconds);
-        RunEnd.Write(o, report, cancel.Requested, path => Save(model, path),
+        RunEnd.Write(o, report, cancel.Requested, path => Save(model, path, hidden),
             $"adding (Lasagne recurrent.py): 2 x SimpleRnn({hidden}), {optName} lr {lr.ToString(CultureInfo.InvariantCulture)}{(lrDecay != 1 ? $" x{lrDecay.ToString(CultureInfo.InvariantCulture)}/epoch" : "")}, {batches} x {batch} per epoch, seed {seed}", "MSE",
             ["validation_cost", "train_loss_ema", "within_0.04"], chart: "validation_cost", elapsed: total.Elapsed);
         return 0;
     }
 
+    /// <summary>The share of predictions within <paramref name="tolerance"/> of their target.</summary>
+    public static double WithinTolerance(ReadOnlySpan<float> pred, ReadOnlySpan<float> target, double tolerance)
+    {
+        int ok = 0;
+        for (int n = 0; n < pred.Length; n++) if (Math.Abs(pred[n] - target[n]) < tolerance) ok++;
+        return (double)ok / pred.Length;
+    }
+
     /// <summary>
-    /// Checkpoint of the adding network: its parameters as safetensors (PyTorch names: weight_ih_l0, ..._l0_reverse,
-    /// fc.weight), written atomically, with the hidden size in the metadata. Load with SafeTensors.LoadInto.
+    /// Checkpoint of the adding network: architecture and parameters ("rnn.weight_ih_l0", "..._l0_reverse", "fc.weight"),
+    /// written atomically, with the hidden size in the metadata. Load with Checkpoint.LoadModel.
     /// </summary>
-    public static void Save(AddingModel<float> model, string path)
-        => Rnn.IO.SafeTensors.SaveParameters(path, model.Parameters, new Dictionary<string, string>
+    public static void Save(Model<float> model, string path, int hidden)
+        => Checkpoint.Save(model, path, new Dictionary<string, string>
         {
-            ["adding.hidden"] = model.Hidden.ToString(CultureInfo.InvariantCulture),
+            ["adding.hidden"] = hidden.ToString(CultureInfo.InvariantCulture),
         });
 }
