@@ -2,7 +2,6 @@
 // kernel path and, with --time, the time per training step of the imdb workload (Embedding(20000,128) ->
 // LSTM(128) -> Dense(1), batch 32, 100 steps, Adam). CI runs it with `dotnet run` and as a NativeAOT binary.
 using System.Diagnostics;
-using Rnn.Kernels;
 using Rnn.Init; using Rnn.Kernels; using Rnn.Layers; using Rnn.Losses; using Rnn.Models; using Rnn.Optimizers;
 var rng = new Rng(1);
 var rnn = new SimpleRnn<float>(2, 8, rng, new SimpleRnnOptions { ReturnSequences = false });
