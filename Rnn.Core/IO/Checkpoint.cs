@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using Rnn.Init;
 using Rnn.Kernels;
 using Rnn.Layers;
@@ -173,9 +174,44 @@ public static class Checkpoint
         for (int r = 0; r < rows; r++)
             if (!float.IsFinite(scale[r]) || scale[r] < 0)
                 throw new SafeTensorsException(file.Source, name + ScaleSuffix, $"expected finite scales ≥ 0, got {scale[r]} at row {r}.");
-        var q = file.GetBytes(name);
+        var q = MemoryMarshal.Cast<byte, sbyte>(file.GetBytes(name).AsSpan());
+        if (typeof(T) == typeof(float)) Dequantise(q, scale, MemoryMarshal.Cast<T, float>(dst.AsSpan()), rows, cols);
+        else
+            for (int r = 0; r < rows; r++)
+                for (int k = 0; k < cols; k++) dst[r * cols + k] = T.CreateTruncating((float)q[r * cols + k] * scale[r]);
+    }
+
+    /// <summary>
+    /// dst (rows, cols) = q · scale per row. (float)q is exact and the product rounds once, so the Vector256 path gives
+    /// the scalar path's bits; it keeps loading an int8 checkpoint (a 20000-row embedding) from costing more than F32's.
+    /// </summary>
+    internal static void Dequantise(ReadOnlySpan<sbyte> q, ReadOnlySpan<float> scale, Span<float> dst, int rows, int cols, bool vector = true)
+    {
+        Guard.Length(q.Length, rows * cols, $"(rows={rows}, cols={cols})");
+        Guard.Length(scale.Length, rows, $"(rows={rows})");
+        Guard.Length(dst.Length, rows * cols, $"(rows={rows}, cols={cols})");
         for (int r = 0; r < rows; r++)
-            for (int k = 0; k < cols; k++) dst[r * cols + k] = T.CreateTruncating((float)(sbyte)q[r * cols + k] * scale[r]);
+        {
+            var qr = q.Slice(r * cols, cols);
+            var dr = dst.Slice(r * cols, cols);
+            float s = scale[r];
+            int k = 0;
+            if (vector && Vector256.IsHardwareAccelerated)
+            {
+                var vs = Vector256.Create(s);
+                for (; k <= cols - 16; k += 16)
+                {
+                    var b = Vector128.Create(qr.Slice(k, 16));                    // 16 × i8
+                    var lo = Vector128.WidenLower(b);                             // 8 × i16
+                    var hi = Vector128.WidenUpper(b);
+                    var i0 = Vector256.Create(Vector128.WidenLower(lo), Vector128.WidenUpper(lo)); // 8 × i32
+                    var i1 = Vector256.Create(Vector128.WidenLower(hi), Vector128.WidenUpper(hi));
+                    (Vector256.ConvertToSingle(i0) * vs).CopyTo(dr.Slice(k, 8));
+                    (Vector256.ConvertToSingle(i1) * vs).CopyTo(dr.Slice(k + 8, 8));
+                }
+            }
+            for (; k < cols; k++) dr[k] = qr[k] * s;
+        }
     }
 
     /// <summary>

@@ -25,6 +25,8 @@ public static class ClassifySample
             .Option("model", "FILE", "checkpoint written by `imdb --save`")
             .Option("file", "FILE", "classify this file's whole text as one review (repeat the sample for several)")
             .Option("threads", "N", "kernel threads", "1")
+            .Option("eval", "DIR", "instead: print the accuracy on DIR's labelled test split (aclImdb, or test.tsv[.gz]) at the model's precision")
+            .Option("batch", "N", "reviews classified at once by --eval", "100")
             .Flag("timing", "print the time from process start to the first prediction on stderr")
             .Flag("quiet", "print only the probabilities");
         if (!cli.Parse(args)) return 0;
@@ -32,6 +34,9 @@ public static class ClassifySample
         string model = cli.InputPath("model") ?? throw new UsageException("classify: --model FILE is required.");
         string? file = cli.InputPath("file");
         bool quiet = cli.Has("quiet");
+        string? evalDir = cli.InputPath("eval", folder: true);
+        int evalBatch = cli.Int("batch", 1, 100_000);
+        if (evalDir != null && file != null) throw new UsageException("classify: --eval and --file exclude each other; give one.");
 
         // A bad model file (not a regular file, corrupt, truncated, hostile metadata) throws SafeTensorsException
         // naming it, before anything large is allocated; Program turns it into one line and exit code 3.
@@ -51,6 +56,11 @@ public static class ClassifySample
             Console.Error.WriteLine($"note: {model} was trained on generated data, whose vocabulary is synthetic (good0, bad1, w123, ...): English text scores about 0.5; train with `imdb --data DIR` for real reviews.");
         // A quantised checkpoint (`quantize`) predicts at its precision; Checkpoint.Load has checked the key.
         var predictor = new Predictor<float>(net, Checkpoint.PrecisionOf(meta));
+        if (evalDir != null)
+        {
+            Console.WriteLine(ClassifyEval.Describe(ClassifyEval.Run(predictor, tokenizer, maxlen, evalDir, evalBatch), predictor.Precision, evalDir));
+            return 0;
+        }
         var state = predictor.NewState();
         var tokens = new int[maxlen];
         var prob = new float[1];

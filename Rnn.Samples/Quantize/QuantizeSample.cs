@@ -6,9 +6,10 @@ using Rnn.Samples.Common;
 namespace Rnn.Samples.Quantize;
 
 /// <summary>
-/// The `quantize` command: rewrites a float checkpoint (any written by a sample's --save) with its matrices in bf16 or
-/// int8 (Checkpoint.SaveQuantized), keeping its other metadata (an imdb model's vocabulary and maxlen), so `classify`
-/// loads it and predicts at that precision. Prints both file sizes.
+/// The `quantize` command: rewrites a float model checkpoint (Checkpoint.Save, as `imdb --save` writes) with its
+/// matrices in bf16 or int8 (Checkpoint.SaveQuantized), keeping its other metadata (an imdb model's vocabulary and
+/// maxlen), so `classify` loads it and predicts at that precision. Prints both file sizes. `--eval adding` instead
+/// measures an `adding --save` checkpoint (plain parameters, not a model checkpoint) at each precision (AddingEval).
 /// </summary>
 public static class QuantizeSample
 {
@@ -21,9 +22,24 @@ public static class QuantizeSample
             "that precision.")
             .Option("model", "FILE", "float checkpoint to read (e.g. written by `imdb --save`)")
             .Option("to", "bf16|int8", "the weight format to write")
-            .Option("out", "FILE", "checkpoint to write");
+            .Option("out", "FILE", "checkpoint to write")
+            .Option("eval", "adding", "instead of writing: print the validation MSE of an `adding --save` checkpoint at float32, bf16 and int8")
+            .Option("seed", "N", "with --eval adding: the training run's --seed (its validation batch)", "1")
+            .Option("batch", "N", "with --eval adding: the training run's --batch", "100")
+            .Option("min-length", "N", "with --eval adding: the training run's --min-length", "50")
+            .Option("max-length", "N", "with --eval adding: the training run's --max-length", "55");
         if (!cli.Parse(args)) return 0;
         string model = cli.InputPath("model") ?? throw new UsageException("quantize: --model FILE is required.");
+        if (cli.Has("eval"))
+        {
+            cli.Choice("eval", "adding");
+            if (cli.Has("to") || cli.Has("out")) throw new UsageException("quantize: --eval measures and writes nothing; drop --to and --out.");
+            int batch = cli.Int("batch", 1, 100_000), minLen = cli.Int("min-length", 2, 1_000_000);
+            int maxLen = cli.Int("max-length", minLen + 1, 1_000_000);
+            ulong seed = cli.ULong("seed");
+            Console.WriteLine(AddingEval.Describe(AddingEval.Run(model, seed, batch, minLen, maxLen), model, seed, batch));
+            return 0;
+        }
         if (!cli.Has("to")) throw new UsageException("quantize: --to bf16|int8 is required.");
         var precision = cli.Choice("to", "bf16", "int8") == "int8" ? WeightPrecision.Int8 : WeightPrecision.BFloat16;
         string output = cli.OutputPath("out") ?? throw new UsageException("quantize: --out FILE is required.");
