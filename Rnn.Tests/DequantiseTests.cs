@@ -1,5 +1,7 @@
 using Rnn.Init;
 using Rnn.IO;
+using Rnn.Layers;
+using Rnn.Models;
 
 namespace Rnn.Tests;
 
@@ -30,6 +32,33 @@ public class DequantiseTests
             Assert.Equal(q[i] * scale[i / cols], slow[i]);
             Assert.Equal(BitConverter.SingleToInt32Bits(slow[i]), BitConverter.SingleToInt32Bits(fast[i]));
         }
+    }
+
+    /// <summary>Load reads I8 tensors in chunks of whole rows (512 rows of 128 here): three chunks, the last one short.</summary>
+    [Fact]
+    public void LoadGivesQTimesScaleAcrossReadChunks()
+    {
+        string path = Path.Combine(Path.GetTempPath(), "rnn-dequant-" + Guid.NewGuid().ToString("N") + ".safetensors");
+        try
+        {
+            var spec = new ModelSpec { Vocab = 1100, EmbeddingDim = 128, Cell = CellKind.Gru, Hidden = 8, OutputSize = 1 };
+            using (var model = new SequenceModel<float>(spec, new Rng(3))) Checkpoint.SaveQuantized(model, path, WeightPrecision.Int8);
+            using var loaded = Checkpoint.Load<float>(path);
+            using var file = SafeTensors.Load(path);
+            int checkedI8 = 0;
+            foreach (var (name, p) in loaded.NamedParameters)
+            {
+                if (file.Info(name).DType != Rnn.IO.SafeTensorsDType.I8) continue;
+                checkedI8++;
+                var q = file.GetBytes(name);
+                var scale = new float[p.Shape[0]];
+                file.ReadFloat(name + ".scale", scale);
+                int cols = p.Shape[1];
+                for (int i = 0; i < q.Length; i++) Assert.Equal((sbyte)q[i] * scale[i / cols], p.Value[i]);
+            }
+            Assert.True(checkedI8 >= 3, $"{checkedI8} I8 tensors"); // the embedding, W_ih, W_hh (and the head's matrix)
+        }
+        finally { File.Delete(path); }
     }
 
     [Fact]

@@ -174,11 +174,21 @@ public static class Checkpoint
         for (int r = 0; r < rows; r++)
             if (!float.IsFinite(scale[r]) || scale[r] < 0)
                 throw new SafeTensorsException(file.Source, name + ScaleSuffix, $"expected finite scales ≥ 0, got {scale[r]} at row {r}.");
-        var q = MemoryMarshal.Cast<byte, sbyte>(file.GetBytes(name).AsSpan());
-        if (typeof(T) == typeof(float)) Dequantise(q, scale, MemoryMarshal.Cast<T, float>(dst.AsSpan()), rows, cols);
-        else
-            for (int r = 0; r < rows; r++)
-                for (int k = 0; k < cols; k++) dst[r * cols + k] = T.CreateTruncating((float)q[r * cols + k] * scale[r]);
+        // Whole rows at a time through a 64 KB buffer that stays in cache: a copy of the whole tensor (2.5 MB for a
+        // 20000 × 128 embedding) would cost fresh pages, measured at ~10 ms more than an F32 load at start-up.
+        int chunkRows = Math.Max(1, (64 << 10) / Math.Max(cols, 1));
+        var buffer = new byte[Math.Min(rows, chunkRows) * cols];
+        for (int r0 = 0; r0 < rows; r0 += chunkRows)
+        {
+            int n = Math.Min(chunkRows, rows - r0);
+            var q = MemoryMarshal.Cast<byte, sbyte>(buffer.AsSpan(0, n * cols));
+            file.ReadBytes(name, (long)r0 * cols, MemoryMarshal.AsBytes(q));
+            if (typeof(T) == typeof(float))
+                Dequantise(q, scale.AsSpan(r0, n), MemoryMarshal.Cast<T, float>(dst.AsSpan(r0 * cols, n * cols)), n, cols);
+            else
+                for (int r = 0; r < n; r++)
+                    for (int k = 0; k < cols; k++) dst[(r0 + r) * cols + k] = T.CreateTruncating((float)q[r * cols + k] * scale[r0 + r]);
+        }
     }
 
     /// <summary>

@@ -500,6 +500,15 @@ public sealed class SafeTensorsFile : IDisposable
     }
 
     // Reads bytes [t.Begin + offset, + dest.Length) of the data buffer.
+    /// <summary>Bytes [offset, offset + dest.Length) of a tensor's data: a part of a large tensor without a copy of all of it.</summary>
+    internal void ReadBytes(string name, long offset, Span<byte> dest)
+    {
+        var t = Info(name);
+        if (offset < 0 || offset + dest.Length > t.End - t.Begin)
+            throw new ArgumentOutOfRangeException(nameof(offset), $"offset: expected bytes within the tensor's {t.End - t.Begin}, got [{offset}, {offset + dest.Length}).");
+        ReadRaw(t, offset, dest);
+    }
+
     private void ReadRaw(SafeTensorInfo t, long offset, Span<byte> dest)
     {
         long at = _dataStart + t.Begin + offset;
