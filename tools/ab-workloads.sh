@@ -19,14 +19,16 @@ for r in $(seq 1 "$rounds"); do
     done
   done
 done
-# Median over the rounds of each row's median_ms, and new/old.
+# Median over the rounds of each row's median_ms, and new/old (rows of other engines, e.g. rnn-int8, keyed apart).
 printf "%-28s %10s %10s %8s\n" "workload phase threads" "old ms" "new ms" "new/old"
 awk -v RS='\n' 'BEGIN{FS="[:,\"]+"} /"build"/ {
     for (i = 1; i < NF; i++) { if ($i == "build") b = $(i+1); if ($i == "workload") w = $(i+1); if ($i == "phase") p = $(i+1);
-      if ($i == "threads") t = $(i+1); if ($i == "median_ms") m = $(i+1) }
-    key = w " " p " " t; v[b, key, ++n[b, key]] = m; keys[key] = 1 }
+      if ($i == "threads") t = $(i+1); if ($i == "median_ms") m = $(i+1); if ($i == "engine") e = $(i+1) }
+    key = (e == "rnn" ? "" : e " ") w " " p " " t; v[b, key, ++n[b, key]] = m; keys[key] = 1 }
   function med(b, k,   a, i, j, c, x) { c = n[b, k]; for (i = 1; i <= c; i++) { x = v[b, k, i] + 0; for (j = i - 1; j >= 1 && a[j] > x; j--) a[j + 1] = a[j]; a[j + 1] = x }
     return c % 2 ? a[(c + 1) / 2] : (a[c / 2] + a[c / 2 + 1]) / 2 }
-  END { for (k in keys) { o = med("old", k); w = med("new", k); printf "%-28s %10.3f %10.3f %8.3f\n", k, o, w, w / o } }' \
+  END { for (k in keys) { o = n["old", k] ? med("old", k) : 0; w = n["new", k] ? med("new", k) : 0
+      if (o > 0 && w > 0) printf "%-28s %10.3f %10.3f %8.3f\n", k, o, w, w / o
+      else { os = "-"; ws = "-"; if (o > 0) os = sprintf("%.3f", o); if (w > 0) ws = sprintf("%.3f", w); printf "%-28s %10s %10s %8s\n", k, os, ws, "-" } } }' \
   <(for f in "$out"/*.json; do b=$(basename "$f" | cut -d- -f1); sed "s/^{/{\"build\":\"$b\",/" "$f"; done) | sort
 echo "raw runs: $out"
