@@ -56,7 +56,7 @@ public static class Shapes
     public static int Run(string[] args)
     {
         int threads = 1;
-        bool layers = false;
+        bool layers = false, packedStep = false; // --packed: the imdb-packed train step's phases (PackedBreakdown)
         string? match = null;
         int lda = 0; // --lda N: A's rows N elements apart (e.g. the LSTM's padded dGates)
         string[]? extra = null; // m,n,k,TA,TB,packed e.g. 96,96,100,N,N,packed
@@ -67,6 +67,7 @@ public static class Shapes
             {
                 if (args[i] == "--threads") threads = int.Parse(args[++i], CultureInfo.InvariantCulture);
                 else if (args[i] == "--layers") layers = true;
+                else if (args[i] == "--packed") packedStep = true;
                 else if (args[i] == "--lda") lda = int.Parse(args[++i], CultureInfo.InvariantCulture);
                 else if (args[i] == "--match") match = args[++i];
                 else if (args[i] == "--shape") extra = args[++i].Split(',');
@@ -89,6 +90,7 @@ public static class Shapes
         }
         Engine.Threads = threads;
         Console.WriteLine($"threads {threads}, {Dispatch.KernelPath}");
+        if (packedStep) return PackedBreakdown.Run();
         if (layers) return Breakdown.Run();
         var rnd = new Random(1);
         var list = extra == null ? List :

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.IO.Compression;
 using System.Text;
 using Rnn.Data;
@@ -300,6 +301,33 @@ public class DataTests
             var (t2, _) = ImdbData.LoadReal(dir, numWords: 20000);
             Assert.Equal(new[] { 1, 4, 5, 6 }, t2.X[0]);
             Assert.Equal(new[] { 1, 7, 8, 9, 10, 11 }, t2.X[1]);
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+    [Fact]
+    public void ImdbSampleSetIsTheSameForAnyThreadCount()
+    {
+        string dir = TempDir();
+        try
+        {
+            // Enough reviews for several of the encoder's chunks (256 reviews each).
+            var sb = new StringBuilder("split\tlabel\tid\trating\ttext\n");
+            for (int i = 0; i < 700; i++) sb.Append(CultureInfo.InvariantCulture, $"train\t{i % 2}\t{i}\t{(i % 2 == 0 ? 3 : 8)}\tgreat film {i % 7} dull br avoid {i}\n");
+            File.WriteAllText(Path.Combine(dir, "train.tsv"), sb.ToString());
+            File.WriteAllText(Path.Combine(dir, "test.tsv"), sb.ToString().Replace("train\t", "test\t", StringComparison.Ordinal));
+            File.WriteAllBytes(Path.Combine(dir, "imdb_word_index.json"),
+                Encoding.UTF8.GetBytes("{\"dull\": 1, \"avoid\": 2, \"great\": 3, \"film\": 4, \"br\": 5, \"3\": 6}"));
+            foreach (bool packed in new[] { false, true })
+            {
+                var one = ImdbSet.Real(dir, null, 20000, 6, packed, threads: 1);
+                var two = ImdbSet.Real(dir, null, 20000, 6, packed, threads: 2);
+                Assert.Equal(one.TrainTokens, two.TrainTokens); Assert.Equal(one.TestTokens, two.TestTokens);
+                Assert.Equal(one.TrainLabels, two.TrainLabels); Assert.Equal(one.TestLabels, two.TestLabels);
+                Assert.Equal(one.TrainLengths, two.TrainLengths); Assert.Equal(one.TestLengths, two.TestLengths);
+                Assert.Equal(700 * 6, one.TrainTokens.Length);
+                // Review 3, "great film 3 dull br avoid 3", is [1, 6, 7, 9, 4, 8, 5, 9]: its last 6 ids kept, either padding.
+                Assert.Equal(new[] { 7, 9, 4, 8, 5, 9 }, one.TestTokens.AsSpan(3 * 6, 6).ToArray());
+            }
         }
         finally { Directory.Delete(dir, true); }
     }

@@ -75,7 +75,7 @@ public static class ImdbSample
         if (dataDir == null && maxFeatures != ImdbData.NumWords)
             throw new UsageException($"imdb: --max-features must be {ImdbData.NumWords} with the generated data (its vocabulary size), got {maxFeatures}.");
         ImdbSet data = dataDir != null
-            ? ImdbSet.Real(dataDir, wordIndex, maxFeatures, maxlen, packed)
+            ? ImdbSet.Real(dataDir, wordIndex, maxFeatures, maxlen, packed, threads)
             : ImdbSet.Generated(seed, maxlen, packed);
         if (trainLimit > 0 && trainLimit < data.TrainCount) data = data.TakeTrain(trainLimit, rng);
         double? baseline = cli.Has("no-baseline") ? null : data.Baseline(); // on the same (limited) training reviews

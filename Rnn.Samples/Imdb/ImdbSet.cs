@@ -86,10 +86,17 @@ public sealed class ImdbSet
     /// <summary>
     /// Real reviews from an aclImdb folder or train/test.tsv[.gz]; words ranked by <paramref name="wordIndex"/>
     /// (a Keras imdb_word_index.json), else by the folder's imdb_word_index.json, else by training-set frequency.
+    /// Up to <paramref name="threads"/> threads read the two splits and encode the reviews side by side; each review's
+    /// ids are its own, so the result is the same for any thread count.
     /// </summary>
-    public static ImdbSet Real(string dir, string? wordIndex, int numWords, int maxlen, bool packed = false)
+    public static ImdbSet Real(string dir, string? wordIndex, int numWords, int maxlen, bool packed = false, int threads = 1)
     {
-        var ds = ImdbReader.Load(dir);
+        if (!Directory.Exists(dir)) throw new DirectoryNotFoundException($"dir: expected an IMDB folder, got '{dir}', which does not exist.");
+        var opt = new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, threads) };
+        // The test split read beside the train split; GetResult rethrows its own exception (not an AggregateException).
+        var testRead = threads > 1 ? Task.Run(() => ImdbReader.LoadSplit(dir, "test")) : null;
+        var trainRows = ImdbReader.LoadSplit(dir, "train");
+        var ds = new ImdbDataset(trainRows, testRead?.GetAwaiter().GetResult() ?? ImdbReader.LoadSplit(dir, "test"));
         if (ds.Train.Length == 0 || ds.Test.Length == 0)
             throw new Common.BadInputException($"{dir}: expected reviews in both splits, got {ds.Train.Length} train and {ds.Test.Length} test.");
         string folderIndex = Path.Combine(dir, "imdb_word_index.json");
@@ -97,8 +104,16 @@ public sealed class ImdbSet
         var tok = index != null
             ? KerasTokenizer.FromWordIndexFile(index, numWords)
             : KerasTokenizer.FromTexts(ds.Train.Select(r => r.Text), numWords);
-        ImdbSplit Encode(ImdbReview[] rows) => new(tok.EncodeAll(rows.Select(r => r.Text).ToArray()), rows.Select(r => r.Label).ToArray());
-        ImdbSplit train = Encode(ds.Train), test = Encode(ds.Test);
+        // Both splits' reviews in chunks across the threads (Encode keeps no state between calls).
+        var all = ds.Train.Concat(ds.Test).ToArray();
+        var ids = new int[all.Length][];
+        const int chunk = 256;
+        Parallel.For(0, (all.Length + chunk - 1) / chunk, opt, c =>
+        {
+            for (int i = c * chunk; i < Math.Min(all.Length, (c + 1) * chunk); i++) ids[i] = tok.Encode(all[i].Text);
+        });
+        int nTrain = ds.Train.Length;
+        ImdbSplit train = new(ids[..nTrain], [.. ds.Train.Select(r => r.Label)]), test = new(ids[nTrain..], [.. ds.Test.Select(r => r.Label)]);
         var (xTr, yTr) = Pad(train, maxlen, packed);
         var (xTe, yTe) = Pad(test, maxlen, packed);
         return new ImdbSet
