@@ -194,6 +194,13 @@ public static class PackedBreakdown
         var whh = R(G * H); var hIn = R(B * H); var g = R(B * Gs); var dIn = R(B * Gs); var dOut = R(B * H);
         var pf = new float[Gemm.PackedBLength<float>(G, H)]; var pb = new float[Gemm.PackedBLength<float>(H, G)];
         Gemm.PackB<float>(pf, whh, true, G, H); Gemm.PackB<float>(pb, whh, false, H, G);
+        // One cell step of 32 rows with everything in L1: the cells' own arithmetic, without the tape's cache misses.
+        var gates = R(B * Gs); var cp = R(B * H); var tc = R(B * H); var dh = R(B * H); var dc = R(B * H); var nx = new float[B * H]; var db = new float[B * G];
+        for (int i = 0; i < gates.Length; i++) gates[i] = 0.5f + 0.4f * gates[i];
+        var dgs = new float[B * Gs]; var hh = new float[B * H]; var cc = new float[B * H]; var bias = R(G);
+        double cb = MinTime(() => LstmCell.Backward<float>(dgs, nx, dc, db, dh, gates, cp, tc, default, B, H, Gs), 20.0 * B * H);
+        double cf = MinTime(() => { gates.AsSpan().CopyTo(dgs); LstmCell.Forward<float>(hh, cc, tc, dgs, cp, cp, bias, default, B, H, Gs); }, 20.0 * B * H);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"cell step of {B} rows in L1: backward {cb * 1e6:F2} us, forward (with a copy of the gates) {cf * 1e6:F2} us"));
         Console.WriteLine("per-step GEMMs alone by M (fwd: (M, 512, 128) over W_hhT packed, ldc 528; bwd: (M, 128, 512), lda 528): us, GFLOP/s");
         foreach (int m in new[] { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 16, 17, 20, 24, 25, 28, 32 })
         {

@@ -135,12 +135,7 @@ public static class LstmCell
             ref T t = ref R(tc, b * H);
             ref T dhr = ref R(dh, b * H);
             ref T dcr = ref R(dc, b * H);
-            nuint j = 0;
-            // float on AVX-512: 16 lanes first (Vector<T> is 8 wide there); the same operations per element, so the same bits.
-            if (typeof(T) == typeof(float) && Vector512.IsHardwareAccelerated)
-                j = BackwardSpan<float, F512, Vector512<float>>(ref Unsafe.As<T, float>(ref g), ref Unsafe.As<T, float>(ref dg), ref Unsafe.As<T, float>(ref db), acc,
-                    ref Unsafe.As<T, float>(ref cp), ref Unsafe.As<T, float>(ref t), ref Unsafe.As<T, float>(ref dhr), ref Unsafe.As<T, float>(ref dcr), (nuint)H, j);
-            j = BackwardSpan<T, VecOps<T>, Vector<T>>(ref g, ref dg, ref db, acc, ref cp, ref t, ref dhr, ref dcr, (nuint)H, j);
+            nuint j = BackwardSpan<T, VecOps<T>, Vector<T>>(ref g, ref dg, ref db, acc, ref cp, ref t, ref dhr, ref dcr, (nuint)H, 0);
             BackwardSpan<T, ScalarOps<T>, T>(ref g, ref dg, ref db, acc, ref cp, ref t, ref dhr, ref dcr, (nuint)H, j);
             dhPrev.Slice(b * H, H).Clear();
         }

@@ -11,7 +11,7 @@ namespace Rnn.Tests.Kernels;
 /// </summary>
 public class CellKernelTests
 {
-    public static TheoryData<int> Sizes => new() { 1, 3, 7, 17, 25, 33, 100, 129 }; // 25 = 16 + 8 + 1: every width of a float backward
+    public static TheoryData<int> Sizes => new() { 1, 3, 7, 17, 25, 33, 100, 129 }; // 25 = 16 + 8 + 1: every width and the tail
     private const int Batch = 3; // row 1 is masked
 
     private static T[] Data<T>(int n, double scale, double phase) where T : unmanaged, IFloatingPointIeee754<T>
@@ -71,7 +71,7 @@ public class CellKernelTests
         LstmCell.Backward<T>(dg1, dhp1, dc1, default, dh, g2, cp, t2, mask, Batch, H);
         LstmCell.BackwardReference<T>(dg2, dhp2, dc2, default, dh, g2, cp, t2, mask, Batch, H);
         Close(dg2, dg1, "dGates"); Close(dhp2, dhp1, "dhPrev"); Close(dc2, dc1, "dc");
-        // Backward is products and sums in the reference's order at every width (16, 8 lanes and the tail): the same bits.
+        // Backward is products and sums in the reference's order at every width and in the tail: the same bits.
         Assert.Equal(dg2, dg1); Assert.Equal(dc2, dc1);
         Assert.Equal(dh.AsSpan(H, H).ToArray(), dhp1.AsSpan(H, H).ToArray());
         Assert.Contains(dg1, v => v != T.Zero);
