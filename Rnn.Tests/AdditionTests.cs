@@ -1,5 +1,7 @@
 using System.Globalization;
 using Rnn.Init;
+using Rnn.Losses;
+using Rnn.Models;
 using Rnn.Optimizers;
 using Rnn.Samples.Addition;
 
@@ -38,7 +40,7 @@ public class AdditionTests
         for (int i = 0; i < 2 * 7; i++) Assert.Equal(1f, x.AsSpan(i * 12, 12).ToArray().Sum());
         Assert.Equal(d.Answers[7], new string(y.AsSpan(4, 4).ToArray().Select(id => AdditionData.Chars[id]).ToArray()));
         using var m = AdditionSample.Build("lstm", 16, 3, new Rng(3));
-        var logits = m.Forward(x, default, default, default, 2, 7, 4);
+        var logits = m.Forward(x, default, 2, 7);
         Assert.Equal(2 * 4 * 12, logits.Length); // (batch, digits+1, 12)
     }
 
@@ -49,11 +51,11 @@ public class AdditionTests
         var rng = new Rng(4);
         var d = new AdditionData(2000, 3, true, rng);
         using var m = AdditionSample.Build("lstm", 48, 3, rng);
-        var opt = new Adam<float>(m.Parameters, 3e-3);
+        var trainer = new Trainer<float, int>(m, new SoftmaxCrossEntropyLoss<float>(12), new Adam<float>(m.Parameters, 3e-3));
         var order = Enumerable.Range(0, d.Count).ToArray();
         var x = new float[128 * 7 * 12]; var y = new int[128 * 4];
         var held = order[..256].ToArray();
-        var (_, before) = AdditionSample.Evaluate(m, d, held, x, y, new int[128 * 4], 128);
+        var (_, before) = AdditionSample.Evaluate(m, d, held, 128);
         float first = 0, last = 0;
         for (int epoch = 0; epoch < 6; epoch++)
         {
@@ -61,14 +63,12 @@ public class AdditionTests
             for (int from = 0; from + 128 <= d.Count; from += 128)
             {
                 d.Batch<float>(x, y, order, from, 128);
-                opt.ZeroGrad();
-                last = m.TrainLoss(x, default, y, default, 128, 7, 4);
+                last = trainer.TrainStep(x, y, 128, 7);
                 if (first == 0) first = last;
-                opt.Step();
             }
         }
         Assert.True(last < 0.75f * first, $"loss {first} -> {last}: expected below 75% of the first");
-        var (exact, perChar) = AdditionSample.Evaluate(m, d, held, x, y, new int[128 * 4], 128);
+        var (exact, perChar) = AdditionSample.Evaluate(m, d, held, 128);
         Assert.True(perChar > before + 0.1, $"per-character accuracy {before:P1} -> {perChar:P1} (exact {exact:P1}): expected a gain of 10 points");
     }
 }

@@ -12,14 +12,7 @@ namespace Rnn.Tests;
 [Collection("Console")]
 public class BadFileCliTests
 {
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var (oldOut, oldErr, oldIn) = (Console.Out, Console.Error, Console.In);
-        var (o, e) = (new StringWriter(), new StringWriter());
-        Console.SetOut(o); Console.SetError(e); Console.SetIn(new StringReader("a great film\n"));
-        try { return (Rnn.Samples.Program.Main(args), o.ToString(), e.ToString()); }
-        finally { Console.SetOut(oldOut); Console.SetError(oldErr); Console.SetIn(oldIn); }
-    }
+    private static (int Code, string Out, string Err) Run(params string[] args) => SampleCli.RunWithInput("a great film\n", args);
 
     private static void AssertOneLine(int expectedCode, (int Code, string Out, string Err) r, params string[] contains)
     {

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using static Rnn.Tests.SampleCli;
 
 namespace Rnn.Tests;
 
@@ -6,15 +7,6 @@ namespace Rnn.Tests;
 [Collection("Console")]
 public class ImdbPackedCliTests
 {
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var (oldOut, oldErr) = (Console.Out, Console.Error);
-        var (o, e) = (new StringWriter(), new StringWriter());
-        Console.SetOut(o); Console.SetError(e);
-        try { return (Rnn.Samples.Program.Main(args), o.ToString(), e.ToString()); }
-        finally { Console.SetOut(oldOut); Console.SetError(oldErr); }
-    }
-
     [Fact]
     public void PackedBucketedBidirectionalTrainingRunsAndReportsItsOptions()
     {

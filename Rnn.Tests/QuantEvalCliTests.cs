@@ -9,6 +9,7 @@ using Rnn.Models;
 using Rnn.Samples.Adding;
 using Rnn.Samples.Classify;
 using Rnn.Samples.Quantize;
+using static Rnn.Tests.SampleCli;
 
 namespace Rnn.Tests;
 
@@ -19,15 +20,6 @@ namespace Rnn.Tests;
 [Collection("Console")]
 public class QuantEvalCliTests
 {
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var (oldOut, oldErr) = (Console.Out, Console.Error);
-        var (o, e) = (new StringWriter(), new StringWriter());
-        Console.SetOut(o); Console.SetError(e);
-        try { return (Rnn.Samples.Program.Main(args), o.ToString(), e.ToString()); }
-        finally { Console.SetOut(oldOut); Console.SetError(oldErr); }
-    }
-
     private static string TempDir() { string d = Path.Combine(Path.GetTempPath(), "rnn-qeval-" + Guid.NewGuid().ToString("N")); Directory.CreateDirectory(d); return d; }
 
     private const int Vocab = 30, MaxLen = 12;

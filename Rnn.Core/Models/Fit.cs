@@ -33,6 +33,19 @@ public interface IPackedBatchSource<TInput, TTarget> : IBatchSource<TInput, TTar
     ReadOnlySpan<int> Lengths { get; }
 }
 
+/// <summary>
+/// A batch source with a (SeqLen) 0/1 mask per sample (e.g. sequences of different lengths padded anywhere, or batches
+/// generated on demand with their masks). Fit calls this Gather instead of the plain one and passes the (n, SeqLen)
+/// mask to the model; when the model's output has a row per input step, the mask also weights the loss per step.
+/// <typeparamref name="TMask"/> is the model's element type. A source gives either a mask or lengths, not both.
+/// </summary>
+public interface IMaskedBatchSource<TInput, TTarget, TMask> : IBatchSource<TInput, TTarget>
+    where TInput : unmanaged where TTarget : unmanaged where TMask : unmanaged
+{
+    /// <summary>Copies samples <paramref name="indices"/> into inputs, targets and mask (n, SeqLen).</summary>
+    void Gather(ReadOnlySpan<int> indices, Span<TInput> inputs, Span<TTarget> targets, Span<TMask> mask);
+}
+
 /// <summary>A batch source over two row-major arrays: inputs (Count, InputsPerSample) and targets (Count, TargetsPerSample).</summary>
 public sealed class ArrayBatchSource<TInput, TTarget> : IPackedBatchSource<TInput, TTarget> where TInput : unmanaged where TTarget : unmanaged
 {

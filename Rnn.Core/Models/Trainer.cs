@@ -41,46 +41,67 @@ public sealed class Trainer<T, TTarget> where T : unmanaged, IFloatingPointIeee7
 
     /// <summary>One training step on token ids (batch, seq): returns the mean loss. mask (batch, seq) or empty; weights per output row or empty.</summary>
     public T TrainStep(ReadOnlySpan<int> tokens, ReadOnlySpan<TTarget> targets, int batch, int seqLen, ReadOnlySpan<T> mask = default, ReadOnlySpan<T> weights = default)
-    {
-        Begin();
-        return Finish(Model.Forward(tokens, mask, batch, seqLen), targets, weights, batch, seqLen);
-    }
+        => Run(tokens, mask, default, false, targets, weights, batch, seqLen, true);
 
     /// <summary>One training step on features x (batch, seq, InputSize): returns the mean loss.</summary>
     public T TrainStep(ReadOnlySpan<T> x, ReadOnlySpan<TTarget> targets, int batch, int seqLen, ReadOnlySpan<T> mask = default, ReadOnlySpan<T> weights = default)
-    {
-        Begin();
-        return Finish(Model.Forward(x, mask, batch, seqLen), targets, weights, batch, seqLen);
-    }
+        => Run(x, mask, default, false, targets, weights, batch, seqLen, true);
 
     /// <summary>One training step on a packed batch of token ids (batch, seq), post-padded, with lengths (batch) of real tokens.</summary>
     public T TrainStepPacked(ReadOnlySpan<int> tokens, ReadOnlySpan<int> lengths, ReadOnlySpan<TTarget> targets, int batch, int seqLen, ReadOnlySpan<T> weights = default)
-    {
-        Begin();
-        return Finish(Model.ForwardPacked(tokens, lengths, batch, seqLen), targets, weights, batch, seqLen);
-    }
+        => Run(tokens, default, lengths, true, targets, weights, batch, seqLen, true);
 
     /// <summary>One training step on a packed batch of features (batch, seq, InputSize), post-padded, with lengths (batch).</summary>
     public T TrainStepPacked(ReadOnlySpan<T> x, ReadOnlySpan<int> lengths, ReadOnlySpan<TTarget> targets, int batch, int seqLen, ReadOnlySpan<T> weights = default)
+        => Run(x, default, lengths, true, targets, weights, batch, seqLen, true);
+
+    /// <summary>The loss of one batch of token ids in evaluation mode (dropout off, nothing recorded or updated); sets <see cref="LastCorrect"/>.</summary>
+    public T Evaluate(ReadOnlySpan<int> tokens, ReadOnlySpan<TTarget> targets, int batch, int seqLen, ReadOnlySpan<T> mask = default, ReadOnlySpan<T> weights = default)
+        => Run(tokens, mask, default, false, targets, weights, batch, seqLen, false);
+
+    /// <summary>The loss of one batch of features in evaluation mode; sets <see cref="LastCorrect"/>.</summary>
+    public T Evaluate(ReadOnlySpan<T> x, ReadOnlySpan<TTarget> targets, int batch, int seqLen, ReadOnlySpan<T> mask = default, ReadOnlySpan<T> weights = default)
+        => Run(x, mask, default, false, targets, weights, batch, seqLen, false);
+
+    /// <summary>The loss of one packed batch of token ids in evaluation mode; sets <see cref="LastCorrect"/>.</summary>
+    public T EvaluatePacked(ReadOnlySpan<int> tokens, ReadOnlySpan<int> lengths, ReadOnlySpan<TTarget> targets, int batch, int seqLen, ReadOnlySpan<T> weights = default)
+        => Run(tokens, default, lengths, true, targets, weights, batch, seqLen, false);
+
+    /// <summary>The loss of one packed batch of features in evaluation mode; sets <see cref="LastCorrect"/>.</summary>
+    public T EvaluatePacked(ReadOnlySpan<T> x, ReadOnlySpan<int> lengths, ReadOnlySpan<TTarget> targets, int batch, int seqLen, ReadOnlySpan<T> weights = default)
+        => Run(x, default, lengths, true, targets, weights, batch, seqLen, false);
+
+    // The one path of every step and evaluation: a mask (or none) or lengths (packed), training or not.
+    private T Run(ReadOnlySpan<int> tokens, ReadOnlySpan<T> mask, ReadOnlySpan<int> lengths, bool packed, ReadOnlySpan<TTarget> targets, ReadOnlySpan<T> weights,
+        int batch, int seqLen, bool train)
     {
-        Begin();
-        return Finish(Model.ForwardPacked(x, lengths, batch, seqLen), targets, weights, batch, seqLen);
+        Begin(train);
+        return Finish(packed ? Model.ForwardPacked(tokens, lengths, batch, seqLen) : Model.Forward(tokens, mask, batch, seqLen), targets, weights, batch, seqLen, train);
     }
 
-    private void Begin()
+    private T Run(ReadOnlySpan<T> x, ReadOnlySpan<T> mask, ReadOnlySpan<int> lengths, bool packed, ReadOnlySpan<TTarget> targets, ReadOnlySpan<T> weights,
+        int batch, int seqLen, bool train)
     {
-        Model.Training = true;
-        Model.ZeroGrad(); // the step owns the clearing: every model parameter, whether or not the optimizer moves it
+        Begin(train);
+        return Finish(packed ? Model.ForwardPacked(x, lengths, batch, seqLen) : Model.Forward(x, mask, batch, seqLen), targets, weights, batch, seqLen, train);
     }
 
-    private T Finish(ReadOnlySpan<T> output, ReadOnlySpan<TTarget> targets, ReadOnlySpan<T> weights, int batch, int seqLen)
+    private void Begin(bool train)
+    {
+        Model.Training = train;
+        if (train) Model.ZeroGrad(); // the step owns the clearing: every model parameter, whether or not the optimizer moves it
+    }
+
+    // Loss and accuracy of the output; when training, also its gradient (written, not accumulated), Backward and the optimizer step.
+    private T Finish(ReadOnlySpan<T> output, ReadOnlySpan<TTarget> targets, ReadOnlySpan<T> weights, int batch, int seqLen, bool train)
     {
         CheckTargets(targets, batch, seqLen);
         T loss = Loss.Forward(output, targets, weights);
-        var grad = Model.OutputGrad;
-        Loss.Backward(grad, output, targets, weights); // written, not accumulated
+        var grad = train ? Model.OutputGrad : default;
+        if (train) Loss.Backward(grad, output, targets, weights);
         LastCorrect = Loss.Correct(output, targets, weights, out int counted);
         LastCounted = counted;
+        if (!train) return loss;
         Model.Backward(grad, default, batch, seqLen);
         Optimizer.Step();
         return loss;
@@ -91,43 +112,6 @@ public sealed class Trainer<T, TTarget> where T : unmanaged, IFloatingPointIeee7
         int expected = Model.OutputRows(batch, seqLen) * Loss.TargetsPerRow(Model.OutputSize);
         if (targets.Length != expected)
             throw new ArgumentException($"targets: expected {expected} elements ({Model.OutputRows(batch, seqLen)} output rows of the model for batch={batch}, seq={seqLen}), got {targets.Length}.", nameof(targets));
-    }
-
-    /// <summary>The loss of one batch of token ids in evaluation mode (dropout off, nothing recorded or updated); sets <see cref="LastCorrect"/>.</summary>
-    public T Evaluate(ReadOnlySpan<int> tokens, ReadOnlySpan<TTarget> targets, int batch, int seqLen, ReadOnlySpan<T> mask = default, ReadOnlySpan<T> weights = default)
-    {
-        Model.Training = false;
-        return Score(Model.Forward(tokens, mask, batch, seqLen), targets, weights, batch, seqLen);
-    }
-
-    /// <summary>The loss of one batch of features in evaluation mode; sets <see cref="LastCorrect"/>.</summary>
-    public T Evaluate(ReadOnlySpan<T> x, ReadOnlySpan<TTarget> targets, int batch, int seqLen, ReadOnlySpan<T> mask = default, ReadOnlySpan<T> weights = default)
-    {
-        Model.Training = false;
-        return Score(Model.Forward(x, mask, batch, seqLen), targets, weights, batch, seqLen);
-    }
-
-    /// <summary>The loss of one packed batch of token ids in evaluation mode; sets <see cref="LastCorrect"/>.</summary>
-    public T EvaluatePacked(ReadOnlySpan<int> tokens, ReadOnlySpan<int> lengths, ReadOnlySpan<TTarget> targets, int batch, int seqLen, ReadOnlySpan<T> weights = default)
-    {
-        Model.Training = false;
-        return Score(Model.ForwardPacked(tokens, lengths, batch, seqLen), targets, weights, batch, seqLen);
-    }
-
-    /// <summary>The loss of one packed batch of features in evaluation mode; sets <see cref="LastCorrect"/>.</summary>
-    public T EvaluatePacked(ReadOnlySpan<T> x, ReadOnlySpan<int> lengths, ReadOnlySpan<TTarget> targets, int batch, int seqLen, ReadOnlySpan<T> weights = default)
-    {
-        Model.Training = false;
-        return Score(Model.ForwardPacked(x, lengths, batch, seqLen), targets, weights, batch, seqLen);
-    }
-
-    private T Score(ReadOnlySpan<T> output, ReadOnlySpan<TTarget> targets, ReadOnlySpan<T> weights, int batch, int seqLen)
-    {
-        CheckTargets(targets, batch, seqLen);
-        T loss = Loss.Forward(output, targets, weights);
-        LastCorrect = Loss.Correct(output, targets, weights, out int counted);
-        LastCounted = counted;
-        return loss;
     }
 
     /// <summary>
@@ -161,7 +145,8 @@ public sealed class Trainer<T, TTarget> where T : unmanaged, IFloatingPointIeee7
         var xb = new TInput[B * train.InputsPerSample];
         var yb = new TTarget[B * train.TargetsPerSample];
         var lb = new int[B]; // the batch's lengths, packed sources only
-        var packedTrain = train is IPackedBatchSource<TInput, TTarget> { Lengths.IsEmpty: false } pt ? pt : null;
+        var mb = train is IMaskedBatchSource<TInput, TTarget, T> || validation is IMaskedBatchSource<TInput, TTarget, T> ? new T[B * S] : []; // (B, S), masked sources only
+        var packedTrain = Packed(train);
         var shuffle = options.Shuffle ? options.ShuffleRng ?? new Rng(0) : null;
         if (options.BucketPool > 0 && packedTrain == null)
             throw new ArgumentException($"options.BucketPool: expected 0 unless the training source has lengths (IPackedBatchSource), got {options.BucketPool}.", nameof(options));
@@ -184,16 +169,7 @@ public sealed class Trainer<T, TTarget> where T : unmanaged, IFloatingPointIeee7
                 if (cancel.IsCancellationRequested) break;
                 var idx = batcher.Batch(k);
                 int n = idx.Length;
-                var xs = xb.AsSpan(0, n * train.InputsPerSample); var ys = yb.AsSpan(0, n * train.TargetsPerSample);
-                train.Gather(idx, xs, ys);
-                T loss;
-                if (packedTrain != null)
-                {
-                    var ls = lb.AsSpan(0, n);
-                    Batcher.Gather<int>(ls, packedTrain.Lengths, idx, 1);
-                    loss = tokens ? TrainStepPacked(MemoryMarshal.Cast<TInput, int>(xs), ls, ys, n, S) : TrainStepPacked(MemoryMarshal.Cast<TInput, T>(xs), ls, ys, n, S);
-                }
-                else loss = tokens ? TrainStep(MemoryMarshal.Cast<TInput, int>(xs), ys, n, S) : TrainStep(MemoryMarshal.Cast<TInput, T>(xs), ys, n, S);
+                T loss = Batch(train, idx, xb, yb, mb, lb, true);
                 lossSum += double.CreateTruncating(loss * T.CreateTruncating(n)); // the batch's mean times its size, in T as a caller writes it
                 correct += LastCorrect; counted += LastCounted; seen += n; done++;
                 var be = new BatchEnd(epoch, options.Epochs, done, nb, seen, lossSum / seen, double.CreateTruncating(loss),
@@ -207,7 +183,7 @@ public sealed class Trainer<T, TTarget> where T : unmanaged, IFloatingPointIeee7
             bool complete = done == nb;
             if (complete && validation != null)
             {
-                (valLoss, valAcc) = Validate(validation, valBatcher!, xb, yb, lb, tokens, cancel);
+                (valLoss, valAcc) = Validate(validation, valBatcher!, xb, yb, mb, lb, cancel);
                 complete = !double.IsNaN(valLoss) || !cancel.IsCancellationRequested;
             }
             var ee = new EpochEnd(epoch, options.Epochs, trainLoss, trainAcc, valLoss, valAcc, done, nb, trainSeconds,
@@ -229,13 +205,34 @@ public sealed class Trainer<T, TTarget> where T : unmanaged, IFloatingPointIeee7
         if (s.InputsPerSample < 1 || s.InputsPerSample % s.SeqLen != 0)
             throw new ArgumentException($"{name}.InputsPerSample: expected a positive multiple of SeqLen {s.SeqLen}, got {s.InputsPerSample}.", name);
         if (s.TargetsPerSample < 1) throw new ArgumentException($"{name}.TargetsPerSample: expected >= 1, got {s.TargetsPerSample}.", name);
+        if (s is IMaskedBatchSource<TInput, TTarget, T> && Packed(s) != null)
+            throw new ArgumentException($"{name}: expected either lengths (IPackedBatchSource) or a mask (IMaskedBatchSource), got a source with both.", name);
+    }
+
+    private static IPackedBatchSource<TInput, TTarget>? Packed<TInput>(IBatchSource<TInput, TTarget> s) where TInput : unmanaged
+        => s is IPackedBatchSource<TInput, TTarget> { Lengths.IsEmpty: false } p ? p : null;
+
+    // Gathers samples idx of src into the batch buffers and runs one training step or evaluation on them: packed with
+    // the source's lengths, or with its mask (which also weights a per-step loss), or plain.
+    private T Batch<TInput>(IBatchSource<TInput, TTarget> src, ReadOnlySpan<int> idx, TInput[] xb, TTarget[] yb, T[] mb, int[] lb, bool train) where TInput : unmanaged
+    {
+        int n = idx.Length, S = src.SeqLen;
+        var xs = xb.AsSpan(0, n * src.InputsPerSample); var ys = yb.AsSpan(0, n * src.TargetsPerSample);
+        Span<T> mask = default; Span<int> lengths = default;
+        if (src is IMaskedBatchSource<TInput, TTarget, T> masked) { mask = mb.AsSpan(0, n * S); masked.Gather(idx, xs, ys, mask); }
+        else src.Gather(idx, xs, ys);
+        var packed = Packed(src);
+        if (packed != null) { lengths = lb.AsSpan(0, n); Batcher.Gather<int>(lengths, packed.Lengths, idx, 1); }
+        var weights = !mask.IsEmpty && Model.OutputIsSequence && Model.OutputRows(n, S) == n * S ? mask : default;
+        return typeof(TInput) == typeof(int)
+            ? Run(MemoryMarshal.Cast<TInput, int>(xs), mask, lengths, packed != null, ys, weights, n, S, train)
+            : Run(MemoryMarshal.Cast<TInput, T>(xs), mask, lengths, packed != null, ys, weights, n, S, train);
     }
 
     // Mean loss (Σ batch mean · n / count) and accuracy over the whole source in order; (NaN, NaN) when cancelled first.
-    private (double Loss, double Acc) Validate<TInput>(IBatchSource<TInput, TTarget> v, Batcher batcher, TInput[] xb, TTarget[] yb, int[] lb, bool tokens, CancellationToken cancel)
+    private (double Loss, double Acc) Validate<TInput>(IBatchSource<TInput, TTarget> v, Batcher batcher, TInput[] xb, TTarget[] yb, T[] mb, int[] lb, CancellationToken cancel)
         where TInput : unmanaged
     {
-        int S = v.SeqLen;
         double lossSum = 0;
         long correct = 0, counted = 0;
         batcher.StartEpoch();
@@ -244,16 +241,7 @@ public sealed class Trainer<T, TTarget> where T : unmanaged, IFloatingPointIeee7
             if (cancel.IsCancellationRequested) return (double.NaN, double.NaN);
             var idx = batcher.Batch(k);
             int n = idx.Length;
-            var xs = xb.AsSpan(0, n * v.InputsPerSample); var ys = yb.AsSpan(0, n * v.TargetsPerSample);
-            v.Gather(idx, xs, ys);
-            T loss;
-            if (v is IPackedBatchSource<TInput, TTarget> { Lengths.IsEmpty: false } pv)
-            {
-                var ls = lb.AsSpan(0, n);
-                Batcher.Gather<int>(ls, pv.Lengths, idx, 1);
-                loss = tokens ? EvaluatePacked(MemoryMarshal.Cast<TInput, int>(xs), ls, ys, n, S) : EvaluatePacked(MemoryMarshal.Cast<TInput, T>(xs), ls, ys, n, S);
-            }
-            else loss = tokens ? Evaluate(MemoryMarshal.Cast<TInput, int>(xs), ys, n, S) : Evaluate(MemoryMarshal.Cast<TInput, T>(xs), ys, n, S);
+            T loss = Batch(v, idx, xb, yb, mb, lb, false);
             lossSum += double.CreateTruncating(loss * T.CreateTruncating(n));
             correct += LastCorrect; counted += LastCounted;
         }

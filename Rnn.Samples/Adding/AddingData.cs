@@ -1,5 +1,6 @@
 using System.Numerics;
 using Rnn.Init;
+using Rnn.Models;
 
 namespace Rnn.Samples.Adding;
 
@@ -48,5 +49,27 @@ public static class AddingData
         for (int n = 0; n < batch; n++) sy += double.CreateTruncating(y[n]);
         T my = T.CreateTruncating(sy / batch);
         for (int n = 0; n < batch; n++) y[n] -= my;
+    }
+
+    /// <summary>
+    /// The batches as a Fit source: <paramref name="count"/> samples, each batch generated on demand from
+    /// <paramref name="rng"/> when Fit gathers it (the indices are not read: run it unshuffled), with its mask.
+    /// </summary>
+    public sealed class Source(Rng rng, int count, int minLen = 50, int maxLen = 55) : IMaskedBatchSource<float, float, float>
+    {
+        /// <inheritdoc/>
+        public int Count => count;
+        /// <inheritdoc/>
+        public int SeqLen => maxLen;
+        /// <inheritdoc/>
+        public int InputsPerSample => 2 * maxLen;
+        /// <inheritdoc/>
+        public int TargetsPerSample => 1;
+        /// <inheritdoc/>
+        public void Gather(ReadOnlySpan<int> indices, Span<float> inputs, Span<float> targets, Span<float> mask)
+            => Generate(inputs, targets, mask, rng, indices.Length, minLen, maxLen);
+        /// <inheritdoc/>
+        public void Gather(ReadOnlySpan<int> indices, Span<float> inputs, Span<float> targets)
+            => throw new InvalidOperationException("Gather: the adding batches come with their masks; call the overload with a mask.");
     }
 }

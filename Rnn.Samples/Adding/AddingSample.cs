@@ -69,50 +69,32 @@ public static class AddingSample
             .Config("hidden", hidden).Config("grad_clip", gradClip).Config("clip_norm", clipNorm).Config("lr_decay", lrDecay)
             .Config("min_length", minLen).Config("max_length", maxLen);
 
-        var x = new float[batch * maxLen * 2]; var y = new float[batch]; var mask = new float[batch * maxLen];
         var xv = new float[batch * maxLen * 2]; var yv = new float[batch]; var mv = new float[batch * maxLen];
         AddingData.Generate<float>(xv, yv, mv, rng, batch, minLen, maxLen); // the fixed validation batch, drawn first
 
         Console.WriteLine($"adding: {optName} lr {lr.ToString(CultureInfo.InvariantCulture)}, {epochs} epochs x {batches} batches of {batch}, hidden {hidden}, seed {seed}, threads {threads}");
-        var progress = new Progress(o.Quiet);
         var total = System.Diagnostics.Stopwatch.StartNew();
         int completed = 0;
-        // The loop stays on TrainStep, not Fit: every batch is freshly generated with its own per-sample mask
-        // (Fit's batch sources carry no mask), and the metric is Lasagne's |error| < 0.04.
-        for (int epoch = 1; epoch <= epochs && !cancel.Requested; epoch++)
+        double running = 0; // Lasagne's script prints no training loss; this is its exponential average over batches
+        void EpochEnd(IFitControl fit, EpochEnd e)
         {
-            progress.StartEpoch();
-            double running = 0;
-            int done = 0;
-            for (int i = 1; i <= batches && !cancel.Requested; i++)
-            {
-                AddingData.Generate<float>(x, y, mask, rng, batch, minLen, maxLen);
-                float loss = trainer.TrainStep(x, y, batch, maxLen, mask);
-                running = i == 1 ? loss : 0.98 * running + 0.02 * loss;
-                done = i;
-                progress.Update(epoch, epochs, i, batches, i * batch, running);
-            }
-            if (done < batches)
-            {
-                // A partial epoch: its training loss and how many batches ran; no validation.
-                progress.Clear();
-                Console.WriteLine($"interrupted in epoch {epoch} after {done} of {batches} batches.");
-                if (done > 0) report.Epoch(("epoch", epoch), ("train_loss_ema", running), ("lr", opt.LearningRate), ("batches", done), ("seconds", progress.Seconds));
-                break;
-            }
-            double seconds = progress.Seconds;
             model.Training = false;
             var pred = model.Forward(xv, mv, batch, maxLen); // (batch, 1)
             float cost = Mse.Forward(pred, yv);
             double acc = WithinTolerance(pred, yv, 0.04);
             // Lasagne's line, then what each number is.
-            Console.WriteLine($"Epoch {epoch} validation cost = {cost.ToString("G6", CultureInfo.InvariantCulture)} (validation MSE); " +
-                              $"|error| < 0.04 (Hochreiter & Schmidhuber's criterion): {acc:P0} of {batch}; {seconds:F2} s");
-            report.Epoch(("epoch", epoch), ("validation_cost", cost), ("within_0.04", acc), ("train_loss_ema", running), ("lr", opt.LearningRate), ("batches", batches), ("seconds", seconds));
-            completed = epoch;
-            opt.LearningRate *= lrDecay;
-            if (o.Report != null) report.Save(o.Report);
+            Console.WriteLine($"Epoch {e.Epoch} validation cost = {cost.ToString("G6", CultureInfo.InvariantCulture)} (validation MSE); " +
+                              $"|error| < 0.04 (Hochreiter & Schmidhuber's criterion): {acc:P0} of {batch}; {e.Seconds:F2} s");
+            report.Epoch(("epoch", e.Epoch), ("validation_cost", cost), ("within_0.04", acc), ("train_loss_ema", running), ("lr", e.LearningRate), ("batches", batches), ("seconds", e.Seconds));
+            completed = e.Epoch;
+            fit.LearningRate *= lrDecay;
         }
+        var ema = new ProgressCallback(b => running = b.Batch == 1 ? b.BatchLoss : 0.98 * running + 0.02 * b.BatchLoss, null);
+        var progress = new FitProgress(new Progress(o.Quiet), report, o.Report, EpochEnd);
+        // Every batch is freshly generated with its per-sample mask (a masked batch source), in order.
+        var history = trainer.Fit(new AddingData.Source(rng, batches * batch, minLen, maxLen),
+            new FitOptions { Epochs = epochs, BatchSize = batch, Shuffle = false, Callbacks = [ema, progress] }, cancel: cancel.Token);
+        progress.Interrupted(history);
         report.Summary("epochs_completed", completed);
         report.Summary("total_seconds", total.Elapsed.TotalSeconds);
         RunEnd.Write(o, report, cancel.Requested, path => Save(model, path, hidden),

@@ -1,5 +1,6 @@
 using System.Numerics;
 using Rnn.Init;
+using Rnn.Models;
 
 namespace Rnn.Samples.Addition;
 
@@ -80,6 +81,22 @@ public sealed class AdditionData
             int e = order[from + i];
             for (int t = 0; t < Q; t++) x[(i * Q + t) * C + Id(Queries[e][t])] = T.One;
             for (int t = 0; t < A; t++) y[i * A + t] = Id(Answers[e][t]);
+        }
+    }
+
+    /// <summary>A Fit batch source over the questions <paramref name="examples"/> (ids into this set): one-hot questions, answer ids.</summary>
+    public IBatchSource<float, int> Source(int[] examples) => new QuestionSource(this, examples);
+
+    private sealed class QuestionSource(AdditionData data, int[] examples) : IBatchSource<float, int>
+    {
+        public int Count => examples.Length;
+        public int SeqLen => data.QueryLen;
+        public int InputsPerSample => data.QueryLen * Chars.Length;
+        public int TargetsPerSample => data.AnswerLen;
+        public void Gather(ReadOnlySpan<int> indices, Span<float> inputs, Span<int> targets)
+        {
+            for (int i = 0; i < indices.Length; i++)
+                data.Batch<float>(inputs[(i * InputsPerSample)..], targets[(i * TargetsPerSample)..], examples, indices[i], 1);
         }
     }
 

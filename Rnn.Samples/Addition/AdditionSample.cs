@@ -1,7 +1,8 @@
 using System.Diagnostics;
 using System.Globalization;
 using Rnn.Init;
-using Rnn.Layers;
+using Rnn.IO;
+using Rnn.Losses;
 using Rnn.Models;
 using Rnn.Optimizers;
 using Rnn.Samples.Common;
@@ -22,7 +23,7 @@ public static class AdditionSample
         var cli = new Cli("addition",
             "Keras's addition_rnn.py: learn to add two numbers of up to 3 digits given as text (\"123+45\"),\n" +
             "encoder LSTM(128) -> RepeatVector(4) -> decoder LSTM(128) -> TimeDistributed(Dense(12)), Adam, batch 128.")
-            .Common(epochs: 100, lr: 1e-3, saveHelp: "write the trained encoder, decoder and head as safetensors (PyTorch names)")
+            .Common(epochs: 100, lr: 1e-3, saveHelp: "write the trained model as a checkpoint (architecture and parameters)")
             .Option("cell", "NAME", "lstm | gru | rnn (encoder and decoder cells)", "lstm")
             .Option("hidden", "N", "hidden units (HIDDEN_SIZE)", "128")
             .Option("batch", "N", "batch size (BATCH_SIZE)", "128")
@@ -45,6 +46,7 @@ public static class AdditionSample
         Engine.Threads = threads;
         using var cancel = new CancelFlag();
 
+        // Keras: questions, then the model, then model.fit; the held-out exact match is checked after each epoch.
         var rng = new Rng(seed);
         var data = new AdditionData(examples, digits, reverse, rng);
         var order = Enumerable.Range(0, data.Count).ToArray();
@@ -52,52 +54,28 @@ public static class AdditionSample
         int split = data.Count - data.Count / 10;
         var train = order[..split]; var val = order[split..];
         using var model = Build(cell, hidden, digits, rng);
-        var opt = new Adam<float>(model.Parameters, lr);
-        int Q = data.QueryLen, A = data.AnswerLen, C = AdditionData.Chars.Length;
+        int A = data.AnswerLen, C = AdditionData.Chars.Length;
+        var trainer = new Trainer<float, int>(model, new SoftmaxCrossEntropyLoss<float>(C), new Adam<float>(model.Parameters, lr));
 
         Console.WriteLine($"addition: {train.Length} training / {val.Length} held-out questions ({digits} digits, reverse {reverse}), {cell}({hidden}) -> RepeatVector({A}) -> {cell}({hidden}) -> Dense({C}); Adam lr {lr.ToString(CultureInfo.InvariantCulture)}, batch {batch}, seed {seed}, threads {threads}");
         var report = new Report("addition").Config("cell", cell).Config("hidden", hidden).Config("batch", batch).Config("examples", examples)
             .Config("digits", digits).Config("reverse", reverse).Config("lr", lr).Config("seed", seed).Config("threads", threads).Config("epochs", epochs);
-        var x = new float[batch * Q * C]; var y = new int[batch * A];
-        var pred = new int[batch * A];
-        var progress = new Progress(o.Quiet);
         var total = Stopwatch.StartNew();
         var showRng = new Rng(seed + 1);
         int reachedAt = 0, completed = 0;
-        for (int epoch = 1; epoch <= epochs && !cancel.Requested; epoch++)
+        void EpochEnd(IFitControl fit, EpochEnd e)
         {
-            progress.StartEpoch();
-            rng.Shuffle<int>(train);
-            int batches = (train.Length + batch - 1) / batch;
-            double sum = 0; int seen = 0;
-            for (int i = 0; i < batches && !cancel.Requested; i++)
-            {
-                int from = i * batch, n = Math.Min(batch, train.Length - from);
-                data.Batch<float>(x, y, train, from, n);
-                opt.ZeroGrad();
-                float loss = model.TrainLoss(x.AsSpan(0, n * Q * C), default, y.AsSpan(0, n * A), default, n, Q, A);
-                opt.Step();
-                sum += loss * n; seen += n;
-                progress.Update(epoch, epochs, i + 1, batches, seen, sum / seen);
-            }
-            if (cancel.Requested)
-            {
-                // A partial epoch: its training loss and how many batches ran; no held-out pass.
-                progress.Clear();
-                int ran = (seen + batch - 1) / batch;
-                Console.WriteLine($"interrupted in epoch {epoch} after {ran} of {batches} batches.");
-                if (seen > 0) report.Epoch(("epoch", epoch), ("loss", sum / seen), ("batches", ran), ("seconds", progress.Seconds));
-                break;
-            }
-            double trainSeconds = progress.Seconds;
-            var (exact, perChar) = Evaluate(model, data, val, x, y, pred, batch);
-            Console.WriteLine($"Epoch {epoch}: loss {sum / seen:F4}  held-out exact match {exact:P2}  per-character {perChar:P2}  ({trainSeconds:F1}s, total {total.Elapsed.TotalSeconds:F0}s)");
+            var (exact, perChar) = Evaluate(model, data, val, batch);
+            Console.WriteLine($"Epoch {e.Epoch}: loss {e.Loss:F4}  held-out exact match {exact:P2}  per-character {perChar:P2}  ({e.Seconds:F1}s, total {total.Elapsed.TotalSeconds:F0}s)");
             Show(model, data, val, showRng, 10);
-            report.Epoch(("epoch", epoch), ("loss", sum / seen), ("val_exact_acc", exact), ("val_char_acc", perChar), ("batches", batches), ("seconds", trainSeconds));
-            completed = epoch;
-            if (o.Report != null) report.Save(o.Report);
-            if (reachedAt == 0 && stopAt > 0 && exact >= stopAt) { reachedAt = epoch; break; }
+            report.Epoch(("epoch", e.Epoch), ("loss", e.Loss), ("val_exact_acc", exact), ("val_char_acc", perChar), ("batches", e.BatchesPerEpoch), ("seconds", e.Seconds));
+            completed = e.Epoch;
+            if (stopAt > 0 && exact >= stopAt) { reachedAt = e.Epoch; fit.StopTraining = true; }
         }
+        var progress = new FitProgress(new Progress(o.Quiet), report, o.Report, EpochEnd);
+        var history = trainer.Fit(data.Source(train), new FitOptions { Epochs = epochs, BatchSize = batch, ShuffleRng = rng, Callbacks = [progress] }, cancel: cancel.Token);
+        progress.Interrupted(history);
+
         if (reachedAt > 0) Console.WriteLine($"reached {stopAt:P0} exact match on the held-out questions at epoch {reachedAt}, {total.Elapsed.TotalSeconds:F0}s");
         report.Summary("total_seconds", total.Elapsed.TotalSeconds);
         report.Summary("reached_at_epoch", reachedAt);
@@ -109,48 +87,55 @@ public static class AdditionSample
     }
 
     /// <summary>
-    /// Checkpoint of the model: every parameter as safetensors (PyTorch names with _enc / _dec suffixes, fc.*),
-    /// written atomically, with the cell, sizes and question format in the metadata. Load with SafeTensors.LoadInto
-    /// into a model from <see cref="Build"/>.
+    /// Checkpoint of the model (<see cref="Checkpoint.Save"/>: its architecture and parameters "encoder.*", "decoder.*",
+    /// "fc.*"), written atomically, with the cell, sizes and question format in the metadata. Load with Checkpoint.LoadModel.
     /// </summary>
-    public static void Save(EncoderDecoder<float> model, string path, int digits, bool reverse)
-        => Rnn.IO.SafeTensors.SaveParameters(path, model.Parameters, new Dictionary<string, string>
+    public static void Save(Model<float> model, string path, int digits, bool reverse)
+        => Checkpoint.Save(model, path, new Dictionary<string, string>
         {
-            ["addition.cell"] = model.Encoder switch { Lstm<float> => "lstm", Gru<float> => "gru", _ => "rnn" },
-            ["addition.hidden"] = model.Encoder.HiddenSize.ToString(CultureInfo.InvariantCulture),
+            ["addition.cell"] = ((RecurrentSpec)model.Specs[0]).Cell switch { CellKind.Lstm => "lstm", CellKind.Gru => "gru", _ => "rnn" },
+            ["addition.hidden"] = ((RecurrentSpec)model.Specs[0]).Hidden.ToString(CultureInfo.InvariantCulture),
             ["addition.digits"] = digits.ToString(CultureInfo.InvariantCulture),
             ["addition.reverse"] = reverse ? "true" : "false",
         });
 
     /// <summary>
-    /// The Keras model: encoder (final state only) → RepeatVector(digits+1) → decoder (sequences) → per-step
-    /// Dense(12). The encoder's state is not passed to the decoder (Keras's example does not), only its output.
+    /// The Keras model: LSTM(hidden) → RepeatVector(digits+1) → LSTM(hidden, return_sequences) →
+    /// TimeDistributed(Dense(12)); softmax is in the loss. Keras defaults (one bias, unit forget bias); the encoder's
+    /// state is not passed to the decoder (Keras's example does not), only its output. No dropout, so
+    /// <paramref name="rng"/> draws the weights and nothing else.
     /// </summary>
-    public static EncoderDecoder<float> Build(string cell, int hidden, int digits, Rng rng)
+    public static Model<float> Build(string cell, int hidden, int digits, Rng rng)
     {
         int C = AdditionData.Chars.Length;
-        IRecurrentLayer<float> Make(int input, bool sequences, string suffix) => cell switch
-        {
-            "lstm" => new Lstm<float>(input, hidden, rng, new LstmOptions { ReturnSequences = sequences }, suffix),   // Keras defaults
-            "gru" => new Gru<float>(input, hidden, rng, new GruOptions { ReturnSequences = sequences }, suffix),
-            _ => new SimpleRnn<float>(input, hidden, rng, new SimpleRnnOptions { ReturnSequences = sequences }, suffix),
-        };
-        var enc = Make(C, false, "_enc");
-        var dec = Make(hidden, true, "_dec");
-        var head = new Dense<float>(hidden, C, rng, name: "fc");
-        return new EncoderDecoder<float>(enc, dec, head, new EncoderDecoderOptions { Feed = DecoderFeed.RepeatVector, PassState = false });
+        var kind = cell switch { "lstm" => CellKind.Lstm, "gru" => CellKind.Gru, _ => CellKind.RnnTanh };
+        return new Model<float>(C, rng, dropoutRng: new Rng(0), [
+            new RecurrentSpec("encoder", kind, hidden),
+            new RepeatVectorSpec("repeat", digits + 1),
+            new RecurrentSpec("decoder", kind, hidden) { ReturnSequences = true },
+            new DenseSpec("fc", C)]);
+    }
+
+    /// <summary>Greedy (argmax) answers (n, AnswerLen) of one-hot questions x (n, QueryLen, 12), in evaluation mode.</summary>
+    public static void Predict(Model<float> model, ReadOnlySpan<float> x, Span<int> answers, int n, int queryLen)
+    {
+        model.Training = false;
+        var logits = model.Forward(x, default, n, queryLen); // (n·A, C)
+        int C = AdditionData.Chars.Length;
+        for (int i = 0; i < answers.Length; i++) answers[i] = Tokens.Argmax(logits.Slice(i * C, C));
     }
 
     /// <summary>Greedy decoding of the held-out set: (exact-match accuracy, per-character accuracy).</summary>
-    public static (double Exact, double PerChar) Evaluate(EncoderDecoder<float> model, AdditionData data, int[] val, float[] x, int[] y, int[] pred, int batch)
+    public static (double Exact, double PerChar) Evaluate(Model<float> model, AdditionData data, int[] val, int batch)
     {
         int Q = data.QueryLen, A = data.AnswerLen, C = AdditionData.Chars.Length;
+        var x = new float[batch * Q * C]; var y = new int[batch * A]; var pred = new int[batch * A];
         int exact = 0, chars = 0;
         for (int from = 0; from < val.Length; from += batch)
         {
             int n = Math.Min(batch, val.Length - from);
             data.Batch<float>(x, y, val, from, n);
-            model.Decode(pred.AsSpan(0, n * A), x.AsSpan(0, n * Q * C), default, n, Q, A);
+            Predict(model, x.AsSpan(0, n * Q * C), pred.AsSpan(0, n * A), n, Q);
             for (int i = 0; i < n; i++)
             {
                 bool all = true;
@@ -161,14 +146,14 @@ public static class AdditionSample
         return ((double)exact / val.Length, (double)chars / (val.Length * A));
     }
 
-    private static void Show(EncoderDecoder<float> model, AdditionData data, int[] val, Rng rng, int count)
+    private static void Show(Model<float> model, AdditionData data, int[] val, Rng rng, int count)
     {
         int Q = data.QueryLen, A = data.AnswerLen, C = AdditionData.Chars.Length;
         var pick = new int[count];
         for (int i = 0; i < count; i++) pick[i] = val[rng.NextInt(val.Length)];
         var x = new float[count * Q * C]; var y = new int[count * A]; var p = new int[count * A];
         data.Batch<float>(x, y, pick, 0, count);
-        model.Decode(p, x, default, count, Q, A);
+        Predict(model, x, p, count, Q);
         for (int i = 0; i < count; i++)
         {
             string guess = new(p.AsSpan(i * A, A).ToArray().Select(id => AdditionData.Chars[id]).ToArray());

@@ -5,8 +5,10 @@ namespace Rnn.Samples.Common;
 /// <summary>
 /// The samples' Fit callback: the progress line per batch, and per epoch the line printed and the row added to the
 /// report (train and test loss and accuracy, seconds); the report is saved after each epoch when --report is given.
+/// A sample with its own metrics passes <paramref name="onEpoch"/>, which then prints the line and adds the row itself
+/// (and may stop the fit).
 /// </summary>
-public sealed class FitProgress(Progress progress, Report report, string? reportPath) : Callback
+public sealed class FitProgress(Progress progress, Report report, string? reportPath, Action<IFitControl, EpochEnd>? onEpoch = null) : Callback
 {
     /// <summary>The best test accuracy and its epoch.</summary>
     public double Best { get; private set; }
@@ -23,6 +25,12 @@ public sealed class FitProgress(Progress progress, Report report, string? report
     public override void OnEpochEnd(IFitControl fit, in EpochEnd epoch)
     {
         var e = epoch;
+        if (onEpoch != null)
+        {
+            onEpoch(fit, e);
+            if (reportPath != null) report.Save(reportPath);
+            return;
+        }
         Console.WriteLine($"Epoch {e.Epoch}/{e.Epochs}: train loss {e.Loss:F4} acc {e.Accuracy:F4} | test loss {e.ValLoss:F4} acc {e.ValAccuracy:F4} | {e.Seconds:F1}s train, {e.ValSeconds:F1}s test");
         report.Epoch(("epoch", e.Epoch), ("train_loss", e.Loss), ("train_acc", e.Accuracy), ("test_loss", e.ValLoss), ("test_acc", e.ValAccuracy), ("batches", e.BatchesPerEpoch), ("seconds", e.Seconds), ("eval_seconds", e.ValSeconds));
         if (e.ValAccuracy > Best) { Best = e.ValAccuracy; BestEpoch = e.Epoch; }
