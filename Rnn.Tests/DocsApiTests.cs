@@ -25,6 +25,16 @@ public class DocsApiTests
             new DropoutSpec("dropout", 0.5),                              //   RecurrentDropout, Init, ReturnSequences, InitialState
             new DenseSpec("fc", Units: 1, Activation.Linear));            // logits: the loss applies the sigmoid
 
+        using var lm = new Model<float>(inputSize: 65, new Rng(1),                 // one-hot characters in
+            new RecurrentSpec("rnn", CellKind.Lstm, Hidden: 128) { Layers = 2, ReturnSequences = true, Stateful = true },
+            new DenseSpec("fc", Units: 65));                                       // (batch·seq, 65) logits
+        var lmTrainer = new Trainer<float, int>(lm, new SoftmaxCrossEntropyLoss<float>(65), new RmsProp<float>(lm.Parameters, 2e-3));
+        float[] chunk = new float[50 * 20 * 65]; int[] next = new int[50 * 20];    // (B=50, S=20, 65) one-hot, (B, S) targets
+        lm.ResetStates();                                                          // a new text
+        float lmLoss = lmTrainer.TrainStep(chunk, next, 50, 20);                   // the next chunk continues each stream
+        Assert.Equal(50, lm.StateBatch);
+        Assert.True(float.IsFinite(lmLoss));
+
         var spec = new ModelSpec
         {
             Vocab = 20000, EmbeddingDim = 128,          // token input; for features: InputSize = F, Vocab = 0

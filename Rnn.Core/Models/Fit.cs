@@ -113,6 +113,12 @@ public sealed class FitOptions
     /// batch order shuffled (seeded by <see cref="ShuffleRng"/>); 0 = off. Less padding per batch, so fewer steps.
     /// </summary>
     public int BucketPool { get; init; }
+    /// <summary>
+    /// Reset the carried states of a stateful model (<see cref="RecurrentSpec.Stateful"/>) before each epoch and before
+    /// its validation (Keras users write this callback themselves); no effect on other models. Run a stateful
+    /// model's source unshuffled, its batches in reading order, each a multiple of the batch size.
+    /// </summary>
+    public bool ResetStates { get; init; } = true;
     /// <summary>Called in order at every event.</summary>
     public IReadOnlyList<Callback> Callbacks { get; init; } = [];
 

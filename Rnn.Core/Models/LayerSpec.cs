@@ -71,6 +71,13 @@ public sealed record RecurrentSpec(string Name, CellKind Cell, int Hidden) : Lay
     public InitialState InitialState { get; init; } = InitialState.Zero;
     /// <summary>Lasagne's grad_clipping for the vanilla RNN (RnnTanh/RnnRelu): each step's pre-activation gradient clipped to [−c, c]; 0 = off.</summary>
     public double GradClipping { get; init; }
+    /// <summary>
+    /// Keras's stateful=True: each Forward starts every layer from the state the previous Forward ended in (zeros after
+    /// <see cref="Model{T}.ResetStates"/>), so a long text can be read in consecutive chunks; no gradient crosses
+    /// the chunk edge (truncated BPTT). Unidirectional, zero-initialised layers only; the batch size stays fixed
+    /// until the states are reset.
+    /// </summary>
+    public bool Stateful { get; init; }
 
     /// <summary>Gate blocks per cell.</summary>
     internal int Gates => Cell switch { CellKind.Lstm => 4, CellKind.Gru or CellKind.GruResetBefore => 3, _ => 1 };
@@ -88,7 +95,8 @@ public sealed record RecurrentSpec(string Name, CellKind Cell, int Hidden) : Lay
             ("dropout_between", F(DropoutBetween)), ("input_dropout", F(InputDropout)), ("recurrent_dropout", F(RecurrentDropout)),
             ("init", ModelSpec.InitName(Init)), ("return_sequences", F(ReturnSequences)), ("initial_state", InitialState.ToString()),
         ];
-        return GradClipping == 0 ? f : [.. f, ("grad_clipping", F(GradClipping))]; // absent reads as 0 (older checkpoints)
+        if (GradClipping != 0) f = [.. f, ("grad_clipping", F(GradClipping))]; // absent reads as 0 (older checkpoints)
+        return Stateful ? [.. f, ("stateful", F(true))] : f;                    // absent reads as false
     }
     internal override void Validate(string where)
     {
@@ -102,6 +110,8 @@ public sealed record RecurrentSpec(string Name, CellKind Cell, int Hidden) : Lay
         if (!(GradClipping >= 0 && double.IsFinite(GradClipping))) throw Bad($"{where}.GradClipping: expected a finite value >= 0, got {F(GradClipping)}.", nameof(GradClipping));
         if (GradClipping != 0 && Cell is not (CellKind.RnnTanh or CellKind.RnnRelu))
             throw Bad($"{where}.GradClipping: expected 0 for a {Cell} cell (only the vanilla RNN clips per step), got {F(GradClipping)}.", nameof(GradClipping));
+        if (Stateful && (Bidirectional || InitialState != InitialState.Zero))
+            throw Bad($"{where}.Stateful: expected false for a {(Bidirectional ? "bidirectional layer (its backward direction starts at the chunk's end)" : $"{InitialState} initial state")}, got true.", nameof(Stateful));
     }
 }
 

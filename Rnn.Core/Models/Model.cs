@@ -123,6 +123,7 @@ public class Model<T> : IDisposable where T : unmanaged, IFloatingPointIeee754<T
         }
         _nodes = nodes.ToArray();
         _widest = widest;
+        IsStateful = Specs.Any(l => l is RecurrentSpec { Stateful: true });
         OutputSize = width; OutputIsSequence = seq;
         NamedParameters = named;
         Parameters = named.Select(n => n.Item2).ToArray();
@@ -140,6 +141,73 @@ public class Model<T> : IDisposable where T : unmanaged, IFloatingPointIeee754<T
 
     /// <summary>Restarts the dropout mask sequence (e.g. so finite-difference checks see the same masks every pass).</summary>
     public void ReseedDropout(ulong seed) => _dropRng.Reset(seed);
+
+    /// <summary>True when a recurrent layer is <see cref="RecurrentSpec.Stateful"/>: Forwards carry their states.</summary>
+    public bool IsStateful { get; }
+
+    /// <summary>
+    /// Keras's reset_states: the carried states of every stateful layer become zeros, and the next Forward may use
+    /// any batch size. Call it where a new text (or epoch) begins; <see cref="Trainer{T, TTarget}.Fit{TInput}"/> does before each
+    /// epoch and before validation.
+    /// </summary>
+    public void ResetStates()
+    {
+        for (int i = 0; i < _nodes.Length; i++) if (_nodes[i] is RecurrentNode r) r.ResetStates();
+    }
+
+    /// <summary>The batch of the carried states, or −1 when they are reset (or the model is not stateful).</summary>
+    public int StateBatch
+    {
+        get
+        {
+            for (int i = 0; i < _nodes.Length; i++) if (_nodes[i] is RecurrentNode { Stateful: true } r) return r.StateBatch;
+            return -1;
+        }
+    }
+
+    /// <summary>Elements of all carried states for a batch: per stateful layer in order, h (batch, H) then c (batch, H) for an LSTM.</summary>
+    public int StateLength(int batch)
+    {
+        Guard.AtLeast(batch, 1);
+        int n = 0;
+        for (int i = 0; i < _nodes.Length; i++) if (_nodes[i] is RecurrentNode r) n += r.StateLength(batch);
+        return n;
+    }
+
+    /// <summary>Copies the carried states (layout of <see cref="StateLength"/>) into <paramref name="states"/>; throws when they are reset.</summary>
+    public void GetStates(Span<T> states)
+    {
+        int b = StateBatch;
+        if (b < 0) throw new InvalidOperationException(IsStateful ? "GetStates: the states are reset (zeros for any batch); run a Forward first." : "GetStates: the model has no stateful layer.");
+        Guard.Length(states.Length, StateLength(b), $"(states of batch={b})");
+        int o = 0;
+        for (int i = 0; i < _nodes.Length; i++)
+            if (_nodes[i] is RecurrentNode { Stateful: true } r) { int n = r.StateLength(b); r.GetStates(states.Slice(o, n)); o += n; }
+    }
+
+    /// <summary>
+    /// Sets the carried states for a batch (layout of <see cref="StateLength"/>): the next Forward, of this batch,
+    /// starts from them (a given initial state; no gradient flows into it).
+    /// </summary>
+    public void SetStates(ReadOnlySpan<T> states, int batch)
+    {
+        if (!IsStateful) throw new InvalidOperationException("SetStates: the model has no stateful layer.");
+        Guard.AtLeast(batch, 1);
+        Guard.Length(states.Length, StateLength(batch), $"(states of batch={batch})");
+        Guard.Finite(states);
+        int o = 0;
+        for (int i = 0; i < _nodes.Length; i++)
+            if (_nodes[i] is RecurrentNode { Stateful: true } r) { int n = r.StateLength(batch); r.SetStates(states.Slice(o, n), batch); o += n; }
+    }
+
+    // A stateful model keeps its batch size until the states are reset: refused before anything runs.
+    private void CheckStateBatch(int batch)
+    {
+        if (!IsStateful) return;
+        int b = StateBatch;
+        if (b >= 0 && b != batch)
+            throw new ArgumentOutOfRangeException(nameof(batch), batch, $"batch: expected {b}, the batch of the carried states (call ResetStates to start another batch size), got {batch}.");
+    }
 
     /// <summary>Training mode: dropout on, tapes kept. Set false for evaluation and inference.</summary>
     public bool Training
@@ -220,6 +288,7 @@ public class Model<T> : IDisposable where T : unmanaged, IFloatingPointIeee754<T
         if (_embedding != null) throw new InvalidOperationException($"Forward: this model takes tokens (vocab {_embedding.VocabSize}); call Forward(ReadOnlySpan<int> tokens, ...).");
         _backwardReady = false;
         CheckSizes(batch, seqLen);
+        CheckStateBatch(batch);
         Guard.Length(x.Length, batch * seqLen * InputSize, $"(batch={batch}, seq={seqLen}, features={InputSize})");
         CheckMaskLength(mask, batch, seqLen);
         Ensure(batch, seqLen);
@@ -232,6 +301,7 @@ public class Model<T> : IDisposable where T : unmanaged, IFloatingPointIeee754<T
         if (_embedding == null) throw new InvalidOperationException("Forward: this model takes features, not tokens.");
         _backwardReady = false;
         CheckSizes(batch, seqLen);
+        CheckStateBatch(batch);
         Guard.Length(tokens.Length, batch * seqLen, $"(batch={batch}, seq={seqLen})");
         CheckMaskLength(mask, batch, seqLen);
         Ensure(batch, seqLen);
@@ -257,6 +327,7 @@ public class Model<T> : IDisposable where T : unmanaged, IFloatingPointIeee754<T
         if (_embedding != null) throw new InvalidOperationException($"ForwardPacked: this model takes tokens (vocab {_embedding.VocabSize}); call ForwardPacked(ReadOnlySpan<int> tokens, ...).");
         _backwardReady = false;
         CheckSizes(batch, seqLen);
+        CheckStateBatch(batch);
         Guard.Length(x.Length, batch * seqLen * InputSize, $"(batch={batch}, seq={seqLen}, features={InputSize})");
         SequenceLengths.Check(lengths, batch, seqLen);
         Ensure(batch, seqLen);
@@ -272,6 +343,7 @@ public class Model<T> : IDisposable where T : unmanaged, IFloatingPointIeee754<T
         if (_embedding == null) throw new InvalidOperationException("ForwardPacked: this model takes features, not tokens.");
         _backwardReady = false;
         CheckSizes(batch, seqLen);
+        CheckStateBatch(batch);
         Guard.Length(tokens.Length, batch * seqLen, $"(batch={batch}, seq={seqLen})");
         SequenceLengths.Check(lengths, batch, seqLen);
         Ensure(batch, seqLen);
@@ -427,24 +499,75 @@ public class Model<T> : IDisposable where T : unmanaged, IFloatingPointIeee754<T
                 {
                     Activation = s.Cell == CellKind.RnnRelu ? Activation.Relu : Activation.Tanh,
                     Backwards = backwards, ReturnSequences = sequences, TwoBiases = torch, Init = torch ? InitScheme.PyTorch : null,
-                    InitialState = s.InitialState, GradClipping = s.GradClipping,
+                    InitialState = Start(s), GradClipping = s.GradClipping,
                 }, suffix),
                 CellKind.Lstm => new Lstm<T>(input, s.Hidden, rng, new LstmOptions
                 {
-                    Backwards = backwards, ReturnSequences = sequences, TwoBiases = torch, UnitForgetBias = !torch, InitialState = s.InitialState,
+                    Backwards = backwards, ReturnSequences = sequences, TwoBiases = torch, UnitForgetBias = !torch, InitialState = Start(s),
                     Init = torch ? InitScheme.PyTorch : InitScheme.Keras, Dropout = s.InputDropout, RecurrentDropout = s.RecurrentDropout,
                 }, suffix)
                 { DropoutRng = dropRng },
                 _ => new Gru<T>(input, s.Hidden, rng, new GruOptions
                 {
-                    Backwards = backwards, ReturnSequences = sequences, TwoBiases = s.TwoBiases, ResetAfter = s.Cell == CellKind.Gru, InitialState = s.InitialState,
+                    Backwards = backwards, ReturnSequences = sequences, TwoBiases = s.TwoBiases, ResetAfter = s.Cell == CellKind.Gru, InitialState = Start(s),
                     Init = torch ? InitScheme.PyTorch : InitScheme.Keras, Dropout = s.InputDropout, RecurrentDropout = s.RecurrentDropout,
                 }, suffix)
                 { DropoutRng = dropRng },
             };
         }
 
+        // A stateful layer is given its initial state: the carried one.
+        private static InitialState Start(RecurrentSpec s) => s.Stateful ? InitialState.Given : s.InitialState;
+
         public IReadOnlyList<IRecurrentLayer<T>> Layers => _layers;
+
+        // ----- carried states (stateful specs): per layer h (B, H) then c (B, H) for an LSTM -----
+        private T[][] _state = [];
+        public int StateBatch { get; private set; } = -1; // the carried states' batch; −1: reset (zeros for any batch)
+        public bool Stateful => ((RecurrentSpec)Spec).Stateful;
+
+        public int StateLength(int batch)
+        {
+            if (!Stateful) return 0;
+            int n = 0;
+            foreach (var l in _layers) for (int k = 0; k < l.StateCount; k++) n += l.StateLength(batch, k);
+            return n;
+        }
+
+        public void ResetStates() { StateBatch = -1; foreach (var a in _state) Array.Clear(a); }
+
+        // The carried states for this batch, zeros when they were reset; allocates only for a new batch size.
+        private void PrepareStates(int batch)
+        {
+            if (StateBatch == batch) return;
+            if (_state.Length != _layers.Length || _state[0].Length != StateLengthOf(0, batch))
+            {
+                _state = new T[_layers.Length][];
+                for (int k = 0; k < _layers.Length; k++) _state[k] = new T[StateLengthOf(k, batch)];
+            }
+            else foreach (var a in _state) Array.Clear(a);
+            StateBatch = batch;
+        }
+
+        private int StateLengthOf(int layer, int batch)
+        {
+            var l = _layers[layer];
+            return l.StateLength(batch, 0) + (l.StateCount == 2 ? l.StateLength(batch, 1) : 0);
+        }
+
+        // The carried states as one flat buffer, layer by layer.
+        public void GetStates(Span<T> flat)
+        {
+            int o = 0;
+            foreach (var a in _state) { a.CopyTo(flat.Slice(o, a.Length)); o += a.Length; }
+        }
+
+        public void SetStates(ReadOnlySpan<T> flat, int batch)
+        {
+            PrepareStates(batch);
+            int o = 0;
+            foreach (var a in _state) { flat.Slice(o, a.Length).CopyTo(a); o += a.Length; }
+        }
         public override object Inner => _layers;
         public override long Widest
         {
@@ -489,11 +612,24 @@ public class Model<T> : IDisposable where T : unmanaged, IFloatingPointIeee754<T
         {
             ReadOnlySpan<T> cur = x;
             int L = _layers.Length;
+            bool stateful = Stateful;
+            if (stateful) PrepareStates(batch);
             for (int k = 0; k < L; k++)
             {
                 Span<T> yk = k == L - 1 ? y : _ys[k].AsSpan(0, batch * _layers[k].OutputLength(seq));
-                if (lengths.IsEmpty) _layers[k].Forward(yk, cur, mask, batch, seq);
-                else _layers[k].ForwardPacked(yk, cur, lengths, batch, seq);
+                var l = _layers[k];
+                if (stateful)
+                {
+                    // From the carried state, which then becomes the final one (the layer copied h0, c0 into its tape).
+                    int nh = l.StateLength(batch, 0);
+                    Span<T> h0 = _state[k].AsSpan(0, nh), c0 = l.StateCount == 2 ? _state[k].AsSpan(nh) : default;
+                    if (lengths.IsEmpty) l.Forward(yk, cur, mask, h0, c0, batch, seq);
+                    else l.ForwardPacked(yk, cur, lengths, h0, c0, batch, seq);
+                    l.FinalH.CopyTo(h0);
+                    if (l.StateCount == 2) l.FinalC.CopyTo(c0);
+                }
+                else if (lengths.IsEmpty) l.Forward(yk, cur, mask, batch, seq);
+                else l.ForwardPacked(yk, cur, lengths, batch, seq);
                 cur = yk;
                 if (k < L - 1 && _between[k] is { } d) { var dk = _drop[k].AsSpan(0, yk.Length); d.Forward(dk, cur, cur.Length); cur = dk; }
             }

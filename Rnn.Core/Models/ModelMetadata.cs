@@ -61,6 +61,7 @@ internal static class ModelMetadata
                     Init = ModelSpec.ParseInit(S(p + "init"), p + "init", fail), ReturnSequences = B(p + "return_sequences"),
                     InitialState = E<InitialState>(p + "initial_state"),
                     GradClipping = m.ContainsKey(p + "grad_clipping") ? D(p + "grad_clipping") : 0, // absent before grad clipping existed
+                    Stateful = m.ContainsKey(p + "stateful") && B(p + "stateful"),                    // absent before stateful layers existed
                 },
                 "dropout" => new DropoutSpec(name, D(p + "rate")),
                 "dense" => new DenseSpec(name, I(p + "units"), ModelSpec.ParseActivation(S(p + "activation"), p + "activation", fail)),

@@ -158,6 +158,7 @@ public sealed class Trainer<T, TTarget> where T : unmanaged, IFloatingPointIeee7
         for (int epoch = 1; epoch <= options.Epochs; epoch++)
         {
             if (cancel.IsCancellationRequested) { history.Cancelled = true; break; }
+            if (options.ResetStates) Model.ResetStates(); // a stateful model reads each epoch from zero states
             foreach (var c in callbacks) c.OnEpochBegin(control, epoch);
             long start = Stopwatch.GetTimestamp();
             batcher.StartEpoch();
@@ -183,6 +184,7 @@ public sealed class Trainer<T, TTarget> where T : unmanaged, IFloatingPointIeee7
             bool complete = done == nb;
             if (complete && validation != null)
             {
+                if (options.ResetStates) Model.ResetStates();
                 (valLoss, valAcc) = Validate(validation, valBatcher!, xb, yb, mb, lb, cancel);
                 complete = !double.IsNaN(valLoss) || !cancel.IsCancellationRequested;
             }
