@@ -1,4 +1,6 @@
 using Rnn.Init;
+using Rnn.Losses;
+using Rnn.Models;
 using Rnn.Samples.CharRnn;
 
 namespace Rnn.Tests;
@@ -90,10 +92,15 @@ public class CharRnnTests
     public void LstmBatchesAreContiguousStreams()
     {
         var text = Enumerable.Range(0, 41).ToArray();
-        var x = new int[2 * 5]; var y = new int[2 * 5];
-        CharLstmTrainer.Cut(text, x, y, batch: 2, seq: 5, batches: 4, i: 1);
-        Assert.Equal([5, 6, 7, 8, 9, 25, 26, 27, 28, 29], x);   // stream b starts at b·batches·seq
+        const int V = 41;
+        var source = new CharLstmTrainer.Streams(text, V, batch: 2, seq: 5, batches: 4);
+        Assert.Equal(8, source.Count);
+        var x = new float[2 * 5 * V]; var y = new int[2 * 5];
+        source.Gather([2, 3], x, y); // batch 1 (unshuffled): chunk 1 of streams 0 and 1
+        var ids = Enumerable.Range(0, 10).Select(i => Array.IndexOf(x, 1f, i * V, V) - i * V).ToArray();
+        Assert.Equal([5, 6, 7, 8, 9, 25, 26, 27, 28, 29], ids);   // stream b starts at b·batches·seq
         Assert.Equal([6, 7, 8, 9, 10, 26, 27, 28, 29, 30], y);
+        Assert.Equal(10, x.Count(v => v != 0));                   // one-hot
     }
 
     [Fact]
@@ -102,26 +109,16 @@ public class CharRnnTests
         var data = new CharData(string.Concat(Enumerable.Repeat("the cat sat on the mat. ", 60)), "test");
         const int B = 4, S = 12;
         int batches = (data.Ids.Length - 1) / (B * S);
-        using var m = new CharLstm<float>(data.V, 32, 2, 0.1, new Rng(2));
-        var opt = new Rnn.Optimizers.RmsProp<float>(m.Parameters, 5e-3, rho: 0.95, epsilon: 1e-8);
-        var x = new int[B * S]; var y = new int[B * S];
-        float first = 0, last = 0;
-        for (int epoch = 0; epoch < 8; epoch++)
-        {
-            var state = m.NewState(B);
-            for (int i = 0; i < batches; i++)
-            {
-                CharLstmTrainer.Cut(data.Ids, x, y, B, S, batches, i);
-                opt.ZeroGrad();
-                m.Forward(x, state, B, S);
-                last = m.Backward(y, B, S);
-                if (epoch == 0 && i == 0) first = last;
-                Rnn.Optimizers.GradClip.ClipValue(opt.Parameters, 5);
-                opt.Step();
-            }
-        }
-        Assert.True(last < 0.3f * first, $"loss {first} -> {last}: expected below 30% of the first");
-        var s = new string(m.Sample([data.IdOf('t')], 40, new Rng(1), 0).Select(i => data.Vocab[i]).ToArray());
+        using var m = CharLstmTrainer.Build(data.V, 32, 2, 0.1, new Rng(2));
+        Assert.Equal(["rnn.weight_ih_l0", "rnn.weight_hh_l0", "rnn.bias_ih_l0", "rnn.bias_hh_l0"], m.NamedParameters.Take(4).Select(p => p.Name));
+        Assert.All(m.Parameters, p => Assert.All(p.Value, v => Assert.InRange(v, -0.08f, 1f)));
+        var trainer = new Trainer<float, int>(m, new SoftmaxCrossEntropyLoss<float>(data.V), new Rnn.Optimizers.RmsProp<float>(m.Parameters, 5e-3, rho: 0.95, epsilon: 1e-8)) { ClipValue = 5 };
+        float first = 0;
+        var h = trainer.Fit(new CharLstmTrainer.Streams(data.Ids, data.V, B, S, batches),
+            new FitOptions { Epochs = 8, BatchSize = B, Shuffle = false, Callbacks = [new ProgressCallback(b => { if (first == 0) first = (float)b.BatchLoss; }, null)] });
+        double last = h.LastBatch.BatchLoss;
+        Assert.True(last < 0.3 * first, $"loss {first} -> {last}: expected below 30% of the first");
+        var s = new string(CharLstmTrainer.Sample(m, [data.IdOf('t')], 40, new Rng(1), 0).Select(i => data.Vocab[i]).ToArray());
         Assert.Contains("at", s); // greedy text from a learnt repetition
     }
 }

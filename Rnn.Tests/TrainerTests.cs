@@ -92,6 +92,35 @@ public class TrainerTests
     }
 
     [Fact]
+    public void ClipValueClampsEveryGradientElementBeforeTheStepAsAManualClipDoes()
+    {
+        var (x, y) = Data(2 * B);
+        using var manual = Imdbish(13);
+        using var stepped = Imdbish(13);
+        var opt = new RmsProp<float>(manual.Parameters, 0.01);
+        var trainer = new Trainer<float, float>(stepped, new BinaryCrossEntropyLoss<float>(), new RmsProp<float>(stepped.Parameters, 0.01)) { ClipValue = 1e-3 };
+        for (int s = 0; s < 2; s++)
+        {
+            var xs = x.AsSpan(s * B * S, B * S); var ys = y.AsSpan(s * B, B);
+            opt.ZeroGrad();
+            var logits = manual.Forward(xs, default, B, S);
+            BinaryCrossEntropy.Backward<float>(manual.OutputGrad, logits, ys, 1f);
+            manual.Backward(manual.OutputGrad, default, B, S);
+            Assert.Contains(manual.Parameters, p => p.Grad.Any(g => Math.Abs(g) > 1e-3f)); // the clip bites
+            GradClip.ClipValue(opt.Parameters, 1e-3);
+            opt.Step();
+            trainer.TrainStep(xs, ys, B, S);
+            Assert.All(stepped.Parameters, p => Assert.All(p.Grad, g => Assert.InRange(g, -1e-3f, 1e-3f)));
+        }
+        AssertSameWeights(manual, stepped);
+        Assert.Throws<ArgumentOutOfRangeException>(() => trainer.ClipValue = -1);
+        Assert.Throws<ArgumentOutOfRangeException>(() => trainer.ClipValue = double.NaN);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        trainer.TrainStep(x.AsSpan(0, B * S), y.AsSpan(0, B), B, S);
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    [Fact]
     public void TrainStepAllocatesNothingAfterWarmUp()
     {
         var (x, y) = Data(B);

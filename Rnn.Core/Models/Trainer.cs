@@ -27,6 +27,18 @@ public sealed class Trainer<T, TTarget> where T : unmanaged, IFloatingPointIeee7
     /// <summary>Rows that counted for <see cref="LastCorrect"/> (0 when the loss has no accuracy).</summary>
     public int LastCounted { get; private set; }
 
+    /// <summary>
+    /// Keras's clipvalue: after Backward, every gradient element of the optimizer's parameters is clamped to
+    /// [−ClipValue, ClipValue], before the optimizer's step (and its <see cref="Optimizer{T}.MaxGradNorm"/>); 0 = off.
+    /// </summary>
+    public double ClipValue
+    {
+        get => _clipValue;
+        set => _clipValue = value >= 0 && double.IsFinite(value) ? value
+            : throw new ArgumentOutOfRangeException(nameof(ClipValue), value, $"ClipValue: expected a finite value >= 0 (0 = off), got {value}.");
+    }
+    private double _clipValue;
+
     /// <summary>Binds the three; every optimizer parameter must belong to the model.</summary>
     public Trainer(Model<T> model, ILoss<T, TTarget> loss, Optimizer<T> optimizer)
     {
@@ -103,6 +115,12 @@ public sealed class Trainer<T, TTarget> where T : unmanaged, IFloatingPointIeee7
         LastCounted = counted;
         if (!train) return loss;
         Model.Backward(grad, default, batch, seqLen);
+        if (_clipValue > 0)
+        {
+            var ps = Optimizer.Parameters;
+            T c = T.CreateTruncating(_clipValue);
+            for (int i = 0; i < ps.Count; i++) Kernels.Vec.Clip<T>(ps[i].Grad, c); // no boxed enumerator
+        }
         Optimizer.Step();
         return loss;
     }
