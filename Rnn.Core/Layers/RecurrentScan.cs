@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Rnn.Kernels;
 using Rnn.Tape;
@@ -33,6 +34,12 @@ internal interface IRecurrentCell<T> where T : unmanaged, IFloatingPointIeee754<
     void Forward(ref ScanStep<T> st);
     /// <summary>One reverse step for rows [r0, r0 + n).</summary>
     void Backward(ref ScanStep<T> st);
+    /// <summary>True when inference on <paramref name="batch"/> rows may split this cell's step by hidden units (<see cref="UnitSplit{T}"/>).</summary>
+    bool SplitsUnits(int batch);
+    /// <summary>Packs participant p's rows of the weights and its biases (after <see cref="PrepareForward"/>).</summary>
+    void PackUnits(ScanArena<T> a, UnitSplit<T> u, UnitSplit<T>.Part p);
+    /// <summary>One forward step of all rows for participant p's units only: its gates, its slices of h_t (and c_t).</summary>
+    void ForwardUnits(ref ScanStep<T> st, UnitSplit<T> u, UnitSplit<T>.Part p);
     /// <summary>The weight and bias gradients from scan steps [sStop, sStop + steps) of the tape.</summary>
     void WeightGradients(ScanArena<T> a, int sStop, int steps, int batch);
 }
@@ -47,6 +54,8 @@ internal sealed class ScanArena<T> : IDisposable where T : unmanaged, IFloatingP
     public Slot Xs, M, H, C, Hd, Mx, Mh, MhS, Carry, Dc, Dhd, Bias, WhhP, WihP, FinH, FinC, Pend;
     /// <summary>The cell's own slots, numbered by the cell.</summary>
     public readonly Slot[] Cell = new Slot[12];
+    /// <summary>Inference on a batch too small to split by rows: the participants' units (made on first use).</summary>
+    public UnitSplit<T>? Units;
     /// <summary>The last Forward kept every step (Training): Backward may run.</summary>
     public bool Kept;
     public bool HasMask, DropX, DropH, XStep, ZeroInit, CarryOut, MasksDrawn;
@@ -292,7 +301,8 @@ internal sealed class RecurrentScan<T, TCell> : IRowLoops<T>, IScan<T>
         }
         InitialStateInto(a, h0, c0, B);
 
-        RowLoops<T>.Forward(this, B, S, packed ? a.Len : default); // packed: split by length, not by count
+        if (!UnitLoops(a, B, S, projectX: false))
+            RowLoops<T>.Forward(this, B, S, packed ? a.Len : default); // packed: split by length, not by count
 
         if (packed) { PackedOutput(a, y, B, S); return; }
         if (O.ReturnSequences)
@@ -377,6 +387,74 @@ internal sealed class RecurrentScan<T, TCell> : IRowLoops<T>, IScan<T>
     {
         for (int i = 0; i < B * S; i++)
             if (mask[i] == T.Zero) y.Slice(i * P, P).Clear();
+    }
+
+    // ---- Split by hidden units: a batch too small for rows (batch 1 streaming) on more than one thread ----
+
+    private struct UnitJob
+    {
+        public RecurrentScan<T, TCell> Scan;
+        public ScanArena<T> A;
+        public int Seq;
+    }
+
+    /// <summary>
+    /// Runs the whole time loop split by hidden units (<see cref="UnitSplit{T}"/>) when inference on a float32 batch
+    /// too small to split by rows meets more than one thread and a layer large enough to pay for a barrier per step;
+    /// false (nothing run) otherwise, or when the pool is busy. The bits are the single thread's either way.
+    /// </summary>
+    private unsafe bool UnitLoops(ScanArena<T> a, int B, int S, bool projectX)
+    {
+        int H = _l.CellSize, G = _cell.GateRows, P = _l.HiddenSize, I = _l.InputSize;
+        if (typeof(T) != typeof(float) || a.Kept || a.Packed || a.DropH || a.XStep || a.Precision != WeightPrecision.Float32
+            || !_cell.SplitsUnits(B) || B >= 2 * WorkerPool.MinRowsPerChunk || WorkerPool.Size < 2 || WorkerPool.InRows
+            || (long)G * P < Gemm.ParallelMinPackedGemv) return false;
+        int parts = UnitSplit<T>.Participants(H);
+        if (parts < 2) return false;
+        var u = a.Units;
+        if (u == null || !u.Fits(parts, B, H, I, P, G / H)) a.Units = u = new UnitSplit<T>(parts, B, H, I, P, G / H); // once per shape
+        u.ProjectX = projectX;
+        u.Reset();
+        var job = new UnitJob { Scan = this, A = a, Seq = S };
+        if (!WorkerPool.RunTogether(&UnitChunk, Unsafe.AsPointer(ref job), parts)) return false;
+        u.Stale = false;
+        Interlocked.Increment(ref UnitSplit<T>.Runs);
+        return true;
+    }
+
+    private static unsafe void UnitChunk(void* state, int k)
+    {
+        ref var j = ref Unsafe.AsRef<UnitJob>(state);
+        j.Scan.ForwardUnits(j.A, k, j.Seq);
+    }
+
+    /// <summary>Participant k's time loop: its units of every step, a barrier between steps.</summary>
+    private void ForwardUnits(ScanArena<T> a, int k, int S)
+    {
+        int B = a.Tape.Batch;
+        var u = a.Units!;
+        var p = u.Parts[k];
+        try
+        {
+            if (u.Stale) _cell.PackUnits(a, u, p); // by its owner: the panels start in its own cache
+            var st = new ScanStep<T> { A = a, Seq = S, R0 = 0, N = B };
+            for (int s = 0; s < S; s++)
+            {
+                st.S = s;
+                st.HPrev = st.Hin = a.Step(a.H, s);
+                st.HNew = a.Step(a.H, s + 1);
+                if (_cell.HasCell)
+                {
+                    st.CPrev = a.Step(a.C, a.CIndex(s, S));
+                    st.CNew = a.Step(a.C, a.CIndex(s + 1, S));
+                }
+                st.Mask = a.HasMask ? a.Step(a.M, s) : default;
+                st.SkipProduct = s == 0 && a.ZeroInit;
+                _cell.ForwardUnits(ref st, u, p);
+                if (s + 1 < S) u.Arrive(k, s + 1); // all of h_t before any step t + 1 (the run's end is the last barrier)
+            }
+        }
+        finally { u.Leave(k); }
     }
 
     /// <summary>The recurrence for batch rows [r0, r1): rows never interact, so row ranges run in parallel.</summary>
@@ -644,6 +722,7 @@ internal sealed class RecurrentScan<T, TCell> : IRowLoops<T>, IScan<T>
         a.PackWeights(a.WihP, _l.WeightIh.Value, _cell.GateRows, _l.InputSize, forOneRow: false);
         if (O.InitialState == InitialState.Learned) InitialStateInto(a, default, default, B);
         else { a.Step(a.H, 0).Clear(); if (_cell.HasCell) a.Step(a.C, 0).Clear(); }
+        if (a.Units != null) a.Units.Stale = true;
     }
 
     /// <summary>
@@ -654,12 +733,17 @@ internal sealed class RecurrentScan<T, TCell> : IRowLoops<T>, IScan<T>
     {
         int B = a.Tape.Batch, I = _l.InputSize, G = _cell.GateRows;
         x.CopyTo(a[a.Xs]);
-        if (!a.XStep)
+        // Split by units, the participants project x with their own rows of W_ih.
+        if (!a.XStep && UnitLoops(a, B, 1, projectX: true)) { }
+        else
         {
-            _cell.InputTarget(a, out var slot, out int first, out int ld);
-            a.Product(a.Step(slot, first), a[a.Xs], a.WihP, T.Zero, B, G, I, ld);
+            if (!a.XStep)
+            {
+                _cell.InputTarget(a, out var slot, out int first, out int ld);
+                a.Product(a.Step(slot, first), a[a.Xs], a.WihP, T.Zero, B, G, I, ld);
+            }
+            ForwardRows(a, 0, B, 1);
         }
-        ForwardRows(a, 0, B, 1);
         a.Step(a.H, 1).CopyTo(a.Step(a.H, 0));
         if (_cell.HasCell) a.Step(a.C, 1).CopyTo(a.Step(a.C, 0));
     }
@@ -677,7 +761,7 @@ internal sealed class RecurrentScan<T, TCell> : IRowLoops<T>, IScan<T>
         for (int b = 0; b < B; b++) xProj.Slice(b * G, G).CopyTo(dst.Slice(b * stride, G));
         bool perStep = a.XStep;
         a.XStep = false; // the cells would project again
-        ForwardRows(a, 0, B, 1);
+        if (!UnitLoops(a, B, 1, projectX: false)) ForwardRows(a, 0, B, 1);
         a.XStep = perStep;
         a.Step(a.H, 1).CopyTo(a.Step(a.H, 0));
         if (_cell.HasCell) a.Step(a.C, 1).CopyTo(a.Step(a.C, 0));
