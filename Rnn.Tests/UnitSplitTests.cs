@@ -130,4 +130,33 @@ public class UnitSplitTests
             }
         }
     }
+
+    [Fact]
+    public void EachChunkStepIsClaimedOnceAndAStepWaitsForAllChunksOfThePrevious()
+    {
+        var u = new UnitSplit<float>(3, 1, 48, 4, 48, 4);
+        Assert.Equal([(0, 16), (16, 32), (32, 48)], u.Parts.Select(p => (p.U0, p.U1)));
+        u.Reset();
+        Assert.True(u.AwaitStep(0));
+        Assert.True(u.TryClaim(1, 0));
+        Assert.False(u.TryClaim(1, 0));  // claimed once
+        Assert.False(u.TryClaim(0, 1));  // chunk 0's step 1 before its step 0: no
+        Assert.Equal(0, u.NextStep());   // chunks 0 and 2 are still free at step 0: an idle participant takes them
+        Assert.True(u.TryClaim(0, 0)); Assert.True(u.TryClaim(2, 0));
+        Assert.Equal(1, u.NextStep());
+        u.Complete(0, 0); u.Complete(2, 0);
+        bool got = false;
+        var waiter = new Thread(() => got = u.AwaitStep(1));
+        waiter.Start();
+        Assert.False(waiter.Join(50)); // chunk 1 has not finished step 0
+        u.Complete(1, 0);
+        Assert.True(waiter.Join(5000) && got);
+        // A failed chunk releases the others.
+        Assert.True(u.TryClaim(0, 1));
+        got = true;
+        var stuck = new Thread(() => got = u.AwaitStep(2));
+        stuck.Start();
+        u.Fail();
+        Assert.True(stuck.Join(5000) && !got);
+    }
 }

@@ -428,18 +428,20 @@ internal sealed class RecurrentScan<T, TCell> : IRowLoops<T>, IScan<T>
         j.Scan.ForwardUnits(j.A, k, j.Seq);
     }
 
-    /// <summary>Participant k's time loop: its units of every step, a barrier between steps.</summary>
+    /// <summary>
+    /// Participant k's time loop: each step, its own chunk of units first, then any chunk still unclaimed; a step
+    /// starts once all chunks have finished the one before. Who runs a chunk never changes its bits.
+    /// </summary>
     private void ForwardUnits(ScanArena<T> a, int k, int S)
     {
-        int B = a.Tape.Batch;
         var u = a.Units!;
-        var p = u.Parts[k];
+        int C = u.Parts.Length;
+        var st = new ScanStep<T> { A = a, Seq = S, R0 = 0, N = a.Tape.Batch };
         try
         {
-            if (u.Stale) _cell.PackUnits(a, u, p); // by its owner: the panels start in its own cache
-            var st = new ScanStep<T> { A = a, Seq = S, R0 = 0, N = B };
-            for (int s = 0; s < S; s++)
+            for (int s; (s = u.NextStep()) < S;)
             {
+                if (!u.AwaitStep(s)) return;
                 st.S = s;
                 st.HPrev = st.Hin = a.Step(a.H, s);
                 st.HNew = a.Step(a.H, s + 1);
@@ -450,11 +452,18 @@ internal sealed class RecurrentScan<T, TCell> : IRowLoops<T>, IScan<T>
                 }
                 st.Mask = a.HasMask ? a.Step(a.M, s) : default;
                 st.SkipProduct = s == 0 && a.ZeroInit;
-                _cell.ForwardUnits(ref st, u, p);
-                if (s + 1 < S) u.Arrive(k, s + 1); // all of h_t before any step t + 1 (the run's end is the last barrier)
+                for (int i = 0; i < C; i++)
+                {
+                    int c = (k + i) % C;
+                    if (!u.TryClaim(c, s)) continue;
+                    var p = u.Parts[c];
+                    if (s == 0 && u.Stale) _cell.PackUnits(a, u, p); // usually by its owner: the panels start in its cache
+                    _cell.ForwardUnits(ref st, u, p);
+                    u.Complete(c, s);
+                }
             }
         }
-        finally { u.Leave(k); }
+        catch { u.Fail(); throw; }
     }
 
     /// <summary>The recurrence for batch rows [r0, r1): rows never interact, so row ranges run in parallel.</summary>

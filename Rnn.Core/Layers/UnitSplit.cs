@@ -7,8 +7,8 @@ namespace Rnn.Layers;
 /// <summary>
 /// A batch too small to split by rows, split by hidden units instead: participant k owns units [U0, U1) of H, for
 /// all G gates, with its own packed rows of W_ih and W_hh (each thread streams only its panels, which stay in its
-/// L2), computes their gates and the cell for them, writes its slice of h_t, then meets the others at a barrier
-/// before the next step reads all of h_t. Each gate value is the same dot product in the same order as the whole
+/// L2), computes their gates and the cell for them, writes its slice of h_t; a step starts once every chunk has
+/// finished the previous one (a barrier per step; a late participant's chunk is taken over by an idle one). Each gate value is the same dot product in the same order as the whole
 /// product's column, and the cell kernels are element-wise with boundaries on whole vectors, so the bits are the
 /// single thread's.
 /// </summary>
@@ -35,8 +35,10 @@ internal sealed class UnitSplit<T> where T : unmanaged, IFloatingPointIeee754<T>
     public bool Stale = true;
     /// <summary>Streaming step: the participants project x themselves (else the hoisted GEMM's gates are read).</summary>
     public bool ProjectX;
-    // Steps each participant has finished, 64 bytes apart (no false sharing); int.MaxValue once it has left.
-    private readonly int[] _done;
+    // Per chunk, 64 bytes apart (no false sharing): steps claimed, steps finished. Chunk c's step s is claimed by one
+    // participant (its owner c unless that one is late: a descheduled vCPU then costs a chunk's time, not a time slice).
+    private readonly int[] _claimed, _completed;
+    private int _failed;
     private static readonly long YieldTicks = Stopwatch.Frequency / 50_000; // 20 µs
 
     public UnitSplit(int parts, int batch, int hidden, int input, int recurrent, int gates)
@@ -55,7 +57,8 @@ internal sealed class UnitSplit<T> where T : unmanaged, IFloatingPointIeee754<T>
                 Bias = new T[n], Gates = new T[2 * batch * n], Scratch = new T[n * Math.Max(input, recurrent)],
             };
         }
-        _done = new int[parts * 16];
+        _claimed = new int[parts * 16];
+        _completed = new int[parts * 16];
     }
 
     /// <summary>Participants for H units: at most the pool, each at least one whole vector block.</summary>
@@ -82,29 +85,43 @@ internal sealed class UnitSplit<T> where T : unmanaged, IFloatingPointIeee754<T>
         Gather(p.Bias, bias, GatesPerUnit, Hidden, p.U0, p.U1, 1);
     }
 
-    /// <summary>Before a run: nobody has finished a step.</summary>
-    public void Reset() => Array.Clear(_done);
+    /// <summary>Before a run: no chunk claimed or finished.</summary>
+    public void Reset() { Array.Clear(_claimed); Array.Clear(_completed); _failed = 0; }
+
+    /// <summary>The earliest step with a chunk nobody has claimed yet (the run's length once all are).</summary>
+    public int NextStep()
+    {
+        int s = int.MaxValue;
+        for (int c = 0; c < Parts.Length; c++) s = Math.Min(s, Volatile.Read(ref _claimed[c * 16]));
+        return s;
+    }
 
     /// <summary>
-    /// Participant k finished step <paramref name="step"/> (its slice of h written); waits until all have. Spins with
-    /// pauses, then yields once a partner seems descheduled (a loaded machine). Allocates nothing.
+    /// Waits until every chunk has finished step s − 1 (all of h_{t−1} written); false once a chunk failed. Spins with
+    /// pauses, then yields (a partner descheduled on a loaded machine). Allocates nothing.
     /// </summary>
-    public void Arrive(int k, int step)
+    public bool AwaitStep(int s)
     {
-        Volatile.Write(ref _done[k * 16], step); // release: the h slice is visible before the count
-        for (int j = 0; j < Parts.Length; j++)
+        for (int c = 0; c < Parts.Length; c++)
         {
-            if (j == k) continue;
             long start = 0;
-            while (Volatile.Read(ref _done[j * 16]) < step)
+            while (Volatile.Read(ref _completed[c * 16]) < s) // acquire: the chunk's slice of h is visible after it
             {
+                if (Volatile.Read(ref _failed) != 0) return false;
                 Thread.SpinWait(1);
                 if (start == 0) start = Stopwatch.GetTimestamp();
                 else if (Stopwatch.GetTimestamp() - start > YieldTicks) Thread.Yield();
             }
         }
+        return Volatile.Read(ref _failed) == 0;
     }
 
-    /// <summary>Participant k is done (or failed): nobody waits for it any more.</summary>
-    public void Leave(int k) => Volatile.Write(ref _done[k * 16], int.MaxValue);
+    /// <summary>Claims chunk c's step s (true for exactly one caller): its owner first, else whoever is idle.</summary>
+    public bool TryClaim(int c, int s) => Volatile.Read(ref _claimed[c * 16]) == s && Interlocked.CompareExchange(ref _claimed[c * 16], s + 1, s) == s;
+
+    /// <summary>Chunk c finished step s (release: its slice of h_t is visible before the count).</summary>
+    public void Complete(int c, int s) => Volatile.Write(ref _completed[c * 16], s + 1);
+
+    /// <summary>A chunk threw: the others stop waiting.</summary>
+    public void Fail() => Volatile.Write(ref _failed, 1);
 }
