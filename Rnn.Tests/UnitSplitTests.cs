@@ -48,7 +48,18 @@ public class UnitSplitTests
             l.Step(st, xt);
             hs.AddRange(st.H.ToArray());
         }
-        return [y, h, c, [.. hs], st.C.ToArray()];
+        var q = new List<float>();
+        foreach (var precision in new[] { WeightPrecision.BFloat16, WeightPrecision.Int8 })
+        {
+            using var sq = l.NewStream(b, precision);
+            for (int t = 0; t < s; t++)
+            {
+                for (int r = 0; r < b; r++) x.AsSpan((r * s + t) * I, I).CopyTo(xt.AsSpan(r * I, I));
+                l.Step(sq, xt);
+                q.AddRange(sq.H.ToArray());
+            }
+        }
+        return [y, h, c, [.. hs], st.C.ToArray(), [.. q]];
     }
 
     public static TheoryData<string> Cells => new() { "lstm", "gru", "tanh" };
@@ -68,7 +79,7 @@ public class UnitSplitTests
                         long runs = Interlocked.Read(ref UnitSplit<float>.Runs);
                         var many = Run(cell, t, b, 9, masked);
                         Assert.True(Interlocked.Read(ref UnitSplit<float>.Runs) > runs, $"{cell} b={b} threads={t}: the unit split did not run");
-                        string[] names = ["y", "FinalH", "FinalC", "stream h", "stream c"];
+                        string[] names = ["y", "FinalH", "FinalC", "stream h", "stream c", "bf16 and int8 streams' h"];
                         for (int k = 0; k < one.Length; k++)
                             PackedTests.AssertSame<float>(one[k], many[k], $"{cell} b={b} masked={masked} threads={t} {names[k]}");
                     }

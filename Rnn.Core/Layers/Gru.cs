@@ -143,7 +143,7 @@ public sealed class Gru<T> : RecurrentLayer<T> where T : unmanaged, IFloatingPoi
             var a = st.A;
             int H = l.CellSize, G = GateRows, I = l.InputSize, n = st.N, s = st.S, u0 = p.U0, w = p.Width, gw = 3 * w;
             var gx = p.Gates.AsSpan(0, n * gw); var gh = p.Gates.AsSpan(n * gw, n * gw); // (n, 3w) each: r, z, n of these units
-            if (u.ProjectX) Gemm.MultiplyPacked<T>(gx, st.Rows(a.Xs, s, I), p.Wih, false, T.One, T.Zero, n, gw, I);
+            if (u.ProjectX) u.Product(p, false, gx, st.Rows(a.Xs, s, I), T.Zero, n);
             else
             {
                 var all = st.Rows(a.Cell[Gx], s, G);
@@ -151,7 +151,7 @@ public sealed class Gru<T> : RecurrentLayer<T> where T : unmanaged, IFloatingPoi
                     for (int g = 0; g < 3; g++) all.Slice(b * G + g * H + u0, w).CopyTo(gx.Slice(b * gw + g * w, w));
             }
             if (st.SkipProduct) gh.Clear();
-            else Gemm.MultiplyPacked<T>(gh, st.Hin, p.Whh, false, T.One, T.Zero, n, gw, H);
+            else u.Product(p, true, gh, st.Hin, T.Zero, n);
             var bhn = l.BiasHh != null ? l.BiasHh.Value.AsSpan(2 * H + u0, w) : default;
             for (int b = 0; b < n; b++)
             {

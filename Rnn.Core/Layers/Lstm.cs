@@ -190,7 +190,7 @@ public sealed class Lstm<T> : RecurrentLayer<T> where T : unmanaged, IFloatingPo
             var a = st.A;
             int H = l.CellSize, I = l.InputSize, n = st.N, gs = Stride, s = st.S, u0 = p.U0, w = p.Width, gw = 4 * w;
             var gk = p.Gates.AsSpan(0, n * gw); // (n, 4w): this participant's i, f, g, o
-            if (u.ProjectX) Gemm.MultiplyPacked<T>(gk, st.Rows(a.Xs, s, I), p.Wih, false, T.One, T.Zero, n, gw, I);
+            if (u.ProjectX) u.Product(p, false, gk, st.Rows(a.Xs, s, I), T.Zero, n);
             else
             {
                 // The hoisted product's columns of these units.
@@ -198,7 +198,7 @@ public sealed class Lstm<T> : RecurrentLayer<T> where T : unmanaged, IFloatingPo
                 for (int b = 0; b < n; b++)
                     for (int g = 0; g < 4; g++) gates.Slice(b * gs + g * H + u0, w).CopyTo(gk.Slice(b * gw + g * w, w));
             }
-            if (!st.SkipProduct) Gemm.MultiplyPacked<T>(gk, st.Hin, p.Whh, false, T.One, T.One, n, gw, l.HiddenSize);
+            if (!st.SkipProduct) u.Product(p, true, gk, st.Hin, T.One, n);
             var tc = st.Rows(a.Cell[Tc], 0, H);
             for (int b = 0; b < n; b++)
             {

@@ -399,20 +399,21 @@ internal sealed class RecurrentScan<T, TCell> : IRowLoops<T>, IScan<T>
     }
 
     /// <summary>
-    /// Runs the whole time loop split by hidden units (<see cref="UnitSplit{T}"/>) when inference on a float32 batch
-    /// too small to split by rows meets more than one thread and a layer large enough to pay for a barrier per step;
+    /// Runs the whole time loop split by hidden units (<see cref="UnitSplit{T}"/>) when inference on a float batch
+    /// (float32, bf16 or int8 weights) too small to split by rows meets more than one thread and a layer large enough to pay for a barrier per step;
     /// false (nothing run) otherwise, or when the pool is busy. The bits are the single thread's either way.
     /// </summary>
     private unsafe bool UnitLoops(ScanArena<T> a, int B, int S, bool projectX)
     {
         int H = _l.CellSize, G = _cell.GateRows, P = _l.HiddenSize, I = _l.InputSize;
-        if (typeof(T) != typeof(float) || a.Kept || a.Packed || a.DropH || a.XStep || a.Precision != WeightPrecision.Float32
+        if (typeof(T) != typeof(float) || a.Kept || a.Packed || a.DropH || a.XStep
             || !_cell.SplitsUnits(B) || B >= 2 * WorkerPool.MinRowsPerChunk || WorkerPool.Size < 2 || WorkerPool.InRows
             || (long)G * P < Gemm.ParallelMinPackedGemv) return false;
         int parts = UnitSplit<T>.Participants(H);
         if (parts < 2) return false;
         var u = a.Units;
-        if (u == null || !u.Fits(parts, B, H, I, P, G / H)) a.Units = u = new UnitSplit<T>(parts, B, H, I, P, G / H); // once per shape
+        if (u == null || !u.Fits(parts, B, H, I, P, G / H, a.Precision))
+            a.Units = u = new UnitSplit<T>(parts, B, H, I, P, G / H, a.Precision); // once per shape
         u.ProjectX = projectX;
         u.Reset();
         var job = new UnitJob { Scan = this, A = a, Seq = S };

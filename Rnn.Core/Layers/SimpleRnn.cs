@@ -113,9 +113,9 @@ public sealed class SimpleRnn<T> : RecurrentLayer<T> where T : unmanaged, IFloat
             var a = st.A;
             int H = l.CellSize, n = st.N, u0 = p.U0, w = p.Width;
             var hCur = st.HNew.Slice(u0, (n - 1) * H + w); // (n, w) rows H apart: x·W_ihᵀ of these units
-            if (u.ProjectX) Gemm.MultiplyPacked<T>(hCur, st.Rows(a.Xs, st.S, l.InputSize), p.Wih, false, T.One, T.Zero, n, w, l.InputSize, ldc: H);
+            if (u.ProjectX) u.Product(p, false, hCur, st.Rows(a.Xs, st.S, l.InputSize), T.Zero, n, ldc: H);
             for (int b = 0; b < n; b++) Vec.Add(hCur.Slice(b * H, w), p.Bias);
-            if (!st.SkipProduct) Gemm.MultiplyPacked<T>(hCur, st.HPrev, p.Whh, false, T.One, T.One, n, w, H, ldc: H);
+            if (!st.SkipProduct) u.Product(p, true, hCur, st.HPrev, T.One, n, ldc: H);
             for (int b = 0; b < n; b++)
                 RnnCell.Forward(hCur.Slice(b * H, w), st.HPrev.Slice(b * H + u0, w), st.Mask.IsEmpty ? default : st.Mask.Slice(b, 1), l.Options.Activation, 1, w);
         }

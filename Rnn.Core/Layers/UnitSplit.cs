@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Numerics;
+using System.Runtime.InteropServices;
 using Rnn.Kernels;
 
 namespace Rnn.Layers;
@@ -23,6 +24,10 @@ internal sealed class UnitSplit<T> where T : unmanaged, IFloatingPointIeee754<T>
         public int U0, U1;
         /// <summary>Its G·w rows of W_hh and W_ih packed (w = U1 − U0), its biases (G·w), its gates (2, B, G·w).</summary>
         public T[] Whh = [], Wih = [], Bias = [], Gates = [], Scratch = [];
+        /// <summary>Reduced precision (streams): its rows quantised, and its own scratch for the int8 product's x.</summary>
+        public QuantMatrix? QWhh, QWih;
+        public sbyte[] Xq = [];
+        public float[] Sx = [];
         public int Width => U1 - U0;
     }
 
@@ -31,6 +36,7 @@ internal sealed class UnitSplit<T> where T : unmanaged, IFloatingPointIeee754<T>
 
     public readonly Part[] Parts;
     public readonly int Batch, Hidden, Input, Recurrent, GatesPerUnit;
+    public readonly WeightPrecision Precision;
     /// <summary>The weights changed (a new pass or a reset): each participant packs its rows before its first step.</summary>
     public bool Stale = true;
     /// <summary>Streaming step: the participants project x themselves (else the hoisted GEMM's gates are read).</summary>
@@ -41,9 +47,9 @@ internal sealed class UnitSplit<T> where T : unmanaged, IFloatingPointIeee754<T>
     private int _failed;
     private static readonly long YieldTicks = Stopwatch.Frequency / 50_000; // 20 µs
 
-    public UnitSplit(int parts, int batch, int hidden, int input, int recurrent, int gates)
+    public UnitSplit(int parts, int batch, int hidden, int input, int recurrent, int gates, WeightPrecision precision = WeightPrecision.Float32)
     {
-        Batch = batch; Hidden = hidden; Input = input; Recurrent = recurrent; GatesPerUnit = gates;
+        Batch = batch; Hidden = hidden; Input = input; Recurrent = recurrent; GatesPerUnit = gates; Precision = precision;
         Parts = new Part[parts];
         int blocks = hidden / Align;
         for (int k = 0; k < parts; k++)
@@ -56,6 +62,10 @@ internal sealed class UnitSplit<T> where T : unmanaged, IFloatingPointIeee754<T>
                 Whh = new T[Gemm.PackedBLength<T>(n, recurrent)], Wih = new T[Gemm.PackedBLength<T>(n, input)],
                 Bias = new T[n], Gates = new T[2 * batch * n], Scratch = new T[n * Math.Max(input, recurrent)],
             };
+            if (precision == WeightPrecision.Float32) continue;
+            bool int8 = precision == WeightPrecision.Int8;
+            Parts[k].QWhh = new QuantMatrix(n, recurrent, int8); Parts[k].QWih = new QuantMatrix(n, input, int8);
+            Parts[k].Xq = new sbyte[batch * ((Math.Max(input, recurrent) + 3) / 4 * 4)]; Parts[k].Sx = new float[batch];
         }
         _claimed = new int[parts * 16];
         _completed = new int[parts * 16];
@@ -64,8 +74,9 @@ internal sealed class UnitSplit<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>Participants for H units: at most the pool, each at least one whole vector block.</summary>
     public static int Participants(int hidden) => Math.Min(WorkerPool.Size, hidden / Align);
 
-    public bool Fits(int parts, int batch, int hidden, int input, int recurrent, int gates) =>
-        Parts.Length == parts && Batch == batch && Hidden == hidden && Input == input && Recurrent == recurrent && GatesPerUnit == gates;
+    public bool Fits(int parts, int batch, int hidden, int input, int recurrent, int gates, WeightPrecision precision) =>
+        Parts.Length == parts && Batch == batch && Hidden == hidden && Input == input && Recurrent == recurrent && GatesPerUnit == gates
+        && Precision == precision;
 
     /// <summary>Rows g·H + [u0, u1) of w (G·H, k), for each gate g, into dst (G·w, k).</summary>
     public static void Gather(Span<T> dst, ReadOnlySpan<T> w, int gates, int hidden, int u0, int u1, int k)
@@ -79,10 +90,27 @@ internal sealed class UnitSplit<T> where T : unmanaged, IFloatingPointIeee754<T>
     {
         int n = GatesPerUnit * p.Width;
         Gather(p.Scratch, whh, GatesPerUnit, Hidden, p.U0, p.U1, Recurrent);
-        Gemm.PackB<T>(p.Whh, p.Scratch, true, n, Recurrent, forOneRow: Batch == 1);
+        if (p.QWhh != null) p.QWhh.Pack(MemoryMarshal.Cast<T, float>(p.Scratch.AsSpan(0, n * Recurrent)));
+        else Gemm.PackB<T>(p.Whh, p.Scratch, true, n, Recurrent, forOneRow: Batch == 1);
         Gather(p.Scratch, wih, GatesPerUnit, Hidden, p.U0, p.U1, Input);
-        Gemm.PackB<T>(p.Wih, p.Scratch, true, n, Input);
+        if (p.QWih != null) p.QWih.Pack(MemoryMarshal.Cast<T, float>(p.Scratch.AsSpan(0, n * Input)));
+        else Gemm.PackB<T>(p.Wih, p.Scratch, true, n, Input);
         Gather(p.Bias, bias, GatesPerUnit, Hidden, p.U0, p.U1, 1);
+    }
+
+    /// <summary>
+    /// c (n, G·w) = x·Wᵀ (β = 0) or c += it (β = 1) over participant p's rows of W_hh (<paramref name="recurrent"/>) or
+    /// W_ih: <see cref="ScanArena{T}.Product"/>'s kernels at its precision, so each column gets the whole product's bits.
+    /// </summary>
+    public void Product(Part p, bool recurrent, Span<T> c, ReadOnlySpan<T> x, T beta, int n, int ldc = 0)
+    {
+        int N = GatesPerUnit * p.Width, K = recurrent ? Recurrent : Input;
+        var q = recurrent ? p.QWhh : p.QWih;
+        if (q == null) { Gemm.MultiplyPacked<T>(c, x, recurrent ? p.Whh : p.Wih, false, T.One, beta, n, N, K, ldc: ldc); return; }
+        var cf = MemoryMarshal.Cast<T, float>(c);
+        var xf = MemoryMarshal.Cast<T, float>(x);
+        if (q.Int8) QuantGemv.MultiplyInt8(cf, xf, q, beta != T.Zero, n, p.Xq, p.Sx, ldc);
+        else QuantGemv.MultiplyBf16(cf, xf, q, beta != T.Zero, n, ldc);
     }
 
     /// <summary>Before a run: no chunk claimed or finished.</summary>
