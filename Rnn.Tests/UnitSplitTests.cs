@@ -143,6 +143,47 @@ public class UnitSplitTests
     }
 
     [Fact]
+    public void QuantisedStreamsOfLargeLayersSplitWithTheSameBits()
+    {
+        // bf16 (2 MB) and int8 (1.1 MB) weights a step: above the size from which quantised streams split.
+        const int h = 512, b = 3, s = 4;
+        var x = GradCheck.Det(b * s * I).Select(v => (float)v).ToArray();
+        float[] Run(int threads, WeightPrecision precision)
+        {
+            Engine.Threads = threads;
+            using var l = new Lstm<float>(I, h, new Rng(3)) { Training = false };
+            var hs = new List<float>();
+            foreach (int batch in new[] { 1, b })
+            {
+                using var st = l.NewStream(batch, precision);
+                var xt = new float[batch * I];
+                for (int t = 0; t < s; t++)
+                {
+                    for (int r = 0; r < batch; r++) x.AsSpan((r * s + t) * I, I).CopyTo(xt.AsSpan(r * I, I));
+                    l.Step(st, xt);
+                    hs.AddRange(st.H.ToArray()); hs.AddRange(st.C.ToArray());
+                }
+            }
+            return [.. hs];
+        }
+        try
+        {
+            foreach (var precision in new[] { WeightPrecision.BFloat16, WeightPrecision.Int8 })
+            {
+                var one = Run(1, precision);
+                foreach (int t in new[] { 2, 3 })
+                {
+                    long runs = Interlocked.Read(ref UnitSplit<float>.Runs);
+                    var many = Run(t, precision);
+                    Assert.True(Interlocked.Read(ref UnitSplit<float>.Runs) - runs >= 2 * s, $"{precision} threads={t}: the unit split did not run");
+                    PackedTests.AssertSame<float>(one, many, $"{precision} threads={t}");
+                }
+            }
+        }
+        finally { Engine.Threads = 1; }
+    }
+
+    [Fact]
     public void EachChunkStepIsClaimedOnceAndAStepWaitsForAllChunksOfThePrevious()
     {
         var u = new UnitSplit<float>(3, 1, 48, 4, 48, 4);
