@@ -108,6 +108,15 @@ public class UnitSplitTests
             for (int i = 0; i < 500; i++) l.Step(st, xt);
             Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
             Assert.True(Interlocked.Read(ref UnitSplit<float>.Runs) - runs >= 500, "the steps did not split by units");
+            // Quantised streams on 2 threads: the same (the split's size test reads the weight bytes every step).
+            foreach (var precision in new[] { WeightPrecision.BFloat16, WeightPrecision.Int8 })
+            {
+                using var sq = l.NewStream(1, precision);
+                for (int i = 0; i < 200; i++) l.Step(sq, xt);
+                before = GC.GetAllocatedBytesForCurrentThread();
+                for (int i = 0; i < 500; i++) l.Step(sq, xt);
+                Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+            }
         }
         finally { Engine.Threads = 1; }
     }

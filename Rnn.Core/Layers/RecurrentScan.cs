@@ -126,6 +126,7 @@ internal sealed class ScanArena<T> : IDisposable where T : unmanaged, IFloatingP
         {
             m = new QuantMatrix(n, k, Precision == WeightPrecision.Int8);
             _quant = [.. _quant.Where(e => e.Offset != offset), (offset, m)];
+            QuantBytes = _quant.Sum(e => e.M.Bytes);
         }
         else if (copy[..(n * k)].SequenceEqual(w[..(n * k)])) return;
         m.Pack(MemoryMarshal.Cast<T, float>(w));
@@ -151,8 +152,8 @@ internal sealed class ScanArena<T> : IDisposable where T : unmanaged, IFloatingP
         else QuantGemv.MultiplyBf16(cf, xf, m, beta != T.Zero, n, ldc);
     }
 
-    /// <summary>Bytes of reduced-precision weight data a step reads (0 for float32).</summary>
-    public long QuantBytes => _quant.Sum(e => e.M.Bytes);
+    /// <summary>Bytes of reduced-precision weight data a step reads (0 for float32); a field, as each step reads it.</summary>
+    public long QuantBytes { get; private set; }
 }
 
 /// <summary>What one step of one row range sees: the arena, the step, the rows and the state spans.</summary>
@@ -408,10 +409,11 @@ internal sealed class RecurrentScan<T, TCell> : IRowLoops<T>, IScan<T>
     /// </summary>
     private unsafe bool UnitLoops(ScanArena<T> a, int B, int S, bool projectX)
     {
+        // One thread (the common case) returns at the first test: a step on one thread pays a static load and a branch.
+        if (WorkerPool.Size < 2 || typeof(T) != typeof(float)) return false;
         int H = _l.CellSize, G = _cell.GateRows, P = _l.HiddenSize, I = _l.InputSize;
-        if (typeof(T) != typeof(float) || a.Kept || a.Packed || a.DropH || a.XStep
-            || !_cell.SplitsUnits(B) || B >= 2 * WorkerPool.MinRowsPerChunk || WorkerPool.Size < 2 || WorkerPool.InRows
-            || (long)G * P < Gemm.ParallelMinPackedGemv) return false;
+        if (a.Kept || a.Packed || a.DropH || a.XStep || !_cell.SplitsUnits(B) || B >= 2 * WorkerPool.MinRowsPerChunk
+            || WorkerPool.InRows || (long)G * P < Gemm.ParallelMinPackedGemv) return false;
         // Quantised weights of lstm-infer-1 (bf16 0.75 MB, int8 0.4 MB a step) measured no faster split (int8
         // slower: each thread quantises x again); float32's 1.5 MB measured 2x faster.
         if (a.Precision != WeightPrecision.Float32 && a.QuantBytes < UnitSplitMinQuantBytes) return false;
