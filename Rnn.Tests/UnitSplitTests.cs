@@ -121,6 +121,35 @@ public class UnitSplitTests
         finally { Engine.Threads = 1; }
     }
 
+    [Theory]
+    [MemberData(nameof(Cells))]
+    public void ForwardAfterTheWeightsChangeReadsTheNewWeights(string cell)
+    {
+        // Forward packs the weights each call; the split's own panels must follow (a training step between two
+        // inference passes, or weights loaded into the layer).
+        const int s = 5;
+        var x = GradCheck.Det(s * I).Select(v => (float)v).ToArray();
+        float[] Pass(RecurrentLayer<float> l)
+        {
+            var y = new float[l.OutputLength(s)];
+            l.Forward(y, x, default, 1, s);
+            return y;
+        }
+        try
+        {
+            Engine.Threads = 2;
+            using var l = Make(cell);
+            Pass(l);
+            foreach (var p in l.Parameters) for (int i = 0; i < p.Length; i++) p.Value[i] *= 0.5f;
+            long runs = Interlocked.Read(ref UnitSplit<float>.Runs);
+            var two = Pass(l);
+            Assert.True(Interlocked.Read(ref UnitSplit<float>.Runs) > runs, $"{cell}: the unit split did not run");
+            Engine.Threads = 1;
+            PackedTests.AssertSame<float>(Pass(l), two, $"{cell}: 2 threads after the weights changed");
+        }
+        finally { Engine.Threads = 1; }
+    }
+
     [Fact]
     public void PackedProductOfAColumnSubsetHasTheWholeProductsBits()
     {

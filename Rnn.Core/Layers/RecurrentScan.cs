@@ -302,6 +302,7 @@ internal sealed class RecurrentScan<T, TCell> : IRowLoops<T>, IScan<T>
         }
         InitialStateInto(a, h0, c0, B);
 
+        if (a.Units != null) a.Units.Stale = true; // the weights may have changed since the last pass, as for PrepareForward
         if (!UnitLoops(a, B, S, projectX: false))
             RowLoops<T>.Forward(this, B, S, packed ? a.Len : default); // packed: split by length, not by count
 
@@ -752,8 +753,7 @@ internal sealed class RecurrentScan<T, TCell> : IRowLoops<T>, IScan<T>
         int B = a.Tape.Batch, I = _l.InputSize, G = _cell.GateRows;
         x.CopyTo(a[a.Xs]);
         // Split by units, the participants project x with their own rows of W_ih.
-        if (!a.XStep && UnitLoops(a, B, 1, projectX: true)) { }
-        else
+        if (a.XStep || !UnitLoops(a, B, 1, projectX: true))
         {
             if (!a.XStep)
             {
