@@ -416,7 +416,11 @@ internal sealed class RecurrentScan<T, TCell> : IRowLoops<T>, IScan<T>
         if (a.Kept || a.Packed || a.DropH || a.XStep || !_cell.SplitsUnits(B) || B >= 2 * WorkerPool.MinRowsPerChunk
             || WorkerPool.InRows || (long)G * P < Gemm.ParallelMinPackedGemv) return false;
         // Quantised weights of lstm-infer-1 (bf16 0.75 MB, int8 0.4 MB a step) measured no faster split (int8
-        // slower: each thread quantises x again); float32's 1.5 MB measured 2x faster.
+        // slower: each thread quantises x again); float32's 1.5 MB measured 2x faster. Re-measured with this test
+        // removed (split at any size) against it: `ROUNDS=9 tools/ab-workloads.sh THIS SPLIT --only lstm-infer-1`,
+        // 2026-12-06, host load 13-16, 2 threads, median ms: bf16 0.756 → 9.288, int8 0.445 → 8.327 (~80 µs a step:
+        // a stream's step is one pool dispatch, which waits for the worker's ack, so a descheduled worker costs its
+        // time slice every step); best runs bf16 0.600 → 0.359, int8 0.364 → 0.436. So the split stays off below 1 MB.
         if (a.Precision != WeightPrecision.Float32 && a.QuantBytes < UnitSplitMinQuantBytes) return false;
         int parts = UnitSplit<T>.Participants(H);
         if (parts < 2) return false;
