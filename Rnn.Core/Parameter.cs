@@ -13,8 +13,44 @@ public sealed class Parameter<T> where T : unmanaged, IFloatingPointIeee754<T>
     public string Name { get; }
     /// <summary>Shape, row-major (e.g. (4H, I) for an LSTM's weight_ih).</summary>
     public int[] Shape { get; }
-    /// <summary>The values. Owned by the layer; length = product of <see cref="Shape"/>.</summary>
-    public T[] Value { get; }
+    /// <summary>
+    /// The values. Owned by the layer; length = product of <see cref="Shape"/>. (An embedding table loaded from an
+    /// int8 checkpoint is filled with q·scale on its first read here; lookups before that dequantise only their rows.)
+    /// </summary>
+    public T[] Value
+    {
+        get
+        {
+            if (Volatile.Read(ref _int8) != null) Fill();
+            return _value;
+        }
+    }
+    private readonly T[] _value;
+    private IO.Int8Rows? _int8;
+
+    /// <summary>Int8 rows not yet written to <see cref="Value"/> (null once filled, or for any other parameter).</summary>
+    internal IO.Int8Rows? PendingInt8 => Volatile.Read(ref _int8);
+
+    /// <summary>Defers the values to q·scale per row (a float table from an int8 checkpoint), filled on the first read of <see cref="Value"/>.</summary>
+    internal void DeferInt8(IO.Int8Rows rows)
+    {
+        if (typeof(T) != typeof(float) || rows.Rows * rows.Cols != _value.Length)
+            throw new ArgumentException($"rows: expected ({Shape[0]}, {_value.Length / Math.Max(Shape[0], 1)}) int8 rows for a float parameter, got ({rows.Rows}, {rows.Cols}) for {typeof(T).Name}.", nameof(rows));
+        _int8 = rows;
+    }
+
+    // One thread fills, the others wait for it; the rows stay readable meanwhile (a lookup holding them).
+    private void Fill()
+    {
+        var r = Volatile.Read(ref _int8);
+        if (r == null) return;
+        lock (r)
+        {
+            if (Volatile.Read(ref _int8) == null) return;
+            r.All(System.Runtime.InteropServices.MemoryMarshal.Cast<T, float>(_value.AsSpan()));
+            Volatile.Write(ref _int8, null);
+        }
+    }
     /// <summary>The accumulated gradient, same shape as <see cref="Value"/>.</summary>
     public T[] Grad { get; }
 
@@ -36,13 +72,13 @@ public sealed class Parameter<T> where T : unmanaged, IFloatingPointIeee754<T>
             if (d < 0) throw new ArgumentOutOfRangeException(nameof(shape), $"{name}: negative dimension {d}.");
             n *= d;
         }
-        Value = new T[n];
+        _value = new T[n];
         Grad = new T[n];
         if (rowSparse) TouchedRows = new RowSet(shape[0]);
     }
 
     /// <summary>Number of elements.</summary>
-    public int Length => Value.Length;
+    public int Length => _value.Length;
 
     /// <summary>Clears the gradient (only the touched rows for a row-sparse parameter).</summary>
     public void ZeroGrad()

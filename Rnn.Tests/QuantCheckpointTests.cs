@@ -66,6 +66,48 @@ public sealed class QuantCheckpointTests : IDisposable
     }
 
     [Fact]
+    public void AnInt8EmbeddingStaysInt8UntilReadAndGivesTheEagerBits()
+    {
+        using var m = Model();
+        Checkpoint.SaveQuantized(m, F("e.safetensors"), WeightPrecision.Int8);
+        using var lazy = Checkpoint.Load<float>(F("e.safetensors"));
+        using var eager = Checkpoint.Load<float>(F("e.safetensors"));
+        var table = eager.Embedding!.Weight.Value; // read: filled now
+        Assert.Null(eager.Embedding.Weight.PendingInt8);
+        Assert.NotNull(lazy.Embedding!.Weight.PendingInt8);
+        // The filled table is the scalar q·scale of the file.
+        using (var file = SafeTensors.Load(F("e.safetensors")))
+        {
+            var q = file.GetBytes("embedding.weight");
+            var scale = new float[m.Spec.Vocab];
+            file.ReadFloat("embedding.weight" + Checkpoint.ScaleSuffix, scale);
+            var want = new float[table.Length];
+            Checkpoint.Dequantise(System.Runtime.InteropServices.MemoryMarshal.Cast<byte, sbyte>(q), scale, want, m.Spec.Vocab, m.Spec.EmbeddingDim, vector: false);
+            Assert.Equal(want, table);
+        }
+        // Lookups, streaming predictions and Forward on the lazy model: the same bits, and the table stays int8.
+        int[] tokens = [3, 0, 49, 7, 3, 12, 48, 1];
+        var a = new float[tokens.Length * m.Spec.EmbeddingDim]; var b = new float[a.Length];
+        lazy.Embedding.Lookup(a, tokens); eager.Embedding.Lookup(b, tokens);
+        Assert.Equal(b, a);
+        float[] Predict(SequenceModel<float> model)
+        {
+            var pr = new Predictor<float>(model, WeightPrecision.Int8);
+            var y = new float[2];
+            pr.PredictTokens(y, tokens, default, pr.NewState(2), 4);
+            return [.. y, .. model.Forward(tokens, default, 2, 4)];
+        }
+        Assert.Equal(Predict(eager), Predict(lazy));
+        Assert.NotNull(lazy.Embedding.Weight.PendingInt8);
+        Assert.Throws<ArgumentOutOfRangeException>(() => lazy.Embedding.Lookup(a.AsSpan(0, m.Spec.EmbeddingDim), [50]));
+        // The first read of the values fills them (once, whichever thread reads first).
+        var reads = new float[4][];
+        Parallel.For(0, 4, i => reads[i] = lazy.Embedding.Weight.Value);
+        Assert.Null(lazy.Embedding.Weight.PendingInt8);
+        foreach (var r in reads) Assert.Equal(table, r);
+    }
+
+    [Fact]
     public void FloatCheckpointsLoadAtFloat32AndInt8IsAboutFourTimesSmaller()
     {
         using var m = new SequenceModel<float>(new ModelSpec { InputSize = 64, Cell = CellKind.Lstm, Hidden = 128, OutputSize = 1 }, new Rng(2));

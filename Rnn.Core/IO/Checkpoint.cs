@@ -152,7 +152,12 @@ public static class Checkpoint
         {
             foreach (var (name, p) in model.NamedParameters)
             {
-                if (file.Info(name).DType == SafeTensorsDType.I8) ReadInt8(file, name, p.Value, p.Shape[0], p.Shape[1]);
+                if (file.Info(name).DType == SafeTensorsDType.I8)
+                {
+                    // A float embedding table stays int8 until its values are read: a lookup dequantises its rows.
+                    if (typeof(T) == typeof(float) && p.TouchedRows != null) p.DeferInt8(ReadInt8Rows(file, name, p.Shape[0], p.Shape[1]));
+                    else ReadInt8(file, name, p.Value, p.Shape[0], p.Shape[1]);
+                }
                 else if (typeof(T) == typeof(float)) file.ReadFloat(name, MemoryMarshal.Cast<T, float>(p.Value.AsSpan()));
                 else file.ReadDouble(name, MemoryMarshal.Cast<T, double>(p.Value.AsSpan()));
             }
@@ -169,11 +174,7 @@ public static class Checkpoint
     // An I8 matrix (rows, cols) and its F32 scales (rows), as float q·scale; the scales are checked (finite, ≥ 0) first.
     private static void ReadInt8<T>(SafeTensorsFile file, string name, T[] dst, int rows, int cols) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        var scale = new float[rows];
-        file.ReadFloat(name + ScaleSuffix, scale);
-        for (int r = 0; r < rows; r++)
-            if (!float.IsFinite(scale[r]) || scale[r] < 0)
-                throw new SafeTensorsException(file.Source, name + ScaleSuffix, $"expected finite scales ≥ 0, got {scale[r]} at row {r}.");
+        var scale = ReadScales(file, name, rows);
         // Whole rows at a time through a 64 KB buffer that stays in cache: a copy of the whole tensor (2.5 MB for a
         // 20000 × 128 embedding) would cost fresh pages, measured at ~10 ms more than an F32 load at start-up.
         int chunkRows = Math.Max(1, (64 << 10) / Math.Max(cols, 1));
@@ -189,6 +190,25 @@ public static class Checkpoint
                 for (int r = 0; r < n; r++)
                     for (int k = 0; k < cols; k++) dst[(r0 + r) * cols + k] = T.CreateTruncating((float)q[r * cols + k] * scale[r0 + r]);
         }
+    }
+
+    // The same I8 matrix kept as it is: its bytes and checked scales.
+    private static Int8Rows ReadInt8Rows(SafeTensorsFile file, string name, int rows, int cols)
+    {
+        var scale = ReadScales(file, name, rows);
+        var q = new sbyte[(long)rows * cols];
+        file.ReadBytes(name, 0, System.Runtime.InteropServices.MemoryMarshal.AsBytes(q.AsSpan()));
+        return new Int8Rows(q, scale, cols);
+    }
+
+    private static float[] ReadScales(SafeTensorsFile file, string name, int rows)
+    {
+        var scale = new float[rows];
+        file.ReadFloat(name + ScaleSuffix, scale);
+        for (int r = 0; r < rows; r++)
+            if (!float.IsFinite(scale[r]) || scale[r] < 0)
+                throw new SafeTensorsException(file.Source, name + ScaleSuffix, $"expected finite scales ≥ 0, got {scale[r]} at row {r}.");
+        return scale;
     }
 
     /// <summary>

@@ -57,61 +57,59 @@ internal sealed class QuantMatrix
         return (((j / Group) * KBlocks + k / per) * Group + j % Group) * per + k % per;
     }
 
-    /// <summary>Quantises W (N, K) row-major into this layout.</summary>
+    /// <summary>Quantises W (N, K) row-major into this layout (int8: <see cref="QuantiseRows"/>'s bits, row by row).</summary>
     public void Pack(ReadOnlySpan<float> w)
     {
         if (w.Length < N * K) throw new ArgumentException($"w: expected at least N·K = {N * K} elements, got {w.Length}.", nameof(w));
         if (!Int8)
         {
             for (int j = 0; j < N; j++)
-                for (int k = 0; k < K; k++) Bf16[Index(j, k)] = BFloat16.FromFloat(w[j * K + k]);
+            {
+                // Row j's pairs sit 2·Group apart from its first (Index without a division per element: start-up cost).
+                var row = w.Slice(j * K, K);
+                int o = RowStart(j);
+                for (int k = 0; k < K; k++) Bf16[o + (k >> 1) * (2 * Group) + (k & 1)] = BFloat16.FromFloat(row[k]);
+            }
             return;
         }
-        for (int j = 0; j < N; j++)
-        {
-            var row = w.Slice(j * K, K);
-            float max = 0;
-            foreach (float v in row) max = Math.Max(max, Math.Abs(v));
-            if (!float.IsFinite(max)) throw new ArgumentException($"w: expected finite weights to quantise, got {max} in row {j}.", nameof(w));
-            float s = max / 127;
-            Scale[j] = s;
-            int sum = 0;
-            for (int k = 0; k < K; k++)
-            {
-                // in double, so |w − q·s| ≤ s/2 holds exactly (a float w/s could round past the half)
-                int q = s == 0 ? 0 : (int)Math.Clamp(Math.Round(row[k] / (double)s, MidpointRounding.ToEven), -127, 127);
-                Q[Index(j, k)] = (sbyte)q;
-                sum += q;
-            }
-            Corr[j] = 128 * sum;
-        }
+        Span<sbyte> q = K <= 4096 ? stackalloc sbyte[K] : new sbyte[K];
+        for (int j = 0; j < N; j++) PackInt8Row(j, q, QuantiseRow(w.Slice(j * K, K), q, j));
+    }
+
+    // Index(j, 0): where row j's first block starts.
+    private int RowStart(int j) => ((j / Group) * KBlocks * Group + j % Group) * (Int8 ? 4 : 2);
+
+    // Row j's quantised weights (K) and scale into the layout; its quads sit 4·Group apart.
+    private void PackInt8Row(int j, ReadOnlySpan<sbyte> q, float scale)
+    {
+        int o = RowStart(j), sum = 0;
+        for (int k = 0; k < K; k++) { Q[o + (k >> 2) * (4 * Group) + (k & 3)] = q[k]; sum += q[k]; }
+        Scale[j] = scale; Corr[j] = 128 * sum;
     }
 
     /// <summary>Quantises W (rows, cols) row-major per row as <see cref="Pack"/> does: q (rows, cols) and scale (rows).</summary>
     public static void QuantiseRows(ReadOnlySpan<float> w, int rows, int cols, Span<sbyte> q, Span<float> scale)
     {
-        for (int j = 0; j < rows; j++)
-        {
-            var row = w.Slice(j * cols, cols);
-            float max = 0;
-            foreach (float v in row) max = Math.Max(max, Math.Abs(v));
-            if (!float.IsFinite(max)) throw new ArgumentException($"w: expected finite weights to quantise, got {max} in row {j}.", nameof(w));
-            float s = max / 127;
-            scale[j] = s;
-            for (int k = 0; k < cols; k++)
-                q[j * cols + k] = (sbyte)(s == 0 ? 0 : (int)Math.Clamp(Math.Round(row[k] / (double)s, MidpointRounding.ToEven), -127, 127));
-        }
+        for (int j = 0; j < rows; j++) scale[j] = QuantiseRow(w.Slice(j * cols, cols), q.Slice(j * cols, cols), j);
+    }
+
+    // Row j of W (its K weights w) into q with one symmetric scale max|w|/127 (returned).
+    private static float QuantiseRow(ReadOnlySpan<float> w, Span<sbyte> q, int j)
+    {
+        float max = 0;
+        foreach (float v in w) max = Math.Max(max, Math.Abs(v));
+        if (!float.IsFinite(max)) throw new ArgumentException($"w: expected finite weights to quantise, got {max} in row {j}.", nameof(w));
+        float s = max / 127;
+        // in double, so |w − q·s| ≤ s/2 holds exactly (a float w/s could round past the half)
+        for (int k = 0; k < w.Length; k++)
+            q[k] = (sbyte)(s == 0 ? 0 : (int)Math.Clamp(Math.Round(w[k] / (double)s, MidpointRounding.ToEven), -127, 127));
+        return s;
     }
 
     /// <summary>Packs already-quantised int8 rows (N, K) with their scales (a checkpoint's I8 tensor).</summary>
     public void PackInt8(ReadOnlySpan<sbyte> q, ReadOnlySpan<float> scale)
     {
-        for (int j = 0; j < N; j++)
-        {
-            int sum = 0;
-            for (int k = 0; k < K; k++) { Q[Index(j, k)] = q[j * K + k]; sum += q[j * K + k]; }
-            Scale[j] = scale[j]; Corr[j] = 128 * sum;
-        }
+        for (int j = 0; j < N; j++) PackInt8Row(j, q.Slice(j * K, K), scale[j]);
     }
 
     /// <summary>The weight as the kernels see it (dequantised), W (N, K) row-major: for tests and bounds.</summary>

@@ -83,6 +83,40 @@ internal static unsafe class WorkerPool
             for (int i = 0; i < count; i++) fn(state, i);
             return;
         }
+        RunOwned(fn, state, count);
+    }
+
+    private struct TogetherJob
+    {
+        public delegate* managed<void*, int, void> Body;
+        public void* State;
+    }
+
+    /// <summary>
+    /// Runs fn(state, i) for i in [0, count) with every chunk on its own participant AT THE SAME TIME (chunks that
+    /// wait for each other at barriers), kernels inside on their own thread (<see cref="InRows"/>); false, running
+    /// nothing, when the pool cannot give count participants at once (busy, too small, or inside a row loop).
+    /// </summary>
+    public static bool RunTogether(delegate* managed<void*, int, void> fn, void* state, int count)
+    {
+        if (count < 2 || count > Size || t_inRows || Interlocked.CompareExchange(ref s_busy, 1, 0) != 0) return false;
+        var job = new TogetherJob { Body = fn, State = state };
+        RunOwned(&TogetherChunk, &job, count);
+        return true;
+    }
+
+    private static void TogetherChunk(void* state, int chunk)
+    {
+        ref TogetherJob j = ref *(TogetherJob*)state;
+        bool outer = t_inRows;
+        t_inRows = true;
+        try { j.Body(j.State, chunk); }
+        finally { t_inRows = outer; }
+    }
+
+    // The dispatch proper, once s_busy is ours.
+    private static void RunOwned(delegate* managed<void*, int, void> fn, void* state, int count)
+    {
         try
         {
             var ws = s_workers;
@@ -117,7 +151,7 @@ internal static unsafe class WorkerPool
     }
 
     // Fewest batch rows per participant for which a recurrent layer runs its time loop row-parallel.
-    private const int MinRowsPerChunk = 4;
+    internal const int MinRowsPerChunk = 4;
 
     [ThreadStatic] private static bool t_inRows;
 

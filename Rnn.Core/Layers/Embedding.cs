@@ -67,6 +67,13 @@ public sealed class Embedding<T> : Layer<T>, IDisposable where T : unmanaged, IF
     private void Gather(Span<T> y, ReadOnlySpan<int> tokens)
     {
         int n = tokens.Length, D = Dim;
+        if (Weight.PendingInt8 is { } q)
+        {
+            // Loaded from an int8 checkpoint and not yet read as floats: these rows only, the same values.
+            var yf = System.Runtime.InteropServices.MemoryMarshal.Cast<T, float>(y);
+            for (int i = 0; i < n; i++) q.Row(tokens[i], yf.Slice(i * D, D));
+            return;
+        }
         var w = Weight.Value.AsSpan();
         for (int i = 0; i < n; i++)
         {

@@ -133,6 +133,34 @@ public sealed class Gru<T> : RecurrentLayer<T> where T : unmanaged, IFloatingPoi
             }
         }
 
+        // Reset-before needs all of r⊙h before the n product: a second barrier per step, so it stays on the row loops.
+        public bool SplitsUnits(int batch) => After;
+
+        public void PackUnits(ScanArena<T> a, UnitSplit<T> u, UnitSplit<T>.Part p) => u.Pack(p, l.WeightHh.Value, l.WeightIh.Value, a[a.Bias]);
+
+        public void ForwardUnits(ref ScanStep<T> st, UnitSplit<T> u, UnitSplit<T>.Part p)
+        {
+            var a = st.A;
+            int H = l.CellSize, G = GateRows, I = l.InputSize, n = st.N, s = st.S, u0 = p.U0, w = p.Width, gw = 3 * w;
+            var gx = p.Gates.AsSpan(0, n * gw); var gh = p.Gates.AsSpan(n * gw, n * gw); // (n, 3w) each: r, z, n of these units
+            if (u.ProjectX) u.Product(p, false, gx, st.Rows(a.Xs, s, I), T.Zero, n);
+            else
+            {
+                var all = st.Rows(a.Cell[Gx], s, G);
+                for (int b = 0; b < n; b++)
+                    for (int g = 0; g < 3; g++) all.Slice(b * G + g * H + u0, w).CopyTo(gx.Slice(b * gw + g * w, w));
+            }
+            if (st.SkipProduct) gh.Clear();
+            else u.Product(p, true, gh, st.Hin, T.Zero, n);
+            var bhn = l.BiasHh != null ? l.BiasHh.Value.AsSpan(2 * H + u0, w) : default;
+            for (int b = 0; b < n; b++)
+            {
+                int o = b * H + u0;
+                GruCell.Forward(st.HNew.Slice(o, w), gx.Slice(b * gw, gw), gh.Slice(b * gw, gw), st.HPrev.Slice(o, w), bhn, p.Bias,
+                    st.Mask.IsEmpty ? default : st.Mask.Slice(b, 1), 1, w);
+            }
+        }
+
         public void Forward(ref ScanStep<T> st)
         {
             var a = st.A;

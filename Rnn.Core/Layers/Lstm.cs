@@ -180,6 +180,34 @@ public sealed class Lstm<T> : RecurrentLayer<T> where T : unmanaged, IFloatingPo
             if (!st.Mask.IsEmpty) for (int b = 0; b < n; b++) if (st.Mask[b] == T.Zero) st.HPrev.Slice(b * P, P).CopyTo(st.HNew.Slice(b * P, P));
         }
 
+        // The projection needs all of r before any h: it stays on the row loops (as do peepholes, for now).
+        public bool SplitsUnits(int batch) => !Projects && !Peeps;
+
+        public void PackUnits(ScanArena<T> a, UnitSplit<T> u, UnitSplit<T>.Part p) => u.Pack(p, l.WeightHh.Value, l.WeightIh.Value, a[a.Bias]);
+
+        public void ForwardUnits(ref ScanStep<T> st, UnitSplit<T> u, UnitSplit<T>.Part p)
+        {
+            var a = st.A;
+            int H = l.CellSize, I = l.InputSize, n = st.N, gs = Stride, s = st.S, u0 = p.U0, w = p.Width, gw = 4 * w;
+            var gk = p.Gates.AsSpan(0, n * gw); // (n, 4w): this participant's i, f, g, o
+            if (u.ProjectX) u.Product(p, false, gk, st.Rows(a.Xs, s, I), T.Zero, n);
+            else
+            {
+                // The hoisted product's columns of these units.
+                var gates = st.Rows(a.Cell[Gates], s, gs);
+                for (int b = 0; b < n; b++)
+                    for (int g = 0; g < 4; g++) gates.Slice(b * gs + g * H + u0, w).CopyTo(gk.Slice(b * gw + g * w, w));
+            }
+            if (!st.SkipProduct) u.Product(p, true, gk, st.Hin, T.One, n);
+            var tc = st.Rows(a.Cell[Tc], 0, H);
+            for (int b = 0; b < n; b++)
+            {
+                int o = b * H + u0;
+                LstmCell.Forward(st.HNew.Slice(o, w), st.CNew.Slice(o, w), tc.Slice(o, w), gk.Slice(b * gw, gw), st.HPrev.Slice(o, w),
+                    st.CPrev.Slice(o, w), p.Bias, st.Mask.IsEmpty ? default : st.Mask.Slice(b, 1), 1, w);
+            }
+        }
+
         public void Backward(ref ScanStep<T> st)
         {
             var a = st.A;

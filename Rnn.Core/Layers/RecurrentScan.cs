@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Rnn.Kernels;
 using Rnn.Tape;
@@ -33,6 +34,12 @@ internal interface IRecurrentCell<T> where T : unmanaged, IFloatingPointIeee754<
     void Forward(ref ScanStep<T> st);
     /// <summary>One reverse step for rows [r0, r0 + n).</summary>
     void Backward(ref ScanStep<T> st);
+    /// <summary>True when inference on <paramref name="batch"/> rows may split this cell's step by hidden units (<see cref="UnitSplit{T}"/>).</summary>
+    bool SplitsUnits(int batch);
+    /// <summary>Packs participant p's rows of the weights and its biases (after <see cref="PrepareForward"/>).</summary>
+    void PackUnits(ScanArena<T> a, UnitSplit<T> u, UnitSplit<T>.Part p);
+    /// <summary>One forward step of all rows for participant p's units only: its gates, its slices of h_t (and c_t).</summary>
+    void ForwardUnits(ref ScanStep<T> st, UnitSplit<T> u, UnitSplit<T>.Part p);
     /// <summary>The weight and bias gradients from scan steps [sStop, sStop + steps) of the tape.</summary>
     void WeightGradients(ScanArena<T> a, int sStop, int steps, int batch);
 }
@@ -47,6 +54,8 @@ internal sealed class ScanArena<T> : IDisposable where T : unmanaged, IFloatingP
     public Slot Xs, M, H, C, Hd, Mx, Mh, MhS, Carry, Dc, Dhd, Bias, WhhP, WihP, FinH, FinC, Pend;
     /// <summary>The cell's own slots, numbered by the cell.</summary>
     public readonly Slot[] Cell = new Slot[12];
+    /// <summary>Inference on a batch too small to split by rows: the participants' units (made on first use).</summary>
+    public UnitSplit<T>? Units;
     /// <summary>The last Forward kept every step (Training): Backward may run.</summary>
     public bool Kept;
     public bool HasMask, DropX, DropH, XStep, ZeroInit, CarryOut, MasksDrawn;
@@ -117,6 +126,7 @@ internal sealed class ScanArena<T> : IDisposable where T : unmanaged, IFloatingP
         {
             m = new QuantMatrix(n, k, Precision == WeightPrecision.Int8);
             _quant = [.. _quant.Where(e => e.Offset != offset), (offset, m)];
+            QuantBytes = _quant.Sum(e => e.M.Bytes);
         }
         else if (copy[..(n * k)].SequenceEqual(w[..(n * k)])) return;
         m.Pack(MemoryMarshal.Cast<T, float>(w));
@@ -142,8 +152,8 @@ internal sealed class ScanArena<T> : IDisposable where T : unmanaged, IFloatingP
         else QuantGemv.MultiplyBf16(cf, xf, m, beta != T.Zero, n, ldc);
     }
 
-    /// <summary>Bytes of reduced-precision weight data a step reads (0 for float32).</summary>
-    public long QuantBytes => _quant.Sum(e => e.M.Bytes);
+    /// <summary>Bytes of reduced-precision weight data a step reads (0 for float32); a field, as each step reads it.</summary>
+    public long QuantBytes { get; private set; }
 }
 
 /// <summary>What one step of one row range sees: the arena, the step, the rows and the state spans.</summary>
@@ -292,7 +302,9 @@ internal sealed class RecurrentScan<T, TCell> : IRowLoops<T>, IScan<T>
         }
         InitialStateInto(a, h0, c0, B);
 
-        RowLoops<T>.Forward(this, B, S, packed ? a.Len : default); // packed: split by length, not by count
+        if (a.Units != null) a.Units.Stale = true; // the weights may have changed since the last pass, as for PrepareForward
+        if (!UnitLoops(a, B, S, projectX: false))
+            RowLoops<T>.Forward(this, B, S, packed ? a.Len : default); // packed: split by length, not by count
 
         if (packed) { PackedOutput(a, y, B, S); return; }
         if (O.ReturnSequences)
@@ -377,6 +389,95 @@ internal sealed class RecurrentScan<T, TCell> : IRowLoops<T>, IScan<T>
     {
         for (int i = 0; i < B * S; i++)
             if (mask[i] == T.Zero) y.Slice(i * P, P).Clear();
+    }
+
+    // ---- Split by hidden units: a batch too small for rows (batch 1 streaming) on more than one thread ----
+
+    /// <summary>Reduced-precision weight bytes a step reads from which a stream splits by units.</summary>
+    internal const long UnitSplitMinQuantBytes = 1 << 20;
+
+    private struct UnitJob
+    {
+        public RecurrentScan<T, TCell> Scan;
+        public ScanArena<T> A;
+        public int Seq;
+    }
+
+    /// <summary>
+    /// Runs the whole time loop split by hidden units (<see cref="UnitSplit{T}"/>) when inference on a float batch
+    /// (float32, bf16 or int8 weights) too small to split by rows meets more than one thread and a layer large enough to pay for a barrier per step;
+    /// false (nothing run) otherwise, or when the pool is busy. The bits are the single thread's either way.
+    /// </summary>
+    private unsafe bool UnitLoops(ScanArena<T> a, int B, int S, bool projectX)
+    {
+        // One thread (the common case) returns at the first test: a step on one thread pays a static load and a branch.
+        if (WorkerPool.Size < 2 || typeof(T) != typeof(float)) return false;
+        int H = _l.CellSize, G = _cell.GateRows, P = _l.HiddenSize, I = _l.InputSize;
+        if (a.Kept || a.Packed || a.DropH || a.XStep || !_cell.SplitsUnits(B) || B >= 2 * WorkerPool.MinRowsPerChunk
+            || WorkerPool.InRows || (long)G * P < Gemm.ParallelMinPackedGemv) return false;
+        // Quantised weights of lstm-infer-1 (bf16 0.75 MB, int8 0.4 MB a step) measured no faster split (int8
+        // slower: each thread quantises x again); float32's 1.5 MB measured 2x faster. Re-measured with this test
+        // removed (split at any size) against it: `ROUNDS=9 tools/ab-workloads.sh THIS SPLIT --only lstm-infer-1`,
+        // 2026-12-06, host load 13-16, 2 threads, median ms: bf16 0.756 → 9.288, int8 0.445 → 8.327 (~80 µs a step:
+        // a stream's step is one pool dispatch, which waits for the worker's ack, so a descheduled worker costs its
+        // time slice every step); best runs bf16 0.600 → 0.359, int8 0.364 → 0.436. So the split stays off below 1 MB.
+        if (a.Precision != WeightPrecision.Float32 && a.QuantBytes < UnitSplitMinQuantBytes) return false;
+        int parts = UnitSplit<T>.Participants(H);
+        if (parts < 2) return false;
+        var u = a.Units;
+        if (u == null || !u.Fits(parts, B, H, I, P, G / H, a.Precision))
+            a.Units = u = new UnitSplit<T>(parts, B, H, I, P, G / H, a.Precision); // once per shape
+        u.ProjectX = projectX;
+        u.Reset();
+        var job = new UnitJob { Scan = this, A = a, Seq = S };
+        if (!WorkerPool.RunTogether(&UnitChunk, Unsafe.AsPointer(ref job), parts)) return false;
+        u.Stale = false;
+        Interlocked.Increment(ref UnitSplit<T>.Runs);
+        return true;
+    }
+
+    private static unsafe void UnitChunk(void* state, int k)
+    {
+        ref var j = ref Unsafe.AsRef<UnitJob>(state);
+        j.Scan.ForwardUnits(j.A, k, j.Seq);
+    }
+
+    /// <summary>
+    /// Participant k's time loop: each step, its own chunk of units first, then any chunk still unclaimed; a step
+    /// starts once all chunks have finished the one before. Who runs a chunk never changes its bits.
+    /// </summary>
+    private void ForwardUnits(ScanArena<T> a, int k, int S)
+    {
+        var u = a.Units!;
+        int C = u.Parts.Length;
+        var st = new ScanStep<T> { A = a, Seq = S, R0 = 0, N = a.Tape.Batch };
+        try
+        {
+            for (int s; (s = u.NextStep()) < S;)
+            {
+                if (!u.AwaitStep(s)) return;
+                st.S = s;
+                st.HPrev = st.Hin = a.Step(a.H, s);
+                st.HNew = a.Step(a.H, s + 1);
+                if (_cell.HasCell)
+                {
+                    st.CPrev = a.Step(a.C, a.CIndex(s, S));
+                    st.CNew = a.Step(a.C, a.CIndex(s + 1, S));
+                }
+                st.Mask = a.HasMask ? a.Step(a.M, s) : default;
+                st.SkipProduct = s == 0 && a.ZeroInit;
+                for (int i = 0; i < C; i++)
+                {
+                    int c = (k + i) % C;
+                    if (!u.TryClaim(c, s)) continue;
+                    var p = u.Parts[c];
+                    if (s == 0 && u.Stale) _cell.PackUnits(a, u, p); // usually by its owner: the panels start in its cache
+                    _cell.ForwardUnits(ref st, u, p);
+                    u.Complete(c, s);
+                }
+            }
+        }
+        catch { u.Fail(); throw; }
     }
 
     /// <summary>The recurrence for batch rows [r0, r1): rows never interact, so row ranges run in parallel.</summary>
@@ -644,6 +745,7 @@ internal sealed class RecurrentScan<T, TCell> : IRowLoops<T>, IScan<T>
         a.PackWeights(a.WihP, _l.WeightIh.Value, _cell.GateRows, _l.InputSize, forOneRow: false);
         if (O.InitialState == InitialState.Learned) InitialStateInto(a, default, default, B);
         else { a.Step(a.H, 0).Clear(); if (_cell.HasCell) a.Step(a.C, 0).Clear(); }
+        if (a.Units != null) a.Units.Stale = true;
     }
 
     /// <summary>
@@ -654,12 +756,16 @@ internal sealed class RecurrentScan<T, TCell> : IRowLoops<T>, IScan<T>
     {
         int B = a.Tape.Batch, I = _l.InputSize, G = _cell.GateRows;
         x.CopyTo(a[a.Xs]);
-        if (!a.XStep)
+        // Split by units, the participants project x with their own rows of W_ih.
+        if (a.XStep || !UnitLoops(a, B, 1, projectX: true))
         {
-            _cell.InputTarget(a, out var slot, out int first, out int ld);
-            a.Product(a.Step(slot, first), a[a.Xs], a.WihP, T.Zero, B, G, I, ld);
+            if (!a.XStep)
+            {
+                _cell.InputTarget(a, out var slot, out int first, out int ld);
+                a.Product(a.Step(slot, first), a[a.Xs], a.WihP, T.Zero, B, G, I, ld);
+            }
+            ForwardRows(a, 0, B, 1);
         }
-        ForwardRows(a, 0, B, 1);
         a.Step(a.H, 1).CopyTo(a.Step(a.H, 0));
         if (_cell.HasCell) a.Step(a.C, 1).CopyTo(a.Step(a.C, 0));
     }
@@ -677,7 +783,7 @@ internal sealed class RecurrentScan<T, TCell> : IRowLoops<T>, IScan<T>
         for (int b = 0; b < B; b++) xProj.Slice(b * G, G).CopyTo(dst.Slice(b * stride, G));
         bool perStep = a.XStep;
         a.XStep = false; // the cells would project again
-        ForwardRows(a, 0, B, 1);
+        if (!UnitLoops(a, B, 1, projectX: false)) ForwardRows(a, 0, B, 1);
         a.XStep = perStep;
         a.Step(a.H, 1).CopyTo(a.Step(a.H, 0));
         if (_cell.HasCell) a.Step(a.C, 1).CopyTo(a.Step(a.C, 0));

@@ -102,6 +102,24 @@ public sealed class SimpleRnn<T> : RecurrentLayer<T> where T : unmanaged, IFloat
             a[a.Cell[DBias]].Clear();
         }
 
+        // Without a mask the activation runs over all rows as one span: rows must start on whole vectors for the
+        // per-row slices to take the same paths (one row always does).
+        public bool SplitsUnits(int batch) => batch == 1 || l.CellSize % UnitSplit<T>.Align == 0;
+
+        public void PackUnits(ScanArena<T> a, UnitSplit<T> u, UnitSplit<T>.Part p) => u.Pack(p, l.WeightHh.Value, l.WeightIh.Value, a[a.Bias]);
+
+        public void ForwardUnits(ref ScanStep<T> st, UnitSplit<T> u, UnitSplit<T>.Part p)
+        {
+            var a = st.A;
+            int H = l.CellSize, n = st.N, u0 = p.U0, w = p.Width;
+            var hCur = st.HNew.Slice(u0, (n - 1) * H + w); // (n, w) rows H apart: x·W_ihᵀ of these units
+            if (u.ProjectX) u.Product(p, false, hCur, st.Rows(a.Xs, st.S, l.InputSize), T.Zero, n, ldc: H);
+            for (int b = 0; b < n; b++) Vec.Add(hCur.Slice(b * H, w), p.Bias);
+            if (!st.SkipProduct) u.Product(p, true, hCur, st.HPrev, T.One, n, ldc: H);
+            for (int b = 0; b < n; b++)
+                RnnCell.Forward(hCur.Slice(b * H, w), st.HPrev.Slice(b * H + u0, w), st.Mask.IsEmpty ? default : st.Mask.Slice(b, 1), l.Options.Activation, 1, w);
+        }
+
         public void Forward(ref ScanStep<T> st)
         {
             var a = st.A;

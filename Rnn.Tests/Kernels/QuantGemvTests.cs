@@ -123,6 +123,42 @@ public class QuantGemvTests
         }
     }
 
+    [Theory]
+    [InlineData(1, 1)]
+    [InlineData(63, 5)]
+    [InlineData(65, 7)]
+    [InlineData(130, 257)]
+    public void PackPlacesEachRowAsQuantiseRowsAndTheReferenceIndexSay(int N, int K)
+    {
+        var w = Data(N * K, 0.5, 0.3);
+        if (N > 2) w.AsSpan(K, K).Clear(); // scale 0
+        var q = new QuantMatrix(N, K, int8: true);
+        q.Pack(w);
+        var want = new sbyte[N * K]; var scale = new float[N];
+        QuantMatrix.QuantiseRows(w, N, K, want, scale);
+        var again = new QuantMatrix(N, K, int8: true);
+        again.PackInt8(want, scale);
+        Assert.Equal(q.Q, again.Q); Assert.Equal(q.Scale, again.Scale); Assert.Equal(q.Corr, again.Corr);
+        long nonZero = 0;
+        for (int j = 0; j < N; j++)
+        {
+            int sum = 0;
+            for (int k = 0; k < K; k++)
+            {
+                Assert.Equal(want[j * K + k], q.QuantisedInt8(j, k)); // the element-wise Index
+                sum += want[j * K + k]; nonZero += want[j * K + k] != 0 ? 1 : 0;
+            }
+            Assert.Equal(scale[j], q.Scale[j]);
+            Assert.Equal(128 * sum, q.Corr[j]);
+        }
+        Assert.Equal(nonZero, q.Q.Count(v => v != 0)); // padding stays zero
+        var b = new QuantMatrix(N, K, int8: false);
+        b.Pack(w);
+        for (int j = 0; j < N; j++)
+            for (int k = 0; k < K; k++) Assert.Equal(BFloat16.ToFloat(BFloat16.FromFloat(w[j * K + k])), b.Dequantised(j, k));
+        Assert.Equal(w.Count(v => BFloat16.FromFloat(v) != 0), b.Bf16.Count(v => v != 0));
+    }
+
     [Fact]
     public void Int8RejectsNonFiniteWeights()
     {
