@@ -250,6 +250,7 @@ internal sealed class RecurrentScan<T, TCell> : IRowLoops<T>, IScan<T>
         ReadOnlySpan<T> h0, ReadOnlySpan<T> c0, int batch, int seqLen)
     {
         int B = batch, S = seqLen, I = _l.InputSize, P = _l.HiddenSize, G = _cell.GateRows;
+        var outer = PhaseProfile.Enter(StepPhase.ScanInput);
         CheckInput(y, x, mask, h0, c0, B, S);
         if (packed) SequenceLengths.Check(lengths, B, S);
         var a = _a;
@@ -281,7 +282,9 @@ internal sealed class RecurrentScan<T, TCell> : IRowLoops<T>, IScan<T>
         else RecurrentInit.ToScanOrder<T>(a[a.Xs], x, a.DropX ? a[a.Mx] : default, B, S, I, O.Backwards);
         if (a.HasMask) RecurrentInit.ToScanOrder<T>(a[a.M], mask, default, B, S, 1, O.Backwards);
 
+        PhaseProfile.Enter(StepPhase.ScanPrepare);
         _cell.PrepareForward(a, B);
+        PhaseProfile.Enter(StepPhase.InputGemm);
         // Hoisted input projection over all steps, or per step inside the loop while it is in cache (same bits).
         a.XStep = _cell.ProjectsPerStep && _l.InputPerStep(B, G);
         if (a.XStep) Gemm.PackB<T>(a[a.WihP], _l.WeightIh.Value, true, G, I);
@@ -292,15 +295,18 @@ internal sealed class RecurrentScan<T, TCell> : IRowLoops<T>, IScan<T>
         }
         InitialStateInto(a, h0, c0, B);
 
+        PhaseProfile.Enter(StepPhase.ForwardLoop);
         RowLoops<T>.Forward(this, B, S, packed ? a.Len : default); // packed: split by length, not by count
 
-        if (packed) { PackedOutput(a, y, B, S); return; }
+        PhaseProfile.Enter(StepPhase.ScanOutput);
+        if (packed) { PackedOutput(a, y, B, S); PhaseProfile.Leave(outer); return; }
         if (O.ReturnSequences)
         {
             RecurrentInit.FromScanOrder(y, a.Steps(a.H, 1, S), B, S, P, O.Backwards);
             if (a.HasMask && O.PaddedOutput == PaddedOutput.Zero) ZeroPadded(y, mask, B, S, P);
         }
         else a.Step(a.H, S).CopyTo(y);
+        PhaseProfile.Leave(outer);
     }
 
     private void InitialStateInto(ScanArena<T> a, ReadOnlySpan<T> h0, ReadOnlySpan<T> c0, int B)
@@ -420,6 +426,7 @@ internal sealed class RecurrentScan<T, TCell> : IRowLoops<T>, IScan<T>
     {
         int B = batch, S = seqLen, I = _l.InputSize, H = _l.CellSize, P = _l.HiddenSize;
         var a = _a;
+        var outer = PhaseProfile.Enter(StepPhase.BackwardPrepare);
         if (a.Tape.Batch < 0)
             throw new InvalidOperationException("Backward: no Forward has run yet; run Forward with Training = true first.");
         if (!a.Kept)
@@ -457,7 +464,9 @@ internal sealed class RecurrentScan<T, TCell> : IRowLoops<T>, IScan<T>
             for (int j = 0; j < B; j++) a.Work[j] = Math.Max(0, a.Len[j] - sStop);
             work = a.Work;
         }
+        PhaseProfile.Enter(StepPhase.BackwardLoop);
         RowLoops<T>.Backward(this, B, S, steps, dy, work);
+        PhaseProfile.Enter(StepPhase.WeightGradients);
         dh = a.Step(a.Carry, steps & 1); // the carries swap once per step
 
         // Whatever reached (h_{-1}, c_{-1}) (never, under truncation).
@@ -476,7 +485,8 @@ internal sealed class RecurrentScan<T, TCell> : IRowLoops<T>, IScan<T>
                 a.Step(a.H, s)[..(a.Alive[s] * P)].CopyTo(a.Step(a.Hd, s));
         _cell.WeightGradients(a, sStop, steps, B);
 
-        if (dx.IsEmpty) return;
+        PhaseProfile.Enter(StepPhase.InputGradient);
+        if (dx.IsEmpty) { PhaseProfile.Leave(outer); return; }
         // dx in scan order, written over xs: the weight gradients above were its last readers.
         _cell.InputGradient(a, out var dg, out int ld);
         int rows = a.RowCount(sStop, steps);
@@ -484,6 +494,7 @@ internal sealed class RecurrentScan<T, TCell> : IRowLoops<T>, IScan<T>
         Gemm.Multiply(dxs, a.Steps(dg, sStop, steps), _l.WeightIh.Value, false, false, T.One, T.Zero, rows, I, _cell.GateRows, ld);
         if (a.Packed) RecurrentInit.AddFromPackedOrder<T>(dx, dxs, a.DropX ? a[a.Mx] : default, a.Perm, a.Len, a.Off, sStop, S, I, O.Backwards);
         else RecurrentInit.AddFromScanOrder<T>(dx, dxs, a.DropX ? a[a.Mx] : default, B, S, steps, I, O.Backwards);
+        PhaseProfile.Leave(outer);
     }
 
     /// <summary>
