@@ -346,7 +346,7 @@ public class Model<T> : IDisposable where T : unmanaged, IFloatingPointIeee754<T
     }
 
     /// <summary>Clears every gradient.</summary>
-    public void ZeroGrad() { for (int i = 0; i < Parameters.Count; i++) Parameters[i].ZeroGrad(); } // no boxed enumerator
+    public void ZeroGrad() => GradZeroing<T>.Zero(Parameters); // split between the kernel threads when large
 
     /// <summary>Returns every layer's pooled memory.</summary>
     public void Dispose()

@@ -213,7 +213,7 @@ public abstract class Optimizer<T> where T : unmanaged, IFloatingPointIeee754<T>
     }
 
     /// <summary>Clears every gradient.</summary>
-    public void ZeroGrad() { for (int i = 0; i < Parameters.Count; i++) Parameters[i].ZeroGrad(); } // no boxed enumerator: runs every step
+    public void ZeroGrad() => GradZeroing<T>.Zero(Parameters); // split between the kernel threads when large
 
     /// <summary>
     /// Updates elements [offset, offset+count) of parameter <paramref name="index"/>, with the gradient
