@@ -239,3 +239,35 @@ internal static unsafe class WorkerPool
         }
     }
 }
+
+/// <summary>Clears a large span in contiguous parts on the kernel pool's threads (zeros are zeros whoever writes them).</summary>
+internal static unsafe class PoolClear<T> where T : unmanaged
+{
+    // Elements from which the clear is split (256 KB of floats): below it a dispatch costs more than it saves.
+    private const int ParallelMinElements = 1 << 16;
+
+    private struct Job
+    {
+        public T* Data;
+        public int Length, Chunks;
+    }
+
+    /// <summary>Clears <paramref name="span"/>.</summary>
+    public static void Clear(Span<T> span)
+    {
+        int chunks = span.Length >= ParallelMinElements && !WorkerPool.InRows ? WorkerPool.Size : 1;
+        if (chunks <= 1) { span.Clear(); return; }
+        fixed (T* p = span)
+        {
+            var job = new Job { Data = p, Length = span.Length, Chunks = chunks };
+            WorkerPool.Run(&Part, &job, chunks);
+        }
+    }
+
+    private static void Part(void* state, int c)
+    {
+        ref var j = ref *(Job*)state;
+        int lo = (int)((long)j.Length * c / j.Chunks), hi = (int)((long)j.Length * (c + 1) / j.Chunks);
+        new Span<T>(j.Data + lo, hi - lo).Clear();
+    }
+}
