@@ -246,11 +246,19 @@ internal sealed class RecurrentScan<T, TCell> : IRowLoops<T>, IScan<T>
     /// <summary>What the last Forward was given.</summary>
     public BatchPadding Padding { get; private set; }
 
+    // The profile's phases (PhaseProfile) around the pass; inside it, each part enters its own.
     private void Run(Span<T> y, ReadOnlySpan<T> x, ReadOnlySpan<T> mask, ReadOnlySpan<int> lengths, bool packed,
         ReadOnlySpan<T> h0, ReadOnlySpan<T> c0, int batch, int seqLen)
     {
-        int B = batch, S = seqLen, I = _l.InputSize, P = _l.HiddenSize, G = _cell.GateRows;
         var outer = PhaseProfile.Enter(StepPhase.ScanInput);
+        RunScan(y, x, mask, lengths, packed, h0, c0, batch, seqLen);
+        PhaseProfile.Leave(outer);
+    }
+
+    private void RunScan(Span<T> y, ReadOnlySpan<T> x, ReadOnlySpan<T> mask, ReadOnlySpan<int> lengths, bool packed,
+        ReadOnlySpan<T> h0, ReadOnlySpan<T> c0, int batch, int seqLen)
+    {
+        int B = batch, S = seqLen, I = _l.InputSize, P = _l.HiddenSize, G = _cell.GateRows;
         CheckInput(y, x, mask, h0, c0, B, S);
         if (packed) SequenceLengths.Check(lengths, B, S);
         var a = _a;
@@ -299,14 +307,13 @@ internal sealed class RecurrentScan<T, TCell> : IRowLoops<T>, IScan<T>
         RowLoops<T>.Forward(this, B, S, packed ? a.Len : default); // packed: split by length, not by count
 
         PhaseProfile.Enter(StepPhase.ScanOutput);
-        if (packed) { PackedOutput(a, y, B, S); PhaseProfile.Leave(outer); return; }
+        if (packed) { PackedOutput(a, y, B, S); return; }
         if (O.ReturnSequences)
         {
             RecurrentInit.FromScanOrder(y, a.Steps(a.H, 1, S), B, S, P, O.Backwards);
             if (a.HasMask && O.PaddedOutput == PaddedOutput.Zero) ZeroPadded(y, mask, B, S, P);
         }
         else a.Step(a.H, S).CopyTo(y);
-        PhaseProfile.Leave(outer);
     }
 
     private void InitialStateInto(ScanArena<T> a, ReadOnlySpan<T> h0, ReadOnlySpan<T> c0, int B)
@@ -424,9 +431,15 @@ internal sealed class RecurrentScan<T, TCell> : IRowLoops<T>, IScan<T>
     /// <summary>See <see cref="RecurrentLayer{T}.Backward(Span{T}, Span{T}, Span{T}, ReadOnlySpan{T}, ReadOnlySpan{T}, ReadOnlySpan{T}, int, int)"/>.</summary>
     public void Backward(Span<T> dx, Span<T> dh0, Span<T> dc0, ReadOnlySpan<T> dy, ReadOnlySpan<T> dhT, ReadOnlySpan<T> dcT, int batch, int seqLen)
     {
+        var outer = PhaseProfile.Enter(StepPhase.BackwardPrepare);
+        BackwardScan(dx, dh0, dc0, dy, dhT, dcT, batch, seqLen);
+        PhaseProfile.Leave(outer);
+    }
+
+    private void BackwardScan(Span<T> dx, Span<T> dh0, Span<T> dc0, ReadOnlySpan<T> dy, ReadOnlySpan<T> dhT, ReadOnlySpan<T> dcT, int batch, int seqLen)
+    {
         int B = batch, S = seqLen, I = _l.InputSize, H = _l.CellSize, P = _l.HiddenSize;
         var a = _a;
-        var outer = PhaseProfile.Enter(StepPhase.BackwardPrepare);
         if (a.Tape.Batch < 0)
             throw new InvalidOperationException("Backward: no Forward has run yet; run Forward with Training = true first.");
         if (!a.Kept)
@@ -486,7 +499,7 @@ internal sealed class RecurrentScan<T, TCell> : IRowLoops<T>, IScan<T>
         _cell.WeightGradients(a, sStop, steps, B);
 
         PhaseProfile.Enter(StepPhase.InputGradient);
-        if (dx.IsEmpty) { PhaseProfile.Leave(outer); return; }
+        if (dx.IsEmpty) return;
         // dx in scan order, written over xs: the weight gradients above were its last readers.
         _cell.InputGradient(a, out var dg, out int ld);
         int rows = a.RowCount(sStop, steps);
@@ -494,7 +507,6 @@ internal sealed class RecurrentScan<T, TCell> : IRowLoops<T>, IScan<T>
         Gemm.Multiply(dxs, a.Steps(dg, sStop, steps), _l.WeightIh.Value, false, false, T.One, T.Zero, rows, I, _cell.GateRows, ld);
         if (a.Packed) RecurrentInit.AddFromPackedOrder<T>(dx, dxs, a.DropX ? a[a.Mx] : default, a.Perm, a.Len, a.Off, sStop, S, I, O.Backwards);
         else RecurrentInit.AddFromScanOrder<T>(dx, dxs, a.DropX ? a[a.Mx] : default, B, S, steps, I, O.Backwards);
-        PhaseProfile.Leave(outer);
     }
 
     /// <summary>
