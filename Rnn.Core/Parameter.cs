@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 
 namespace Rnn;
 
@@ -119,5 +120,63 @@ public sealed class RowSet
     {
         foreach (int r in Rows) _seen[r] = false;
         _count = 0;
+    }
+}
+
+/// <summary>
+/// Clears the gradients of a parameter list (a model's or an optimizer's ZeroGrad), split between the kernel pool's
+/// threads when large: each dense gradient in contiguous parts, each row-sparse one by its touched rows. Zeros are
+/// zeros whoever writes them.
+/// </summary>
+internal static unsafe class GradZeroing<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    // Elements from which the clearing is split (256 KB of floats): below it a dispatch costs more than it saves.
+    private const long ParallelMinElements = 1 << 16;
+
+    private struct Job
+    {
+        public IReadOnlyList<Parameter<T>> Parameters;
+        public int Chunks;
+    }
+
+    /// <summary>Clears every gradient of <paramref name="parameters"/> (and the touched-row sets).</summary>
+    public static void Zero(IReadOnlyList<Parameter<T>> parameters)
+    {
+        long elements = 0;
+        for (int i = 0; i < parameters.Count; i++)
+        {
+            var p = parameters[i];
+            elements += p.TouchedRows is null ? p.Length : (long)p.TouchedRows.Rows.Length * (p.Length / Math.Max(1, p.Shape[0]));
+        }
+        int chunks = elements >= ParallelMinElements && !Kernels.WorkerPool.InRows ? Kernels.WorkerPool.Size : 1;
+        if (chunks <= 1)
+        {
+            for (int i = 0; i < parameters.Count; i++) parameters[i].ZeroGrad();
+            return;
+        }
+        var job = new Job { Parameters = parameters, Chunks = chunks };
+        Kernels.WorkerPool.Run(&Part, Unsafe.AsPointer(ref job), chunks);
+        for (int i = 0; i < parameters.Count; i++) parameters[i].TouchedRows?.Clear();
+    }
+
+    /// <summary>Part c of every gradient: a contiguous share of a dense one, a share of a row-sparse one's touched rows.</summary>
+    private static void Part(void* state, int c)
+    {
+        ref var j = ref Unsafe.AsRef<Job>(state);
+        int k = j.Chunks;
+        for (int i = 0; i < j.Parameters.Count; i++)
+        {
+            var p = j.Parameters[i];
+            if (p.TouchedRows is null)
+            {
+                int lo = (int)((long)p.Length * c / k), hi = (int)((long)p.Length * (c + 1) / k);
+                Array.Clear(p.Grad, lo, hi - lo);
+                continue;
+            }
+            var rows = p.TouchedRows.Rows;
+            int row = p.Length / p.Shape[0];
+            int r0 = (int)((long)rows.Length * c / k), r1 = (int)((long)rows.Length * (c + 1) / k);
+            for (int q = r0; q < r1; q++) Array.Clear(p.Grad, rows[q] * row, row);
+        }
     }
 }

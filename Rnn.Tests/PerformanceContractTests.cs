@@ -62,6 +62,62 @@ public class PerformanceContractTests
     }
 
     /// <summary>
+    /// Whole imdb training steps (embedding gather and scatter-add, LSTM, head, Adam over dense and row-sparse
+    /// parameters) give the same bits on 1 and 2 threads: every parameter, Adam's gradient norm and the loss, over
+    /// three steps. Tokens from a small range repeat often, so rows of the embedding gradient sum many positions.
+    /// With 2 threads the embedding and the optimizer split their work on the pool (their dispatches are counted).
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void ImdbTrainingStepsAreBitIdenticalOnOneAndTwoThreads(bool clip)
+    {
+        const int B = 32, S = 100, V = 20000;
+        (float[][] values, double[] norms, float[] losses, long stepDispatches) Run(int threads)
+        {
+            Engine.Threads = threads;
+            var rng = new Rng(5);
+            using var model = new SequenceModel<float>(new ModelSpec
+            {
+                Vocab = V, EmbeddingDim = 128, Cell = CellKind.Lstm, Hidden = 128, OutputSize = 1, Init = InitScheme.PyTorch,
+            }, rng);
+            var adam = new Adam<float>(model.Parameters, 1e-3, 0.9, 0.999, 1e-8) { MaxGradNorm = clip ? 0.5 : 0 };
+            var tokens = new int[B * S];
+            for (int i = 0; i < tokens.Length; i++) tokens[i] = i % 3 == 0 ? rng.NextInt(V) : 1 + rng.NextInt(300);
+            var labels = new float[B];
+            for (int i = 0; i < B; i++) labels[i] = (i * 7 + 1) % 3 == 0 ? 1 : 0;
+            var norms = new double[3]; var losses = new float[3];
+            long dispatches = 0;
+            for (int step = 0; step < 3; step++)
+            {
+                model.ZeroGrad();
+                var logits = model.Forward(tokens, default, B, S);
+                losses[step] = BinaryCrossEntropy.Forward(logits, labels);
+                var d = model.OutputGrad;
+                d.Clear();
+                BinaryCrossEntropy.Backward(d, logits, labels, 1f);
+                model.Backward(d, default, B, S);
+                long d0 = WorkerPool.Dispatches;
+                adam.Step();
+                dispatches += WorkerPool.Dispatches - d0;
+                norms[step] = adam.LastGradNorm;
+            }
+            return (model.Parameters.Select(p => (float[])p.Value.Clone()).ToArray(), norms, losses, dispatches);
+        }
+        try
+        {
+            var one = Run(1);
+            var two = Run(2);
+            Assert.True(two.stepDispatches >= 3, $"Adam: {two.stepDispatches} pool dispatches in 3 steps on 2 threads");
+            for (int i = 0; i < one.values.Length; i++) AssertBits(one.values[i], two.values[i], $"parameter {i}");
+            Assert.Equal(one.norms.Select(BitConverter.DoubleToInt64Bits), two.norms.Select(BitConverter.DoubleToInt64Bits));
+            AssertBits(one.losses, two.losses, "loss");
+            Assert.True(one.norms[0] > 0);
+        }
+        finally { Engine.Threads = 1; }
+    }
+
+    /// <summary>
     /// Forward and backward of every recurrent layer give the same bits on 1 and 2 threads: the time loop split
     /// by batch rows (odd batches split unevenly), the GEMMs split by output blocks, and batch 1's split GEMV.
     /// extras: a mask with padded steps, recurrent dropout and truncated BPTT, which all act per row.

@@ -139,11 +139,14 @@ public static unsafe partial class Gemm
         g.DirectB = one && unpacked && !g.TB && m <= g.Policy.DirectBMaxRows;
         g.DirectA = g.TA && g.Policy.DirectATransposed && g.Lda % 512 != 0; // rows 2 KB apart share few cache sets: pack those
         g.DirectRows = !g.TA && (g.Policy.DirectRowsMaxCols >= n || m <= g.Policy.DirectRowsMaxRows) && Dispatch.Isa == 3 && m > 1 && n > 1 && k >= 32;
-        // Split the longer output side, in whole micro-tiles (or whole vectors for GEMV).
-        g.SplitN = n >= m;
+        int threads = WorkerPool.InRows ? 1 : WorkerPool.Size; // inside a row-parallel loop, each thread runs its own rows
+        // Split the longer output side, in whole micro-tiles (or whole vectors for GEMV). Each thread packs the B
+        // columns of its part, so a split of the rows packs all of B once per thread; with A read in place (the
+        // weight gradients dGᵀ·[h | x]) nothing is packed twice when the columns are split instead, if each thread
+        // still gets at least two micro-tiles of them.
+        g.SplitN = n >= m || (g.DirectA && !g.Gemv && !g.NarrowN && n >= 2 * threads * MicroCols);
         g.Unit = g.Gemv ? 32 : g.SplitN ? MicroCols : MicroRows;
         int units = ((g.SplitN ? n : m) + g.Unit - 1) / g.Unit;
-        int threads = WorkerPool.InRows ? 1 : WorkerPool.Size; // inside a row-parallel loop, each thread runs its own rows
         // A matrix-vector product over a prepacked B is bound by streaming B, not by flops: split it once B is
         // large enough that each core reading half from its own L2 beats the cost of a dispatch.
         bool big = !unpacked && m == 1 ? (long)n * k >= ParallelMinPackedGemv : 2.0 * m * n * k >= ParallelMinFlops;

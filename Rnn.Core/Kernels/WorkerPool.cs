@@ -34,6 +34,9 @@ internal static unsafe class WorkerPool
     private static void* s_state;
     private static int s_count;
     private static Exception? s_error;
+    private static bool s_prof;          // this dispatch is profiled (PhaseProfile.Enabled when it was issued)
+    private static StepPhase s_profPhase;
+    private static long s_profStart;
 
     /// <summary>Dispatches that actually ran on workers (tests use it to prove the parallel path ran).</summary>
     internal static long Dispatches;
@@ -122,11 +125,14 @@ internal static unsafe class WorkerPool
             var ws = s_workers;
             Dispatches++;
             s_fn = fn; s_state = state; s_count = count; s_error = null;
+            bool prof = s_prof = PhaseProfile.Enabled;
+            if (prof) { s_profPhase = PhaseProfile.Current; s_profStart = Stopwatch.GetTimestamp(); }
             int gen = Interlocked.Increment(ref s_gen); // full fence: the job is visible before the generation
             foreach (var w in ws)
                 if (Volatile.Read(ref w.Sleeping) != 0) lock (w.Gate) Monitor.Pulse(w.Gate);
 
             fn(state, 0);
+            long done0 = prof ? Stopwatch.GetTimestamp() : 0;
 
             // Wait for every worker (also those without a chunk) so none still reads the job afterwards.
             foreach (var w in ws)
@@ -141,6 +147,7 @@ internal static unsafe class WorkerPool
                     else if (Stopwatch.GetTimestamp() - start > YieldTicks) Thread.Yield();
                 }
             }
+            if (prof) PhaseProfile.Driver(s_profPhase, s_profStart, done0, Stopwatch.GetTimestamp());
             if (s_error is { } e) throw new AggregateException("A kernel chunk failed.", e);
         }
         finally
@@ -249,10 +256,52 @@ internal static unsafe class WorkerPool
             if (Volatile.Read(ref s_stop)) return;
             if (w.Index < s_count)
             {
-                try { s_fn(s_state, w.Index); }
+                try
+                {
+                    if (!s_prof) s_fn(s_state, w.Index);
+                    else
+                    {
+                        long t1 = Stopwatch.GetTimestamp(), c1 = PhaseProfile.CpuNow();
+                        s_fn(s_state, w.Index);
+                        long c2 = PhaseProfile.CpuNow();
+                        PhaseProfile.Worker(s_profPhase, w.Index, s_profStart, t1, Stopwatch.GetTimestamp(), c1, c2);
+                    }
+                }
                 catch (Exception e) { s_error ??= e; }
             }
             Volatile.Write(ref w.Ack, seen);
         }
+    }
+}
+
+/// <summary>Clears a large span in contiguous parts on the kernel pool's threads (zeros are zeros whoever writes them).</summary>
+internal static unsafe class PoolClear<T> where T : unmanaged
+{
+    // Elements from which the clear is split (256 KB of floats): below it a dispatch costs more than it saves.
+    private const int ParallelMinElements = 1 << 16;
+
+    private struct Job
+    {
+        public T* Data;
+        public int Length, Chunks;
+    }
+
+    /// <summary>Clears <paramref name="span"/>.</summary>
+    public static void Clear(Span<T> span)
+    {
+        int chunks = span.Length >= ParallelMinElements && !WorkerPool.InRows ? WorkerPool.Size : 1;
+        if (chunks <= 1) { span.Clear(); return; }
+        fixed (T* p = span)
+        {
+            var job = new Job { Data = p, Length = span.Length, Chunks = chunks };
+            WorkerPool.Run(&Part, &job, chunks);
+        }
+    }
+
+    private static void Part(void* state, int c)
+    {
+        ref var j = ref *(Job*)state;
+        int lo = (int)((long)j.Length * c / j.Chunks), hi = (int)((long)j.Length * (c + 1) / j.Chunks);
+        new Span<T>(j.Data + lo, hi - lo).Clear();
     }
 }

@@ -46,6 +46,7 @@ public sealed class Embedding<T> : Layer<T>, IDisposable where T : unmanaged, IF
     public void Forward(Span<T> y, ReadOnlySpan<int> tokens, int batch, int seqLen)
     {
         Guard.AtLeast(batch, 1); Guard.AtLeast(seqLen, 1);
+        var outer = PhaseProfile.Enter(StepPhase.EmbeddingGather);
         int n = batch * seqLen, D = Dim;
         Guard.Length(tokens.Length, n, $"(batch={batch}, seq={seqLen})");
         Guard.Length(y.Length, n * D, $"(batch={batch}, seq={seqLen}, dim={D})");
@@ -57,14 +58,29 @@ public sealed class Embedding<T> : Layer<T>, IDisposable where T : unmanaged, IF
         }
         tokens.CopyTo(_tape[_tokens]);
         Gather(y, tokens);
+        PhaseProfile.Leave(outer);
     }
 
     // Rows ahead of the copy whose lines are requested first: the ids are known, the rows are scattered over the
     // table, so the hardware prefetcher cannot guess them.
     private const int GatherAhead = 8;
 
-    /// <summary>y (n, D) = the table's rows tokens (n), requesting each row GatherAhead rows before copying it.</summary>
-    private void Gather(Span<T> y, ReadOnlySpan<int> tokens)
+    // Elements from which a gather or scatter is split between the pool's threads (256 KB of float rows).
+    private const int ParallelMinElements = 1 << 16;
+
+    /// <summary>What the threads of a gather or scatter share; lives on the caller's stack during the dispatch.</summary>
+    private unsafe struct RowsJob
+    {
+        public T* Table, Rows;  // the table (or its gradient) (vocab, D); the rows (n, D)
+        public int* Ids;
+        public int N, D, Chunks;
+    }
+
+    /// <summary>
+    /// y (n, D) = the table's rows tokens (n), requesting each row GatherAhead rows before copying it. A large gather is
+    /// split by positions between the pool's threads: a copy, the same bits whoever copies.
+    /// </summary>
+    private unsafe void Gather(Span<T> y, ReadOnlySpan<int> tokens)
     {
         int n = tokens.Length, D = Dim;
         if (Weight.PendingInt8 is { } q)
@@ -74,11 +90,39 @@ public sealed class Embedding<T> : Layer<T>, IDisposable where T : unmanaged, IF
             for (int i = 0; i < n; i++) q.Row(tokens[i], yf.Slice(i * D, D));
             return;
         }
-        var w = Weight.Value.AsSpan();
+        fixed (T* w = Weight.Value, py = y)
+        fixed (int* ids = tokens)
+        {
+            var job = new RowsJob { Table = w, Rows = py, Ids = ids, N = n, D = D };
+            int chunks = (long)n * D >= ParallelMinElements ? WorkerPool.Size : 1;
+            WorkerPool.RunRows(&GatherRange, &job, n, chunks);
+        }
+    }
+
+    private static unsafe void GatherRange(void* state, int i0, int i1)
+    {
+        ref var j = ref *(RowsJob*)state;
+        int D = j.D;
+        for (int i = i0; i < i1; i++)
+        {
+            if (i + GatherAhead < i1) Vec.Prefetch<T>(new ReadOnlySpan<T>(j.Table + (nint)j.Ids[i + GatherAhead] * D, D));
+            new ReadOnlySpan<T>(j.Table + (nint)j.Ids[i] * D, D).CopyTo(new Span<T>(j.Rows + (nint)i * D, D));
+        }
+    }
+
+    /// <summary>
+    /// Thread c of <see cref="RowsJob.Chunks"/> adds the dy rows of the ids with id mod Chunks = c into the gradient, in
+    /// position order: each table row is summed in the order one thread would sum it, so the bits do not depend on the split.
+    /// </summary>
+    private static unsafe void ScatterPart(void* state, int c)
+    {
+        ref var j = ref *(RowsJob*)state;
+        int D = j.D, n = j.N, k = j.Chunks;
         for (int i = 0; i < n; i++)
         {
-            if (i + GatherAhead < n) Vec.Prefetch<T>(w.Slice(tokens[i + GatherAhead] * D, D));
-            w.Slice(tokens[i] * D, D).CopyTo(y.Slice(i * D, D));
+            int id = j.Ids[i];
+            if (id % k != c) continue;
+            Vec.Add<T>(new Span<T>(j.Table + (nint)id * D, D), new ReadOnlySpan<T>(j.Rows + (nint)i * D, D));
         }
     }
 
@@ -98,22 +142,37 @@ public sealed class Embedding<T> : Layer<T>, IDisposable where T : unmanaged, IF
     /// Accumulates dy (batch, seq, dim) into the weight-gradient rows of the ids of the last Forward and marks
     /// those rows touched. A repeated id accumulates once per occurrence. There is no input gradient (ids).
     /// </summary>
-    public void Backward(ReadOnlySpan<T> dy, int batch, int seqLen)
+    public unsafe void Backward(ReadOnlySpan<T> dy, int batch, int seqLen)
     {
         if (_tape.Batch != batch || _tape.SeqLen != seqLen)
             throw new InvalidOperationException($"Backward: expected (batch={_tape.Batch}, seq={_tape.SeqLen}) from the last Forward, got (batch={batch}, seq={seqLen}).");
         int n = batch * seqLen, D = Dim;
         Guard.Length(dy.Length, n * D, $"(batch={batch}, seq={seqLen}, dim={D})");
+        var outer = PhaseProfile.Enter(StepPhase.EmbeddingScatter);
         var ids = _tape[_tokens];
         var g = Weight.Grad.AsSpan();
         var touched = Weight.TouchedRows!;
-        for (int i = 0; i < n; i++)
+        int chunks = (long)n * D >= ParallelMinElements && !WorkerPool.InRows ? WorkerPool.Size : 1;
+        if (chunks > 1)
         {
-            if (i + GatherAhead < n) Vec.Prefetch<T>(g.Slice(ids[i + GatherAhead] * D, D)); // scattered rows, as in Gather
-            int id = ids[i];
-            Vec.Add<T>(g.Slice(id * D, D), dy.Slice(i * D, D));
-            touched.Add(id);
+            // Rows split between the threads by id, each thread in position order; the touched set in first-touch order.
+            foreach (int id in ids) touched.Add(id);
+            fixed (T* pg = Weight.Grad, pdy = dy)
+            fixed (int* pid = ids)
+            {
+                var job = new RowsJob { Table = pg, Rows = pdy, Ids = pid, N = n, D = D, Chunks = chunks };
+                WorkerPool.Run(&ScatterPart, &job, chunks);
+            }
         }
+        else
+            for (int i = 0; i < n; i++)
+            {
+                if (i + GatherAhead < n) Vec.Prefetch<T>(g.Slice(ids[i + GatherAhead] * D, D)); // scattered rows, as in Gather
+                int id = ids[i];
+                Vec.Add<T>(g.Slice(id * D, D), dy.Slice(i * D, D));
+                touched.Add(id);
+            }
+        PhaseProfile.Leave(outer);
     }
 
     /// <summary>

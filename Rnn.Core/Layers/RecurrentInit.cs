@@ -1,6 +1,7 @@
 using System.Numerics;
 using System.Runtime.InteropServices;
 using Rnn.Init;
+using Rnn.Kernels;
 
 namespace Rnn.Layers;
 
@@ -40,6 +41,7 @@ internal static class RecurrentInit
     public static void ToScanOrder<T>(Span<T> xs, ReadOnlySpan<T> x, ReadOnlySpan<T> dropMask, int batch, int seqLen, int width, bool backwards)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
+        if (ScanOrderCopy<T>.Split(xs, x, dropMask, batch, seqLen, seqLen, width, backwards, add: false)) return;
         int B = batch, S = seqLen, W = width;
         for (int s = 0; s < S; s++)
         {
@@ -60,6 +62,7 @@ internal static class RecurrentInit
     public static void AddFromScanOrder<T>(Span<T> dx, ReadOnlySpan<T> dxs, ReadOnlySpan<T> dropMask, int batch, int seqLen, int steps, int width, bool backwards)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
+        if (ScanOrderCopy<T>.Split(dx, dxs, dropMask, batch, seqLen, steps, width, backwards, add: true)) return;
         int B = batch, S = seqLen, W = width, s0 = S - steps;
         for (int s = s0; s < S; s++)
         {
@@ -150,4 +153,65 @@ internal static class RecurrentInit
 
     /// <summary>The message for a dropout rate outside [0, 1).</summary>
     public static string RateError(double p, string name) => $"options.{name}: expected a rate in [0, 1), got {p}.";
+}
+
+/// <summary>
+/// <see cref="RecurrentInit.ToScanOrder"/> and <see cref="RecurrentInit.AddFromScanOrder"/> split by scan steps between
+/// the kernel pool's threads when large: every element is the same copy (or the same one addition) whichever thread
+/// does it, so the bits do not depend on the split.
+/// </summary>
+internal static unsafe class ScanOrderCopy<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    // Elements from which the copy is split (256 KB of floats): below it a dispatch costs more than it saves.
+    private const long ParallelMinElements = 1 << 16;
+
+    private struct Job
+    {
+        public T* Scan, Batch, Mask; // (steps, B, W) scan order; (B, S, W) batch-major; (B, W) or null
+        public int B, S, Steps, W;
+        public bool Backwards, Add;
+    }
+
+    /// <summary>Runs the copy split by steps and returns true, or returns false (small, or one thread) for the caller's loop.</summary>
+    public static bool Split(Span<T> dst, ReadOnlySpan<T> src, ReadOnlySpan<T> dropMask, int batch, int seqLen, int steps, int width, bool backwards, bool add)
+    {
+        int chunks = Math.Min(WorkerPool.Size, steps);
+        if (chunks <= 1 || WorkerPool.InRows || (long)batch * steps * width < ParallelMinElements) return false;
+        long need = (long)batch * steps * width;
+        if (dst.Length < (add ? (long)batch * seqLen * width : need) || src.Length < (add ? need : (long)batch * seqLen * width)) return false; // the loop's own bounds checks throw
+        fixed (T* d = dst, s = src, m = dropMask)
+        {
+            var job = new Job
+            {
+                Scan = add ? s : d, Batch = add ? d : s, Mask = dropMask.IsEmpty ? null : m,
+                B = batch, S = seqLen, Steps = steps, W = width, Backwards = backwards, Add = add,
+            };
+            WorkerPool.RunRows(&Steps, &job, steps, chunks);
+        }
+        return true;
+    }
+
+    /// <summary>Scan steps [q0, q1) of the last <see cref="Job.Steps"/> (q = s − (S − Steps)).</summary>
+    private static void Steps(void* state, int q0, int q1)
+    {
+        ref var j = ref *(Job*)state;
+        int B = j.B, S = j.S, W = j.W, s0 = S - j.Steps;
+        for (int q = q0; q < q1; q++)
+        {
+            int s = s0 + q, t = j.Backwards ? S - 1 - s : s;
+            for (int b = 0; b < B; b++)
+            {
+                var row = new Span<T>(j.Batch + ((nint)b * S + t) * W, W);
+                var scan = new Span<T>(j.Scan + ((nint)q * B + b) * W, W);
+                var mask = j.Mask == null ? default : new ReadOnlySpan<T>(j.Mask + (nint)b * W, W);
+                if (!j.Add)
+                {
+                    if (mask.IsEmpty) row.CopyTo(scan);
+                    else Kernels.Vec.Mul(scan, row, mask);
+                }
+                else if (mask.IsEmpty) Kernels.Vec.Add(row, scan);
+                else Kernels.Vec.AddMul(row, scan, mask);
+            }
+        }
+    }
 }

@@ -256,7 +256,16 @@ internal sealed class RecurrentScan<T, TCell> : IRowLoops<T>, IScan<T>
     /// <summary>What the last Forward was given.</summary>
     public BatchPadding Padding { get; private set; }
 
+    // The profile's phases (PhaseProfile) around the pass; inside it, each part enters its own.
     private void Run(Span<T> y, ReadOnlySpan<T> x, ReadOnlySpan<T> mask, ReadOnlySpan<int> lengths, bool packed,
+        ReadOnlySpan<T> h0, ReadOnlySpan<T> c0, int batch, int seqLen)
+    {
+        var outer = PhaseProfile.Enter(StepPhase.ScanInput);
+        RunScan(y, x, mask, lengths, packed, h0, c0, batch, seqLen);
+        PhaseProfile.Leave(outer);
+    }
+
+    private void RunScan(Span<T> y, ReadOnlySpan<T> x, ReadOnlySpan<T> mask, ReadOnlySpan<int> lengths, bool packed,
         ReadOnlySpan<T> h0, ReadOnlySpan<T> c0, int batch, int seqLen)
     {
         int B = batch, S = seqLen, I = _l.InputSize, P = _l.HiddenSize, G = _cell.GateRows;
@@ -291,7 +300,9 @@ internal sealed class RecurrentScan<T, TCell> : IRowLoops<T>, IScan<T>
         else RecurrentInit.ToScanOrder<T>(a[a.Xs], x, a.DropX ? a[a.Mx] : default, B, S, I, O.Backwards);
         if (a.HasMask) RecurrentInit.ToScanOrder<T>(a[a.M], mask, default, B, S, 1, O.Backwards);
 
+        PhaseProfile.Enter(StepPhase.ScanPrepare);
         _cell.PrepareForward(a, B);
+        PhaseProfile.Enter(StepPhase.InputGemm);
         // Hoisted input projection over all steps, or per step inside the loop while it is in cache (same bits).
         a.XStep = _cell.ProjectsPerStep && _l.InputPerStep(B, G);
         if (a.XStep) Gemm.PackB<T>(a[a.WihP], _l.WeightIh.Value, true, G, I);
@@ -303,9 +314,11 @@ internal sealed class RecurrentScan<T, TCell> : IRowLoops<T>, IScan<T>
         InitialStateInto(a, h0, c0, B);
 
         if (a.Units != null) a.Units.Stale = true; // the weights may have changed since the last pass, as for PrepareForward
+        PhaseProfile.Enter(StepPhase.ForwardLoop);
         if (!UnitLoops(a, B, S, projectX: false))
             RowLoops<T>.Forward(this, B, S, packed ? a.Len : default); // packed: split by length, not by count
 
+        PhaseProfile.Enter(StepPhase.ScanOutput);
         if (packed) { PackedOutput(a, y, B, S); return; }
         if (O.ReturnSequences)
         {
@@ -519,6 +532,13 @@ internal sealed class RecurrentScan<T, TCell> : IRowLoops<T>, IScan<T>
     /// <summary>See <see cref="RecurrentLayer{T}.Backward(Span{T}, Span{T}, Span{T}, ReadOnlySpan{T}, ReadOnlySpan{T}, ReadOnlySpan{T}, int, int)"/>.</summary>
     public void Backward(Span<T> dx, Span<T> dh0, Span<T> dc0, ReadOnlySpan<T> dy, ReadOnlySpan<T> dhT, ReadOnlySpan<T> dcT, int batch, int seqLen)
     {
+        var outer = PhaseProfile.Enter(StepPhase.BackwardPrepare);
+        BackwardScan(dx, dh0, dc0, dy, dhT, dcT, batch, seqLen);
+        PhaseProfile.Leave(outer);
+    }
+
+    private void BackwardScan(Span<T> dx, Span<T> dh0, Span<T> dc0, ReadOnlySpan<T> dy, ReadOnlySpan<T> dhT, ReadOnlySpan<T> dcT, int batch, int seqLen)
+    {
         int B = batch, S = seqLen, I = _l.InputSize, H = _l.CellSize, P = _l.HiddenSize;
         var a = _a;
         if (a.Tape.Batch < 0)
@@ -558,7 +578,9 @@ internal sealed class RecurrentScan<T, TCell> : IRowLoops<T>, IScan<T>
             for (int j = 0; j < B; j++) a.Work[j] = Math.Max(0, a.Len[j] - sStop);
             work = a.Work;
         }
+        PhaseProfile.Enter(StepPhase.BackwardLoop);
         RowLoops<T>.Backward(this, B, S, steps, dy, work);
+        PhaseProfile.Enter(StepPhase.WeightGradients);
         dh = a.Step(a.Carry, steps & 1); // the carries swap once per step
 
         // Whatever reached (h_{-1}, c_{-1}) (never, under truncation).
@@ -577,6 +599,7 @@ internal sealed class RecurrentScan<T, TCell> : IRowLoops<T>, IScan<T>
                 a.Step(a.H, s)[..(a.Alive[s] * P)].CopyTo(a.Step(a.Hd, s));
         _cell.WeightGradients(a, sStop, steps, B);
 
+        PhaseProfile.Enter(StepPhase.InputGradient);
         if (dx.IsEmpty) return;
         // dx in scan order, written over xs: the weight gradients above were its last readers.
         _cell.InputGradient(a, out var dg, out int ld);

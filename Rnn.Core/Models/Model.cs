@@ -402,7 +402,7 @@ public class Model<T> : IDisposable where T : unmanaged, IFloatingPointIeee754<T
         {
             Span<T> dIn;
             if (i > 0) { dIn = _dys[i - 1].AsSpan(0, batch * _perSample[i - 1]); dIn.Clear(); }
-            else if (_embedding != null) { dIn = _dEmb.AsSpan(0, batch * seqLen * _embedding.Dim); dIn.Clear(); }
+            else if (_embedding != null) { dIn = _dEmb.AsSpan(0, batch * seqLen * _embedding.Dim); PoolClear<T>.Clear(dIn); } // (B, S, E): large, split between the threads
             else dIn = dx;
             var n = _nodes[i];
             n.Backward(dIn, dy, batch, InSeqLen(i, seqLen));
@@ -418,7 +418,7 @@ public class Model<T> : IDisposable where T : unmanaged, IFloatingPointIeee754<T
     }
 
     /// <summary>Clears every gradient.</summary>
-    public void ZeroGrad() { for (int i = 0; i < Parameters.Count; i++) Parameters[i].ZeroGrad(); } // no boxed enumerator
+    public void ZeroGrad() => GradZeroing<T>.Zero(Parameters); // split between the kernel threads when large
 
     /// <summary>Returns every layer's pooled memory.</summary>
     public void Dispose()

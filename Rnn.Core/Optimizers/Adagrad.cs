@@ -23,6 +23,8 @@ public sealed class Adagrad<T> : Optimizer<T> where T : unmanaged, IFloatingPoin
         _accu = NewState();
     }
 
+    private protected override bool ElementwiseUpdate => true;
+
     /// <inheritdoc/>
     protected override void Update(int index, Parameter<T> p, int offset, int count, T gradScale)
     {

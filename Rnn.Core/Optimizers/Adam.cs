@@ -50,6 +50,8 @@ public sealed class Adam<T> : Optimizer<T> where T : unmanaged, IFloatingPointIe
         Kernels.Vec.Prefetch<T>(_v[index].AsSpan(offset, count));
     }
 
+    private protected override bool ElementwiseUpdate => true;
+
     /// <inheritdoc/>
     protected override void Update(int index, Parameter<T> p, int offset, int count, T gradScale)
     {

@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using Rnn.Kernels;
 
 namespace Rnn.Optimizers;
@@ -77,46 +78,126 @@ public abstract class Optimizer<T> where T : unmanaged, IFloatingPointIeee754<T>
     // Without clipping, the norm is summed a chunk at a time just before the chunk's update reads it again from cache.
     private const int NormChunk = 2048;
 
-    /// <summary>Applies one update from the accumulated gradients (it does not clear them).</summary>
-    public void Step()
+    // Elements from which a step is split between the pool's threads (below it, a dispatch costs more than it saves).
+    private const int ParallelMinElements = 1 << 15;
+
+    // The step's items in order: each dense parameter's chunks of NormChunk elements, each row-sparse parameter's
+    // touched rows. _partials[item] holds the item's sum of squares, added in item order after the (parallel) pass,
+    // so the norm has the bits of one thread summing them one after another.
+    private double[]? _partials;
+
+    /// <summary>
+    /// True when <see cref="Update"/> touches only elements [offset, offset+count) of the parameter and of its own
+    /// state, so disjoint ranges may run on different threads at once (the built-in optimizers; a subclass elsewhere
+    /// runs on the caller's thread).
+    /// </summary>
+    private protected virtual bool ElementwiseUpdate => false;
+
+    /// <summary>What a step's participants share; lives on the caller's stack during the dispatch.</summary>
+    private struct StepJob
     {
+        public Optimizer<T> Opt;
+        public T Scale;
+        public bool Clip;
+    }
+
+    /// <summary>Applies one update from the accumulated gradients (it does not clear them).</summary>
+    public unsafe void Step()
+    {
+        var outer = PhaseProfile.Enter(StepPhase.Optimizer);
         StepCount++;
         BeginStep();
         bool clip = MaxGradNorm > 0;
-        double scale = 1, sumSquares = 0;
+        double scale = 1;
         if (clip)
         {
             LastGradNorm = GradClip.GlobalNorm(Parameters);
             if (LastGradNorm > MaxGradNorm) scale = MaxGradNorm / (LastGradNorm + 1e-6);
         }
-        T k = T.CreateTruncating(scale);
+        _partials ??= new double[Parameters.Sum(p => p.TouchedRows is null ? (p.Length + NormChunk - 1) / NormChunk : p.Shape[0])];
+        var job = new StepJob { Opt = this, Scale = T.CreateTruncating(scale), Clip = clip };
+        int items = 0; long elements = 0;
         for (int i = 0; i < Parameters.Count; i++)
         {
             var p = Parameters[i];
+            items += Items(p);
+            elements += p.TouchedRows is null ? p.Length : (long)p.TouchedRows.Rows.Length * (p.Length / Math.Max(1, p.Shape[0]));
+        }
+        int chunks = ElementwiseUpdate && elements >= ParallelMinElements && !WorkerPool.InRows ? Math.Min(WorkerPool.Size, MaxChunks) : 1;
+        int* bounds = stackalloc int[chunks + 1];
+        if (chunks > 1) ItemBounds(chunks, elements, new Span<int>(bounds, chunks + 1));
+        WorkerPool.RunRows(&StepItems, Unsafe.AsPointer(ref job), items, chunks, chunks > 1 ? bounds : null);
+        if (!clip)
+        {
+            double sumSquares = 0;
+            for (int q = 0; q < items; q++) sumSquares += _partials[q];
+            LastGradNorm = Math.Sqrt(sumSquares);
+        }
+        PhaseProfile.Leave(outer);
+    }
+
+    private const int MaxChunks = 16;
+
+    /// <summary>A parameter's items this step: its chunks (dense) or its touched rows (row-sparse).</summary>
+    private static int Items(Parameter<T> p) => p.TouchedRows is null ? (p.Length + NormChunk - 1) / NormChunk : p.TouchedRows.Rows.Length;
+
+    /// <summary>Splits the step's items into contiguous ranges of near-equal element counts: bounds (chunks + 1).</summary>
+    private void ItemBounds(int chunks, long elements, Span<int> bounds)
+    {
+        bounds[0] = 0;
+        int c = 1, item = 0; long acc = 0;
+        for (int i = 0; i < Parameters.Count && c < chunks; i++)
+        {
+            var p = Parameters[i];
+            int n = Items(p);
+            long per = p.TouchedRows is null ? NormChunk : p.Length / Math.Max(1, p.Shape[0]);
+            for (int q = 0; q < n && c < chunks; q++)
+            {
+                acc += per; item++;
+                if (acc * chunks >= elements * c) bounds[c++] = item;
+            }
+        }
+        int total = 0;
+        for (int i = 0; i < Parameters.Count; i++) total += Items(Parameters[i]);
+        for (; c <= chunks; c++) bounds[c] = total;
+    }
+
+    /// <summary>Items [i0, i1) of the step: updates, and (without clipping) each item's sum of squares into _partials.</summary>
+    private static unsafe void StepItems(void* state, int i0, int i1)
+    {
+        ref var job = ref Unsafe.AsRef<StepJob>(state);
+        var o = job.Opt;
+        var partials = o._partials!;
+        int first = 0; // the first item of parameter i
+        for (int i = 0; i < o.Parameters.Count && first < i1; i++)
+        {
+            var p = o.Parameters[i];
+            int n = Items(p);
+            int q0 = Math.Max(i0 - first, 0), q1 = Math.Min(i1 - first, n);
             if (p.TouchedRows is null)
             {
-                for (int o = 0; o < p.Length; o += NormChunk)
+                for (int q = q0; q < q1; q++)
                 {
-                    int n = Math.Min(NormChunk, p.Length - o);
-                    if (!clip) sumSquares += Vec.SumSquares<T>(p.Grad.AsSpan(o, n));
-                    Update(i, p, o, n, k);
+                    int off = q * NormChunk, len = Math.Min(NormChunk, p.Length - off);
+                    if (!job.Clip) partials[first + q] = Vec.SumSquares<T>(p.Grad.AsSpan(off, len));
+                    o.Update(i, p, off, len, job.Scale);
                 }
             }
             else
             {
                 int row = p.Length / p.Shape[0];
                 var rows = p.TouchedRows.Rows;
-                for (int q = 0; q < rows.Length; q++)
+                for (int q = q0; q < q1; q++)
                 {
                     // Touched rows are scattered over a large table: ask for a later row's lines ahead of its update.
-                    if (q + RowsAhead < rows.Length) PrefetchRow(i, p, rows[q + RowsAhead] * row, row);
+                    if (q + RowsAhead < q1) o.PrefetchRow(i, p, rows[q + RowsAhead] * row, row);
                     int r = rows[q];
-                    if (!clip) sumSquares += Vec.SumSquares<T>(p.Grad.AsSpan(r * row, row));
-                    Update(i, p, r * row, row, k);
+                    if (!job.Clip) partials[first + q] = Vec.SumSquares<T>(p.Grad.AsSpan(r * row, row));
+                    o.Update(i, p, r * row, row, job.Scale);
                 }
             }
+            first += n;
         }
-        if (!clip) LastGradNorm = Math.Sqrt(sumSquares);
     }
 
     /// <summary>Called once at the start of each <see cref="Step"/>, after <see cref="StepCount"/> is advanced: per-step constants.</summary>
@@ -132,11 +213,12 @@ public abstract class Optimizer<T> where T : unmanaged, IFloatingPointIeee754<T>
     }
 
     /// <summary>Clears every gradient.</summary>
-    public void ZeroGrad() { for (int i = 0; i < Parameters.Count; i++) Parameters[i].ZeroGrad(); } // no boxed enumerator: runs every step
+    public void ZeroGrad() => GradZeroing<T>.Zero(Parameters); // split between the kernel threads when large
 
     /// <summary>
     /// Updates elements [offset, offset+count) of parameter <paramref name="index"/>, with the gradient
-    /// multiplied by <paramref name="gradScale"/> (global-norm clipping).
+    /// multiplied by <paramref name="gradScale"/> (global-norm clipping). The built-in optimizers run disjoint ranges
+    /// on the kernel pool's threads at once; an optimizer defined elsewhere gets every call on the caller's thread.
     /// </summary>
     protected abstract void Update(int index, Parameter<T> p, int offset, int count, T gradScale);
 

@@ -22,6 +22,8 @@ public sealed class RmsProp<T> : Optimizer<T> where T : unmanaged, IFloatingPoin
         _a = NewState();
     }
 
+    private protected override bool ElementwiseUpdate => true;
+
     /// <inheritdoc/>
     protected override void Update(int index, Parameter<T> p, int offset, int count, T gradScale)
     {

@@ -24,6 +24,8 @@ public sealed class Sgd<T> : Optimizer<T> where T : unmanaged, IFloatingPointIee
         if (momentum > 0) _v = NewState();
     }
 
+    private protected override bool ElementwiseUpdate => true;
+
     /// <inheritdoc/>
     protected override void Update(int index, Parameter<T> p, int offset, int count, T gradScale)
     {
