@@ -88,6 +88,24 @@ public class UnitSplitTests
         finally { Engine.Threads = 1; }
     }
 
+    /// <summary>
+    /// Bytes 500 steps allocate, in the first of up to three windows that allocates none: a per-step allocation shows in
+    /// every window, while a one-off of the runtime's (a CI run under DOTNET_EnableAVX512=0 once caught 2,880 B in one
+    /// window, not reproduced in a loop since) shows in one.
+    /// </summary>
+    private static long SteadyStateBytes(Action step)
+    {
+        long bytes = 0;
+        for (int w = 0; w < 3; w++)
+        {
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 500; i++) step();
+            bytes = GC.GetAllocatedBytesForCurrentThread() - before;
+            if (bytes == 0) return 0;
+        }
+        return bytes;
+    }
+
     [Fact]
     public void ManyStepsStayInStepAndAllocateNothing()
     {
@@ -104,18 +122,14 @@ public class UnitSplitTests
             var xt = GradCheck.Det(I).Select(v => (float)v).ToArray();
             for (int i = 0; i < 200; i++) l.Step(st, xt); // warm-up (JIT tiers, the split's buffers)
             long runs = Interlocked.Read(ref UnitSplit<float>.Runs);
-            long before = GC.GetAllocatedBytesForCurrentThread();
-            for (int i = 0; i < 500; i++) l.Step(st, xt);
-            Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+            Assert.Equal(0, SteadyStateBytes(() => l.Step(st, xt)));
             Assert.True(Interlocked.Read(ref UnitSplit<float>.Runs) - runs >= 500, "the steps did not split by units");
             // Quantised streams on 2 threads: the same (the split's size test reads the weight bytes every step).
             foreach (var precision in new[] { WeightPrecision.BFloat16, WeightPrecision.Int8 })
             {
                 using var sq = l.NewStream(1, precision);
                 for (int i = 0; i < 200; i++) l.Step(sq, xt);
-                before = GC.GetAllocatedBytesForCurrentThread();
-                for (int i = 0; i < 500; i++) l.Step(sq, xt);
-                Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+                Assert.Equal(0, SteadyStateBytes(() => l.Step(sq, xt)));
             }
         }
         finally { Engine.Threads = 1; }
