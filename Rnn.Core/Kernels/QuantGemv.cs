@@ -34,6 +34,10 @@ internal sealed class QuantMatrix
     public readonly ushort[] Bf16 = [];
     /// <summary>int8: (Groups, K/4, 64, 4) sbytes, per-row scales (N padded) and 128·Σ_k wq (the zero point's share).</summary>
     public readonly sbyte[] Q = [];
+    /// <summary>Where the weights start in <see cref="Q"/> or <see cref="Bf16"/>: a 64-byte boundary of the pinned array, so a
+    /// vector load splits no cache line whatever address the GC gave the array.</summary>
+    public readonly int Base;
+    private readonly long _length;
     public readonly float[] Scale = [];
     public readonly int[] Corr = [];
 
@@ -44,12 +48,27 @@ internal sealed class QuantMatrix
         KBlocks = int8 ? (k + 3) / 4 : (k + 1) / 2;
         long len = (long)Groups * KBlocks * Group * (int8 ? 4 : 2);
         if (len > Array.MaxLength) throw new ArgumentException($"n, k: expected a quantised weight of at most {Array.MaxLength} elements, got ({n}, {k}).", nameof(n));
-        if (int8) { Q = new sbyte[len]; Scale = new float[Groups * Group]; Corr = new int[Groups * Group]; }
-        else Bf16 = new ushort[len];
+        _length = len;
+        if (int8)
+        {
+            Q = GC.AllocateArray<sbyte>((int)len + 64, pinned: true);
+            Base = AlignedStart(ref MemoryMarshal.GetArrayDataReference(Q), 1);
+            Scale = new float[Groups * Group]; Corr = new int[Groups * Group];
+        }
+        else
+        {
+            Bf16 = GC.AllocateArray<ushort>((int)len + 32, pinned: true);
+            Base = AlignedStart(ref MemoryMarshal.GetArrayDataReference(Bf16), 2);
+        }
     }
 
+    private static unsafe int AlignedStart<TE>(ref TE first, int size) => (int)((64 - (nint)Unsafe.AsPointer(ref first) % 64) % 64 / size);
+
+    /// <summary>The int8 weights without the alignment padding.</summary>
+    public ReadOnlySpan<sbyte> QWeights => Q.AsSpan(Base, Int8 ? (int)_length : 0);
+
     /// <summary>Bytes of weight data (what a step streams).</summary>
-    public long Bytes => Int8 ? Q.Length + 8L * Scale.Length : 2L * Bf16.Length;
+    public long Bytes => Int8 ? _length + 8L * Scale.Length : 2L * _length;
 
     private int Index(int j, int k)
     {
@@ -68,7 +87,7 @@ internal sealed class QuantMatrix
                 // Row j's pairs sit 2·Group apart from its first (Index without a division per element: start-up cost).
                 var row = w.Slice(j * K, K);
                 int o = RowStart(j);
-                for (int k = 0; k < K; k++) Bf16[o + (k >> 1) * (2 * Group) + (k & 1)] = BFloat16.FromFloat(row[k]);
+                for (int k = 0; k < K; k++) Bf16[Base + o + (k >> 1) * (2 * Group) + (k & 1)] = BFloat16.FromFloat(row[k]);
             }
             return;
         }
@@ -83,7 +102,7 @@ internal sealed class QuantMatrix
     private void PackInt8Row(int j, ReadOnlySpan<sbyte> q, float scale)
     {
         int o = RowStart(j), sum = 0;
-        for (int k = 0; k < K; k++) { Q[o + (k >> 2) * (4 * Group) + (k & 3)] = q[k]; sum += q[k]; }
+        for (int k = 0; k < K; k++) { Q[Base + o + (k >> 2) * (4 * Group) + (k & 3)] = q[k]; sum += q[k]; }
         Scale[j] = scale; Corr[j] = 128 * sum;
     }
 
@@ -113,8 +132,8 @@ internal sealed class QuantMatrix
     }
 
     /// <summary>The weight as the kernels see it (dequantised), W (N, K) row-major: for tests and bounds.</summary>
-    public float Dequantised(int j, int k) => Int8 ? Q[Index(j, k)] * Scale[j] : BFloat16.ToFloat(Bf16[Index(j, k)]);
-    public sbyte QuantisedInt8(int j, int k) => Q[Index(j, k)];
+    public float Dequantised(int j, int k) => Int8 ? Q[Base + Index(j, k)] * Scale[j] : BFloat16.ToFloat(Bf16[Base + Index(j, k)]);
+    public sbyte QuantisedInt8(int j, int k) => Q[Base + Index(j, k)];
 }
 
 /// <summary>
@@ -181,7 +200,7 @@ internal static class QuantGemv
     private static void Bf16GroupScalar(Span<float> c, ReadOnlySpan<float> x, QuantMatrix w, int g, bool acc)
     {
         int K = w.K, kb = w.KBlocks;
-        var d = w.Bf16;
+        var d = w.Bf16.AsSpan(w.Base);
         for (int jj = 0; jj < QuantMatrix.Group; jj++)
         {
             float se = 0, so = 0;
@@ -200,7 +219,7 @@ internal static class QuantGemv
     private static void Bf16Group512(Span<float> c, ReadOnlySpan<float> x, QuantMatrix w, int g, bool acc)
     {
         int K = w.K, kb = w.KBlocks;
-        ref ushort d = ref MemoryMarshal.GetArrayDataReference(w.Bf16);
+        ref ushort d = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(w.Bf16), w.Base);
         ref float xr = ref MemoryMarshal.GetReference(x);
         var hi = Vector512.Create(0xFFFF0000u);
         Vector512<float> e0 = default, e1 = default, e2 = default, e3 = default, o0 = default, o1 = default, o2 = default, o3 = default;
@@ -234,7 +253,7 @@ internal static class QuantGemv
     private static void Bf16Group256(Span<float> c, ReadOnlySpan<float> x, QuantMatrix w, int g, bool acc)
     {
         int K = w.K, kb = w.KBlocks;
-        ref ushort d = ref MemoryMarshal.GetArrayDataReference(w.Bf16);
+        ref ushort d = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(w.Bf16), w.Base);
         ref float xr = ref MemoryMarshal.GetReference(x);
         ref float cr = ref MemoryMarshal.GetReference(c);
         var hi = Vector256.Create(0xFFFF0000u);
@@ -350,7 +369,7 @@ internal static class QuantGemv
     private static void Int8GroupScalar(Span<int> sums, ReadOnlySpan<sbyte> q, QuantMatrix w, int g)
     {
         int kb = w.KBlocks;
-        var d = w.Q;
+        var d = w.Q.AsSpan(w.Base);
         for (int jj = 0; jj < QuantMatrix.Group; jj++)
         {
             int s = 0;
@@ -367,7 +386,7 @@ internal static class QuantGemv
     private static void Int8GroupVnni(Span<int> sums, ReadOnlySpan<sbyte> q, QuantMatrix w, int g)
     {
         int kb = w.KBlocks;
-        ref sbyte d = ref MemoryMarshal.GetArrayDataReference(w.Q);
+        ref sbyte d = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(w.Q), w.Base);
         ref int xr = ref Unsafe.As<sbyte, int>(ref MemoryMarshal.GetReference(q));
         Vector256<int> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
         nuint baseIdx = (nuint)(g * kb) * QuantMatrix.Group * 4;
@@ -402,7 +421,7 @@ internal static class QuantGemv
     private static void Int8GroupAvx2(Span<int> sums, ReadOnlySpan<sbyte> q, QuantMatrix w, int g)
     {
         int kb = w.KBlocks;
-        ref sbyte d = ref MemoryMarshal.GetArrayDataReference(w.Q);
+        ref sbyte d = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(w.Q), w.Base);
         ref int xr = ref Unsafe.As<sbyte, int>(ref MemoryMarshal.GetReference(q));
         ref int sr = ref MemoryMarshal.GetReference(sums);
         nuint baseIdx = (nuint)(g * kb) * QuantMatrix.Group * 4;
