@@ -7,16 +7,21 @@ using System.Runtime.Intrinsics.X86;
 namespace Rnn.Kernels;
 
 // The float fast path: BLIS-style loops jc (NC columns) → pc (KC of the reduction) → pack B → ic (MC rows)
-// → pack A → ir (MR) → jr (NR) → micro-kernel: each A panel stays in L1 while B's panels pass (measured
-// faster here than BLIS's jr → ir). Each C element is summed in the same order (k blocks in
+// → pack A → jb (B's columns in L2-sized runs) → ir (MR) → jr (NR) → micro-kernel: each A panel stays in L1
+// while B's panels pass (measured faster here than BLIS's jr → ir), and each run of B stays in L2 while every
+// A panel of the block passes over it. Each C element is summed in the same order (k blocks in
 // order, p in order inside a block, one lane each) whatever tile or thread computes it, so splitting the
 // OUTPUT between threads gives bit-identical results. k is never split.
 public static unsafe partial class Gemm
 {
-    // Cache blocking: MC·KC floats of A (288 KB) stay in L2, KC·NC of B in L3, the C tile is prefetched.
+    // Cache blocking: MC·KC floats of A (288 KB) stay in L2, KC·NC of B in L3 (read in L2BlockBytes runs), the C
+    // tile is prefetched.
     // Measured on 1024³ (Zen 5): kc 512 beat 256 and 384 by 5-10% (fewer passes over C).
     private const int KC = 512;
     private const int NC = 4096;
+
+    // Bytes of packed B (kc rows of a run of columns) that every A panel of an ic block reads while it stays in L2.
+    private const int L2BlockBytes = 512 * 1024;
 
     // Below this many flops (2·m·n·k) one thread is faster than waking a second (measured, see SgemmBench).
     internal const double ParallelMinFlops = 1 << 20;
@@ -151,6 +156,27 @@ public static unsafe partial class Gemm
         // large enough that each core reading half from its own L2 beats the cost of a dispatch.
         bool big = !unpacked && m == 1 ? (long)n * k >= ParallelMinPackedGemv : 2.0 * m * n * k >= ParallelMinFlops;
         g.Chunks = big ? Math.Min(threads, units) : 1;
+        // A large square-ish product whose A must be packed: split the rows, so each thread packs only its own
+        // rows of A, and pack B once, all threads sharing the copy (a column split packs all of A per thread; a row
+        // split packing per thread, all of B). At least 16 micro-tiles of rows per thread keep the split even.
+        if (one && unpacked && !g.Gemv && !g.NarrowN && !g.DirectB && !g.DirectA && g.Chunks > 1
+            && m >= 16 * threads * MicroRows && 2L * m >= n)
+        {
+            float[] pbuf = ArrayPool<float>.Shared.Rent(PackedBLength<float>(n, k) + 16);
+            try
+            {
+                fixed (float* pp = pbuf)
+                {
+                    float* pb = Align64(pp);
+                    PackBFloat(pb, g.B, g.TB, n, k, false);
+                    g.PB = pb; g.SplitN = false; g.Unit = MicroRows;
+                    g.Chunks = Math.Min(threads, (m + g.Unit - 1) / g.Unit);
+                    fixed (Job* pg2 = &g) WorkerPool.Run(&RunChunk, pg2, g.Chunks);
+                }
+            }
+            finally { ArrayPool<float>.Shared.Return(pbuf); }
+            return;
+        }
         fixed (Job* pg = &g)
         {
             if (g.Chunks <= 1) RunChunk(pg, 0);
@@ -256,6 +282,7 @@ public static unsafe partial class Gemm
                     {
                         int kc = Math.Min(kcMax, k - pc);
                         float beta = pc == 0 ? g.Beta : 1f;
+                        int nbL2 = Math.Max(nr, L2BlockBytes / (4 * kc) / nr * nr);
                         if (g.PB != null) { }
                         else if (!g.DirectB) PackB(bufB, ref g, pc, kc, jc, nc, nr);
                         else if (ncFull < nc && !narrowDirect) PackB(bufB, ref g, pc, kc, jc + ncFull, nc - ncFull, nr);
@@ -264,65 +291,67 @@ public static unsafe partial class Gemm
                             int mc = Math.Min(mcMax, i1 - ic);
                             if (!g.DirectA && !g.DirectRows) PackA(bufA, ref g, ic, mc, pc, kc, mr);
                             int tiles = (mc + mr - 1) / mr;
-                            for (int ir = 0, rows, t = 0; ir < mc; ir += rows, t++)
-                            {
-                                // Packed panels hold MR rows each. Rows read in place need no panel, so they are split into
-                                // near-equal tiles (16 rows: 8 + 8, not 12 + 4, whose 4-row tile costs about 6 rows).
-                                rows = g.DirectRows ? (mc - ir + tiles - t - 1) / (tiles - t) : Math.Min(mr, mc - ir);
-                                // A stored (k, m) is read in place (row p of the panel is contiguous at stride m),
-                                // except a last panel of fewer than MR rows, which is packed (kernels may read MR floats).
-                                float* pa = bufA + (nint)ir * kc; nint sa = mr;
-                                if (g.DirectA)
+                            // B's columns in blocks that stay in L2 while every A panel of the block passes over them.
+                            for (int jb = 0; jb < nc; jb += nbL2)
+                                for (int ir = 0, rows, t = 0; ir < mc; ir += rows, t++)
                                 {
-                                    if (rows == mr) { pa = g.A + (nint)pc * g.Lda + ic + ir; sa = g.Lda; }
-                                    else { PackA(bufA, ref g, ic + ir, rows, pc, kc, mr); pa = bufA; }
-                                }
-                                // A stored (m, k) read from its rows (Rows512; NarrowRows512 for a last panel of at most 8 columns).
-                                float* rowsA = g.DirectRows ? g.A + (nint)(ic + ir) * g.Lda + pc : null;
-                                for (int jr = 0; jr < nc; jr += nr)
-                                {
-                                    int cols = Math.Min(nr, nc - jr);
-                                    float* pb; nint sb;
-                                    if (g.PB != null) { pb = g.PB + pc * npad + (nint)(jc + jr) * kc; sb = nr; }
-                                    else if (!g.DirectB) { pb = bufB + (nint)jr * kc; sb = nr; }
-                                    else if (jr < ncFull || narrowDirect) { pb = g.B + (nint)pc * n + jc + jr; sb = n; }
-                                    else { pb = bufB; sb = nr; }
-                                    float* cp = CAt(ref g, ic + ir, jc + jr, out nint ldc);
-                                    if (rowsA != null)
+                                    // Packed panels hold MR rows each. Rows read in place need no panel, so they are split into
+                                    // near-equal tiles (16 rows: 8 + 8, not 12 + 4, whose 4-row tile costs about 6 rows).
+                                    rows = g.DirectRows ? (mc - ir + tiles - t - 1) / (tiles - t) : Math.Min(mr, mc - ir);
+                                    // A stored (k, m) is read in place (row p of the panel is contiguous at stride m),
+                                    // except a last panel of fewer than MR rows, which is packed (kernels may read MR floats).
+                                    float* pa = bufA + (nint)ir * kc; nint sa = mr;
+                                    if (g.DirectA)
                                     {
-                                        bool wide = cols > 16;
-                                        if (cols <= 8) NarrowRows512(cols, rows, kc, rowsA, g.Lda, pb, sb, cp, ldc, g.Alpha, beta);
-                                        else if (cols == (wide ? 32 : 16)) Rows512(rows, wide, kc, rowsA, g.Lda, pb, sb, cp, ldc, g.Alpha, beta);
+                                        if (rows == mr) { pa = g.A + (nint)pc * g.Lda + ic + ir; sa = g.Lda; }
+                                        else { PackA(bufA, ref g, ic + ir, rows, pc, kc, mr); pa = bufA; }
+                                    }
+                                    // A stored (m, k) read from its rows (Rows512; NarrowRows512 for a last panel of at most 8 columns).
+                                    float* rowsA = g.DirectRows ? g.A + (nint)(ic + ir) * g.Lda + pc : null;
+                                    for (int jr = jb, jrEnd = Math.Min(nc, jb + nbL2); jr < jrEnd; jr += nr)
+                                    {
+                                        int cols = Math.Min(nr, nc - jr);
+                                        float* pb; nint sb;
+                                        if (g.PB != null) { pb = g.PB + pc * npad + (nint)(jc + jr) * kc; sb = nr; }
+                                        else if (!g.DirectB) { pb = bufB + (nint)jr * kc; sb = nr; }
+                                        else if (jr < ncFull || narrowDirect) { pb = g.B + (nint)pc * n + jc + jr; sb = n; }
+                                        else { pb = bufB; sb = nr; }
+                                        float* cp = CAt(ref g, ic + ir, jc + jr, out nint ldc);
+                                        if (rowsA != null)
+                                        {
+                                            bool wide = cols > 16;
+                                            if (cols <= 8) NarrowRows512(cols, rows, kc, rowsA, g.Lda, pb, sb, cp, ldc, g.Alpha, beta);
+                                            else if (cols == (wide ? 32 : 16)) Rows512(rows, wide, kc, rowsA, g.Lda, pb, sb, cp, ldc, g.Alpha, beta);
+                                            else
+                                            {
+                                                if (beta != 0f) CopyTile(tile, nr, cp, ldc, rows, cols);
+                                                Rows512(rows, wide, kc, rowsA, g.Lda, pb, sb, tile, nr, g.Alpha, beta);
+                                                CopyTile(cp, ldc, tile, nr, rows, cols);
+                                            }
+                                        }
+                                        else if (rows == mr && cols == nr) TK.Run(kc, pa, sa, pb, sb, cp, ldc, g.Alpha, beta);
+                                        else if (typeof(TK) == typeof(Kernel512))
+                                        {
+                                            // Only the rows and 16-column vectors that hold output; whole vectors go straight to C.
+                                            bool wide = cols > 16;
+                                            if (cols <= 8) NarrowEdge512(cols, rows, kc, pa, sa, pb, sb, cp, ldc, g.Alpha, beta);
+                                            else if (cols == (wide ? 32 : 16)) Edge512(rows, wide, kc, pa, sa, pb, sb, cp, ldc, g.Alpha, beta);
+                                            else
+                                            {
+                                                if (beta != 0f) CopyTile(tile, nr, cp, ldc, rows, cols);
+                                                Edge512(rows, wide, kc, pa, sa, pb, sb, tile, nr, g.Alpha, beta);
+                                                CopyTile(cp, ldc, tile, nr, rows, cols);
+                                            }
+                                        }
                                         else
                                         {
+                                            // Edge tile: run the same kernel on a scratch tile, copy the valid part.
                                             if (beta != 0f) CopyTile(tile, nr, cp, ldc, rows, cols);
-                                            Rows512(rows, wide, kc, rowsA, g.Lda, pb, sb, tile, nr, g.Alpha, beta);
+                                            TK.Run(kc, pa, sa, pb, sb, tile, nr, g.Alpha, beta);
                                             CopyTile(cp, ldc, tile, nr, rows, cols);
                                         }
                                     }
-                                    else if (rows == mr && cols == nr) TK.Run(kc, pa, sa, pb, sb, cp, ldc, g.Alpha, beta);
-                                    else if (typeof(TK) == typeof(Kernel512))
-                                    {
-                                        // Only the rows and 16-column vectors that hold output; whole vectors go straight to C.
-                                        bool wide = cols > 16;
-                                        if (cols <= 8) NarrowEdge512(cols, rows, kc, pa, sa, pb, sb, cp, ldc, g.Alpha, beta);
-                                        else if (cols == (wide ? 32 : 16)) Edge512(rows, wide, kc, pa, sa, pb, sb, cp, ldc, g.Alpha, beta);
-                                        else
-                                        {
-                                            if (beta != 0f) CopyTile(tile, nr, cp, ldc, rows, cols);
-                                            Edge512(rows, wide, kc, pa, sa, pb, sb, tile, nr, g.Alpha, beta);
-                                            CopyTile(cp, ldc, tile, nr, rows, cols);
-                                        }
-                                    }
-                                    else
-                                    {
-                                        // Edge tile: run the same kernel on a scratch tile, copy the valid part.
-                                        if (beta != 0f) CopyTile(tile, nr, cp, ldc, rows, cols);
-                                        TK.Run(kc, pa, sa, pb, sb, tile, nr, g.Alpha, beta);
-                                        CopyTile(cp, ldc, tile, nr, rows, cols);
-                                    }
                                 }
-                            }
                         }
                     }
                 }

@@ -123,6 +123,8 @@ public class GemmTests
         { 257, 300, 129, false, false }, { 257, 300, 129, true, true }, { 64, 2048, 128, false, true },
         { 64, 520, 300, false, false }, { 600, 40, 130, true, false }, { 1, 4000, 300, false, true },
         { 1, 4000, 300, false, false }, { 4000, 1, 300, false, false }, { 4000, 1, 300, true, false },
+        // Rows split over a B packed once for all threads; B's columns in L2-sized runs (kc 300: runs of 416).
+        { 400, 300, 700, false, false }, { 520, 1000, 600, false, true }, { 512, 600, 200, true, false },
     };
 
     [Theory]
@@ -156,6 +158,7 @@ public class GemmTests
         {
             (100, 100, 100, false, false), (32, 512, 128, false, true), (64, 520, 300, false, false),
             (257, 300, 129, true, true), (1, 1024, 256, false, true), (1, 1024, 256, false, false), (300, 1, 200, false, false),
+            (520, 1000, 600, false, true),
         };
         var bufs = shapes.Select(s => (a: Random(s.m * s.k, 1), b: Random(s.k * s.n, 2), c: new float[s.m * s.n])).ToArray();
         try
