@@ -7,7 +7,8 @@ using Rnn.Losses;
 namespace Rnn.Bench;
 
 /// <summary>
-/// `Rnn.Bench profile [--workload imdb] [--threads N] [--steps N]`: the imdb fwd and train_step phase by phase, from
+/// `Rnn.Bench profile [--workload imdb|lstm-infer-1] [--threads N] [--steps N]`: the imdb fwd and train_step (or the
+/// float32 lstm-infer-1 Forward) phase by phase, from
 /// the engine's own phase marks (<see cref="PhaseProfile"/>, off in every other command). Per phase: wall time per
 /// step on the driving thread (t0); t0's time in its own chunks of dispatched work, serial (outside any dispatch) and
 /// waiting for the workers; each worker's time in chunks and idle (spinning or asleep); dispatches per step and the
@@ -37,25 +38,34 @@ public static unsafe partial class Profile
                 case "--steps" when i + 1 < args.Length && int.TryParse(args[i + 1], out steps) && steps >= 1: i++; break;
                 case "--workload" when i + 1 < args.Length: workload = args[++i]; break;
                 default:
-                    Console.Error.WriteLine($"profile: unexpected argument '{args[i]}'; expected --workload imdb, --threads N, --steps N.");
+                    Console.Error.WriteLine($"profile: unexpected argument '{args[i]}'; expected --workload imdb|lstm-infer-1, --threads N, --steps N.");
                     return 2;
             }
         }
-        if (workload != "imdb")
+        if (workload is not ("imdb" or "lstm-infer-1"))
         {
-            Console.Error.WriteLine($"profile: expected --workload imdb (the only one with phase marks outside the scan), got '{workload}'.");
+            Console.Error.WriteLine($"profile: expected --workload imdb or lstm-infer-1, got '{workload}'.");
             return 2;
         }
         Engine.Threads = threads;
         if (OperatingSystem.IsLinux()) PhaseProfile.ThreadCpu = &ThreadCpuNs;
+        if (workload == "lstm-infer-1")
+        {
+            // The float32 workload: Forward over 100 steps of batch 1 (the scan's own phase marks).
+            var (l, x) = Workloads.LstmInfer1Layer();
+            var y = new float[l.OutputLength(100)];
+            Console.WriteLine($"lstm-infer-1, {threads} thread(s), kernel path {Dispatch.KernelPath}, {steps} calls after 30 warm-up calls; ms per call");
+            Measure(workload, "fwd", steps, threads, () => l.Forward(y, x, default, 1, 100));
+            return 0;
+        }
         const int B = 32, S = 100;
         var (model, tokens, labels) = Workloads.ImdbModel();
         var adam = new Rnn.Optimizers.Adam<float>(model.Parameters, 1e-3, 0.9, 0.999, 1e-8);
         Console.WriteLine($"imdb, {threads} thread(s), kernel path {Dispatch.KernelPath}, {steps} steps after 30 warm-up steps; ms per step");
         model.Training = false;
-        Measure("fwd", steps, threads, () => BinaryCrossEntropy.Forward<float>(model.Forward(tokens, default, B, S), labels));
+        Measure(workload, "fwd", steps, threads, () => BinaryCrossEntropy.Forward<float>(model.Forward(tokens, default, B, S), labels));
         model.Training = true;
-        Measure("train_step", steps, threads, () =>
+        Measure(workload, "train_step", steps, threads, () =>
         {
             PhaseProfile.Enter(StepPhase.ZeroGrad);
             model.ZeroGrad();
@@ -71,7 +81,7 @@ public static unsafe partial class Profile
         return 0;
     }
 
-    private static void Measure(string phase, int steps, int threads, Action step)
+    private static void Measure(string workload, string phase, int steps, int threads, Action step)
     {
         for (int i = 0; i < 30; i++) step();
         var tids = Tids();
@@ -92,7 +102,7 @@ public static unsafe partial class Profile
         long wallTotal = PhaseProfile.Wall.Sum();
         var inv = CultureInfo.InvariantCulture;
         Console.WriteLine();
-        Console.WriteLine(string.Create(inv, $"### imdb {phase}, {threads} thread(s): {ms(wallTotal):F3} ms wall, {cpu:F3} ms process CPU per step"));
+        Console.WriteLine(string.Create(inv, $"### {workload} {phase}, {threads} thread(s): {ms(wallTotal):F3} ms wall, {cpu:F3} ms process CPU per step"));
         Console.WriteLine();
         Console.WriteLine("Per step, ms. t0 drives the step: CPU (spinning included), wall outside any dispatch (serial), in its own chunks, waiting for the others;");
         Console.WriteLine("a worker: CPU and wall time in its chunks (the rest of the phase it idles). Wake lag: dispatch to a worker's start.");
