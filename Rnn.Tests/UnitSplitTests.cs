@@ -164,6 +164,55 @@ public class UnitSplitTests
         finally { Engine.Threads = 1; }
     }
 
+    [Theory]
+    [MemberData(nameof(Cells))]
+    public void ForwardOnABusyPoolFallsBackWithTheSameBitsAndAllocatesNothing(string cell)
+    {
+        // Split by units, Forward makes neither the whole packed W_hhᵀ nor the hoisted GEMM; when another thread holds
+        // the pool, the row loops run instead and must make both first.
+        const int s = 7;
+        var x = GradCheck.Det(s * I).Select(v => (float)v).ToArray();
+        try
+        {
+            Engine.Threads = 1;
+            using var l1 = Make(cell);
+            var expect = new float[l1.OutputLength(s)];
+            l1.Forward(expect, x, default, 1, s);
+            Engine.Threads = 2;
+            using var a = Make(cell);
+            using var b = Make(cell);
+            var ya = new float[expect.Length]; var yb = new float[expect.Length];
+            long fallbacks = Interlocked.Read(ref UnitSplit<float>.Fallbacks);
+            for (int round = 0; round < 2000 && Interlocked.Read(ref UnitSplit<float>.Fallbacks) == fallbacks; round++)
+            {
+                // Two passes at once: one takes the pool, the other (usually) finds it busy.
+                Exception? error = null;
+                var other = new Thread(() =>
+                {
+                    try { for (int i = 0; i < 20; i++) b.Forward(yb, x, default, 1, s); }
+                    catch (Exception e) { error = e; }
+                });
+                other.Start();
+                for (int i = 0; i < 20; i++)
+                {
+                    a.Forward(ya, x, default, 1, s);
+                    PackedTests.AssertSame<float>(expect, ya, $"{cell}: 2 threads, pool shared");
+                }
+                other.Join();
+                Assert.Null(error);
+                PackedTests.AssertSame<float>(expect, yb, $"{cell}: 2 threads, pool shared (other thread)");
+            }
+            Assert.True(Interlocked.Read(ref UnitSplit<float>.Fallbacks) > fallbacks, $"{cell}: no pass found the pool busy");
+            // Alone, the split runs and a pass allocates nothing once its buffers exist.
+            for (int i = 0; i < 50; i++) a.Forward(ya, x, default, 1, s);
+            long runs = Interlocked.Read(ref UnitSplit<float>.Runs);
+            Assert.Equal(0, SteadyStateBytes(() => a.Forward(ya, x, default, 1, s)));
+            Assert.True(Interlocked.Read(ref UnitSplit<float>.Runs) - runs >= 500, $"{cell}: the passes did not split by units");
+            PackedTests.AssertSame<float>(expect, ya, $"{cell}: 2 threads");
+        }
+        finally { Engine.Threads = 1; }
+    }
+
     [Fact]
     public void PackedProductOfAColumnSubsetHasTheWholeProductsBits()
     {

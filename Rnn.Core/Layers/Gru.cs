@@ -98,7 +98,7 @@ public sealed class Gru<T> : RecurrentLayer<T> where T : unmanaged, IFloatingPoi
         public void InputTarget(ScanArena<T> a, out Tape.Slot slot, out int firstStep, out int ld) { slot = a.Cell[Gx]; firstStep = 0; ld = 0; }
         public void InputGradient(ScanArena<T> a, out Tape.Slot slot, out int ld) { slot = a.Cell[After ? Gx : Dgx]; ld = 0; }
 
-        public void PrepareForward(ScanArena<T> a, int B)
+        public void PrepareForward(ScanArena<T> a, int B, bool packWhh = true)
         {
             int H = l.CellSize, G = GateRows;
             bool after = After;
@@ -109,6 +109,7 @@ public sealed class Gru<T> : RecurrentLayer<T> where T : unmanaged, IFloatingPoi
             l.BiasIh.Value.CopyTo(bias);
             if (l.BiasHh != null) Vec.Add(after ? bias[..(2 * H)] : bias, after ? l.BiasHh.Value.AsSpan(0, 2 * H) : l.BiasHh.Value);
             var whh = l.WeightHh.Value.AsSpan();
+            if (!packWhh) return;
             if (after) a.PackWeights(a.WhhP, whh, G, H, forOneRow: B == 1);
             else
             {
@@ -142,9 +143,10 @@ public sealed class Gru<T> : RecurrentLayer<T> where T : unmanaged, IFloatingPoi
         {
             var a = st.A;
             int H = l.CellSize, G = GateRows, I = l.InputSize, n = st.N, s = st.S, u0 = p.U0, w = p.Width, gw = 3 * w;
-            var gx = p.Gates.AsSpan(0, n * gw); var gh = p.Gates.AsSpan(n * gw, n * gw); // (n, 3w) each: r, z, n of these units
+            var gh = p.Gates.AsSpan(n * gw, n * gw); // (n, 3w) each: r, z, n of these units
+            var gx = u.ProjectAll ? u.InputRows(p, s, n) : p.Gates.AsSpan(0, n * gw);
             if (u.ProjectX) u.Product(p, false, gx, st.Rows(a.Xs, s, I), T.Zero, n);
-            else
+            else if (!u.ProjectAll)
             {
                 var all = st.Rows(a.Cell[Gx], s, G);
                 for (int b = 0; b < n; b++)

@@ -143,12 +143,12 @@ public sealed class Lstm<T> : RecurrentLayer<T> where T : unmanaged, IFloatingPo
         public void InputTarget(ScanArena<T> a, out Tape.Slot slot, out int firstStep, out int ld) { slot = a.Cell[Gates]; firstStep = 0; ld = Stride; }
         public void InputGradient(ScanArena<T> a, out Tape.Slot slot, out int ld) { slot = a.Cell[Gates]; ld = Stride; }
 
-        public void PrepareForward(ScanArena<T> a, int B)
+        public void PrepareForward(ScanArena<T> a, int B, bool packWhh = true)
         {
             var bias = a[a.Bias]; // the cell adds it (no pass writing it into every step's gates)
             l.BiasIh.Value.CopyTo(bias);
             if (l.BiasHh != null) Vec.Add(bias, l.BiasHh.Value);
-            a.PackWeights(a.WhhP, l.WeightHh.Value, GateRows, l.HiddenSize, forOneRow: B == 1); // once per pass, not once per step
+            if (packWhh) a.PackWeights(a.WhhP, l.WeightHh.Value, GateRows, l.HiddenSize, forOneRow: B == 1); // once per pass, not once per step
             if (Projects) a.PackWeights(a.Cell[WhrP], l.WeightHr!.Value, l.HiddenSize, l.CellSize, forOneRow: B == 1);
         }
 
@@ -189,9 +189,9 @@ public sealed class Lstm<T> : RecurrentLayer<T> where T : unmanaged, IFloatingPo
         {
             var a = st.A;
             int H = l.CellSize, I = l.InputSize, n = st.N, gs = Stride, s = st.S, u0 = p.U0, w = p.Width, gw = 4 * w;
-            var gk = p.Gates.AsSpan(0, n * gw); // (n, 4w): this participant's i, f, g, o
+            var gk = u.ProjectAll ? u.InputRows(p, s, n) : p.Gates.AsSpan(0, n * gw); // (n, 4w): this participant's i, f, g, o
             if (u.ProjectX) u.Product(p, false, gk, st.Rows(a.Xs, s, I), T.Zero, n);
-            else
+            else if (!u.ProjectAll)
             {
                 // The hoisted product's columns of these units.
                 var gates = st.Rows(a.Cell[Gates], s, gs);

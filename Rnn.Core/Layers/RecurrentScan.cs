@@ -26,8 +26,11 @@ internal interface IRecurrentCell<T> where T : unmanaged, IFloatingPointIeee754<
     void InputTarget(ScanArena<T> a, out Slot slot, out int firstStep, out int ld);
     /// <summary>The slot holding dG at the input pre-activations after Backward, and its row stride (0: dense).</summary>
     void InputGradient(ScanArena<T> a, out Slot slot, out int ld);
-    /// <summary>Writes the biases the cell adds per step (G·H) into the arena's bias slot; packs W_hh for Forward.</summary>
-    void PrepareForward(ScanArena<T> a, int batch);
+    /// <summary>
+    /// Writes the biases the cell adds per step (G·H) into the arena's bias slot; packs W_hh for Forward unless
+    /// <paramref name="packWhh"/> is false (a pass split by units packs each participant's rows instead).
+    /// </summary>
+    void PrepareForward(ScanArena<T> a, int batch, bool packWhh = true);
     /// <summary>Packs W_hh for Backward and clears the per-row gradient sums.</summary>
     void PrepareBackward(ScanArena<T> a, int batch);
     /// <summary>One forward step for rows [r0, r0 + n) of the batch.</summary>
@@ -300,23 +303,31 @@ internal sealed class RecurrentScan<T, TCell> : IRowLoops<T>, IScan<T>
         else RecurrentInit.ToScanOrder<T>(a[a.Xs], x, a.DropX ? a[a.Mx] : default, B, S, I, O.Backwards);
         if (a.HasMask) RecurrentInit.ToScanOrder<T>(a[a.M], mask, default, B, S, 1, O.Backwards);
 
-        PhaseProfile.Enter(StepPhase.ScanPrepare);
-        _cell.PrepareForward(a, B);
-        PhaseProfile.Enter(StepPhase.InputGemm);
         // Hoisted input projection over all steps, or per step inside the loop while it is in cache (same bits).
         a.XStep = _cell.ProjectsPerStep && _l.InputPerStep(B, G);
+        // Split by units, each participant packs its own rows of W_hh and W_ih and projects its own gates: the
+        // whole packed W_hhᵀ and the hoisted GEMM are made only if the pool turns out busy.
+        bool units = UnitsApply(a, B);
+        PhaseProfile.Enter(StepPhase.ScanPrepare);
+        _cell.PrepareForward(a, B, packWhh: !units);
+        PhaseProfile.Enter(StepPhase.InputGemm);
         if (a.XStep) Gemm.PackB<T>(a[a.WihP], _l.WeightIh.Value, true, G, I);
-        else
-        {
-            _cell.InputTarget(a, out var slot, out int first, out int ld);
-            Gemm.Multiply(a.Steps(slot, first, S), a.Steps(a.Xs, 0, S), _l.WeightIh.Value, false, true, T.One, T.Zero, a.RowCount(0, S), G, I, ldc: ld);
-        }
+        else if (!units) InputGemm(a, S);
         InitialStateInto(a, h0, c0, B);
 
         if (a.Units != null) a.Units.Stale = true; // the weights may have changed since the last pass, as for PrepareForward
         PhaseProfile.Enter(StepPhase.ForwardLoop);
-        if (!UnitLoops(a, B, S, projectX: false))
+        if (!units || !UnitLoops(a, B, S, projectX: false, projectAll: true))
+        {
+            if (units)
+            {
+                // The pool was busy: the row loops need what the split would have made itself.
+                Interlocked.Increment(ref UnitSplit<T>.Fallbacks);
+                _cell.PrepareForward(a, B);
+                InputGemm(a, S);
+            }
             RowLoops<T>.Forward(this, B, S, packed ? a.Len : default); // packed: split by length, not by count
+        }
 
         PhaseProfile.Enter(StepPhase.ScanOutput);
         if (packed) { PackedOutput(a, y, B, S); return; }
@@ -398,6 +409,14 @@ internal sealed class RecurrentScan<T, TCell> : IRowLoops<T>, IScan<T>
         }
     }
 
+    /// <summary>x·W_ihᵀ for every step in one GEMM, into the cell's input target.</summary>
+    private void InputGemm(ScanArena<T> a, int S)
+    {
+        _cell.InputTarget(a, out var slot, out int first, out int ld);
+        Gemm.Multiply(a.Steps(slot, first, S), a.Steps(a.Xs, 0, S), _l.WeightIh.Value, false, true, T.One, T.Zero, a.RowCount(0, S),
+            _cell.GateRows, _l.InputSize, ldc: ld);
+    }
+
     private static void ZeroPadded(Span<T> y, ReadOnlySpan<T> mask, int B, int S, int P)
     {
         for (int i = 0; i < B * S; i++)
@@ -417,15 +436,15 @@ internal sealed class RecurrentScan<T, TCell> : IRowLoops<T>, IScan<T>
     }
 
     /// <summary>
-    /// Runs the whole time loop split by hidden units (<see cref="UnitSplit{T}"/>) when inference on a float batch
-    /// (float32, bf16 or int8 weights) too small to split by rows meets more than one thread and a layer large enough to pay for a barrier per step;
-    /// false (nothing run) otherwise, or when the pool is busy. The bits are the single thread's either way.
+    /// True when inference on a float batch (float32, bf16 or int8 weights) too small to split by rows meets more than
+    /// one thread and a layer large enough to pay for a barrier per step: <see cref="UnitLoops"/> then runs split by
+    /// units, unless the pool is busy.
     /// </summary>
-    private unsafe bool UnitLoops(ScanArena<T> a, int B, int S, bool projectX)
+    private bool UnitsApply(ScanArena<T> a, int B)
     {
         // One thread (the common case) returns at the first test: a step on one thread pays a static load and a branch.
         if (WorkerPool.Size < 2 || typeof(T) != typeof(float)) return false;
-        int H = _l.CellSize, G = _cell.GateRows, P = _l.HiddenSize, I = _l.InputSize;
+        int H = _l.CellSize, G = _cell.GateRows, P = _l.HiddenSize;
         if (a.Kept || a.Packed || a.DropH || a.XStep || !_cell.SplitsUnits(B) || B >= 2 * WorkerPool.MinRowsPerChunk
             || WorkerPool.InRows || (long)G * P < Gemm.ParallelMinPackedGemv) return false;
         // Quantised weights of lstm-infer-1 (bf16 0.75 MB, int8 0.4 MB a step) measured no faster split (int8
@@ -435,12 +454,25 @@ internal sealed class RecurrentScan<T, TCell> : IRowLoops<T>, IScan<T>
         // a stream's step is one pool dispatch, which waits for the worker's ack, so a descheduled worker costs its
         // time slice every step); best runs bf16 0.600 → 0.359, int8 0.364 → 0.436. So the split stays off below 1 MB.
         if (a.Precision != WeightPrecision.Float32 && a.QuantBytes < UnitSplitMinQuantBytes) return false;
+        return UnitSplit<T>.Participants(H) >= 2;
+    }
+
+    /// <summary>
+    /// Runs the whole time loop split by hidden units (<see cref="UnitSplit{T}"/>) when <see cref="UnitsApply"/>; false
+    /// (nothing run) otherwise, or when the pool is busy. The bits are the single thread's either way. projectX: each
+    /// step's x is projected by the participants (a stream's step); projectAll: each participant projects every
+    /// step's x for its units before its first step (Forward, no hoisted GEMM); neither: the hoisted GEMM's gates.
+    /// </summary>
+    private unsafe bool UnitLoops(ScanArena<T> a, int B, int S, bool projectX, bool projectAll = false)
+    {
+        if (!UnitsApply(a, B)) return false;
+        int H = _l.CellSize, G = _cell.GateRows, P = _l.HiddenSize, I = _l.InputSize;
         int parts = UnitSplit<T>.Participants(H);
-        if (parts < 2) return false;
         var u = a.Units;
         if (u == null || !u.Fits(parts, B, H, I, P, G / H, a.Precision))
             a.Units = u = new UnitSplit<T>(parts, B, H, I, P, G / H, a.Precision); // once per shape
         u.ProjectX = projectX;
+        u.ProjectAll = projectAll;
         u.Reset();
         var job = new UnitJob { Scan = this, A = a, Seq = S };
         if (!WorkerPool.RunTogether(&UnitChunk, Unsafe.AsPointer(ref job), parts)) return false;
@@ -485,6 +517,7 @@ internal sealed class RecurrentScan<T, TCell> : IRowLoops<T>, IScan<T>
                     if (!u.TryClaim(c, s)) continue;
                     var p = u.Parts[c];
                     if (s == 0 && u.Stale) _cell.PackUnits(a, u, p); // usually by its owner: the panels start in its cache
+                    if (s == 0 && u.ProjectAll) u.ProjectInputs(p, a.Steps(a.Xs, 0, S), S * st.N);
                     _cell.ForwardUnits(ref st, u, p);
                     u.Complete(c, s);
                 }

@@ -88,12 +88,12 @@ public sealed class SimpleRnn<T> : RecurrentLayer<T> where T : unmanaged, IFloat
         public void InputTarget(ScanArena<T> a, out Tape.Slot slot, out int firstStep, out int ld) { slot = a.H; firstStep = 1; ld = 0; }
         public void InputGradient(ScanArena<T> a, out Tape.Slot slot, out int ld) { slot = a.Cell[Dpre]; ld = 0; }
 
-        public void PrepareForward(ScanArena<T> a, int B)
+        public void PrepareForward(ScanArena<T> a, int B, bool packWhh = true)
         {
             var bias = a[a.Bias];
             l.BiasIh.Value.CopyTo(bias);
             if (l.BiasHh != null) Vec.Add(bias, l.BiasHh.Value);
-            a.PackWeights(a.WhhP, l.WeightHh.Value, l.CellSize, l.CellSize, forOneRow: B == 1); // once per pass, not once per step
+            if (packWhh) a.PackWeights(a.WhhP, l.WeightHh.Value, l.CellSize, l.CellSize, forOneRow: B == 1); // once per pass, not once per step
         }
 
         public void PrepareBackward(ScanArena<T> a, int B)
@@ -114,6 +114,11 @@ public sealed class SimpleRnn<T> : RecurrentLayer<T> where T : unmanaged, IFloat
             int H = l.CellSize, n = st.N, u0 = p.U0, w = p.Width;
             var hCur = st.HNew.Slice(u0, (n - 1) * H + w); // (n, w) rows H apart: x·W_ihᵀ of these units
             if (u.ProjectX) u.Product(p, false, hCur, st.Rows(a.Xs, st.S, l.InputSize), T.Zero, n, ldc: H);
+            else if (u.ProjectAll)
+            {
+                var xg = u.InputRows(p, st.S, n); // (n, w)
+                for (int b = 0; b < n; b++) xg.Slice(b * w, w).CopyTo(hCur.Slice(b * H, w));
+            }
             for (int b = 0; b < n; b++) Vec.Add(hCur.Slice(b * H, w), p.Bias);
             if (!st.SkipProduct) u.Product(p, true, hCur, st.HPrev, T.One, n, ldc: H);
             for (int b = 0; b < n; b++)

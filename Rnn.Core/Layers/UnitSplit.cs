@@ -28,11 +28,16 @@ internal sealed class UnitSplit<T> where T : unmanaged, IFloatingPointIeee754<T>
         public QuantMatrix? QWhh, QWih;
         public sbyte[] Xq = [];
         public float[] Sx = [];
+        /// <summary>Forward without a hoisted GEMM: x·W_ihᵀ of its units for every step, (S·B, G·w).</summary>
+        public T[] XGates = [];
         public int Width => U1 - U0;
     }
 
     /// <summary>Runs that went split by units (tests use it to prove the path ran).</summary>
     internal static long Runs;
+
+    /// <summary>Forward passes planned split by units that found the pool busy and ran on the row loops instead.</summary>
+    internal static long Fallbacks;
 
     public readonly Part[] Parts;
     public readonly int Batch, Hidden, Input, Recurrent, GatesPerUnit;
@@ -41,6 +46,8 @@ internal sealed class UnitSplit<T> where T : unmanaged, IFloatingPointIeee754<T>
     public bool Stale = true;
     /// <summary>Streaming step: the participants project x themselves (else the hoisted GEMM's gates are read).</summary>
     public bool ProjectX;
+    /// <summary>Forward: each participant projects every step's x for its units before its first step (<see cref="ProjectInputs"/>).</summary>
+    public bool ProjectAll;
     // Per chunk, 64 bytes apart (no false sharing): steps claimed, steps finished. Chunk c's step s is claimed by one
     // participant (its owner c unless that one is late: a descheduled vCPU then costs a chunk's time, not a time slice).
     private readonly int[] _claimed, _completed;
@@ -111,6 +118,24 @@ internal sealed class UnitSplit<T> where T : unmanaged, IFloatingPointIeee754<T>
         var xf = MemoryMarshal.Cast<T, float>(x);
         if (q.Int8) QuantGemv.MultiplyInt8(cf, xf, q, beta != T.Zero, n, p.Xq, p.Sx, ldc);
         else QuantGemv.MultiplyBf16(cf, xf, q, beta != T.Zero, n, ldc);
+    }
+
+    /// <summary>
+    /// x·W_ihᵀ for participant p's units over all rows of xs (rows, I) into its <see cref="Part.XGates"/> (rows, G·w):
+    /// the hoisted GEMM's columns of these units, the same bits (each column is the same dot product in the same order).
+    /// </summary>
+    public void ProjectInputs(Part p, ReadOnlySpan<T> xs, int rows)
+    {
+        int n = GatesPerUnit * p.Width;
+        if (p.XGates.Length < rows * n) p.XGates = new T[rows * n]; // once per longer sequence
+        Gemm.MultiplyPacked<T>(p.XGates, xs, p.Wih, false, T.One, T.Zero, rows, n, Input);
+    }
+
+    /// <summary>Participant p's projected inputs of step s (n rows): its gates before the recurrent product adds to them.</summary>
+    public Span<T> InputRows(Part p, int s, int n)
+    {
+        int gw = GatesPerUnit * p.Width;
+        return p.XGates.AsSpan(s * n * gw, n * gw);
     }
 
     /// <summary>Before a run: no chunk claimed or finished.</summary>
