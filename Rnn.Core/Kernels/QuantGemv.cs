@@ -51,18 +51,14 @@ internal sealed class QuantMatrix
         _length = len;
         if (int8)
         {
-            Q = GC.AllocateArray<sbyte>((int)len + 64, pinned: true);
-            Base = AlignedStart(ref MemoryMarshal.GetArrayDataReference(Q), 1);
+            (Q, Base) = Aligned.Pinned<sbyte>((int)len, zeroed: true);
             Scale = new float[Groups * Group]; Corr = new int[Groups * Group];
         }
         else
         {
-            Bf16 = GC.AllocateArray<ushort>((int)len + 32, pinned: true);
-            Base = AlignedStart(ref MemoryMarshal.GetArrayDataReference(Bf16), 2);
+            (Bf16, Base) = Aligned.Pinned<ushort>((int)len, zeroed: true);
         }
     }
-
-    private static unsafe int AlignedStart<TE>(ref TE first, int size) => (int)((64 - (nint)Unsafe.AsPointer(ref first) % 64) % 64 / size);
 
     /// <summary>The int8 weights without the alignment padding.</summary>
     public ReadOnlySpan<sbyte> QWeights => Q.AsSpan(Base, Int8 ? (int)_length : 0);

@@ -1,4 +1,4 @@
-using System.Runtime.CompilerServices;
+using Rnn.Kernels;
 
 namespace Rnn.Tape;
 
@@ -57,9 +57,7 @@ public sealed class Tape<T> : IDisposable where T : unmanaged
         if (_arena != null && _arena.Length - _base >= _length) return;
         // Pinned and started at a 64-byte boundary: a vector load of a slot then splits a cache line only where the
         // slot's own offset does, whatever address the GC gave the array (lstm-infer-1 ran 1.1 or 1.5 ms by placement).
-        int pad = 64 / Unsafe.SizeOf<T>();
-        _arena = GC.AllocateUninitializedArray<T>(Math.Max(_length, 1) + pad, pinned: true);
-        unsafe { _base = (int)((64 - (nint)Unsafe.AsPointer(ref _arena[0]) % 64) % 64 / Unsafe.SizeOf<T>()); }
+        (_arena, _base) = Aligned.Pinned<T>(Math.Max(_length, 1), zeroed: false);
     }
 
     /// <summary>The whole slot.</summary>
