@@ -13,18 +13,19 @@ public class FitMaskTests
 {
     private const int S = 7, F = 3, N = 22;
 
-    // Features (N, S, F), a mask with each sample's 1s then 0s (or 0s first for odd samples: pre-padding), targets per sample.
-    private sealed class Masked(float[] x, float[] y, float[] mask, int count, int targetsPerSample) : IMaskedBatchSource<float, float, float>
+    // Features (n, S, F), a mask (n, S) with each sample's 1s then 0s (or 0s first for odd samples: pre-padding), targets (n, targetsPerSample).
+    private sealed class Masked<TTarget>(float[] x, TTarget[] y, float[] mask, int targetsPerSample) : IMaskedBatchSource<float, TTarget, float>
+        where TTarget : unmanaged
     {
-        public int Count => count;
+        public int Count => mask.Length / S;
         public int SeqLen => S;
         public int InputsPerSample => S * F;
         public int TargetsPerSample => targetsPerSample;
-        public void Gather(ReadOnlySpan<int> indices, Span<float> inputs, Span<float> targets, Span<float> m)
+        public void Gather(ReadOnlySpan<int> indices, Span<float> inputs, Span<TTarget> targets, Span<float> m)
         {
             Batcher.Gather(inputs, x, indices, S * F); Batcher.Gather(targets, y, indices, targetsPerSample); Batcher.Gather(m, mask, indices, S);
         }
-        public void Gather(ReadOnlySpan<int> indices, Span<float> inputs, Span<float> targets) => throw new InvalidOperationException("masked source");
+        public void Gather(ReadOnlySpan<int> indices, Span<float> inputs, Span<TTarget> targets) => throw new InvalidOperationException("masked source");
     }
 
     private sealed class Both(int[] lengths) : IMaskedBatchSource<float, float, float>, IPackedBatchSource<float, float>
@@ -67,8 +68,8 @@ public class FitMaskTests
         using var a = VectorModel(3);
         using var b = VectorModel(3);
         var fitter = new Trainer<float, float>(a, new MseLoss<float>(), new Adam<float>(a.Parameters, 0.01));
-        var history = fitter.Fit(new Masked(x, y, mask, N, 1), new FitOptions { Epochs = 2, BatchSize = 5, ShuffleRng = new Rng(9) },
-            new Masked(vx, vy, vm, 6, 1));
+        var history = fitter.Fit(new Masked<float>(x, y, mask, 1), new FitOptions { Epochs = 2, BatchSize = 5, ShuffleRng = new Rng(9) },
+            new Masked<float>(vx, vy, vm, 1));
         var manual = new Trainer<float, float>(b, new MseLoss<float>(), new Adam<float>(b.Parameters, 0.01));
         var batcher = new Batcher(N, 5, new Rng(9));
         var xb = new float[5 * S * F]; var yb = new float[5]; var mb = new float[5 * S];
@@ -104,7 +105,7 @@ public class FitMaskTests
         using var a = SequenceModel(6);
         using var b = SequenceModel(6);
         var fitter = new Trainer<float, int>(a, new SoftmaxCrossEntropyLoss<float>(4), new Sgd<float>(a.Parameters, 0.1));
-        var history = fitter.Fit(new MaskedInts(x, y, mask), new FitOptions { Epochs = 1, BatchSize = 8, Shuffle = false });
+        var history = fitter.Fit(new Masked<int>(x, y, mask, S), new FitOptions { Epochs = 1, BatchSize = 8, Shuffle = false });
         var manual = new Trainer<float, int>(b, new SoftmaxCrossEntropyLoss<float>(4), new Sgd<float>(b.Parameters, 0.1));
         double lossSum = 0;
         long correct = 0, counted = 0;
@@ -119,19 +120,6 @@ public class FitMaskTests
         Assert.Equal((double)correct / counted, history.Epochs[0].Accuracy);
         Assert.Equal(mask.Count(v => v != 0), counted); // only the real steps were scored
         for (int k = 0; k < a.Parameters.Count; k++) Assert.Equal(a.Parameters[k].Value, b.Parameters[k].Value);
-    }
-
-    private sealed class MaskedInts(float[] x, int[] y, float[] mask) : IMaskedBatchSource<float, int, float>
-    {
-        public int Count => N;
-        public int SeqLen => S;
-        public int InputsPerSample => S * F;
-        public int TargetsPerSample => S;
-        public void Gather(ReadOnlySpan<int> indices, Span<float> inputs, Span<int> targets, Span<float> m)
-        {
-            Batcher.Gather(inputs, x, indices, S * F); Batcher.Gather(targets, y, indices, S); Batcher.Gather(m, mask, indices, S);
-        }
-        public void Gather(ReadOnlySpan<int> indices, Span<float> inputs, Span<int> targets) => throw new InvalidOperationException("masked source");
     }
 
     [Fact]
@@ -158,7 +146,7 @@ public class FitMaskTests
         using var m = VectorModel(11);
         var t = new Trainer<float, float>(m, new MseLoss<float>(), new Adam<float>(m.Parameters));
         var probe = new AllocationProbe();
-        t.Fit(new Masked(x, y, mask, N, 1), new FitOptions { Epochs = 2, BatchSize = 4, Callbacks = [probe] });
+        t.Fit(new Masked<float>(x, y, mask, 1), new FitOptions { Epochs = 2, BatchSize = 4, Callbacks = [probe] });
         var second = probe.Marks.Where(p => p.Epoch == 2).ToList();
         Assert.Equal(6, second.Count);
         Assert.Equal(0, second[^1].Bytes - second[0].Bytes);
