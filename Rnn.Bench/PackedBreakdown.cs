@@ -1,11 +1,9 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
-using Rnn.Init;
 using Rnn.Kernels;
 using Rnn.Layers;
 using Rnn.Losses;
-using Rnn.Optimizers;
 
 namespace Rnn.Bench;
 
@@ -16,12 +14,13 @@ namespace Rnn.Bench;
 /// </summary>
 public static class PackedBreakdown
 {
-    private const int B = 32, S = 400, V = 20000, E = 128, H = 128, G = 4 * H, Gs = G + 16; // Gs: the layer's gate-row stride
+    private const int B = Workloads.ImdbLongSetup.B, S = Workloads.ImdbLongSetup.S, H = Workloads.ImdbLongSetup.H, E = Workloads.ImdbLongSetup.E;
+    private const int G = 4 * H, Gs = G + 16; // Gs: the layer's gate-row stride
 
     /// <summary>Prints the breakdown; returns the exit code.</summary>
     public static int Run()
     {
-        var lengths = Workloads.LongLengths().Take(Workloads.LongBatches).ToArray();
+        var lengths = Workloads.LongLengths();
         InSitu(lengths);
         Parts(lengths);
         StepGemms();
@@ -30,22 +29,10 @@ public static class PackedBreakdown
 
     private static void InSitu(int[][] lengths)
     {
-        var rng = new Rng(1);
-        var emb = new Embedding<float>(V, E, rng, name: "embedding");
-        var lstm = new Lstm<float>(E, H, rng, new LstmOptions { Init = InitScheme.PyTorch, ReturnSequences = false });
-        var fc = new Dense<float>(H, 1, rng, name: "fc");
-        var parameters = emb.Parameters.Concat(lstm.Parameters).Concat(fc.Parameters).ToArray();
-        var adam = new Adam<float>(parameters, 1e-3, 0.9, 0.999, 1e-8);
-        var toks = lengths.Select(l =>
-        {
-            var tok = new int[B * S];
-            for (int b = 0; b < B; b++) for (int t = 0; t < l[b]; t++) tok[b * S + t] = 1 + (int)(rng.NextUInt64() % (V - 1));
-            return tok;
-        }).ToArray();
-        var labels = new float[B];
-        for (int b = 0; b < B; b++) labels[b] = b % 2;
-        var e = new float[B * S * E]; var de = new float[B * S * E];
-        var h = new float[B * H]; var dh = new float[B * H]; var logit = new float[B]; var dlogit = new float[B];
+        // The workload's own layers, Adam, batches and buffers.
+        using var w = new Workloads.ImdbLongSetup(lengths);
+        var (emb, lstm, fc, parameters, adam, batches) = (w.Emb, w.Lstm, w.Fc, w.Parameters, w.Adam, w.Batches);
+        var (e, de, h, dh, logit, dlogit) = (w.Embedded, w.DEmbedded, w.Last, w.DLast, w.Logit, w.DLogit);
         string[] names = ["zero grads", "embedding gather", "LSTM forward (packed)", "head + loss fwd/bwd", "clear dx (B·S·E)", "LSTM backward (packed)", "embedding scatter", "Adam step"];
         var t = new List<double>[names.Length];
         for (int i = 0; i < t.Length; i++) t[i] = [];
@@ -56,13 +43,13 @@ public static class PackedBreakdown
             ts[0] = Now();
             foreach (var p in parameters) p.ZeroGrad();
             ts[1] = Now();
-            emb.Forward(e, toks[k], B, S);
+            emb.Forward(e, batches[k].Tokens, B, S);
             ts[2] = Now();
             lstm.ForwardPacked(h, e, lengths[k], B, S);
             ts[3] = Now();
             fc.Forward(logit, h, B);
-            BinaryCrossEntropy.Forward<float>(logit, labels);
-            BinaryCrossEntropy.Backward<float>(dlogit, logit, labels, 1f);
+            BinaryCrossEntropy.Forward<float>(logit, batches[k].Labels);
+            BinaryCrossEntropy.Backward<float>(dlogit, logit, batches[k].Labels, 1f);
             fc.Backward(dh, dlogit, B);
             ts[4] = Now();
             de.AsSpan().Clear();

@@ -286,32 +286,15 @@ public static class Workloads
     /// </summary>
     public static WorkloadCase ImdbLong(bool packed)
     {
-        const int B = 32, S = 400, V = 20000, E = 128, H = 128;
+        const int B = ImdbLongSetup.B, S = ImdbLongSetup.S, E = ImdbLongSetup.E, H = ImdbLongSetup.H;
         var lengths = LongLengths();
         long tokens = lengths.Sum(l => (long)l.Sum());
         long flops = (2L * 4 * H * (E + H) * 3 + 2L * 4 * H * E) * tokens / LongBatches + 3 * 2L * B * H;
         return new WorkloadCase(packed ? "imdb-packed" : "imdb-400", "train_step", flops, () =>
         {
-            var rng = new Rng(1);
-            var emb = new Embedding<float>(V, E, rng, name: "embedding");
-            var lstm = new Lstm<float>(E, H, rng, new LstmOptions { Init = InitScheme.PyTorch, ReturnSequences = false });
-            var fc = new Dense<float>(H, 1, rng, name: "fc");
-            var parameters = emb.Parameters.Concat(lstm.Parameters).Concat(fc.Parameters).ToArray();
-            var adam = new Adam<float>(parameters, 1e-3, 0.9, 0.999, 1e-8);
-            var batches = new (int[] Tokens, float[] Mask, int[] Lengths, float[] Labels)[LongBatches];
-            for (int i = 0; i < LongBatches; i++)
-            {
-                var tok = new int[B * S]; var mask = new float[B * S]; var labels = new float[B];
-                for (int b = 0; b < B; b++)
-                {
-                    for (int t = 0; t < lengths[i][b]; t++) { tok[b * S + t] = 1 + (int)(rng.NextUInt64() % (V - 1)); mask[b * S + t] = 1; }
-                    labels[b] = rng.NextUInt64() % 2;
-                }
-                batches[i] = (tok, mask, lengths[i], labels);
-            }
-            var e = new float[B * S * E]; var de = new float[B * S * E];
-            var h = new float[B * H]; var dh = new float[B * H];
-            var logit = new float[B]; var dlogit = new float[B];
+            var w = new ImdbLongSetup(lengths);
+            var (emb, lstm, fc, parameters, adam, batches) = (w.Emb, w.Lstm, w.Fc, w.Parameters, w.Adam, w.Batches);
+            var (e, de, h, dh, logit, dlogit) = (w.Embedded, w.DEmbedded, w.Last, w.DLast, w.Logit, w.DLogit);
             return () =>
             {
                 foreach (var (tok, mask, lens, labels) in batches)
@@ -330,6 +313,53 @@ public static class Workloads
                 }
             };
         }, StepsPerCall: LongBatches);
+    }
+
+    /// <summary>
+    /// The imdb-packed / imdb-400 train step's layers, optimiser, batches and buffers, drawn from Rng(1): Embedding(20000, 128)
+    /// → LSTM(128, PyTorch init) → h_T → Dense(128, 1), Adam (lr 1e-3, ε 1e-8) over every parameter; per batch, tokens
+    /// post-padded to 400 with the mask, the lengths and 0/1 labels. The workload and `shapes --packed` time this one setup.
+    /// </summary>
+    internal sealed class ImdbLongSetup : IDisposable
+    {
+        public const int B = 32, S = 400, V = 20000, E = 128, H = 128;
+        public readonly Embedding<float> Emb;
+        public readonly Lstm<float> Lstm;
+        public readonly Dense<float> Fc;
+        public readonly Parameter<float>[] Parameters;
+        public readonly Adam<float> Adam;
+        public readonly (int[] Tokens, float[] Mask, int[] Lengths, float[] Labels)[] Batches;
+        // Step buffers: the embedded tokens and their gradient (B, S, E), h_T and its gradient (B, H), the logits and theirs (B).
+        public readonly float[] Embedded = new float[B * S * E], DEmbedded = new float[B * S * E];
+        public readonly float[] Last = new float[B * H], DLast = new float[B * H], Logit = new float[B], DLogit = new float[B];
+
+        /// <summary>One batch of <see cref="B"/> per row of <paramref name="lengths"/> (<see cref="LongLengths"/>).</summary>
+        public ImdbLongSetup(int[][] lengths)
+        {
+            var rng = new Rng(1);
+            Emb = new Embedding<float>(V, E, rng, name: "embedding");
+            Lstm = new Lstm<float>(E, H, rng, new LstmOptions { Init = InitScheme.PyTorch, ReturnSequences = false });
+            Fc = new Dense<float>(H, 1, rng, name: "fc");
+            Parameters = Emb.Parameters.Concat(Lstm.Parameters).Concat(Fc.Parameters).ToArray();
+            Adam = new Adam<float>(Parameters, 1e-3, 0.9, 0.999, 1e-8);
+            Batches = new (int[], float[], int[], float[])[lengths.Length];
+            for (int i = 0; i < lengths.Length; i++)
+            {
+                var tok = new int[B * S]; var mask = new float[B * S]; var labels = new float[B];
+                for (int b = 0; b < B; b++)
+                {
+                    for (int t = 0; t < lengths[i][b]; t++) { tok[b * S + t] = 1 + (int)(rng.NextUInt64() % (V - 1)); mask[b * S + t] = 1; }
+                    labels[b] = rng.NextUInt64() % 2;
+                }
+                Batches[i] = (tok, mask, lengths[i], labels);
+            }
+        }
+
+        /// <summary>Disposes the layers.</summary>
+        public void Dispose()
+        {
+            Emb.Dispose(); Lstm.Dispose(); Fc.Dispose();
+        }
     }
 
     /// <summary>(batches, 32) lengths from the embedded Data/imdb-train-lengths-400.txt.</summary>
