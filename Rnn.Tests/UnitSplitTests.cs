@@ -160,6 +160,20 @@ public class UnitSplitTests
             Assert.True(Interlocked.Read(ref UnitSplit<float>.Runs) > runs, $"{cell}: the unit split did not run");
             Engine.Threads = 1;
             PackedTests.AssertSame<float>(Pass(l), two, $"{cell}: 2 threads after the weights changed");
+            // A pass with the same bytes skips packing: one element changed (the last unit's last weight, the first one)
+            // must still be seen, in W_hh and in W_ih alike.
+            var (whh, wih) = (l.Parameters.First(p => p.Name.StartsWith("weight_hh", StringComparison.Ordinal)),
+                l.Parameters.First(p => p.Name.StartsWith("weight_ih", StringComparison.Ordinal)));
+            foreach (var (w, i, v) in new[] { (whh, whh.Length - 1, 0.25f), (wih, wih.Length - 1, -0.5f), (whh, 0, 0f) })
+            {
+                Engine.Threads = 2;
+                w.Value[i] = v;
+                runs = Interlocked.Read(ref UnitSplit<float>.Runs);
+                two = Pass(l);
+                Assert.True(Interlocked.Read(ref UnitSplit<float>.Runs) > runs, $"{cell}: the unit split did not run");
+                Engine.Threads = 1;
+                PackedTests.AssertSame<float>(Pass(l), two, $"{cell}: 2 threads after {w.Name}[{i}] = {v}");
+            }
         }
         finally { Engine.Threads = 1; }
     }

@@ -23,7 +23,10 @@ internal sealed class UnitSplit<T> where T : unmanaged, IFloatingPointIeee754<T>
     {
         public int U0, U1;
         /// <summary>Its G·w rows of W_hh and W_ih packed (w = U1 − U0), its biases (G·w), its gates (2, B, G·w).</summary>
-        public T[] Whh = [], Wih = [], Bias = [], Gates = [], Scratch = [];
+        public T[] Whh = [], Wih = [], Bias = [], Gates = [];
+        /// <summary>Its rows of W_hh (G·w, P) then of W_ih (G·w, I), as last packed (valid while <see cref="HasKept"/>).</summary>
+        public T[] Kept = [];
+        public bool HasKept;
         /// <summary>Reduced precision (streams): its rows quantised, and its own scratch for the int8 product's x.</summary>
         public QuantMatrix? QWhh, QWih;
         public sbyte[] Xq = [];
@@ -67,7 +70,7 @@ internal sealed class UnitSplit<T> where T : unmanaged, IFloatingPointIeee754<T>
             {
                 U0 = u0, U1 = u1,
                 Whh = new T[Gemm.PackedBLength<T>(n, recurrent)], Wih = new T[Gemm.PackedBLength<T>(n, input)],
-                Bias = new T[n], Gates = new T[2 * batch * n], Scratch = new T[n * Math.Max(input, recurrent)],
+                Bias = new T[n], Gates = new T[2 * batch * n], Kept = new T[n * (recurrent + input)],
             };
             if (precision == WeightPrecision.Float32) continue;
             bool int8 = precision == WeightPrecision.Int8;
@@ -92,17 +95,37 @@ internal sealed class UnitSplit<T> where T : unmanaged, IFloatingPointIeee754<T>
         for (int g = 0; g < gates; g++) w.Slice((g * hidden + u0) * k, n).CopyTo(dst.Slice(g * n, n));
     }
 
-    /// <summary>Packs the participant's rows of W_hh (G·H, P) and W_ih (G·H, I) for its products, and its biases.</summary>
+    /// <summary>True when w's rows g·H + [u0, u1) for each gate g hold the same bytes as kept (G·w, k).</summary>
+    public static bool SameRows(ReadOnlySpan<T> kept, ReadOnlySpan<T> w, int gates, int hidden, int u0, int u1, int k)
+    {
+        int n = (u1 - u0) * k;
+        for (int g = 0; g < gates; g++)
+            if (!MemoryMarshal.AsBytes(w.Slice((g * hidden + u0) * k, n)).SequenceEqual(MemoryMarshal.AsBytes(kept.Slice(g * n, n))))
+                return false;
+        return true;
+    }
+
+    /// <summary>
+    /// Packs the participant's rows of W_hh (G·H, P) and W_ih (G·H, I) for its products, and its biases. Every inference
+    /// pass calls it (the weights may have changed in between); rows with the same bytes as last time are not packed
+    /// again: comparing reads them once, packing (a gather, then a transpose) cost several times that.
+    /// </summary>
     public void Pack(Part p, ReadOnlySpan<T> whh, ReadOnlySpan<T> wih, ReadOnlySpan<T> bias)
     {
         int n = GatesPerUnit * p.Width;
-        Gather(p.Scratch, whh, GatesPerUnit, Hidden, p.U0, p.U1, Recurrent);
-        if (p.QWhh != null) p.QWhh.Pack(MemoryMarshal.Cast<T, float>(p.Scratch.AsSpan(0, n * Recurrent)));
-        else Gemm.PackB<T>(p.Whh, p.Scratch, true, n, Recurrent, forOneRow: Batch == 1);
-        Gather(p.Scratch, wih, GatesPerUnit, Hidden, p.U0, p.U1, Input);
-        if (p.QWih != null) p.QWih.Pack(MemoryMarshal.Cast<T, float>(p.Scratch.AsSpan(0, n * Input)));
-        else Gemm.PackB<T>(p.Wih, p.Scratch, true, n, Input);
         Gather(p.Bias, bias, GatesPerUnit, Hidden, p.U0, p.U1, 1);
+        var kh = p.Kept.AsSpan(0, n * Recurrent); // (G·w, P)
+        var ki = p.Kept.AsSpan(n * Recurrent, n * Input); // (G·w, I)
+        if (p.HasKept && SameRows(kh, whh, GatesPerUnit, Hidden, p.U0, p.U1, Recurrent)
+            && SameRows(ki, wih, GatesPerUnit, Hidden, p.U0, p.U1, Input)) return;
+        p.HasKept = false; // until both are packed (a throw half way leaves nothing half kept)
+        Gather(kh, whh, GatesPerUnit, Hidden, p.U0, p.U1, Recurrent);
+        if (p.QWhh != null) p.QWhh.Pack(MemoryMarshal.Cast<T, float>(kh));
+        else Gemm.PackB<T>(p.Whh, kh, true, n, Recurrent, forOneRow: Batch == 1);
+        Gather(ki, wih, GatesPerUnit, Hidden, p.U0, p.U1, Input);
+        if (p.QWih != null) p.QWih.Pack(MemoryMarshal.Cast<T, float>(ki));
+        else Gemm.PackB<T>(p.Wih, ki, true, n, Input);
+        p.HasKept = true;
     }
 
     /// <summary>
