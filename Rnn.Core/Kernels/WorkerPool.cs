@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.ExceptionServices;
 
 namespace Rnn.Kernels;
 
@@ -131,7 +132,11 @@ internal static unsafe class WorkerPool
             foreach (var w in ws)
                 if (Volatile.Read(ref w.Sleeping) != 0) lock (w.Gate) Monitor.Pulse(w.Gate);
 
-            fn(state, 0);
+            // The caller's own chunk may throw: the workers still run theirs on the caller's state (its stack), so
+            // its exception waits until they are done, as theirs do.
+            Exception? own = null;
+            try { fn(state, 0); }
+            catch (Exception ex) { own = ex; }
             long done0 = prof ? Stopwatch.GetTimestamp() : 0;
 
             // Wait for every worker (also those without a chunk) so none still reads the job afterwards.
@@ -148,6 +153,7 @@ internal static unsafe class WorkerPool
                 }
             }
             if (prof) PhaseProfile.Driver(s_profPhase, s_profStart, done0, Stopwatch.GetTimestamp());
+            if (own != null) ExceptionDispatchInfo.Throw(own);
             if (s_error is { } e) throw new AggregateException("A kernel chunk failed.", e);
         }
         finally
