@@ -200,11 +200,15 @@ public class PackedTests
     }
 
     /// <summary>Equal element by element (== : the same value; only a zero's sign could differ).</summary>
+    /// <summary>The same bits, element by element (NaN payloads and the sign of zero included); the labels say which is which.</summary>
     internal static void AssertSame<T>(ReadOnlySpan<T> want, ReadOnlySpan<T> got, string what) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        Assert.True(want.Length == got.Length, $"{what}: {want.Length} vs {got.Length} elements");
+        Assert.True(want.Length == got.Length, $"{what}: expected {want.Length} elements, got {got.Length}");
+        var wb = System.Runtime.InteropServices.MemoryMarshal.AsBytes(want);
+        var gb = System.Runtime.InteropServices.MemoryMarshal.AsBytes(got);
+        int size = wb.Length / Math.Max(1, want.Length);
         for (int i = 0; i < want.Length; i++)
-            Assert.True(want[i] == got[i], $"{what}[{i}]: masked {want[i]:R}, packed {got[i]:R}");
+            Assert.True(wb.Slice(i * size, size).SequenceEqual(gb.Slice(i * size, size)), $"{what}[{i}]: expected {want[i]:R}, got {got[i]:R}");
     }
 
     /// <summary>
