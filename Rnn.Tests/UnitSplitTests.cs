@@ -149,30 +149,31 @@ public class UnitSplitTests
             l.Forward(y, x, default, 1, s);
             return y;
         }
+        // A pass on 2 threads (split by units) has the bits of one on 1 thread.
+        void SplitMatchesOneThread(RecurrentLayer<float> l, string what)
+        {
+            Engine.Threads = 2;
+            long runs = Interlocked.Read(ref UnitSplit<float>.Runs);
+            var two = Pass(l);
+            Assert.True(Interlocked.Read(ref UnitSplit<float>.Runs) > runs, $"{cell}: the unit split did not run");
+            Engine.Threads = 1;
+            PackedTests.AssertSame<float>(Pass(l), two, $"{cell}: 2 threads after {what}");
+        }
         try
         {
             Engine.Threads = 2;
             using var l = Make(cell);
             Pass(l);
             foreach (var p in l.Parameters) for (int i = 0; i < p.Length; i++) p.Value[i] *= 0.5f;
-            long runs = Interlocked.Read(ref UnitSplit<float>.Runs);
-            var two = Pass(l);
-            Assert.True(Interlocked.Read(ref UnitSplit<float>.Runs) > runs, $"{cell}: the unit split did not run");
-            Engine.Threads = 1;
-            PackedTests.AssertSame<float>(Pass(l), two, $"{cell}: 2 threads after the weights changed");
+            SplitMatchesOneThread(l, "the weights changed");
             // A pass with the same bytes skips packing: one element changed (the last unit's last weight, the first one)
             // must still be seen, in W_hh and in W_ih alike.
             var (whh, wih) = (l.Parameters.First(p => p.Name.StartsWith("weight_hh", StringComparison.Ordinal)),
                 l.Parameters.First(p => p.Name.StartsWith("weight_ih", StringComparison.Ordinal)));
             foreach (var (w, i, v) in new[] { (whh, whh.Length - 1, 0.25f), (wih, wih.Length - 1, -0.5f), (whh, 0, 0f) })
             {
-                Engine.Threads = 2;
                 w.Value[i] = v;
-                runs = Interlocked.Read(ref UnitSplit<float>.Runs);
-                two = Pass(l);
-                Assert.True(Interlocked.Read(ref UnitSplit<float>.Runs) > runs, $"{cell}: the unit split did not run");
-                Engine.Threads = 1;
-                PackedTests.AssertSame<float>(Pass(l), two, $"{cell}: 2 threads after {w.Name}[{i}] = {v}");
+                SplitMatchesOneThread(l, $"{w.Name}[{i}] = {v}");
             }
         }
         finally { Engine.Threads = 1; }

@@ -159,29 +159,27 @@ public static unsafe partial class Gemm
         // A large square-ish product whose A must be packed: split the rows, so each thread packs only its own
         // rows of A, and pack B once, all threads sharing the copy (a column split packs all of A per thread; a row
         // split packing per thread, all of B). At least 16 micro-tiles of rows per thread keep the split even.
-        if (one && unpacked && !g.Gemv && !g.NarrowN && !g.DirectB && !g.DirectA && g.Chunks > 1
-            && m >= 16 * threads * MicroRows && 2L * m >= n)
+        float[]? shared = one && unpacked && !g.Gemv && !g.NarrowN && !g.DirectB && !g.DirectA && g.Chunks > 1
+            && m >= 16 * threads * MicroRows && 2L * m >= n ? ArrayPool<float>.Shared.Rent(PackedBLength<float>(n, k) + 16) : null;
+        try
         {
-            float[] pbuf = ArrayPool<float>.Shared.Rent(PackedBLength<float>(n, k) + 16);
-            try
+            fixed (float* ps = shared)
             {
-                fixed (float* pp = pbuf)
+                if (shared != null)
                 {
-                    float* pb = Align64(pp);
-                    PackBFloat(pb, g.B, g.TB, n, k, false);
-                    g.PB = pb; g.SplitN = false; g.Unit = MicroRows;
+                    g.PB = Align64(ps);
+                    PackBFloat(g.PB, g.B, g.TB, n, k, false);
+                    g.SplitN = false; g.Unit = MicroRows;
                     g.Chunks = Math.Min(threads, (m + g.Unit - 1) / g.Unit);
-                    fixed (Job* pg2 = &g) WorkerPool.Run(&RunChunk, pg2, g.Chunks);
+                }
+                fixed (Job* pg = &g)
+                {
+                    if (g.Chunks <= 1) RunChunk(pg, 0);
+                    else WorkerPool.Run(&RunChunk, pg, g.Chunks);
                 }
             }
-            finally { ArrayPool<float>.Shared.Return(pbuf); }
-            return;
         }
-        fixed (Job* pg = &g)
-        {
-            if (g.Chunks <= 1) RunChunk(pg, 0);
-            else WorkerPool.Run(&RunChunk, pg, g.Chunks);
-        }
+        finally { if (shared != null) ArrayPool<float>.Shared.Return(shared); }
     }
 
     /// <summary>
